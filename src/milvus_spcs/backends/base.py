@@ -1,0 +1,97 @@
+"""The interface every local Milvus backend implements, and the readiness check they share."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from pymilvus import MilvusClient, MilvusException
+
+from milvus_spcs.errors import HarnessError
+from milvus_spcs.waits import Probe, wait_for
+
+READY_TIMEOUT = 120.0
+
+
+class BackendUnavailable(HarnessError):
+    """The backend cannot run on this machine (e.g. no Docker engine); suites skip with ``reason``."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class MilvusBackend(abc.ABC):
+    """A Milvus that suites reach by ``uri``. ``start`` returns once a real RPC answers."""
+
+    name: str = ""
+
+    def __init__(self) -> None:
+        self._uri: str | None = None
+
+    @property
+    def uri(self) -> str:
+        if self._uri is None:
+            raise HarnessError(f"the {self.name} backend is not started")
+        return self._uri
+
+    @abc.abstractmethod
+    def _launch(self) -> str:
+        """Start whatever serves Milvus and return its URI (not yet ready)."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop everything ``start`` started; safe to call twice or after a failed start."""
+
+    def describe(self) -> str:
+        return self.name
+
+    def log_path(self) -> Path | None:
+        """A log file worth attaching when something fails, if the backend writes one."""
+        return None
+
+    def check_alive(self) -> None:
+        """Raise if what serves Milvus has died (called while waiting for readiness)."""
+        return None
+
+    def start(self, *, ready_timeout: float = READY_TIMEOUT) -> str:
+        try:
+            uri = self._launch()
+            wait_until_serving(uri, timeout=ready_timeout, check_alive=self.check_alive)
+        except BaseException:
+            self.stop()
+            raise
+        self._uri = uri
+        return uri
+
+    def __enter__(self) -> MilvusBackend:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def wait_until_serving(uri: str, *, timeout: float, check_alive: Callable[[], None] = lambda: None) -> None:
+    """Ready means ``list_collections`` answers: a health endpoint can say OK while the proxy cannot."""
+
+    def probe() -> Probe[None]:
+        check_alive()
+        client = MilvusClient(uri=uri, timeout=2)
+        try:
+            client.list_collections()
+        finally:
+            client.close()
+        return Probe(done=True)
+
+    wait_for(
+        probe,
+        what=f"Milvus at {uri} to answer list_collections",
+        timeout=timeout,
+        interval=0.5,
+        transient=(MilvusException, ConnectionError),
+    )

@@ -1,0 +1,61 @@
+"""Deadline-bound polling. The only module allowed to sleep.
+
+A wait checks a condition until it holds, the deadline passes, or the check raises an error that is
+not on its transient whitelist (that error propagates at once: retrying a real failure only hides it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from milvus_spcs.errors import WaitTimeout
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Probe(Generic[T]):
+    """One observation: ``done`` says whether to stop, ``value`` is returned, ``state`` is reported."""
+
+    done: bool
+    value: T | None = None
+    state: str = ""
+
+
+def wait_for(
+    check: Callable[[], Probe[T]],
+    *,
+    what: str,
+    timeout: float,
+    interval: float = 0.5,
+    transient: tuple[type[BaseException], ...] = (),
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T | None:
+    """Poll ``check`` until it reports done; raise :class:`WaitTimeout` at the deadline.
+
+    ``transient`` lists the exception types that mean "not yet" (e.g. connection refused while a
+    server starts); they are recorded as the last state and polling continues.
+    """
+    if timeout <= 0 or interval <= 0:
+        raise ValueError(f"timeout and interval must be positive (got {timeout}, {interval})")
+    deadline = clock() + timeout
+    attempts = 0
+    last_state = "not checked yet"
+    while True:
+        attempts += 1
+        try:
+            probe = check()
+        except transient as exc:
+            last_state = f"{type(exc).__name__}: {exc}"
+        else:
+            if probe.done:
+                return probe.value
+            last_state = probe.state or "not ready"
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise WaitTimeout(what, timeout, last_state, attempts)
+        sleep(min(interval, remaining))
