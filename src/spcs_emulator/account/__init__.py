@@ -1,0 +1,1 @@
+"""One emulated account: catalog of objects, access control, sessions, statement execution."""

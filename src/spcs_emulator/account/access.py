@@ -1,0 +1,237 @@
+"""Roles, grants and the privilege checks every statement makes.
+
+Model (Snowflake's, reduced to what the harness and the guide exercise):
+- privileges are granted to roles; a role inherits every role granted to it (closure);
+- a user acts with its current (primary) role's closure plus, with DEFAULT_SECONDARY_ROLES = ('ALL'),
+  the closures of every role granted to it; CREATE is authorised by the primary role alone, which
+  becomes the owner;
+- OWNERSHIP implies every privilege on the object; MANAGE GRANTS allows granting anything;
+- an object on which none of the session's roles holds any privilege is invisible: statements naming
+  it fail with 002003 "does not exist or not authorized", as Snowflake answers. Visible but not allowed
+  gives 003001 "Insufficient privileges".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from spcs_emulator.account.objects import now
+from spcs_emulator.sql import ast
+
+ACCOUNTADMIN, SECURITYADMIN, USERADMIN, SYSADMIN, PUBLIC = (
+    "ACCOUNTADMIN",
+    "SECURITYADMIN",
+    "USERADMIN",
+    "SYSADMIN",
+    "PUBLIC",
+)
+SYSTEM_ROLES = (ACCOUNTADMIN, SECURITYADMIN, USERADMIN, SYSADMIN, PUBLIC)
+OWNERSHIP = "OWNERSHIP"
+
+# What GRANT ALL [PRIVILEGES] ON <kind> expands to (SHOW GRANTS lists them one by one).
+ALL_PRIVILEGES: dict[str, tuple[str, ...]] = {
+    ast.DATABASE: ("USAGE", "MONITOR", "MODIFY", "CREATE SCHEMA", "CREATE DATABASE ROLE"),
+    ast.SCHEMA: (
+        "USAGE",
+        "MONITOR",
+        "MODIFY",
+        "CREATE TABLE",
+        "CREATE VIEW",
+        "CREATE STAGE",
+        "CREATE FUNCTION",
+        "CREATE PROCEDURE",
+        "CREATE SECRET",
+        "CREATE NETWORK RULE",
+        "CREATE IMAGE REPOSITORY",
+        "CREATE SERVICE",
+    ),
+    ast.WAREHOUSE: ("USAGE", "OPERATE", "MONITOR", "MODIFY", "APPLYBUDGET"),
+    ast.STAGE: ("READ", "WRITE"),
+    ast.COMPUTE_POOL: ("USAGE", "OPERATE", "MONITOR", "MODIFY"),
+    ast.SERVICE: ("USAGE", "OPERATE", "MONITOR"),
+    ast.IMAGE_REPOSITORY: ("READ", "WRITE"),
+    ast.INTEGRATION: ("USAGE",),
+    ast.SECRET: ("USAGE", "READ"),
+    ast.NETWORK_RULE: (),
+}
+
+# Account privileges of a fresh account. CREATE COMPUTE POOL for SYSADMIN is an assumption the
+# guide makes (it creates its pools as SYSADMIN); BIND SERVICE ENDPOINT for PUBLIC is the default
+# since bcr-2321 (May 2026). Both are listed in docs/emulator-coverage.md.
+BOOTSTRAP_ACCOUNT_GRANTS: tuple[tuple[str, str], ...] = (
+    ("CREATE USER", USERADMIN),
+    ("CREATE ROLE", USERADMIN),
+    ("MANAGE GRANTS", SECURITYADMIN),
+    ("CREATE WAREHOUSE", SYSADMIN),
+    ("CREATE DATABASE", SYSADMIN),
+    ("CREATE COMPUTE POOL", SYSADMIN),
+    ("CREATE INTEGRATION", ACCOUNTADMIN),
+    ("CREATE COMPUTE POOL", ACCOUNTADMIN),
+    ("BIND SERVICE ENDPOINT", PUBLIC),
+)
+BOOTSTRAP_ROLE_GRANTS: tuple[tuple[str, str], ...] = (
+    (SECURITYADMIN, ACCOUNTADMIN),
+    (SYSADMIN, ACCOUNTADMIN),
+    (USERADMIN, SECURITYADMIN),
+)
+
+ACCOUNT_FQN: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PrivilegeGrant:
+    privilege: str
+    kind: str  # ACCOUNT or an object family
+    fqn: tuple[str, ...]
+    grantee: str  # a role name, or "DB.S.SVC!ROLE" for a service role
+    grant_option: bool
+    granted_by: str
+    created_on: dt.datetime = field(default_factory=now, compare=False)
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    role: str  # a role name, or "DB.S.SVC!ROLE" for a service role
+    grantee_kind: str  # ROLE or USER
+    grantee: str
+    granted_by: str
+    created_on: dt.datetime = field(default_factory=now, compare=False)
+
+
+def service_role_key(service_fqn: tuple[str, ...], role: str) -> str:
+    return ".".join(service_fqn) + "!" + role
+
+
+class AccessControl:
+    def __init__(self) -> None:
+        self.grants: list[PrivilegeGrant] = []
+        self.role_grants: list[RoleGrant] = []
+
+    # -- role graph ---------------------------------------------------------------------------------
+
+    def closure(self, roles: Iterable[str]) -> set[str]:
+        """The roles plus every role granted to them, transitively, plus PUBLIC."""
+        seen: set[str] = set()
+        stack = [*roles, PUBLIC]
+        while stack:
+            role = stack.pop()
+            if role in seen:
+                continue
+            seen.add(role)
+            stack.extend(g.role for g in self.role_grants if g.grantee_kind == ast.ROLE and g.grantee == role)
+        return seen
+
+    def roles_of_user(self, user: str) -> set[str]:
+        return {g.role for g in self.role_grants if g.grantee_kind == ast.USER and g.grantee == user} | {
+            PUBLIC
+        }
+
+    def grant_role(self, role: str, grantee_kind: str, grantee: str, granted_by: str) -> None:
+        if not any(
+            g.role == role and g.grantee_kind == grantee_kind and g.grantee == grantee
+            for g in self.role_grants
+        ):
+            self.role_grants.append(RoleGrant(role, grantee_kind, grantee, granted_by))
+
+    def revoke_role(self, role: str, grantee_kind: str, grantee: str) -> None:
+        self.role_grants = [
+            g
+            for g in self.role_grants
+            if not (g.role == role and g.grantee_kind == grantee_kind and g.grantee == grantee)
+        ]
+
+    def would_cycle(self, role: str, into: str) -> bool:
+        """Granting ``role`` to ``into`` is a cycle when ``into`` is already inherited by ``role``."""
+        return into in self.closure([role]) - {PUBLIC} or role == into
+
+    # -- privileges ---------------------------------------------------------------------------------
+
+    def grant(
+        self,
+        privilege: str,
+        kind: str,
+        fqn: tuple[str, ...],
+        grantee: str,
+        granted_by: str,
+        grant_option: bool,
+    ) -> None:
+        for existing in self.grants:
+            if (existing.privilege, existing.kind, existing.fqn, existing.grantee) == (
+                privilege,
+                kind,
+                fqn,
+                grantee,
+            ):
+                if grant_option and not existing.grant_option:
+                    self.grants.remove(existing)
+                    break
+                return
+        self.grants.append(PrivilegeGrant(privilege, kind, fqn, grantee, grant_option, granted_by))
+
+    def revoke(self, privilege: str, kind: str, fqn: tuple[str, ...], grantee: str) -> None:
+        self.grants = [
+            g
+            for g in self.grants
+            if not (g.privilege == privilege and g.kind == kind and g.fqn == fqn and g.grantee == grantee)
+        ]
+
+    def set_owner(self, kind: str, fqn: tuple[str, ...], role: str, granted_by: str) -> None:
+        self.grants = [
+            g for g in self.grants if not (g.kind == kind and g.fqn == fqn and g.privilege == OWNERSHIP)
+        ]
+        self.grants.append(PrivilegeGrant(OWNERSHIP, kind, fqn, role, True, granted_by))
+
+    def owner(self, kind: str, fqn: tuple[str, ...]) -> str | None:
+        for g in self.grants:
+            if g.kind == kind and g.fqn == fqn and g.privilege == OWNERSHIP:
+                return g.grantee
+        return None
+
+    def forget_object(self, kind: str, fqn: tuple[str, ...]) -> None:
+        """Drop every grant on the object (and, for a schema or database, on what it contains)."""
+        n = len(fqn)
+        self.grants = [
+            g for g in self.grants if not (g.fqn[:n] == fqn and (g.kind == kind or len(g.fqn) > n))
+        ]
+        if kind == ast.SERVICE:
+            prefix = ".".join(fqn) + "!"
+            self.role_grants = [g for g in self.role_grants if not g.role.startswith(prefix)]
+            self.grants = [g for g in self.grants if not g.grantee.startswith(prefix)]
+
+    def forget_role(self, role: str, heir: str) -> None:
+        """DROP ROLE: grants to and of it vanish; what it owned passes to ``heir`` (the dropping role)."""
+        owned = [g for g in self.grants if g.grantee == role and g.privilege == OWNERSHIP]
+        self.grants = [g for g in self.grants if g.grantee != role]
+        self.role_grants = [
+            g
+            for g in self.role_grants
+            if g.role != role and not (g.grantee_kind == ast.ROLE and g.grantee == role)
+        ]
+        for g in owned:
+            self.grants.append(PrivilegeGrant(OWNERSHIP, g.kind, g.fqn, heir, True, heir))
+
+    def forget_user(self, user: str) -> None:
+        self.role_grants = [
+            g for g in self.role_grants if not (g.grantee_kind == ast.USER and g.grantee == user)
+        ]
+
+    def privileges_of(self, roles: set[str], kind: str, fqn: tuple[str, ...]) -> set[str]:
+        return {g.privilege for g in self.grants if g.kind == kind and g.fqn == fqn and g.grantee in roles}
+
+    def holds(self, roles: set[str], kind: str, fqn: tuple[str, ...], *privileges: str) -> bool:
+        held = self.privileges_of(roles, kind, fqn)
+        return OWNERSHIP in held or any(p in held for p in privileges)
+
+    def has_any(self, roles: set[str], kind: str, fqn: tuple[str, ...]) -> bool:
+        return bool(self.privileges_of(roles, kind, fqn))
+
+    def has_account_privilege(self, roles: set[str], privilege: str) -> bool:
+        return privilege in self.privileges_of(roles, ast.ACCOUNT, ACCOUNT_FQN)
+
+    def bootstrap(self) -> None:
+        for role, into in BOOTSTRAP_ROLE_GRANTS:
+            self.grant_role(role, ast.ROLE, into, ACCOUNTADMIN)
+        for privilege, role in BOOTSTRAP_ACCOUNT_GRANTS:
+            self.grant(privilege, ast.ACCOUNT, ACCOUNT_FQN, role, ACCOUNTADMIN, False)

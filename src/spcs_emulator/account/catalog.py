@@ -1,0 +1,107 @@
+"""The account's objects, keyed by (family, fully qualified name), with name resolution."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from spcs_emulator import errors
+from spcs_emulator.account.objects import ACCOUNT_KINDS, SCHEMA_KINDS, CatalogObject, family
+from spcs_emulator.account.session import Session
+from spcs_emulator.sql import ast
+
+KIND_WORDS = {  # how messages name a kind ("Service 'X' does not exist ...")
+    ast.DATABASE: "Database",
+    ast.SCHEMA: "Schema",
+    ast.WAREHOUSE: "Warehouse",
+    ast.STAGE: "Stage",
+    ast.IMAGE_REPOSITORY: "Image repository",
+    ast.COMPUTE_POOL: "Compute pool",
+    ast.SERVICE: "Service",
+    ast.ROLE: "Role",
+    ast.USER: "User",
+    ast.SECRET: "Secret",
+    ast.NETWORK_RULE: "Network rule",
+    ast.INTEGRATION: "Integration",
+}
+
+
+def kind_word(kind: str) -> str:
+    return KIND_WORDS.get(family(kind), kind.capitalize())
+
+
+def privilege_noun(kind: str) -> str:
+    """The lower-case noun of 003001 messages: 'Insufficient privileges to operate on compute pool 'P'.'"""
+    return family(kind).lower()
+
+
+class Catalog:
+    def __init__(self) -> None:
+        self._objects: dict[tuple[str, tuple[str, ...]], CatalogObject] = {}
+
+    def add(self, obj: CatalogObject) -> None:
+        self._objects[(family(obj.kind), obj.fqn)] = obj
+
+    def remove(self, kind: str, fqn: tuple[str, ...]) -> CatalogObject | None:
+        removed = self._objects.pop((family(kind), fqn), None)
+        if kind in (ast.DATABASE, ast.SCHEMA):  # contents go with their container
+            n = len(fqn)
+            for key in [k for k in self._objects if len(k[1]) > n and k[1][:n] == fqn]:
+                del self._objects[key]
+        return removed
+
+    def get(self, kind: str, fqn: tuple[str, ...]) -> CatalogObject | None:
+        return self._objects.get((family(kind), fqn))
+
+    def all(self, kind: str) -> Iterator[CatalogObject]:
+        fam = family(kind)
+        for (k, _), obj in sorted(self._objects.items(), key=lambda kv: kv[0][1]):
+            if k == fam:
+                yield obj
+
+    def reset(self) -> None:
+        self._objects.clear()
+
+
+def qualify(kind: str, name: ast.Name, session: Session) -> tuple[str, ...]:
+    """Fully qualify ``name`` for ``kind`` using the session's current database and schema."""
+    parts = name.parts
+    fam = family(kind)
+    if fam in ACCOUNT_KINDS:
+        if len(parts) != 1:
+            raise errors.compilation(f"invalid identifier '{name}'", errno=2003, sqlstate="02000")
+        return parts
+    if fam == ast.SCHEMA:
+        if len(parts) == 2:
+            return parts
+        if len(parts) == 1:
+            if not session.database:
+                raise errors.compilation(
+                    "Cannot perform operation. This session does not have a current database. "
+                    "Call 'USE DATABASE', or use a qualified name.",
+                    errno=90105,
+                    sqlstate="22000",
+                )
+            return (session.database, parts[0])
+        raise errors.compilation(f"invalid identifier '{name}'")
+    if fam in SCHEMA_KINDS:
+        if len(parts) == 3:
+            return parts
+        if len(parts) == 2:
+            if not session.database:
+                raise _no_current("database")
+            return (session.database, *parts)
+        if not session.database:
+            raise _no_current("database")
+        if not session.schema:
+            raise _no_current("schema")
+        return (session.database, session.schema, parts[0])
+    raise errors.not_emulated(f"objects of kind {kind}")
+
+
+def _no_current(what: str) -> errors.SnowflakeError:
+    return errors.SnowflakeError(
+        90105,
+        "22000",
+        f"Cannot perform operation. This session does not have a current {what}. "
+        f"Call 'USE {what.upper()}', or use a qualified name.",
+    )

@@ -1,0 +1,96 @@
+"""The emulated account: authentication, one lock, and statement dispatch to the handler modules."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from spcs_emulator import errors
+from spcs_emulator.account import auth
+from spcs_emulator.account.access import ACCOUNTADMIN, SYSTEM_ROLES, AccessControl
+from spcs_emulator.account.catalog import Catalog
+from spcs_emulator.account.context import Context
+from spcs_emulator.account.faults import Faults
+from spcs_emulator.account.objects import CatalogObject, User
+from spcs_emulator.account.session import Session
+from spcs_emulator.protocol.backend import LoginRequest, Upload
+from spcs_emulator.results import Result
+from spcs_emulator.sql import ast
+from spcs_emulator.sql.parser import parse
+
+log = logging.getLogger(__name__)
+
+ADMIN_USER = "ADMIN"
+Handler = Callable[[Context, Any], Result | Upload]
+
+
+class Account:
+    """One account. Thread-safe: the protocol thread, the ingress proxies and the lifecycle loop share it."""
+
+    def __init__(self, *, name: str = "EMULATED", admin_password: str, state_dir: Path) -> None:
+        self.name = name
+        self.state_dir = state_dir
+        self.lock = threading.RLock()
+        self.catalog = Catalog()
+        self.access = AccessControl()
+        self.faults = Faults()
+        self.sessions: dict[int, Session] = {}
+        self._admin_password = admin_password
+        self._handlers: dict[type, Handler] = {}
+        self.extensions: dict[str, Any] = {}  # the SPCS control plane registers itself here
+        self._bootstrap()
+
+    # -- set-up -----------------------------------------------------------------------------------
+
+    def register(self, handlers: dict[type, Handler]) -> None:
+        self._handlers.update(handlers)
+
+    def _bootstrap(self) -> None:
+        for role in SYSTEM_ROLES:
+            self.catalog.add(CatalogObject(ast.ROLE, (role,), owner=ACCOUNTADMIN))
+        self.access.bootstrap()
+        admin = User(ast.USER, (ADMIN_USER,), owner=ACCOUNTADMIN, password=self._admin_password)
+        admin.default_role = ACCOUNTADMIN
+        self.catalog.add(admin)
+        self.access.grant_role(ACCOUNTADMIN, ast.USER, ADMIN_USER, ACCOUNTADMIN)
+        from spcs_emulator.account.handlers import ALL_HANDLERS
+
+        self.register(ALL_HANDLERS)
+
+    def reset(self) -> None:
+        """Back to a fresh account (fixtures call this between tests)."""
+        with self.lock:
+            self.catalog.reset()
+            self.access = AccessControl()
+            self.sessions.clear()
+            self.faults.clear()
+            for hook in self.extensions.values():
+                reset = getattr(hook, "reset", None)
+                if reset:
+                    reset()
+            self._bootstrap()
+
+    # -- AccountBackend ---------------------------------------------------------------------------
+
+    def login(self, request: LoginRequest) -> Session:
+        with self.lock:
+            user = auth.authenticate(self, request)
+            session = auth.open_session(self, user, request)
+            self.sessions[session.id] = session
+            return session
+
+    def logout(self, session: Session) -> None:
+        with self.lock:
+            self.sessions.pop(session.id, None)
+
+    def execute(self, session: Session, sql: str) -> Result | Upload:
+        statement = parse(sql)
+        with self.lock:
+            self.faults.check_statement(sql)
+            handler = self._handlers.get(type(statement))
+            if handler is None:
+                raise errors.not_emulated(type(statement).__name__)
+            return handler(Context(self, session), statement)

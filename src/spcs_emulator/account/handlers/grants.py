@@ -1,0 +1,250 @@
+"""GRANT / REVOKE of privileges and roles, and SHOW GRANTS in its variants (reference §1.1-1.4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spcs_emulator import errors
+from spcs_emulator.account.access import ALL_PRIVILEGES, OWNERSHIP, service_role_key
+from spcs_emulator.account.context import Context
+from spcs_emulator.account.objects import CatalogObject, family
+from spcs_emulator.account.show import columns
+from spcs_emulator.results import Result, status, table
+from spcs_emulator.sql import ast
+
+ACCOUNT_PRIVILEGES = frozenset(
+    {
+        "CREATE ROLE",
+        "CREATE USER",
+        "CREATE WAREHOUSE",
+        "CREATE DATABASE",
+        "CREATE INTEGRATION",
+        "CREATE COMPUTE POOL",
+        "MANAGE GRANTS",
+        "BIND SERVICE ENDPOINT",
+        "MONITOR USAGE",
+        "MONITOR",
+        "EXECUTE TASK",
+        "MANAGE WAREHOUSES",
+        "CREATE NETWORK POLICY",
+    }
+)
+
+GRANTS_TO_COLUMNS = columns(
+    "created_on:ts privilege granted_on name granted_to grantee_name grant_option granted_by"
+)
+
+
+def granted_on(kind: str) -> str:
+    return family(kind).replace(" ", "_")
+
+
+def _target(
+    ctx: Context, kind: str, name: ast.Name | None
+) -> tuple[str, tuple[str, ...], CatalogObject | None]:
+    if kind == ast.ACCOUNT:
+        return ast.ACCOUNT, (), None
+    obj = ctx.lookup(kind, name, bypass_visibility=ctx.manages_grants())  # type: ignore[arg-type]
+    return obj.kind, obj.fqn, obj
+
+
+def _expand(privileges: tuple[str, ...], kind: str) -> tuple[str, ...]:
+    if privileges == ("ALL",):
+        if kind == ast.ACCOUNT:
+            raise errors.not_emulated("GRANT ALL ON ACCOUNT")
+        return ALL_PRIVILEGES[family(kind)]
+    allowed = ACCOUNT_PRIVILEGES if kind == ast.ACCOUNT else frozenset(ALL_PRIVILEGES[family(kind)])
+    for privilege in privileges:
+        if privilege != OWNERSHIP and privilege not in allowed:
+            raise errors.SnowflakeError(
+                3011,
+                "42601",
+                f"SQL compilation error:\nInvalid privilege {privilege} for {family(kind).lower()}.",
+            )
+    return privileges
+
+
+def _may_grant(ctx: Context, kind: str, fqn: tuple[str, ...], privilege: str) -> bool:
+    if ctx.manages_grants():
+        return True
+    access, roles = ctx.account.access, ctx.roles()
+    if kind != ast.ACCOUNT and OWNERSHIP in access.privileges_of(roles, kind, fqn):
+        return True
+    return any(
+        g.grant_option and g.privilege == privilege and g.kind == kind and g.fqn == fqn and g.grantee in roles
+        for g in access.grants
+    )
+
+
+def _role(ctx: Context, name: ast.Name) -> CatalogObject:
+    role = ctx.account.catalog.get(ast.ROLE, (name.last,))
+    if role is None:
+        raise errors.does_not_exist("Role", name.last)
+    return role
+
+
+def grant(ctx: Context, stmt: ast.Grant) -> Result:
+    if stmt.grantee_kind != ast.ROLE:
+        raise errors.not_emulated(f"GRANT ... TO {stmt.grantee_kind}")
+    kind, fqn, obj = _target(ctx, stmt.on_kind, stmt.on_name)
+    role = _role(ctx, stmt.grantee)
+    access = ctx.account.access
+    for privilege in _expand(stmt.privileges, kind):
+        if not _may_grant(ctx, kind, fqn, privilege):
+            noun = "account" if obj is None else family(kind).lower()
+            raise errors.insufficient_privileges(noun, ctx.account.name if obj is None else obj.display)
+        if stmt.revoke:
+            if privilege == OWNERSHIP:
+                raise errors.compilation(
+                    "Cannot revoke ownership; grant it to another role instead.", errno=3012, sqlstate="42601"
+                )
+            access.revoke(privilege, kind, fqn, role.name)
+        elif privilege == OWNERSHIP:
+            access.set_owner(kind, fqn, role.name, ctx.session.role)
+            if obj is not None:
+                obj.owner = role.name
+        else:
+            access.grant(privilege, kind, fqn, role.name, ctx.session.role, stmt.with_grant_option)
+    return status()
+
+
+def grant_role(ctx: Context, stmt: ast.GrantRole) -> Result:
+    access = ctx.account.access
+    if isinstance(stmt.role, ast.ServiceRoleName):
+        service = ctx.lookup(ast.SERVICE, stmt.role.service, bypass_visibility=ctx.manages_grants())
+        spcs = ctx.account.extensions["spcs"]
+        if stmt.role.role not in spcs.service_roles(service):
+            raise errors.does_not_exist("Service role", f"{service.display}!{stmt.role.role}")
+        if not (ctx.manages_grants() or access.holds(ctx.roles(), service.kind, service.fqn, OWNERSHIP)):
+            raise errors.insufficient_privileges("service", service.display)
+        role_key = service_role_key(service.fqn, stmt.role.role)
+    else:
+        role_obj = _role(ctx, stmt.role)
+        if not (ctx.manages_grants() or access.holds(ctx.roles(), ast.ROLE, role_obj.fqn, OWNERSHIP)):
+            raise errors.insufficient_privileges("role", role_obj.name)
+        role_key = role_obj.name
+    if stmt.grantee_kind == ast.ROLE:
+        grantee = _role(ctx, stmt.grantee).name
+        if not stmt.revoke and access.would_cycle(grantee, role_key):
+            raise errors.SnowflakeError(
+                3014,
+                "42601",
+                f"SQL access control error:\nGranting role '{role_key}' to role '{grantee}' would create a cycle.",
+            )
+    else:
+        user = ctx.account.catalog.get(ast.USER, (stmt.grantee.last,))
+        if user is None:
+            raise errors.does_not_exist("User", stmt.grantee.last)
+        grantee = user.name
+    if stmt.revoke:
+        access.revoke_role(role_key, stmt.grantee_kind, grantee)
+    else:
+        access.grant_role(role_key, stmt.grantee_kind, grantee, ctx.session.role)
+    return status()
+
+
+def _object_name(ctx: Context, kind: str, fqn: tuple[str, ...]) -> str:
+    return ctx.account.name if kind == ast.ACCOUNT else ".".join(fqn)
+
+
+def _may_inspect_role(ctx: Context, role: str) -> bool:
+    return (
+        role in ctx.roles()
+        or ctx.manages_grants()
+        or ctx.account.access.holds(ctx.roles(), ast.ROLE, (role,), OWNERSHIP)
+    )
+
+
+def show_grants(ctx: Context, stmt: ast.ShowGrants) -> Result:
+    access = ctx.account.access
+    if stmt.mode == "TO ROLE":
+        role = _role(ctx, stmt.name).name  # type: ignore[arg-type]
+        if not _may_inspect_role(ctx, role):
+            raise errors.insufficient_privileges("role", role)
+        rows: list[tuple[Any, ...]] = [
+            (
+                g.created_on,
+                g.privilege,
+                granted_on(g.kind),
+                _object_name(ctx, g.kind, g.fqn),
+                "ROLE",
+                role,
+                str(g.grant_option).lower(),
+                g.granted_by,
+            )
+            for g in access.grants
+            if g.grantee == role
+        ]
+        rows += [
+            (
+                g.created_on,
+                "USAGE",
+                "SERVICE_ROLE" if "!" in g.role else "ROLE",
+                g.role,
+                "ROLE",
+                role,
+                "false",
+                g.granted_by,
+            )
+            for g in access.role_grants
+            if g.grantee_kind == ast.ROLE and g.grantee == role
+        ]
+        return table(GRANTS_TO_COLUMNS, rows)
+    if stmt.mode == "OF ROLE":
+        role = _role(ctx, stmt.name).name  # type: ignore[arg-type]
+        if not _may_inspect_role(ctx, role):
+            raise errors.insufficient_privileges("role", role)
+        return table(
+            columns("created_on:ts role granted_to grantee_name granted_by"),
+            [
+                (g.created_on, role, g.grantee_kind, g.grantee, g.granted_by)
+                for g in access.role_grants
+                if g.role == role
+            ],
+        )
+    if stmt.mode == "TO USER":
+        name = stmt.name.last  # type: ignore[union-attr]
+        if ctx.account.catalog.get(ast.USER, (name,)) is None:
+            raise errors.does_not_exist("User", name)
+        if name != ctx.session.user and not ctx.manages_grants():
+            raise errors.insufficient_privileges("user", name)
+        return table(
+            columns(
+                "created_on:ts privilege granted_on name role granted_to grantee_name grant_option granted_by"
+            ),
+            [
+                (g.created_on, "USAGE", "ROLE", g.role, g.role, "USER", name, "false", g.granted_by)
+                for g in access.role_grants
+                if g.grantee_kind == ast.USER and g.grantee == name
+            ],
+        )
+    if stmt.mode == "ON":
+        kind, fqn, obj = _target(
+            ctx, stmt.kind or ast.ACCOUNT, stmt.name if isinstance(stmt.name, ast.Name) else None
+        )
+        if obj is not None and not (ctx.visible(obj) or ctx.manages_grants()):
+            raise errors.does_not_exist(kind.capitalize(), obj.display)
+        return table(
+            columns(
+                "created_on:ts privilege granted_on name granted_to grantee_name grant_option granted_by granted_by_role_type"
+            ),
+            [
+                (
+                    g.created_on,
+                    g.privilege,
+                    granted_on(g.kind),
+                    _object_name(ctx, g.kind, g.fqn),
+                    "SERVICE_ROLE" if "!" in g.grantee else "ROLE",
+                    g.grantee,
+                    str(g.grant_option).lower(),
+                    g.granted_by,
+                    "ROLE",
+                )
+                for g in access.grants
+                if g.kind == kind and g.fqn == fqn
+            ],
+        )
+    if stmt.mode in ("TO SERVICE ROLE", "OF SERVICE ROLE"):
+        spcs = ctx.account.extensions["spcs"]
+        return spcs.show_service_role_grants(ctx, stmt)
+    raise errors.not_emulated(f"SHOW GRANTS {stmt.mode}".strip())

@@ -1,0 +1,47 @@
+"""ALTER USER ... ADD / REMOVE PROGRAMMATIC ACCESS TOKEN."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from spcs_emulator import errors
+from spcs_emulator.account.context import Context
+from spcs_emulator.account.objects import User
+from spcs_emulator.account.show import columns
+from spcs_emulator.results import Result, status, table
+from spcs_emulator.sql import ast
+
+
+def alter_tokens(ctx: Context, user: User, stmt: ast.Alter) -> Result:
+    # A user may manage its own tokens; otherwise ownership of the user is needed.
+    if user.name != ctx.session.user:
+        ctx.require_owner(user)
+    name = (stmt.token_name or "").upper()
+    if stmt.action == "REMOVE PAT":
+        if user.tokens.pop(name, None) is None:
+            raise errors.does_not_exist("Programmatic access token", name)
+        return status()
+    if name in user.tokens:
+        raise errors.already_exists("Programmatic access token", name)
+    props = {k: v.value if isinstance(v, ast.Ident) else v for k, v in stmt.properties.items()}
+    unknown = set(props) - {
+        "ROLE_RESTRICTION",
+        "DAYS_TO_EXPIRY",
+        "MINS_TO_BYPASS_NETWORK_POLICY_REQUIREMENT",
+        "COMMENT",
+    }
+    if unknown:
+        raise errors.compilation(
+            f"invalid property '{sorted(unknown)[0]}' for 'PROGRAMMATIC ACCESS TOKEN'",
+            errno=1008,
+            sqlstate="22023",
+        )
+    role = props.get("ROLE_RESTRICTION")
+    role = str(role).upper() if role else None
+    if role and role not in ctx.account.access.closure(ctx.account.access.roles_of_user(user.name)):
+        raise errors.does_not_exist("Role", role)
+    days = int(props.get("DAYS_TO_EXPIRY", 15))
+    secret = secrets.token_urlsafe(48)
+    user.tokens[name] = (secret, role, dt.datetime.now(dt.UTC) + dt.timedelta(days=days))
+    return table(columns("token_name token_secret"), [(name, secret)])

@@ -1,0 +1,112 @@
+"""USE, ALTER SESSION, SELECT of context functions, CALL/SELECT dispatch of SYSTEM$ functions, BEGIN."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from spcs_emulator import errors
+from spcs_emulator.account.context import Context
+from spcs_emulator.results import Column, Result, status, table
+from spcs_emulator.sql import ast
+
+EMULATED_VERSION = "9.40.0"
+
+# name -> f(ctx, args) -> (value, column type). The SPCS control plane adds its SYSTEM$ functions.
+FUNCTIONS: dict[str, Callable[[Context, tuple[Any, ...]], tuple[Any, str]]] = {
+    "CURRENT_ROLE": lambda ctx, args: (ctx.session.role, "text"),
+    "CURRENT_USER": lambda ctx, args: (ctx.session.user, "text"),
+    "CURRENT_DATABASE": lambda ctx, args: (ctx.session.database, "text"),
+    "CURRENT_SCHEMA": lambda ctx, args: (ctx.session.schema, "text"),
+    "CURRENT_WAREHOUSE": lambda ctx, args: (ctx.session.warehouse, "text"),
+    "CURRENT_ACCOUNT": lambda ctx, args: (ctx.account.name, "text"),
+    "CURRENT_ACCOUNT_NAME": lambda ctx, args: (ctx.account.name, "text"),
+    "CURRENT_REGION": lambda ctx, args: ("EMULATED_LOCAL", "text"),
+    "CURRENT_VERSION": lambda ctx, args: (EMULATED_VERSION, "text"),
+    "CURRENT_SESSION": lambda ctx, args: (str(ctx.session.id), "text"),
+    "CURRENT_SECONDARY_ROLES": lambda ctx, args: (
+        '{"roles":"'
+        + (",".join(sorted(ctx.roles() - ctx.primary_roles())) if ctx.session.secondary_all else "")
+        + '","value":"'
+        + ("ALL" if ctx.session.secondary_all else "")
+        + '"}',
+        "text",
+    ),
+    "CURRENT_AVAILABLE_ROLES": lambda ctx, args: (
+        "["
+        + ",".join(
+            f'"{r}"'
+            for r in sorted(ctx.account.access.closure(ctx.account.access.roles_of_user(ctx.session.user)))
+        )
+        + "]",
+        "text",
+    ),
+}
+
+
+def call_function(ctx: Context, call: ast.FunctionCall) -> tuple[Any, str]:
+    function = FUNCTIONS.get(call.name)
+    if function is None:
+        raise errors.SnowflakeError(2140, "42601", f"SQL compilation error:\nUnknown function {call.name}")
+    return function(ctx, call.args)
+
+
+def use(ctx: Context, stmt: ast.Use) -> Result:
+    session = ctx.session
+    if stmt.kind == "SECONDARY ROLES":
+        session.secondary_all = stmt.secondary == "ALL"
+        return status()
+    assert stmt.name is not None
+    if stmt.kind == ast.ROLE:
+        role = stmt.name.last
+        available = ctx.account.access.closure(ctx.account.access.roles_of_user(session.user))
+        if role not in available or ctx.account.catalog.get(ast.ROLE, (role,)) is None:
+            raise errors.does_not_exist("Role", role)
+        session.role = role
+    elif stmt.kind == ast.WAREHOUSE:
+        session.warehouse = ctx.lookup(ast.WAREHOUSE, stmt.name).name
+    elif stmt.kind == ast.DATABASE:
+        db = ctx.lookup(ast.DATABASE, stmt.name)
+        session.database, session.schema = db.name, "PUBLIC"
+    elif stmt.kind == ast.SCHEMA:
+        schema = ctx.lookup(ast.SCHEMA, stmt.name)
+        session.database, session.schema = schema.fqn
+    else:
+        raise errors.not_emulated(f"USE {stmt.kind}")
+    return status()
+
+
+def alter_session(ctx: Context, stmt: ast.AlterSession) -> Result:
+    for key, value in stmt.properties.items():
+        ctx.session.parameters[key] = value.value if isinstance(value, ast.Ident) else value
+    for key in stmt.unset:
+        ctx.session.parameters.pop(key, None)
+    return status()
+
+
+def select(ctx: Context, stmt: ast.Select) -> Result:
+    values, cols = [], []
+    for item, alias, source in zip(stmt.items, stmt.aliases, stmt.sources, strict=True):
+        if isinstance(item, ast.FunctionCall):
+            value, kind = call_function(ctx, item)
+        else:
+            value = item
+            kind = (
+                "fixed"
+                if isinstance(item, int) and not isinstance(item, bool)
+                else "boolean"
+                if isinstance(item, bool)
+                else "text"
+            )
+        values.append(value)
+        cols.append(Column(alias or source.upper(), kind))  # type: ignore[arg-type]
+    return table(cols, [values], select=True)
+
+
+def call(ctx: Context, stmt: ast.Call) -> Result:
+    value, kind = call_function(ctx, stmt.call)
+    return table([Column(stmt.call.name, kind)], [[value]])  # type: ignore[list-item]
+
+
+def begin(ctx: Context, stmt: ast.Begin) -> Result:
+    return status()

@@ -1,0 +1,95 @@
+"""PUT into, LIST and REMOVE on internal stages; files live in the account's state directory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+
+from spcs_emulator import errors
+from spcs_emulator.account.context import Context
+from spcs_emulator.account.handlers.declarations import stage_directory
+from spcs_emulator.account.show import columns
+from spcs_emulator.protocol.backend import Upload
+from spcs_emulator.results import Result, table
+from spcs_emulator.sql import ast
+
+
+def _stage(ctx: Context, ref: ast.StageRef):
+    return ctx.lookup(ast.STAGE, ref.stage)
+
+
+def _flag(options: dict, key: str, default: bool) -> bool:
+    value = options.get(key, default)
+    if isinstance(value, ast.Ident):
+        value = value.value
+    if isinstance(value, str):
+        return value.upper() == "TRUE"
+    return bool(value)
+
+
+def put(ctx: Context, stmt: ast.Put) -> Upload:
+    stage = _stage(ctx, stmt.target)
+    ctx.require(stage, "WRITE")
+    directory = stage_directory(ctx, stage.fqn) / stmt.target.path.strip("/")
+    directory.mkdir(parents=True, exist_ok=True)
+    compression = stmt.options.get("SOURCE_COMPRESSION", "auto_detect")
+    return Upload(
+        src_locations=(stmt.local_path,),
+        directory=directory,
+        auto_compress=_flag(stmt.options, "AUTO_COMPRESS", True),
+        overwrite=_flag(stmt.options, "OVERWRITE", False),
+        source_compression=compression.value if isinstance(compression, ast.Ident) else str(compression),
+    )
+
+
+def _files(ctx: Context, ref: ast.StageRef, pattern: str | None):
+    stage = _stage(ctx, ref)
+    root = stage_directory(ctx, stage.fqn)
+    prefix = ref.path.strip("/")
+    regex = re.compile(pattern) if pattern else None
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        relative = path.relative_to(root).as_posix()
+        if prefix and not (relative == prefix or relative.startswith(prefix.rstrip("/") + "/")):
+            continue
+        if regex and not regex.fullmatch(relative):
+            continue
+        yield stage, relative, path
+
+
+def list_stage(ctx: Context, stmt: ast.ListStage) -> Result:
+    rows = []
+    for stage, relative, path in _files(ctx, stmt.target, stmt.pattern):
+        ctx.require(stage, "READ")
+        data = path.read_bytes()
+        modified = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).strftime(
+            "%a, %d %b %Y %H:%M:%S GMT"
+        )
+        rows.append((f"{stage.name.lower()}/{relative}", len(data), hashlib.md5(data).hexdigest(), modified))
+    stage = _stage(ctx, stmt.target)
+    ctx.require(stage, "READ")
+    return table(columns("name size:int md5 last_modified"), rows)
+
+
+def remove_stage(ctx: Context, stmt: ast.RemoveStage) -> Result:
+    stage = _stage(ctx, stmt.target)
+    ctx.require(stage, "WRITE")
+    removed = []
+    for _stage_obj, relative, path in list(_files(ctx, stmt.target, stmt.pattern)):
+        path.unlink()
+        removed.append((f"{stage.name.lower()}/{relative}", "removed"))
+    return table(columns("name result"), removed)
+
+
+def read_stage_file(ctx: Context, ref: ast.StageRef, file: str) -> str:
+    """A spec file from a stage (for CREATE SERVICE ... FROM @stage SPECIFICATION_FILE = '...')."""
+    stage = _stage(ctx, ref)
+    ctx.require(stage, "READ")
+    path = stage_directory(ctx, stage.fqn) / ref.path.strip("/") / file
+    if not path.is_file():
+        raise errors.SnowflakeError(
+            2003,
+            "02000",
+            f"SQL compilation error:\nSpecification file '{file}' does not exist in stage '{stage.display}'.",
+        )
+    return path.read_text()

@@ -1,0 +1,66 @@
+"""Catalog objects. Names are fully qualified tuples of normalised identifiers; kinds use ast spellings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from spcs_emulator.sql import ast
+
+ACCOUNT_KINDS = frozenset(
+    {
+        ast.WAREHOUSE,
+        ast.DATABASE,
+        ast.ROLE,
+        ast.USER,
+        ast.COMPUTE_POOL,
+        ast.INTEGRATION,
+    }
+)
+SCHEMA_KINDS = frozenset({ast.STAGE, ast.IMAGE_REPOSITORY, ast.SERVICE, ast.NETWORK_RULE, ast.SECRET})
+# Both integration flavours live in one namespace, as in Snowflake.
+INTEGRATION_KINDS = frozenset({ast.INTEGRATION, ast.EXTERNAL_ACCESS_INTEGRATION, ast.SECURITY_INTEGRATION})
+
+
+def family(kind: str) -> str:
+    """The namespace a kind lives in (EXTERNAL ACCESS INTEGRATION and SECURITY INTEGRATION -> INTEGRATION)."""
+    return ast.INTEGRATION if kind in INTEGRATION_KINDS else kind
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class CatalogObject:
+    kind: str  # family() spelling for integrations; `subtype` says which
+    fqn: tuple[str, ...]
+    owner: str
+    comment: str | None = None
+    created_on: dt.datetime = field(default_factory=now)
+    properties: dict[str, Any] = field(default_factory=dict)
+    subtype: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.fqn[-1]
+
+    @property
+    def display(self) -> str:
+        return ".".join(self.fqn)
+
+
+@dataclass
+class User(CatalogObject):
+    password: str | None = None
+    rsa_public_key: str | None = None
+    default_role: str | None = None
+    default_secondary_roles: tuple[str, ...] = ()
+    # PAT name -> (secret, role restriction, expiry)
+    tokens: dict[str, tuple[str, str | None, dt.datetime]] = field(default_factory=dict)
+
+
+@dataclass
+class StageObject(CatalogObject):
+    directory: Any = None  # pathlib.Path of the stage's files

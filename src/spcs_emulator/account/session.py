@@ -1,0 +1,29 @@
+"""A logged-in session: who, with which roles, in which database/schema/warehouse."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Session:
+    user: str
+    role: str
+    secondary_all: bool = True
+    database: str | None = None
+    schema: str | None = None
+    warehouse: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    id: int = field(default_factory=lambda: next(_ids))
+
+    def context(self) -> dict[str, str | None]:
+        return {
+            "databaseName": self.database,
+            "schemaName": self.schema,
+            "warehouseName": self.warehouse,
+            "roleName": self.role,
+        }

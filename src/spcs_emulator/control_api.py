@@ -1,0 +1,121 @@
+"""The emulator's own control API (not Snowflake's): reset, fault injection, image publishing.
+
+All routes live under ``/_emulator/`` on the SQL endpoint's port and need the admin password in the
+``X-Emulator-Admin-Password`` header. Bodies and answers are JSON.
+
+| route | body | effect |
+|---|---|---|
+| POST /_emulator/reset | {} | back to a fresh account (processes of services are stopped) |
+| POST /_emulator/faults/statement | {"pattern": regex, "message"?, "errno"?, "sqlstate"?, "times"?} | the next matching statement(s) fail |
+| POST /_emulator/faults/service-start | {"service": name, "reason": "image" \\| "capacity" \\| text} | that service's next start FAILS |
+| POST /_emulator/faults/crash-container | {"service": "DB.SCHEMA.SVC", "container": name} | kill the container's process (it restarts) |
+| POST /_emulator/images | {"image": "<repository_url>/<name>:<tag>", "runtime": "milvus" \\| "milvus-lite" \\| "jupyter", "files"?: dir} | publish an image |
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from spcs_emulator.spcs import images
+from spcs_emulator.sql import ast
+
+if TYPE_CHECKING:
+    from spcs_emulator.emulator import Emulator
+
+START_FAILURES = {
+    "image": "Failed to pull image: image not found in the repository.",
+    "capacity": "Unschedulable due to insufficient CPU resources in the compute pool.",
+}
+HEADER = "X-Emulator-Admin-Password"
+
+
+class ControlError(Exception):
+    pass
+
+
+def publish_image(emulator: Emulator, image: str, runtime: str, files: Path | None) -> dict[str, Any]:
+    ref = images.parse_image(image)
+    with emulator.account.lock:
+        repo = emulator.account.catalog.get(ast.IMAGE_REPOSITORY, ref.repository)
+        if repo is None:
+            raise ControlError(f"no image repository {'.'.join(ref.repository)}")
+        published = images.publish(repo, ref, runtime, files, emulator.state_dir / "images")
+    return {
+        "image": f"/{'/'.join(ref.repository).lower()}/{ref.key}",
+        "digest": published.digest,
+        "runtime": runtime,
+    }
+
+
+def fail_service_start(emulator: Emulator, service: str, reason: str) -> dict[str, Any]:
+    with emulator.account.lock:
+        emulator.control.service_faults[service.split(".")[-1].upper()] = START_FAILURES.get(reason, reason)
+    return {"service": service, "reason": reason}
+
+
+def crash_container(emulator: Emulator, service: str, container: str) -> dict[str, Any]:
+    fqn = tuple(p.upper() for p in service.split("."))
+    with emulator.account.lock:
+        state = next((s for f, s in emulator.control.services.items() if f[-len(fqn) :] == fqn), None)
+        if state is None or not state.instances or container not in state.instances[0].containers:
+            raise ControlError(f"no running container {container!r} in service {service}")
+        handle = state.instances[0].containers[container]
+    handle.crash()
+    return {"service": service, "container": container}
+
+
+def add_control_routes(app: web.Application, emulator: Emulator) -> None:
+    def route(action: Callable[[dict[str, Any]], dict[str, Any]]):
+        async def handler(request: web.Request) -> web.Response:
+            given = request.headers.get(HEADER, "")
+            if not hmac.compare_digest(given, emulator.admin_password):
+                return web.json_response({"error": f"missing or wrong {HEADER}"}, status=401)
+            body = await request.json() if request.can_read_body else {}
+            try:
+                result = await asyncio.get_running_loop().run_in_executor(None, action, body)
+            except (ControlError, ValueError, KeyError) as exc:
+                return web.json_response({"error": str(exc)}, status=400)
+            except Exception as exc:  # a Snowflake-style error from the account, e.g. a bad image path
+                return web.json_response({"error": str(exc)}, status=400)
+            return web.json_response(result)
+
+        return handler
+
+    def reset(body: dict[str, Any]) -> dict[str, Any]:
+        emulator.reset()
+        return {"reset": True}
+
+    def fault_statement(body: dict[str, Any]) -> dict[str, Any]:
+        emulator.account.faults.fail_statement(
+            body["pattern"],
+            message=body.get("message", "Injected failure."),
+            errno=int(body.get("errno", 1234)),
+            sqlstate=body.get("sqlstate", "XX000"),
+            times=int(body.get("times", 1)),
+        )
+        return {"pattern": body["pattern"]}
+
+    app.router.add_post("/_emulator/reset", route(reset))
+    app.router.add_post("/_emulator/faults/statement", route(fault_statement))
+    app.router.add_post(
+        "/_emulator/faults/service-start",
+        route(lambda b: fail_service_start(emulator, b["service"], b.get("reason", "image"))),
+    )
+    app.router.add_post(
+        "/_emulator/faults/crash-container",
+        route(lambda b: crash_container(emulator, b["service"], b["container"])),
+    )
+    app.router.add_post(
+        "/_emulator/images",
+        route(
+            lambda b: publish_image(
+                emulator, b["image"], b["runtime"], Path(b["files"]) if b.get("files") else None
+            )
+        ),
+    )

@@ -1,0 +1,125 @@
+"""One emulated account served over HTTP: the composition root of the emulator.
+
+    with Emulator() as emu:
+        conn = snowflake.connector.connect(**emu.connection_parameters())
+
+Everything the emulator starts (protocol server, reconciler, container processes, ingress proxies)
+is stopped by :meth:`Emulator.stop`, which also runs on ``__exit__``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from spcs_emulator.account.engine import ADMIN_USER, Account
+from spcs_emulator.control_api import add_control_routes
+from spcs_emulator.protocol.app import build_app
+from spcs_emulator.protocol.server import ProtocolServer
+from spcs_emulator.protocol.sessions import SessionStore, TokenError
+from spcs_emulator.spcs.control import ControlPlane
+from spcs_emulator.spcs.handlers import SPCS_HANDLERS
+from spcs_emulator.spcs.runtime_api import Ingress, Runtime
+
+ACCOUNT_NAME = "EMULATED"
+
+
+class Emulator:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        admin_password: str | None = None,
+        profile: str = "instant",
+        time_scale: float = 1.0,
+        state_dir: Path | None = None,
+        with_runtime: bool = True,
+        runtime: Runtime | None = None,
+        ingress: Ingress | None = None,
+    ) -> None:
+        self.host = host
+        self.admin_password = admin_password or secrets.token_urlsafe(18)
+        self._own_state_dir = state_dir is None
+        self.state_dir = Path(tempfile.mkdtemp(prefix="spcs-emulator-")) if state_dir is None else state_dir
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.account = Account(
+            name=ACCOUNT_NAME, admin_password=self.admin_password, state_dir=self.state_dir
+        )
+        if with_runtime and runtime is None:
+            from spcs_emulator.spcs.ingress import IngressProxy
+            from spcs_emulator.spcs.runtime import LocalRuntime
+
+            runtime, ingress = LocalRuntime(), ingress or IngressProxy()
+        self.control = ControlPlane(
+            self.account, runtime=runtime, ingress=ingress, profile=profile, time_scale=time_scale
+        )
+        self.account.register(SPCS_HANDLERS)
+        self.sessions = SessionStore()
+        self.control.token_resolver = self._resolve_token
+        app = build_app(self.account, self.sessions)
+        add_control_routes(app, self)
+        self.server = ProtocolServer(app, host=host, port=port)
+        self.account.extensions["registry_host"] = f"{ACCOUNT_NAME.lower()}.registry.spcs-emulator.local"
+
+    def _resolve_token(self, token: str) -> Any:
+        try:
+            return self.sessions.lookup(token)
+        except TokenError:
+            return None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        self.server.start()
+        self.control.start()
+        return self
+
+    def stop(self) -> None:
+        try:
+            self.control.shutdown()
+        finally:
+            self.server.stop()
+            if self._own_state_dir:
+                shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        self.account.reset()
+
+    # -- how clients reach it -----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def connection_parameters(self, *, user: str = ADMIN_USER, password: str | None = None) -> dict[str, Any]:
+        """Keyword arguments for ``snowflake.connector.connect`` (any account name is accepted)."""
+        return {
+            "account": ACCOUNT_NAME.lower(),
+            "user": user,
+            "password": self.admin_password if password is None else password,
+            "host": self.host,
+            "port": self.port,
+            "protocol": "http",
+        }
+
+    def connections_toml(self, name: str = "emulator") -> str:
+        """A ``connections.toml`` entry for the admin user (contains the admin password)."""
+        p = self.connection_parameters()
+        return (
+            f"[{name}]\n"
+            f'account = "{p["account"]}"\nuser = "{p["user"]}"\npassword = "{p["password"]}"\n'
+            f'host = "{p["host"]}"\nport = {p["port"]}\nprotocol = "http"\nrole = "ACCOUNTADMIN"\n'
+        )

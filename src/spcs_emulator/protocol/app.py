@@ -1,0 +1,579 @@
+"""Snowflake's SQL REST endpoint on aiohttp (reference/snowflake.md §7, §8, Appendix A).
+
+HTTP, JSON shapes and tokens live here; everything with meaning is the :class:`AccountBackend`'s.
+Backend calls run on a worker thread (one by default, so a backend need not be thread-safe) and never
+block the event loop, which the ingress proxies share.
+
+PUT: the 5.x connector (Rust core) refuses ``LOCAL_FS`` stages, so by default the emulator answers with
+an S3 stage whose ``endPoint`` is this server; the connector then sends each file as an S3 PutObject
+(path-style ``/<bucket>/<grant>/<file>``) and :func:`_stage_put` writes it into ``Upload.directory``.
+``stage_transport="local_fs"`` answers ``LOCAL_FS`` instead, for the 3.x connector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import json
+import logging
+import re
+import secrets
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from aiohttp import web
+
+from spcs_emulator.errors import SnowflakeError, not_emulated
+from spcs_emulator.protocol.backend import AccountBackend, AccountSession, LoginRequest, Upload
+from spcs_emulator.protocol.sessions import BAD_REQUEST, SessionStore, TokenError, Tokens, missing_token
+from spcs_emulator.results import Result, encode_rowset, rowtype
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+StageTransport = Literal["s3", "local_fs"]
+
+SERVER_VERSION = "9.0.0"
+INTERNAL_ERROR = 261000
+STAGE_BUCKET = "spcs-emulator-stage"
+STAGE_GRANT_SECONDS = 3600
+UPLOAD_THRESHOLD = 200 * 1024 * 1024  # above it the client would switch to S3 multipart (not emulated)
+RECENT_QUERIES = 1000
+
+DEFAULT_PARAMETERS: dict[str, Any] = {
+    "TIMEZONE": "UTC",
+    "AUTOCOMMIT": True,
+    "CLIENT_TELEMETRY_ENABLED": False,
+    "CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False,
+    "CLIENT_SESSION_KEEP_ALIVE_HEARTBEAT_FREQUENCY": 3600,
+}
+
+_TOKEN_HEADER = re.compile(r'^Snowflake Token="(?P<token>[^"]*)"$')
+# Statement text is logged; secret literals in it (CREATE SECRET ... PASSWORD = '...') are not.
+_SECRET_LITERAL = re.compile(
+    r"(?i)\b(password|secret_string|token|private_key|client_secret|oauth_refresh_token)(\s*=\s*)('(?:[^']|'')*'|\S+)"
+)
+
+
+@dataclass
+class _QueryStatus:
+    session_id: int
+    user: str
+    sql: str
+    started_ms: int
+    ended_ms: int = 0
+    error: SnowflakeError | None = None
+
+
+@dataclass(frozen=True)
+class _StageGrant:
+    directory: Path
+    expires: float
+
+
+@dataclass
+class _State:
+    backend: AccountBackend
+    sessions: SessionStore
+    parameters: list[dict[str, Any]]
+    stage_transport: StageTransport
+    executor: ThreadPoolExecutor
+    clock: Callable[[], float] = time.monotonic
+    grants: dict[str, _StageGrant] = field(default_factory=dict)
+    queries: OrderedDict[str, _QueryStatus] = field(default_factory=OrderedDict)
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a backend call on the worker thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, partial(fn, *args))
+
+    def remember(self, query_id: str, status: _QueryStatus) -> None:
+        self.queries[query_id] = status
+        while len(self.queries) > RECENT_QUERIES:
+            self.queries.popitem(last=False)
+
+    def grant(self, directory: Path) -> str:
+        now = self.clock()
+        for stale in [g for g, v in self.grants.items() if v.expires <= now]:
+            del self.grants[stale]
+        grant_id = secrets.token_urlsafe(24)
+        self.grants[grant_id] = _StageGrant(directory, now + STAGE_GRANT_SECONDS)
+        return grant_id
+
+
+STATE = web.AppKey("spcs_emulator_protocol_state", _State)
+
+
+def build_app(
+    backend: AccountBackend,
+    sessions: SessionStore,
+    *,
+    parameters: Mapping[str, Any] | None = None,
+    stage_transport: StageTransport = "s3",
+    backend_workers: int = 1,
+) -> web.Application:
+    """The SQL endpoint for one account. ``parameters`` override the session parameters sent at login and
+    with every result; ``backend_workers`` > 1 only for a thread-safe backend."""
+    merged = {**DEFAULT_PARAMETERS, **(parameters or {})}
+    state = _State(
+        backend=backend,
+        sessions=sessions,
+        parameters=[{"name": k, "value": v} for k, v in merged.items()],
+        stage_transport=stage_transport,
+        executor=ThreadPoolExecutor(max_workers=backend_workers, thread_name_prefix="spcs-emulator-backend"),
+    )
+    app = web.Application(middlewares=[_errors], client_max_size=64 * 1024 * 1024)
+    app[STATE] = state
+    app.on_cleanup.append(_shutdown_executor)
+    app.router.add_post("/session/v1/login-request", _login)
+    app.router.add_post("/queries/v1/query-request", _query)
+    app.router.add_post("/queries/v1/abort-request", _abort)
+    # The 5.x connector asks for /monitoring/queries//<qid> (double slash).
+    app.router.add_get("/monitoring/queries/{qid:/?[^/]+}", _monitoring)
+    app.router.add_post("/session", _logout)
+    app.router.add_post("/session/token-request", _token_request)
+    app.router.add_post("/session/heartbeat", _heartbeat)
+    app.router.add_post("/telemetry/send", _telemetry)
+    stage = f"/{STAGE_BUCKET}/{{grant}}/{{name}}"
+    app.router.add_route("HEAD", stage, _stage_head)
+    app.router.add_put(stage, _stage_put)
+    return app
+
+
+async def _shutdown_executor(app: web.Application) -> None:
+    app[STATE].executor.shutdown(wait=False, cancel_futures=True)
+
+
+# -- bodies --------------------------------------------------------------------------------------
+
+
+def _ok(data: Any) -> web.Response:
+    return web.json_response({"data": data, "code": None, "message": None, "success": True, "headers": None})
+
+
+def _error(err: SnowflakeError, query_id: str | None = None, *, status: int = 200) -> web.Response:
+    """HTTP 200 and the §7.1 body; the text goes in ``message`` only (the client appends errorMessage)."""
+    data: dict[str, Any] | None = {"sqlState": err.sqlstate, "queryId": query_id, "errorCode": err.code}
+    if isinstance(err, TokenError):
+        data = None  # session errors carry no statement data (as Snowflake and fakesnow)
+    body = {"data": data, "code": err.code, "message": err.message, "success": False, "headers": None}
+    return web.json_response(body, status=status)
+
+
+def _internal_error(query_id: str | None = None) -> web.Response:
+    """A bug in the emulator: HTTP 500, never a fake success."""
+    err = SnowflakeError(
+        INTERNAL_ERROR, "XX000", "Internal error processing the request (see the emulator log)."
+    )
+    return _error(err, query_id, status=500)
+
+
+def _bad_request(what: str) -> SnowflakeError:
+    return SnowflakeError(BAD_REQUEST, "08P01", f"Bad request: {what}")
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except web.HTTPException:
+        raise
+    except SnowflakeError as err:
+        return _error(err)
+    except Exception:
+        log.error("unhandled error in %s %s", request.method, request.path, exc_info=True)
+        return _internal_error()
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    # aiohttp already inflates bodies sent with Content-Encoding: gzip; this covers a gzipped body
+    # without the header (the 3.x connector always gzips).
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise _bad_request("the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise _bad_request("the body is not a JSON object")
+    return body
+
+
+def _token(request: web.Request) -> str | None:
+    match = _TOKEN_HEADER.match(request.headers.get("Authorization", ""))
+    return match.group("token") if match else None
+
+
+def _authenticate(request: web.Request) -> tuple[str, AccountSession]:
+    token = _token(request)
+    if not token:
+        # fakesnow answers a request without a token with HTTP 401.
+        raise web.HTTPUnauthorized(
+            text=json.dumps(_token_error_body(missing_token())), content_type="application/json"
+        )
+    return token, request.app[STATE].sessions.lookup(token)
+
+
+def _token_error_body(err: SnowflakeError) -> dict[str, Any]:
+    return {"data": None, "code": err.code, "message": err.message, "success": False, "headers": None}
+
+
+def redact(sql: str) -> str:
+    return _SECRET_LITERAL.sub(r"\1\2'***'", sql)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# -- login and session -----------------------------------------------------------------------------
+
+
+def _login_request(request: web.Request, body: dict[str, Any]) -> LoginRequest:
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise _bad_request("login-request without data")
+    query = request.query
+    environment = data.get("CLIENT_ENVIRONMENT") or {}
+    return LoginRequest(
+        account=str(data.get("ACCOUNT_NAME") or ""),
+        login_name=str(data.get("LOGIN_NAME") or ""),  # absent for a PAT login without user
+        authenticator=str(data.get("AUTHENTICATOR") or "SNOWFLAKE").upper(),
+        password=data.get("PASSWORD"),
+        token=data.get("TOKEN"),
+        # The client sends these in the query string, empty when not set.
+        database=query.get("databaseName") or None,
+        schema=query.get("schemaName") or None,
+        warehouse=query.get("warehouse") or None,
+        role=query.get("roleName") or None,
+        session_parameters=dict(data.get("SESSION_PARAMETERS") or {}),
+        application=str(environment.get("APPLICATION") or data.get("CLIENT_APP_ID") or ""),
+    )
+
+
+async def _login(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    login = _login_request(request, await _json_body(request))
+    log.debug("login-request: user %r, authenticator %s", login.login_name, login.authenticator)
+
+    def run() -> tuple[AccountSession, dict[str, str | None]]:
+        session = state.backend.login(login)
+        return session, session.context()
+
+    try:
+        session, context = await state.call(run)
+    except SnowflakeError as err:
+        log.debug("login refused for user %r: %s", login.login_name, err.code)
+        return _error(err)
+    except Exception:
+        log.error("the backend failed on login for user %r", login.login_name, exc_info=True)
+        return _internal_error()
+    await _log_out_dead(state)
+    tokens = state.sessions.create(session)
+    log.debug("session %s opened for user %r", session.id, session.user)
+    return _ok(
+        {
+            "token": tokens.session_token,
+            "masterToken": tokens.master_token,
+            "validityInSeconds": tokens.validity,
+            "masterValidityInSeconds": tokens.master_validity,
+            "sessionId": tokens.session_id,
+            "serverVersion": SERVER_VERSION,
+            "displayUserName": session.user,
+            "firstLogin": False,
+            "idToken": None,
+            "mfaToken": None,
+            "healthCheckInterval": 45,
+            "newClientForUpgrade": None,
+            "parameters": state.parameters,
+            "sessionInfo": context,
+        }
+    )
+
+
+async def _log_out_dead(state: _State) -> None:
+    """Sessions whose master token expired are logged out of the backend (purged lazily at login)."""
+    for dead in state.sessions.purge():
+        try:
+            await state.call(state.backend.logout, dead)
+        except Exception:
+            log.warning("the backend failed to log out expired session %s", dead.id, exc_info=True)
+
+
+async def _logout(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    if request.query.get("delete", "").lower() != "true":
+        raise _bad_request("POST /session needs delete=true")
+    token, _ = _authenticate(request)
+    session = state.sessions.delete(token)
+    if session is not None:
+        log.debug("session %s closed", session.id)
+        try:
+            await state.call(state.backend.logout, session)
+        except Exception:
+            # The session is gone either way; the client ignores logout failures.
+            log.warning("the backend failed to log out session %s", session.id, exc_info=True)
+    return _ok(None)
+
+
+def _token_data(tokens: Tokens) -> dict[str, Any]:
+    # 5.x reads sessionToken/validityInSecondsST/masterToken/validityInSecondsMT/sessionId (RENEW fails
+    # without sessionId); 3.x reads masterValidityInSeconds.
+    return {
+        "sessionToken": tokens.session_token,
+        "validityInSecondsST": tokens.validity,
+        "validityInSeconds": tokens.validity,
+        "masterToken": tokens.master_token,
+        "validityInSecondsMT": tokens.master_validity,
+        "masterValidityInSeconds": tokens.master_validity,
+        "sessionId": tokens.session_id,
+    }
+
+
+async def _token_request(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    master = _token(request)
+    body = await _json_body(request)
+    kind = str(body.get("requestType") or "").upper()
+    if kind == "RENEW":
+        old = body.get("oldSessionToken")
+        tokens = state.sessions.renew(master or "", old if isinstance(old, str) else None)
+    elif kind == "ISSUE":
+        tokens = state.sessions.issue(master or "")
+    else:
+        raise _bad_request(f"unknown requestType {kind!r}")
+    log.debug("token-request %s for session %s", kind, tokens.session_id)
+    return _ok(_token_data(tokens))
+
+
+async def _heartbeat(request: web.Request) -> web.Response:
+    token, _ = _authenticate(request)
+    session = request.app[STATE].sessions.heartbeat(token)
+    log.debug("heartbeat for session %s", session.id)
+    return _ok(None)
+
+
+async def _telemetry(request: web.Request) -> web.Response:
+    # Client telemetry is accepted and dropped (never logged: it is client internals).
+    await request.read()
+    return web.json_response({"success": True})
+
+
+async def _abort(request: web.Request) -> web.Response:
+    # Statements run synchronously: by the time an abort arrives there is nothing left to abort.
+    _authenticate(request)
+    await request.read()
+    return _ok(None)
+
+
+async def _monitoring(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    _, session = _authenticate(request)
+    qid = request.match_info["qid"].lstrip("/")
+    status = state.queries.get(qid)
+    if status is None or status.user != session.user:
+        return _ok({"queries": []})
+    entry: dict[str, Any] = {
+        "id": qid,
+        "status": "FAILED_WITH_ERROR" if status.error else "SUCCESS",
+        "state": "FAILED" if status.error else "SUCCEEDED",
+        "sessionId": status.session_id,
+        "sqlText": status.sql,
+        "startTime": status.started_ms,
+        "endTime": status.ended_ms,
+        "totalDuration": status.ended_ms - status.started_ms,
+    }
+    if status.error is not None:
+        entry["errorCode"] = status.error.code
+        entry["errorMessage"] = status.error.message
+    return _ok({"queries": [entry]})
+
+
+# -- statements ------------------------------------------------------------------------------------
+
+
+async def _query(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    token, session = _authenticate(request)
+    body = await _json_body(request)
+    sql = body.get("sqlText")
+    if not isinstance(sql, str) or not sql.strip():
+        raise SnowflakeError(900, "42000", "Empty SQL statement.")
+    query_id = str(uuid.uuid4())
+    status = _QueryStatus(session.id, session.user, sql, _now_ms())
+    state.remember(query_id, status)
+    log.debug("session %s query %s: %s", session.id, query_id, redact(sql))
+
+    def run() -> tuple[Result | Upload, dict[str, str | None]]:
+        _refuse_unsupported(body)
+        outcome = state.backend.execute(session, sql)
+        return outcome, session.context()
+
+    try:
+        outcome, context = await state.call(run)
+    except SnowflakeError as err:
+        status.error, status.ended_ms = err, _now_ms()
+        log.debug("query %s failed: %s", query_id, err.code)
+        return _error(err, query_id)
+    except Exception as exc:
+        status.error = SnowflakeError(INTERNAL_ERROR, "XX000", f"Internal error: {type(exc).__name__}")
+        status.ended_ms = _now_ms()
+        log.error("the backend failed on query %s: %s", query_id, redact(sql), exc_info=True)
+        return _internal_error(query_id)
+    status.ended_ms = _now_ms()
+    with contextlib.suppress(TokenError):  # a logout may have raced the statement; the result stands
+        state.sessions.heartbeat(token)  # activity keeps the session alive
+    if isinstance(outcome, Upload):
+        return _ok(_upload_data(request, state, outcome, query_id))
+    return _ok(_result_data(outcome, context, query_id, state.parameters))
+
+
+def _refuse_unsupported(body: dict[str, Any]) -> None:
+    """Request features the emulator does not implement fail loudly instead of running the statement."""
+    if body.get("asyncExec"):
+        raise not_emulated("asynchronous execution (execute_async)")
+    if body.get("describeOnly"):
+        raise not_emulated("describe-only execution (cursor.describe)")
+    if body.get("bindings"):
+        raise not_emulated("server-side bind variables (paramstyle qmark/numeric)")
+
+
+def _result_data(
+    result: Result, context: Mapping[str, str | None], query_id: str, parameters: list[dict[str, Any]]
+) -> dict[str, Any]:
+    rows = encode_rowset(result)
+    data: dict[str, Any] = {
+        "parameters": parameters,
+        "rowtype": rowtype(result),
+        "rowset": rows,
+        "total": len(rows),
+        "returned": len(rows),
+        "queryId": query_id,
+        "databaseProvider": None,
+        "finalDatabaseName": context.get("databaseName"),
+        "finalSchemaName": context.get("schemaName"),
+        "finalWarehouseName": context.get("warehouseName"),
+        "numberOfBinds": 0,
+        "arrayBindSupported": False,
+        "statementTypeId": result.statement_type,
+        "version": 1,
+        "sendResultTime": _now_ms(),
+        "queryResultFormat": "json",
+    }
+    # The client applies finalRoleName whenever the key is present: null would wipe conn.role.
+    if context.get("roleName") is not None:
+        data["finalRoleName"] = context["roleName"]
+    return data
+
+
+def _upload_data(request: web.Request, state: _State, upload: Upload, query_id: str) -> dict[str, Any]:
+    if state.stage_transport == "local_fs":
+        stage_info: dict[str, Any] = {
+            "locationType": "LOCAL_FS",
+            "location": str(upload.directory),
+            "path": "",
+            "region": None,
+            "creds": {},
+        }
+    else:
+        grant = state.grant(upload.directory)
+        stage_info = {
+            "locationType": "S3",
+            "location": f"{STAGE_BUCKET}/{grant}/",
+            "path": f"{grant}/",
+            "region": "us-east-1",
+            "endPoint": f"{request.scheme}://{request.host}",
+            "useRegionalUrl": False,
+            "isClientSideEncrypted": False,
+            # The grant in the path is the capability; these only satisfy the S3 client.
+            "creds": {"AWS_KEY_ID": "spcs-emulator", "AWS_SECRET_KEY": "spcs-emulator", "AWS_TOKEN": ""},
+        }
+    log.debug("query %s: upload of %d source(s) to %s", query_id, len(upload.src_locations), upload.directory)
+    return {
+        "command": "UPLOAD",
+        # The client expects local paths; strip a file:// a backend may have kept from the SQL.
+        "src_locations": [s.removeprefix("file://") for s in upload.src_locations],
+        "stageInfo": stage_info,
+        "parallel": 4,
+        "autoCompress": upload.auto_compress,
+        "overwrite": upload.overwrite,
+        "sourceCompression": upload.source_compression,
+        "threshold": UPLOAD_THRESHOLD,
+        "encryptionMaterial": None,
+        "presignedUrls": None,
+        "queryId": query_id,
+        "parameters": state.parameters,
+    }
+
+
+# -- the S3 stand-in the 5.x connector uploads to ------------------------------------------------
+
+
+def _s3_error(status: int, code: str, message: str) -> web.Response:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    )
+    return web.Response(status=status, text=body, content_type="application/xml")
+
+
+def _stage_target(request: web.Request) -> Path | web.Response:
+    state = request.app[STATE]
+    grant = state.grants.get(request.match_info["grant"])
+    if grant is None or grant.expires <= state.clock():
+        return _s3_error(403, "AccessDenied", "Access Denied")
+    name = request.match_info["name"]
+    if name in ("", ".", "..") or "/" in name or "\\" in name:
+        return _s3_error(400, "InvalidArgument", "Invalid object name")
+    return grant.directory / name
+
+
+async def _stage_head(request: web.Request) -> web.StreamResponse:
+    target = _stage_target(request)
+    if isinstance(target, web.Response):
+        return web.Response(status=target.status)  # HEAD answers carry no body
+    if not target.is_file():
+        return web.Response(status=404)
+    stat = target.stat()
+    return web.Response(
+        status=200,
+        headers={
+            "Content-Length": str(stat.st_size),
+            "Last-Modified": formatdate(stat.st_mtime, usegmt=True),
+        },
+    )
+
+
+async def _stage_put(request: web.Request) -> web.Response:
+    target = _stage_target(request)
+    if isinstance(target, web.Response):
+        return target
+    # overwrite=false arrives as a conditional put (If-None-Match: *).
+    if request.headers.get("If-None-Match") == "*" and target.exists():
+        return _s3_error(
+            412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial_file = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    try:
+        with partial_file.open("wb") as out:
+            # Local disk writes of one chunk are short enough to do on the loop.
+            async for chunk in request.content.iter_chunked(256 * 1024):
+                out.write(chunk)
+        partial_file.replace(target)  # atomic: a reader never sees half a file
+    finally:
+        partial_file.unlink(missing_ok=True)
+    log.debug("stage upload wrote %s (%d bytes)", target, target.stat().st_size)
+    return web.Response(status=200, headers={"ETag": f'"{uuid.uuid4().hex}"'})

@@ -1,0 +1,65 @@
+"""The contract between the wire protocol and the emulated account.
+
+The protocol layer owns HTTP, gzip, session and master tokens, and the JSON shapes. The account owns
+everything with meaning: who may log in, what a statement does, what a session's context is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from spcs_emulator.results import Result
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    """What a login-request carries (body ``data`` plus the query string)."""
+
+    account: str
+    login_name: str
+    authenticator: str = "SNOWFLAKE"  # SNOWFLAKE | SNOWFLAKE_JWT | PROGRAMMATIC_ACCESS_TOKEN | OAUTH
+    password: str | None = None
+    token: str | None = None  # the JWT, PAT or OAuth token
+    database: str | None = None
+    schema: str | None = None
+    warehouse: str | None = None
+    role: str | None = None
+    session_parameters: dict[str, Any] = field(default_factory=dict)
+    application: str = ""
+
+
+class AccountSession(Protocol):
+    """A logged-in session as the account sees it (user, current role, database, ...)."""
+
+    id: int
+    user: str
+
+    def context(self) -> dict[str, str | None]:
+        """``databaseName``, ``schemaName``, ``warehouseName``, ``roleName`` (never None)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A PUT accepted by the account: the client writes ``src_locations`` into ``directory`` itself
+    (stageInfo LOCAL_FS; the emulator and its clients share one machine)."""
+
+    src_locations: tuple[str, ...]
+    directory: Path
+    auto_compress: bool
+    overwrite: bool
+    source_compression: str = "auto_detect"
+
+
+class AccountBackend(Protocol):
+    def login(self, request: LoginRequest) -> AccountSession:
+        """Authenticate; raise ``SnowflakeError`` (390100 incorrect username or password, ...)."""
+        ...
+
+    def execute(self, session: AccountSession, sql: str) -> Result | Upload:
+        """Run one statement; raise ``SnowflakeError`` for every failure."""
+        ...
+
+    def logout(self, session: AccountSession) -> None: ...

@@ -1,0 +1,1 @@
+"""The SPCS control plane (pools, services, endpoints, lifecycle) and runtime (processes, DNS, ingress)."""

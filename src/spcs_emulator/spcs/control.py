@@ -1,0 +1,376 @@
+"""The SPCS control plane: pools and services as state machines, driven by a reconciler thread.
+
+Statement handlers (spcs/handlers.py) change desired state under the account lock; the reconciler
+advances actual state every tick: it starts containers through the runtime when a service is
+scheduled, marks it RUNNING once every container is READY, opens ingress after the endpoint delay,
+and stops containers on suspend and drop (off the lock, on a worker pool, since stopping takes time).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from spcs_emulator.account.objects import CatalogObject
+from spcs_emulator.spcs import images
+from spcs_emulator.spcs.lifecycle import PROFILES, InstanceState, PoolState, ServiceState, Timing
+from spcs_emulator.spcs.runtime_api import ContainerLaunch, EndpointSpec, Ingress, IngressRoute, Runtime
+from spcs_emulator.spcs.spec import ServiceSpec
+from spcs_emulator.sql import ast
+
+log = logging.getLogger(__name__)
+
+MAX_RESTARTS_BEFORE_FAILED = 3
+FIRST_SERVICE_IP = ipaddress.IPv4Address("127.0.0.10")
+
+
+def dns_label(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+class ControlPlane:
+    def __init__(
+        self,
+        account,  # spcs_emulator.account.engine.Account (typed loosely to avoid an import cycle)
+        *,
+        runtime: Runtime | None,
+        ingress: Ingress | None,
+        profile: str = "instant",
+        time_scale: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        tick_seconds: float = 0.1,
+    ) -> None:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+        self.account = account
+        self.runtime = runtime
+        self.ingress = ingress
+        self.timing: Timing = PROFILES[profile].scaled(time_scale)
+        self.profile = profile
+        self.clock = clock
+        self.tick_seconds = tick_seconds
+        self.pools: dict[tuple[str, ...], PoolState] = {}
+        self.services: dict[tuple[str, ...], ServiceState] = {}
+        self.service_faults: dict[str, str] = {}  # service name (upper) -> failure message at start
+        self.token_resolver: Callable[[str], object | None] = lambda token: None
+        self._ips: dict[tuple[str, ...], str] = {}
+        self._stopper = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spcs-stop")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        account.extensions["spcs"] = self
+
+    # -- reconciler thread ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="spcs-reconciler", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.tick_seconds):
+            try:
+                self.tick()
+            except Exception:  # a bug in one tick must not stop the control plane
+                log.exception("reconciler tick failed")
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        with self.account.lock:
+            states = list(self.services.values())
+            self.services.clear()
+        for state in states:
+            self._stop_instances(state)
+        self._stopper.shutdown(wait=True)
+        if self.ingress is not None:
+            self.ingress.shutdown()
+        if self.runtime is not None:
+            self.runtime.shutdown()
+
+    def reset(self) -> None:
+        for state in list(self.services.values()):
+            self._stopper.submit(self._stop_instances, state)
+            if self.ingress is not None:
+                self.ingress.close(state.dns_name)
+        self.services.clear()
+        self.pools.clear()
+        self.service_faults.clear()
+        self._ips.clear()
+
+    # -- pools ------------------------------------------------------------------------------------
+
+    def pool_created(self, obj: CatalogObject, suspended: bool) -> None:
+        now = self.clock()
+        self.pools[obj.fqn] = PoolState(
+            "SUSPENDED" if suspended else "STARTING", None if suspended else now + self.timing.pool_start
+        )
+
+    def pool_services(self, pool_name: str) -> list[CatalogObject]:
+        return [
+            s for s in self.account.catalog.all(ast.SERVICE) if s.properties.get("COMPUTE_POOL") == pool_name
+        ]
+
+    def pool_state(self, obj: CatalogObject) -> str:
+        state = self.pools[obj.fqn]
+        if state.state in ("IDLE", "ACTIVE"):
+            return "ACTIVE" if self.pool_services(obj.name) else "IDLE"
+        return state.state
+
+    def suspend_pool(self, obj: CatalogObject) -> None:
+        for service in self.pool_services(obj.name):
+            self.suspend_service(service)
+        self.pools[obj.fqn].state = "SUSPENDED"
+        self.pools[obj.fqn].ready_at = None
+
+    def resume_pool(self, obj: CatalogObject) -> None:
+        state = self.pools[obj.fqn]
+        if state.state == "SUSPENDED":
+            state.state, state.ready_at = "STARTING", self.clock() + self.timing.pool_resume
+
+    # -- services ---------------------------------------------------------------------------------
+
+    def dns_domain(self, schema_fqn: tuple[str, ...]) -> str:
+        schema = self.account.catalog.get(ast.SCHEMA, schema_fqn)
+        if "_DNS_ID" not in schema.properties:
+            alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+            schema.properties["_DNS_ID"] = "".join(secrets.choice(alphabet) for _ in range(4))
+        return schema.properties["_DNS_ID"]
+
+    def _ip_for(self, fqn: tuple[str, ...]) -> str:
+        if fqn not in self._ips:
+            used = set(self._ips.values())
+            candidate = FIRST_SERVICE_IP
+            while str(candidate) in used:
+                candidate += 1
+            self._ips[fqn] = str(candidate)
+        return self._ips[fqn]
+
+    def service_created(self, obj: CatalogObject, spec: ServiceSpec) -> ServiceState:
+        dns = f"{dns_label(obj.name)}.{self.dns_domain(obj.fqn[:2])}.svc.spcs.internal"
+        state = ServiceState(
+            spec=spec,
+            status="PENDING",
+            ip=self._ip_for(obj.fqn),
+            dns_name=dns,
+            schedule_at=self.clock() + self.timing.service_schedule,
+        )
+        self.services[obj.fqn] = state
+        self._ensure_pool_running(obj)
+        return state
+
+    def _ensure_pool_running(self, service: CatalogObject) -> None:
+        pool = self.account.catalog.get(ast.COMPUTE_POOL, (service.properties["COMPUTE_POOL"],))
+        if (
+            pool is not None
+            and self.pools[pool.fqn].state == "SUSPENDED"
+            and pool.properties.get("AUTO_RESUME", True) is not False
+        ):
+            self.resume_pool(pool)
+
+    def suspend_service(self, obj: CatalogObject) -> None:
+        state = self.services[obj.fqn]
+        if state.status in ("SUSPENDED", "SUSPENDING"):
+            return
+        state.status = "SUSPENDING"
+        state.suspend_done_at = self.clock() + self.timing.service_suspend
+        state.running_since = None
+        self._close_ingress(state)
+        self._stop_async(state)
+
+    def resume_service(self, obj: CatalogObject) -> None:
+        state = self.services[obj.fqn]
+        if state.status in ("SUSPENDED", "SUSPENDING", "FAILED"):
+            state.status, state.failure = "PENDING", ""
+            state.schedule_at = self.clock() + self.timing.service_schedule
+            self._ensure_pool_running(obj)
+
+    def drop_service(self, ctx, obj: CatalogObject) -> None:
+        state = self.services.pop(obj.fqn, None)
+        self._ips.pop(obj.fqn, None)
+        if state is not None:
+            self._close_ingress(state)
+            self._stop_async(state)
+
+    def service_roles(self, obj: CatalogObject) -> dict[str, tuple[str, ...]]:
+        return self.services[obj.fqn].spec.service_roles
+
+    def _close_ingress(self, state: ServiceState) -> None:
+        if self.ingress is not None and state.ingress:
+            self.ingress.close(state.dns_name)
+        state.ingress.clear()
+
+    def _stop_async(self, state: ServiceState) -> None:
+        instances, state.instances = state.instances, []
+        if instances:
+            self._stopper.submit(
+                self._stop_instances, ServiceState(state.spec, "", state.ip, state.dns_name, 0.0, instances)
+            )
+
+    @staticmethod
+    def _stop_instances(state: ServiceState) -> None:
+        for instance in state.instances:
+            for handle in instance.containers.values():
+                try:
+                    handle.stop()
+                except Exception:
+                    log.exception("stopping a container of %s failed", state.dns_name)
+
+    # -- the tick ---------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        with self.account.lock:
+            now = self.clock()
+            for pool in self.pools.values():
+                if pool.state == "STARTING" and pool.ready_at is not None and now >= pool.ready_at:
+                    pool.state = "IDLE"
+            for fqn, state in list(self.services.items()):
+                service = self.account.catalog.get(ast.SERVICE, fqn)
+                if service is not None:
+                    self._advance(service, state, now)
+
+    def _pool_ready(self, service: CatalogObject) -> bool:
+        pool = self.account.catalog.get(ast.COMPUTE_POOL, (service.properties["COMPUTE_POOL"],))
+        return pool is not None and self.pools[pool.fqn].state in ("IDLE", "ACTIVE")
+
+    def _advance(self, service: CatalogObject, state: ServiceState, now: float) -> None:
+        if (
+            state.status == "SUSPENDING"
+            and state.suspend_done_at is not None
+            and now >= state.suspend_done_at
+        ):
+            state.status = "SUSPENDED"
+        if (
+            state.status == "PENDING"
+            and not state.instances
+            and now >= state.schedule_at
+            and self._pool_ready(service)
+        ):
+            self._launch(service, state, now)
+        if state.status in ("PENDING", "RUNNING") and state.instances:
+            self._observe(service, state, now)
+        provisioned = (
+            state.running_since is not None and now >= state.running_since + self.timing.endpoint_provision
+        )
+        if state.status == "RUNNING" and provisioned and not state.ingress:
+            self._open_ingress(service, state)
+
+    def _launch(self, service: CatalogObject, state: ServiceState, now: float) -> None:
+        fault = self.service_faults.pop(service.name, None)
+        if fault is not None:
+            state.status, state.failure = "FAILED", fault
+            return
+        if self.runtime is None:
+            state.status, state.failure = "FAILED", "No runtime: this emulator was started without one."
+            return
+        instance = InstanceState(0, start_time=time.time())
+        try:
+            for container in state.spec.containers:
+                instance.containers[container.name] = self.runtime.launch(
+                    self._launch_request(service, state, container)
+                )
+        except _LaunchError as exc:
+            state.status, state.failure = "FAILED", str(exc)
+            self._stop_async(ServiceState(state.spec, "", state.ip, state.dns_name, 0.0, [instance]))
+            return
+        state.instances = [instance]
+
+    def _observe(self, service: CatalogObject, state: ServiceState, now: float) -> None:
+        statuses = [h.status()[0] for i in state.instances for h in i.containers.values()]
+        restarts = max((h.restart_count for i in state.instances for h in i.containers.values()), default=0)
+        if state.status == "PENDING" and all(s == "READY" for s in statuses):
+            state.status, state.running_since = "RUNNING", now
+        elif "FAILED" in statuses and restarts >= MAX_RESTARTS_BEFORE_FAILED:
+            failed = [h for i in state.instances for h in i.containers.values() if h.status()[0] == "FAILED"]
+            state.status, state.failure = "FAILED", failed[0].status()[1]
+            state.running_since = None
+            self._close_ingress(state)
+
+    def _open_ingress(self, service: CatalogObject, state: ServiceState) -> None:
+        if self.ingress is None:
+            return
+        for endpoint in state.spec.public_endpoints:
+            route = IngressRoute(
+                service=state.dns_name,
+                endpoint=endpoint.name,
+                target_host=state.ip,
+                target_port=endpoint.port,
+                authorize=self._authorizer(service.fqn, endpoint.name),
+            )
+            state.ingress[endpoint.name] = self.ingress.open(route)
+
+    # -- launching --------------------------------------------------------------------------------
+
+    def _launch_request(self, service: CatalogObject, state: ServiceState, container) -> ContainerLaunch:
+        ref = images.parse_image(container.image)
+        repo = self.account.catalog.get(ast.IMAGE_REPOSITORY, ref.repository)
+        published = images.images_of(repo).get(ref.key) if repo is not None else None
+        if published is None:
+            raise _LaunchError(f"Failed to pull image {container.image}: image not found in the repository.")
+        env = dict(container.env)
+        secret_files: dict[str, dict[str, str]] = {}
+        for mount in container.secrets:
+            values = self._secret_values(service, mount.object_name)
+            if mount.env_var:
+                env[mount.env_var] = values.get(mount.key or "", "") or ""
+            else:
+                secret_files[mount.directory or "/"] = {k: v for k, v in values.items() if v is not None}
+        volumes = {path: self._volume_dir(service, name) for name, path in container.mounts.items()}
+        return ContainerLaunch(
+            service=".".join(service.fqn),
+            instance_id=0,
+            container=container.name,
+            runtime=published.runtime,
+            image=container.image,
+            env=env,
+            secret_files=secret_files,
+            command=container.command,
+            args=container.args,
+            endpoints=tuple(EndpointSpec(e.name, e.port, e.protocol, e.public) for e in state.spec.endpoints),
+            volumes=volumes,
+            readiness=container.readiness,
+            ip=state.ip,
+            hosts=self.hosts(),
+            log_dir=self.account.state_dir / "logs" / ".".join(service.fqn) / container.name,
+        )
+
+    def hosts(self) -> dict[str, str]:
+        """Every service's DNS name (and short name within its schema) -> its loopback address."""
+        out: dict[str, str] = {}
+        for state in self.services.values():
+            out[state.dns_name] = state.ip
+            out.setdefault(state.dns_name.split(".")[0], state.ip)
+        return out
+
+    def _secret_values(self, service: CatalogObject, object_name: str) -> dict[str, str | None]:
+        parts = tuple(p.upper() for p in object_name.split("."))
+        fqn = (*service.fqn[: 3 - len(parts)], *parts)
+        secret = self.account.catalog.get(ast.SECRET, fqn)
+        if secret is None:
+            raise _LaunchError(f"Secret '{'.'.join(fqn)}' does not exist or not authorized.")
+        return dict(secret.properties["_VALUES"])
+
+    def _volume_dir(self, service: CatalogObject, volume: str) -> Path:
+        path = self.account.state_dir / "volumes" / ".".join(service.fqn) / volume
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # -- ingress authorisation ----------------------------------------------------------------------
+
+    def _authorizer(self, service_fqn: tuple[str, ...], endpoint: str):
+        def authorize(token: str | None) -> tuple[bool, str | None, str]:
+            from spcs_emulator.spcs.ingress_auth import authorize_endpoint
+
+            with self.account.lock:
+                return authorize_endpoint(self, service_fqn, endpoint, token)
+
+        return authorize
+
+
+class _LaunchError(Exception):
+    """A container cannot start (image never published, secret missing): the service FAILS."""

@@ -1,0 +1,84 @@
+"""Timing profiles and the state records of pools and services (the control plane advances them).
+
+States (reference §1.8, §1.9, §1.12): pool STARTING -> IDLE (no services) / ACTIVE, SUSPENDED;
+service PENDING -> RUNNING / FAILED, SUSPENDING -> SUSPENDED; container PENDING -> READY / FAILED;
+an endpoint's ingress_url shows the provisioning placeholder until some time after RUNNING.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from spcs_emulator.spcs.runtime_api import ContainerHandle
+from spcs_emulator.spcs.spec import ServiceSpec
+
+ENDPOINT_PLACEHOLDER = "Endpoints provisioning in progress... check back in a few minutes"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds each transition takes before scaling (the runtime's real start-up time comes on top)."""
+
+    pool_start: float
+    pool_resume: float
+    service_schedule: float  # PENDING before containers are started (scheduling, image pull)
+    endpoint_provision: float  # after RUNNING, until the ingress URL replaces the placeholder
+    service_suspend: float  # SUSPENDING -> SUSPENDED
+
+    def scaled(self, factor: float) -> Timing:
+        return Timing(
+            *(
+                value * factor
+                for value in (
+                    self.pool_start,
+                    self.pool_resume,
+                    self.service_schedule,
+                    self.endpoint_provision,
+                    self.service_suspend,
+                )
+            )
+        )
+
+
+# `realistic` keeps Snowflake's proportions: a pool takes minutes, a service a minute or two, the
+# ingress URL 2-3 minutes after RUNNING (reference pitfalls §1.5, §5.3). Use --time-scale to shrink.
+PROFILES = {
+    "instant": Timing(0.0, 0.0, 0.0, 0.0, 0.0),
+    "realistic": Timing(
+        pool_start=240.0,
+        pool_resume=120.0,
+        service_schedule=45.0,
+        endpoint_provision=150.0,
+        service_suspend=20.0,
+    ),
+}
+
+
+@dataclass
+class PoolState:
+    state: str
+    ready_at: float | None  # when STARTING ends
+    status_message: str = ""
+    error_code: str = ""
+
+
+@dataclass
+class InstanceState:
+    id: int
+    containers: dict[str, ContainerHandle] = field(default_factory=dict)
+    start_time: float | None = None
+
+
+@dataclass
+class ServiceState:
+    spec: ServiceSpec
+    status: str
+    ip: str
+    dns_name: str
+    schedule_at: float  # earliest time containers may start
+    instances: list[InstanceState] = field(default_factory=list)
+    running_since: float | None = None
+    suspend_done_at: float | None = None
+    ingress: dict[str, str] = field(default_factory=dict)  # endpoint name -> ingress host
+    failure: str = ""  # why the service FAILED (container message)
+    stopping: bool = False

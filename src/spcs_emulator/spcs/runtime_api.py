@@ -1,0 +1,101 @@
+"""The contract between the SPCS control plane and the local runtime that really runs containers.
+
+The control plane decides *what* runs (from specs, images, secrets, volumes) and *when* (lifecycle);
+the runtime starts local processes for containers, probes their readiness, keeps their logs, resolves
+service DNS names for them, and serves public endpoints through an authenticating ingress proxy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+ContainerStatus = Literal["PENDING", "READY", "FAILED", "DONE"]
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    name: str
+    port: int
+    protocol: str  # TCP | HTTP | HTTPS
+    public: bool
+
+
+@dataclass(frozen=True)
+class ContainerLaunch:
+    """Everything needed to run one container of one service instance as local processes."""
+
+    service: str  # "DB.SCHEMA.SVC"
+    instance_id: int
+    container: str  # the spec's container name
+    runtime: str  # what the published image runs: "milvus" | "milvus-lite" | "jupyter"
+    image: str
+    env: dict[str, str]  # spec env plus secrets mounted with envVarName (values never logged)
+    secret_files: dict[str, dict[str, str]]  # directoryPath -> {file name: content}
+    command: tuple[str, ...] | None
+    args: tuple[str, ...] | None
+    endpoints: tuple[EndpointSpec, ...]
+    volumes: dict[str, Path]  # mountPath -> host directory (block volumes survive suspend/resume)
+    readiness: tuple[int, str] | None  # (port, path) of an HTTP GET readiness probe
+    ip: str  # the loopback address this service instance owns, e.g. 127.0.0.7
+    hosts: dict[str, str]  # DNS name -> ip, for every service of the account (service-to-service DNS)
+    log_dir: Path  # the runtime writes current and previous container logs here
+
+
+class ContainerHandle(Protocol):
+    def status(self) -> tuple[ContainerStatus, str]:
+        """(status, message) e.g. ("READY", "Running"), ("PENDING", "Readiness probe is failing")."""
+        ...
+
+    @property
+    def restart_count(self) -> int: ...
+
+    @property
+    def last_exit_code(self) -> int | None: ...
+
+    @property
+    def start_time(self) -> float | None: ...
+
+    def logs(self, *, previous: bool = False, lines: int | None = None, timestamps: bool = False) -> str: ...
+
+    def crash(self) -> None:
+        """Fault injection: kill the process; the runtime restarts it (restart_count + 1)."""
+        ...
+
+    def stop(self) -> None:
+        """Stop the processes and wait for them to exit (idempotent)."""
+        ...
+
+
+class Runtime(Protocol):
+    def launch(self, launch: ContainerLaunch) -> ContainerHandle: ...
+
+    def shutdown(self) -> None:
+        """Stop every process this runtime started."""
+        ...
+
+
+# Ingress: token -> the decision for one endpoint. Returns (allowed, user name or None, reason).
+Authorizer = Callable[[str | None], tuple[bool, str | None, str]]
+
+
+@dataclass
+class IngressRoute:
+    service: str
+    endpoint: str
+    target_host: str
+    target_port: int
+    authorize: Authorizer
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+class Ingress(Protocol):
+    def open(self, route: IngressRoute) -> str:
+        """Start proxying ``route``; return the ingress host as SHOW ENDPOINTS shows it (host:port)."""
+        ...
+
+    def close(self, service: str) -> None: ...
+
+    def shutdown(self) -> None: ...

@@ -1,0 +1,216 @@
+"""Service specifications: parse (YAML or the JSON `snow` sends) and validate as CREATE SERVICE does."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from spcs_emulator import errors
+
+NAME = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")  # containers, endpoints, volumes
+PROTOCOLS = {"TCP", "HTTP", "HTTPS"}
+VOLUME_SOURCES = {"local", "stage", "memory", "block"}
+SECRET_KEYS = {"username", "password", "secret_string"}
+ALL_ENDPOINTS_USAGE = "ALL_ENDPOINTS_USAGE"
+
+
+def _fail(message: str) -> errors.SnowflakeError:
+    return errors.SnowflakeError(395018, "22023", f"Invalid spec: {message}")
+
+
+@dataclass(frozen=True)
+class SecretMount:
+    object_name: str
+    env_var: str | None
+    key: str | None
+    directory: str | None
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    image: str
+    command: tuple[str, ...] | None
+    args: tuple[str, ...] | None
+    env: dict[str, str]
+    readiness: tuple[int, str] | None
+    mounts: dict[str, str]  # volume name -> mountPath
+    secrets: tuple[SecretMount, ...]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    port: int
+    public: bool
+    protocol: str
+
+
+@dataclass(frozen=True)
+class Volume:
+    name: str
+    source: str
+    size: str | None
+    stage: str | None
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    containers: tuple[Container, ...]
+    endpoints: tuple[Endpoint, ...]
+    volumes: tuple[Volume, ...]
+    service_roles: dict[str, tuple[str, ...]]  # role -> endpoint names
+    text: str
+    digest: str = field(default="")
+
+    @property
+    def has_block_volume(self) -> bool:
+        return any(v.source == "block" for v in self.volumes)
+
+    @property
+    def public_endpoints(self) -> tuple[Endpoint, ...]:
+        return tuple(e for e in self.endpoints if e.public)
+
+
+def _name(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not NAME.match(value):
+        raise _fail(
+            f"{what} name {value!r} must be lowercase alphanumerics and '-', start with a letter, <= 63 chars"
+        )
+    return value
+
+
+def _strings(value: Any, what: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
+        raise _fail(f"{what} must be a list of strings")
+    return tuple(str(v) for v in value)
+
+
+def _secret(raw: Any, container: str) -> SecretMount:
+    if not isinstance(raw, dict) or "snowflakeSecret" not in raw:
+        raise _fail(f"container {container}: each secret needs snowflakeSecret")
+    ref = raw["snowflakeSecret"]
+    object_name = ref.get("objectName") if isinstance(ref, dict) else ref
+    if not isinstance(object_name, str) or not object_name:
+        raise _fail(f"container {container}: snowflakeSecret needs objectName")
+    env_var, key, directory = raw.get("envVarName"), raw.get("secretKeyRef"), raw.get("directoryPath")
+    if (env_var is None) == (directory is None):
+        raise _fail(f"container {container}: a secret needs exactly one of envVarName and directoryPath")
+    if env_var is not None and key not in SECRET_KEYS:
+        raise _fail(f"container {container}: secretKeyRef must be one of {sorted(SECRET_KEYS)}")
+    return SecretMount(object_name, env_var, key, directory)
+
+
+def _container(raw: Any, volume_names: set[str]) -> Container:
+    if not isinstance(raw, dict):
+        raise _fail("each container must be a mapping")
+    name = _name(raw.get("name"), "container")
+    image = raw.get("image")
+    if not isinstance(image, str) or not image:
+        raise _fail(f"container {name} needs an image")
+    env = raw.get("env") or {}
+    if not isinstance(env, dict):
+        raise _fail(f"container {name}: env must be a mapping of names to values")
+    probe = raw.get("readinessProbe")
+    readiness = None
+    if probe is not None:
+        if not isinstance(probe, dict) or not isinstance(probe.get("port"), int):
+            raise _fail(f"container {name}: readinessProbe needs a port and a path")
+        readiness = (int(probe["port"]), str(probe.get("path", "/")))
+    mounts: dict[str, str] = {}
+    for mount in raw.get("volumeMounts") or []:
+        if mount.get("name") not in volume_names:
+            raise _fail(f"container {name}: volume mount {mount.get('name')!r} names no volume")
+        mounts[mount["name"]] = str(mount.get("mountPath", ""))
+    return Container(
+        name=name,
+        image=image,
+        command=_strings(raw.get("command"), f"container {name} command"),
+        args=_strings(raw.get("args"), f"container {name} args"),
+        env={str(k): "" if v is None else str(v) for k, v in env.items()},
+        readiness=readiness,
+        mounts=mounts,
+        secrets=tuple(_secret(s, name) for s in raw.get("secrets") or []),
+    )
+
+
+def _endpoint(raw: Any) -> Endpoint:
+    if not isinstance(raw, dict):
+        raise _fail("each endpoint must be a mapping")
+    name = _name(raw.get("name"), "endpoint")
+    if "portRange" in raw:
+        raise errors.not_emulated("endpoints with portRange")
+    port = raw.get("port")
+    if not isinstance(port, int) or not 1 <= port <= 65535:
+        raise _fail(f"endpoint {name} needs a port between 1 and 65535")
+    protocol = str(raw.get("protocol", "HTTP")).upper()
+    if protocol not in PROTOCOLS:
+        raise _fail(f"endpoint {name}: protocol must be one of TCP, HTTP, HTTPS")
+    public = raw.get("public", False)
+    if not isinstance(public, bool):
+        raise _fail(f"endpoint {name}: public must be true or false")
+    if public and protocol == "TCP":
+        raise _fail(f"endpoint {name}: public endpoints must use HTTP or HTTPS")
+    return Endpoint(name, port, public, protocol)
+
+
+def _volume(raw: Any) -> Volume:
+    if not isinstance(raw, dict):
+        raise _fail("each volume must be a mapping")
+    name = _name(raw.get("name"), "volume")
+    source = raw.get("source")
+    if isinstance(source, str) and source.startswith("@"):
+        # Stage Mount V1, rejected since the 2026_08 bundle (bcr-2449).
+        raise errors.SnowflakeError(395018, "22023", "stage mount v1 not supported, please use v2 instead")
+    if source not in VOLUME_SOURCES:
+        raise _fail(f"volume {name}: source must be one of {sorted(VOLUME_SOURCES)}")
+    stage = None
+    if source == "stage":
+        stage = (raw.get("stageConfig") or {}).get("name")
+        if not isinstance(stage, str) or not stage.startswith("@"):
+            raise _fail(f"volume {name}: source stage needs stageConfig.name = '@db.schema.stage/path'")
+    size = raw.get("size")
+    if source in ("block", "memory") and size is None:
+        raise _fail(f"volume {name}: source {source} needs a size")
+    return Volume(name, source, None if size is None else str(size), stage)
+
+
+def parse_spec(text: str) -> ServiceSpec:
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise _fail(f"not valid YAML or JSON ({exc.__class__.__name__})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("spec"), dict):
+        raise _fail("the top level needs a 'spec' mapping")
+    spec = document["spec"]
+    unknown = set(document) - {"spec", "serviceRoles", "capabilities", "platformMonitor"}
+    if unknown:
+        raise _fail(f"unknown top-level field(s): {', '.join(sorted(unknown))}")
+    volumes = tuple(_volume(v) for v in spec.get("volumes") or [])
+    containers = tuple(_container(c, {v.name for v in volumes}) for c in spec.get("containers") or [])
+    if not containers:
+        raise _fail("spec.containers needs at least one container")
+    endpoints = tuple(_endpoint(e) for e in spec.get("endpoints") or [])
+    for what, names in (
+        ("container", [c.name for c in containers]),
+        ("endpoint", [e.name for e in endpoints]),
+        ("volume", [v.name for v in volumes]),
+    ):
+        if len(set(names)) != len(names):
+            raise _fail(f"duplicate {what} names")
+    roles: dict[str, tuple[str, ...]] = {ALL_ENDPOINTS_USAGE: tuple(e.name for e in endpoints)}
+    for role in document.get("serviceRoles") or []:
+        role_name = str(role.get("name", "")).upper()
+        names = tuple(role.get("endpoints") or [])
+        missing = [n for n in names if n not in {e.name for e in endpoints}]
+        if not role_name or missing:
+            raise _fail(f"service role {role_name or '?'} names unknown endpoints {missing}")
+        roles[role_name] = names
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return ServiceSpec(containers, endpoints, volumes, roles, text, digest)

@@ -1,0 +1,69 @@
+"""Test doubles of the runtime and ingress, for control-plane tests that need no real processes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from spcs_emulator.spcs.runtime_api import ContainerLaunch, IngressRoute
+
+
+@dataclass
+class FakeHandle:
+    launch: ContainerLaunch
+    state: str = "READY"
+    restarts: int = 0
+    stopped: bool = False
+
+    def status(self) -> tuple[str, str]:
+        return self.state, "Running" if self.state == "READY" else "Waiting"
+
+    @property
+    def restart_count(self) -> int:
+        return self.restarts
+
+    @property
+    def last_exit_code(self) -> int | None:
+        return None
+
+    @property
+    def start_time(self) -> float | None:
+        return 0.0
+
+    def logs(self, *, previous: bool = False, lines: int | None = None, timestamps: bool = False) -> str:
+        return f"{'previous' if previous else 'current'} log of {self.launch.container}"
+
+    def crash(self) -> None:
+        self.restarts += 1
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+@dataclass
+class FakeRuntime:
+    handles: list[FakeHandle] = field(default_factory=list)
+    initial_state: str = "READY"
+
+    def launch(self, launch: ContainerLaunch) -> FakeHandle:
+        handle = FakeHandle(launch, state=self.initial_state)
+        self.handles.append(handle)
+        return handle
+
+    def shutdown(self) -> None:
+        for handle in self.handles:
+            handle.stop()
+
+
+@dataclass
+class FakeIngress:
+    routes: dict[str, IngressRoute] = field(default_factory=dict)
+
+    def open(self, route: IngressRoute) -> str:
+        self.routes[f"{route.service}/{route.endpoint}"] = route
+        return f"127.0.0.1:{40000 + len(self.routes)}"
+
+    def close(self, service: str) -> None:
+        self.routes = {k: v for k, v in self.routes.items() if v.service != service}
+
+    def shutdown(self) -> None:
+        self.routes.clear()
