@@ -1,0 +1,113 @@
+"""``milvus-spcs``: the harness outside pytest. ``milvus-spcs emulator`` serves the bundled emulator."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="Milvus on Snowpark Container Services: acceptance harness and emulator.", no_args_is_help=True
+)
+emulator_app = typer.Typer(help="The bundled emulator of Snowflake's SQL endpoint and SPCS.")
+app.add_typer(emulator_app, name="emulator")
+
+ADMIN_PASSWORD_ENV = "SPCS_EMULATOR_ADMIN_PASSWORD"
+
+
+@emulator_app.callback(invoke_without_command=True)
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to bind; loopback unless you mean it.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the SQL endpoint (0: a free one).")] = 0,
+    admin_password: Annotated[
+        str | None,
+        typer.Option(envvar=ADMIN_PASSWORD_ENV, help="Password of the ADMIN user (default: random)."),
+    ] = None,
+    profile: Annotated[str, typer.Option(help="Lifecycle timing: instant or realistic.")] = "instant",
+    time_scale: Annotated[float, typer.Option(help="Multiplies every delay of the profile.")] = 1.0,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Where stages, volumes and logs live (default: temp).")
+    ] = None,
+) -> None:
+    """Serve one emulated account until SIGINT or SIGTERM, then stop every process it started."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from spcs_emulator.emulator import Emulator
+    from spcs_emulator.spcs.lifecycle import PROFILES
+
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"choose one of {', '.join(PROFILES)}", param_hint="--profile")
+    if time_scale <= 0:
+        raise typer.BadParameter("must be positive", param_hint="--time-scale")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.secho(
+            f"WARNING: binding {host}: the emulator has no TLS and one admin password.", fg="red", err=True
+        )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    emulator = Emulator(
+        host=host,
+        port=port,
+        admin_password=admin_password,
+        profile=profile,
+        time_scale=time_scale,
+        state_dir=state_dir,
+    )
+    with emulator:
+        typer.echo("# spcs-emulator is serving one account; add this to connections.toml:")
+        typer.echo(emulator.connections_toml())
+        typer.echo(
+            f"# control API: http://{host}:{emulator.port}/_emulator/ (header X-Emulator-Admin-Password)"
+        )
+        typer.echo(f"# profile={profile} time-scale={time_scale} state-dir={emulator.state_dir}", nl=True)
+        stop.wait()
+        typer.echo("# stopping: services, ingress proxies, SQL endpoint")
+
+
+@emulator_app.command()
+def push(
+    image: Annotated[
+        str, typer.Argument(help="<repository_url>/<image>:<tag>, as SHOW IMAGE REPOSITORIES shows it.")
+    ],
+    runtime: Annotated[
+        str, typer.Option(help="What the image runs locally: milvus, milvus-lite or jupyter.")
+    ],
+    port: Annotated[int, typer.Option(help="Port of the running emulator.")],
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    files: Annotated[
+        Path | None,
+        typer.Option(help="Directory the container sees as its working directory (e.g. the notebook)."),
+    ] = None,
+    admin_password: Annotated[
+        str, typer.Option(envvar=ADMIN_PASSWORD_ENV, prompt=True, hide_input=True)
+    ] = "",
+) -> None:
+    """Publish an image into an emulated image repository (stands in for ``docker push``)."""
+    import requests
+
+    from spcs_emulator.spcs.images import RUNTIMES
+
+    if runtime not in RUNTIMES:
+        raise typer.BadParameter(f"choose one of {', '.join(RUNTIMES)}", param_hint="--runtime")
+    body = {"image": image, "runtime": runtime, "files": str(files.resolve()) if files else None}
+    response = requests.post(
+        f"http://{host}:{port}/_emulator/images",
+        json=body,
+        headers={"X-Emulator-Admin-Password": admin_password},
+        timeout=30,
+    )
+    if response.status_code != 200:
+        typer.secho(
+            f"push failed ({response.status_code}): {response.json().get('error')}", fg="red", err=True
+        )
+        raise typer.Exit(1)
+    typer.echo(response.json()["image"])
+
+
+if __name__ == "__main__":
+    app()
