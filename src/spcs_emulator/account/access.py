@@ -143,7 +143,7 @@ class AccessControl:
         ]
 
     def would_cycle(self, role: str, into: str) -> bool:
-        """Granting ``role`` to ``into`` is a cycle when ``into`` is already inherited by ``role``."""
+        """Granting ``role`` to role ``into`` makes a cycle when ``role`` already inherits ``into``."""
         return into in self.closure([role]) - {PUBLIC} or role == into
 
     # -- privileges ---------------------------------------------------------------------------------

@@ -125,7 +125,7 @@ def grant_role(ctx: Context, stmt: ast.GrantRole) -> Result:
         role_key = role_obj.name
     if stmt.grantee_kind == ast.ROLE:
         grantee = _role(ctx, stmt.grantee).name
-        if not stmt.revoke and access.would_cycle(grantee, role_key):
+        if not stmt.revoke and access.would_cycle(role_key, grantee):
             raise errors.SnowflakeError(
                 3014,
                 "42601",
