@@ -54,7 +54,7 @@ class Emulator:
             from spcs_emulator.spcs.ingress import IngressProxy
             from spcs_emulator.spcs.runtime import LocalRuntime
 
-            runtime, ingress = LocalRuntime(), ingress or IngressProxy()
+            runtime, ingress = LocalRuntime(self.state_dir / "containers"), ingress or IngressProxy()
         self.control = ControlPlane(
             self.account, runtime=runtime, ingress=ingress, profile=profile, time_scale=time_scale
         )

@@ -162,7 +162,14 @@ class ControlPlane:
         )
         self.services[obj.fqn] = state
         self._ensure_pool_running(obj)
+        self._publish_hosts()
         return state
+
+    def _publish_hosts(self) -> None:
+        # Containers already running learn the new name too (the runtime rewrites their hosts files).
+        update = getattr(self.runtime, "update_hosts", None)
+        if update is not None:
+            update(self.hosts())
 
     def _ensure_pool_running(self, service: CatalogObject) -> None:
         pool = self.account.catalog.get(ast.COMPUTE_POOL, (service.properties["COMPUTE_POOL"],))
@@ -193,6 +200,7 @@ class ControlPlane:
     def drop_service(self, ctx, obj: CatalogObject) -> None:
         state = self.services.pop(obj.fqn, None)
         self._ips.pop(obj.fqn, None)
+        self._publish_hosts()
         if state is not None:
             self._close_ingress(state)
             self._stop_async(state)
@@ -337,6 +345,7 @@ class ControlPlane:
             ip=state.ip,
             hosts=self.hosts(),
             log_dir=self.account.state_dir / "logs" / ".".join(service.fqn) / container.name,
+            files=published.files,
         )
 
     def hosts(self) -> dict[str, str]:

@@ -42,6 +42,7 @@ class ContainerLaunch:
     ip: str  # the loopback address this service instance owns, e.g. 127.0.0.7
     hosts: dict[str, str]  # DNS name -> ip, for every service of the account (service-to-service DNS)
     log_dir: Path  # the runtime writes current and previous container logs here
+    files: Path | None = None  # the published image's files: the container's working directory
 
 
 class ContainerHandle(Protocol):

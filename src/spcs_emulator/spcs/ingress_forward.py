@@ -1,0 +1,139 @@
+"""Forwarding one authorised request to a container: plain HTTP (streamed) or a WebSocket (both ways).
+
+Kept apart from the authentication in ``ingress``: this module knows nothing about tokens. It drops
+hop-by-hop headers, the caller's ``Authorization`` and any ``Sf-Context-*`` header a client sent (only
+the ingress may assert who the caller is), keeps ``Host`` and ``Origin`` (Jupyter compares them for
+WebSockets) and adds ``X-Forwarded-*``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+WEBSOCKET_HANDSHAKE = frozenset(
+    {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol"}
+)
+USER_HEADER = "Sf-Context-Current-User"
+_NO_AUTO_HEADERS = ("User-Agent", "Accept-Encoding", "Content-Type")
+
+
+def _hop_by_hop(headers: CIMultiDict[str] | web.BaseRequest) -> set[str]:
+    source = headers.headers if isinstance(headers, web.BaseRequest) else headers
+    named = {h.strip().lower() for h in source.get("Connection", "").split(",") if h.strip()}
+    return HOP_BY_HOP | named
+
+
+def upstream_headers(request: web.Request, user: str | None, *, websocket: bool = False) -> CIMultiDict[str]:
+    drop = _hop_by_hop(request) | {"authorization"} | (WEBSOCKET_HANDSHAKE if websocket else set())
+    headers = CIMultiDict(
+        (k, v)
+        for k, v in request.headers.items()
+        if k.lower() not in drop and not k.lower().startswith("sf-context-")
+    )
+    if user is not None:
+        headers[USER_HEADER] = user
+    peer = request.remote or ""
+    prior = request.headers.get("X-Forwarded-For")
+    headers["X-Forwarded-For"] = f"{prior}, {peer}" if prior else peer
+    headers["X-Forwarded-Proto"] = request.scheme
+    headers["X-Forwarded-Host"] = request.host
+    return headers
+
+
+def _downstream_headers(upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:
+    drop = _hop_by_hop(CIMultiDict(upstream.headers))
+    return CIMultiDict((k, v) for k, v in upstream.headers.items() if k.lower() not in drop)
+
+
+async def forward_http(
+    request: web.Request, session: aiohttp.ClientSession, base: str, user: str | None
+) -> web.StreamResponse:
+    """Send the request on to ``base`` (``http://ip:port``) and stream the answer back unchanged."""
+    try:
+        upstream = await session.request(
+            request.method,
+            base + request.rel_url.raw_path_qs,
+            headers=upstream_headers(request, user),
+            data=request.content if request.body_exists else None,
+            allow_redirects=False,
+            auto_decompress=False,  # bytes pass through as the container encoded them
+            skip_auto_headers=_NO_AUTO_HEADERS,
+        )
+    except aiohttp.ClientError as exc:
+        return web.Response(status=502, text=f"upstream not reachable: {type(exc).__name__}\n")
+    async with upstream:
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        response.headers.extend(_downstream_headers(upstream))
+        await response.prepare(request)
+        async for chunk in upstream.content.iter_any():
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+
+
+async def _pump(source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse, target) -> None:
+    async for message in source:
+        if message.type == aiohttp.WSMsgType.TEXT:
+            await target.send_str(message.data)
+        elif message.type == aiohttp.WSMsgType.BINARY:
+            await target.send_bytes(message.data)
+        elif message.type == aiohttp.WSMsgType.ERROR:
+            break
+
+
+async def forward_websocket(
+    request: web.Request,
+    session: aiohttp.ClientSession,
+    base: str,
+    user: str | None,
+    sockets: set[web.WebSocketResponse],
+) -> web.StreamResponse:
+    """Open the WebSocket to the container first (its answer decides the subprotocol), then relay."""
+    requested = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    url = "ws" + base.removeprefix("http") + request.rel_url.raw_path_qs
+    try:
+        upstream = await session.ws_connect(
+            url, headers=upstream_headers(request, user, websocket=True), protocols=requested, max_msg_size=0
+        )
+    except aiohttp.WSServerHandshakeError as exc:
+        return web.Response(status=exc.status, text=f"upstream refused the WebSocket: {exc.message}\n")
+    except aiohttp.ClientError as exc:
+        return web.Response(status=502, text=f"upstream not reachable: {type(exc).__name__}\n")
+    downstream = web.WebSocketResponse(
+        protocols=[upstream.protocol] if upstream.protocol else (), max_msg_size=0
+    )
+    await downstream.prepare(request)
+    sockets.add(downstream)
+    try:
+        pumps = [
+            asyncio.ensure_future(_pump(downstream, upstream)),
+            asyncio.ensure_future(_pump(upstream, downstream)),
+        ]
+        _, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    finally:
+        sockets.discard(downstream)
+        await upstream.close(code=downstream.close_code or aiohttp.WSCloseCode.OK)
+        await downstream.close(code=upstream.close_code or aiohttp.WSCloseCode.OK)
+    return downstream

@@ -1,0 +1,392 @@
+"""The local SPCS runtime: each container of a service instance runs as real local processes.
+
+``LocalRuntime.launch`` prepares a private directory per container (the image's files as its working
+directory, secret files, DNS files) and hands the container to a supervisor thread, which behaves like
+the kubelet SPCS runs on:
+
+- it starts the runtime kind's processes (``runtime_kinds``) in a session of their own, with the spec's
+  env, the service DNS env (``dns``) and stdout+stderr captured into timestamped logs;
+- it probes readiness in the background (status() only reads the last result, so it stays cheap):
+  the spec's HTTP readiness probe, else the first endpoint's TCP port, and for Milvus also a real
+  ``list_collections`` call (an open port is not a ready Milvus);
+- when the processes exit it reports FAILED with the exit code, keeps the run's log as the previous
+  log, and restarts them after a back-off (``restart_count`` + 1), like a Kubernetes pod.
+
+Secret files (``directoryPath`` mounts) cannot appear at their absolute path without root; they are
+written (mode 0600) to ``<container dir>/fs/<directoryPath>/<file>``, that directory is exported as
+``SPCS_SECRET_DIR_<DIRECTORYPATH IN UPPER SNAKE CASE>`` and the stand-in root as ``SPCS_EMULATOR_FS``.
+Environment values are never logged. Nothing is global: every process belongs to one runtime instance.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+from spcs_emulator.spcs import processes
+from spcs_emulator.spcs.container_logs import LineStamper, LogFiles, timestamp
+from spcs_emulator.spcs.dns import dns_environment
+from spcs_emulator.spcs.runtime_api import ContainerLaunch, ContainerStatus
+from spcs_emulator.spcs.runtime_kinds import ContainerDirs, Planner, RunPlan, planner
+
+READY_MESSAGE = "Running"
+PROBE_TIMEOUT = 3.0
+
+
+def default_cache_dir() -> Path:
+    """Where the Milvus binaries are unpacked once (they are large; every runtime instance shares them)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "spcs-emulator"
+
+
+def _exit_code(returncode: int) -> int:
+    """A killed process reports 128 + signal, as container runtimes do (SIGKILL -> 137)."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _safe_name(*parts: object) -> str:
+    return "-".join(re.sub(r"[^A-Za-z0-9_.-]+", "_", str(p)) for p in parts)
+
+
+def secret_env_name(directory: str) -> str:
+    """``/usr/local/creds`` -> ``SPCS_SECRET_DIR_USR_LOCAL_CREDS`` (``/`` -> ``SPCS_SECRET_DIR_ROOT``)."""
+    stem = re.sub(r"[^A-Za-z0-9]+", "_", directory).strip("_").upper()
+    return f"SPCS_SECRET_DIR_{stem or 'ROOT'}"
+
+
+def _http_ok(url: str) -> bool:
+    # No proxies: a probe of a loopback address must never go through $http_proxy.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=PROBE_TIMEOUT) as response:
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=PROBE_TIMEOUT):
+            return True
+    except OSError:
+        return False
+
+
+def _milvus_answers(uri: str) -> bool:
+    from pymilvus import MilvusClient
+    from pymilvus.exceptions import MilvusException
+
+    try:
+        client = MilvusClient(uri=uri, timeout=PROBE_TIMEOUT)
+    except MilvusException:
+        return False
+    try:
+        client.list_collections(timeout=PROBE_TIMEOUT)
+        return True
+    except Exception:  # any failure of the call means "not ready yet", never a crash
+        return False
+    finally:
+        client.close()
+
+
+def readiness(plan: RunPlan, ip: str) -> tuple[bool, str]:
+    """One readiness observation of a run: (ready, what is failing)."""
+    if plan.http_probe is not None:
+        port, path = plan.http_probe
+        if not _http_ok(f"http://{ip}:{port}/{path.lstrip('/')}"):
+            return False, f"Readiness probe is failing at path: {path}, port: {port}"
+    # Without a probe the port decides; for Milvus it is also checked first (a closed port fails fast).
+    needs_port = plan.http_probe is None or plan.milvus_uri is not None
+    if needs_port and plan.port is not None and not _port_open(ip, plan.port):
+        return False, f"Readiness probe is failing: port {plan.port} does not accept connections"
+    if plan.milvus_uri is not None and not _milvus_answers(plan.milvus_uri):
+        return False, "Readiness probe is failing: Milvus does not answer list_collections yet"
+    return True, READY_MESSAGE
+
+
+class LocalContainer:
+    """The ContainerHandle of one container: its supervisor thread, current process and logs."""
+
+    def __init__(
+        self,
+        launch: ContainerLaunch,
+        dirs: ContainerDirs,
+        plan: Planner,
+        env: dict[str, str],
+        cache: Path,
+        *,
+        restart_delay: float,
+        max_restart_delay: float,
+        probe_interval: float,
+        stop_grace: float,
+    ) -> None:
+        self.launch = launch
+        self.dirs = dirs
+        self._plan = plan
+        self._env = env
+        self._cache = cache
+        self._restart_delay = restart_delay
+        self._max_restart_delay = max_restart_delay
+        self._probe_interval = probe_interval
+        self._stop_grace = stop_grace
+        self._logs = LogFiles(launch.log_dir, _safe_name("instance", launch.instance_id))
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._state: tuple[ContainerStatus, str] = ("PENDING", "Waiting to start")
+        self._restart_count = 0
+        self._last_exit_code: int | None = None
+        self._start_time: float | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stamper: LineStamper | None = None
+        name = _safe_name(launch.service, launch.instance_id, launch.container)
+        self._supervisor = threading.Thread(target=self._supervise, name=f"container-{name}", daemon=True)
+
+    # -- ContainerHandle ---------------------------------------------------------------------------
+
+    def status(self) -> tuple[ContainerStatus, str]:
+        with self._lock:
+            return self._state
+
+    @property
+    def restart_count(self) -> int:
+        return self._restart_count
+
+    @property
+    def last_exit_code(self) -> int | None:
+        return self._last_exit_code
+
+    @property
+    def start_time(self) -> float | None:
+        return self._start_time
+
+    @property
+    def pid(self) -> int | None:
+        """The current run's main process id (for diagnostics)."""
+        proc = self._proc
+        return None if proc is None else proc.pid
+
+    def logs(self, *, previous: bool = False, lines: int | None = None, timestamps: bool = False) -> str:
+        return self._logs.read(previous=previous, lines=lines, timestamps=timestamps)
+
+    def crash(self) -> None:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            processes.kill_tree(proc)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping.set()
+            proc = self._proc
+        if proc is not None:
+            processes.terminate_tree(proc, grace=self._stop_grace)
+        self._supervisor.join(self._stop_grace + 2 * PROBE_TIMEOUT)
+        self._finish_run(proc)
+        with self._lock:
+            self._state = ("DONE", "Container stopped")
+
+    # -- supervision -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._logs.reset()
+        self._supervisor.start()
+
+    def _supervise(self) -> None:
+        try:
+            self._supervise_runs()
+        except Exception as exc:  # a supervisor bug must show in the status, not vanish with the thread
+            with self._lock:
+                self._state = ("FAILED", f"Local runtime error: {type(exc).__name__}: {exc}")
+            raise
+
+    def _supervise_runs(self) -> None:
+        first = True
+        failures = 0  # runs in a row that never became ready: the back-off doubles with each
+        while not self._stopping.is_set():
+            if not first:
+                self._restart_count += 1
+                self._logs.rotate()
+            first = False
+            plan = self._spawn()
+            became_ready = plan is not None and self._watch(plan)
+            if self._stopping.is_set():
+                return
+            failures = 0 if became_ready else failures + 1
+            delay = min(self._restart_delay * 2 ** min(max(failures - 1, 0), 10), self._max_restart_delay)
+            self._stopping.wait(delay)  # back-off before the restart; stop() cuts it short
+
+    def _spawn(self) -> RunPlan | None:
+        try:
+            plan = self._plan(self.launch, self.dirs, self._cache)
+            env = {**os.environ, **self.launch.env, **self._env, **plan.env}
+            with self._lock:
+                if self._stopping.is_set():
+                    return None
+                proc = subprocess.Popen(
+                    plan.argv,
+                    cwd=plan.cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                self._proc = proc
+                self._start_time = time.time()
+                self._state = ("PENDING", "Readiness probe is failing")
+        except (OSError, RuntimeError, ValueError) as exc:
+            # A failure to start is a failed run: reported, counted and retried like a crash.
+            message = f"Failed to start container {self.launch.container}: {exc}"
+            with self._logs.current.open("a", encoding="utf-8") as log:
+                log.write(f"{timestamp()} {message}\n")
+            with self._lock:
+                self._state = ("FAILED", message)
+            return None
+        assert proc.stdout is not None
+        self._stamper = LineStamper(proc.stdout, self._logs.current, self.launch.container)
+        return plan
+
+    def _watch(self, plan: RunPlan) -> bool:
+        """Probe until ready, then wait for the run to end (or for stop()); True if it became ready."""
+        proc = self._proc
+        assert proc is not None
+        ready = False
+        while proc.poll() is None and not self._stopping.is_set():
+            if not ready:
+                ready, message = readiness(plan, self.launch.ip)
+                with self._lock:
+                    if proc.poll() is None and not self._stopping.is_set():
+                        self._state = ("READY" if ready else "PENDING", message)
+            self._stopping.wait(self._probe_interval)
+        if self._stopping.is_set():
+            return ready
+        code = _exit_code(proc.wait())
+        self._finish_run(proc)
+        self._last_exit_code = code
+        with self._lock:
+            self._state = ("FAILED", f"Container {self.launch.container} exited with code {code}")
+        return ready
+
+    def _finish_run(self, proc: subprocess.Popen[bytes] | None) -> None:
+        """Whatever the main process left behind dies with it (as in a container); then drain its log."""
+        if proc is not None:
+            processes.kill_tree(proc)
+        stamper, self._stamper = self._stamper, None
+        if stamper is not None:
+            stamper.join(self._stop_grace)
+
+
+def _find_image_dir(image_dirs: Mapping[str, Path], image: str) -> Path | None:
+    """By the spec's image string, else ``name:tag`` (tag defaults to latest), else ``name``."""
+    last = image.rstrip("/").rsplit("/", 1)[-1]
+    name, _, tag = last.partition(":")
+    for key in (image, f"{name}:{tag or 'latest'}", name):
+        if key in image_dirs:
+            return image_dirs[key]
+    return None
+
+
+class LocalRuntime:
+    """Runs containers as local processes (``Runtime`` of runtime_api).
+
+    ``workdir``: private per-container directories go below it (a temporary directory, removed by
+    shutdown(), when omitted). ``image_dirs``: image -> directory whose files the container sees in
+    its working directory (keys: the spec's image string, or ``name:tag``, or ``name``).
+    ``cache_dir``: where the Milvus binaries are unpacked once. ``use_nss_wrapper=False`` turns
+    service DNS off (see ``dns``). The timing knobs make tests quick and production-like runs patient.
+    """
+
+    def __init__(
+        self,
+        workdir: Path | None = None,
+        *,
+        image_dirs: Mapping[str, Path] | None = None,
+        cache_dir: Path | None = None,
+        use_nss_wrapper: bool = True,
+        restart_delay: float = 1.0,
+        max_restart_delay: float = 30.0,
+        probe_interval: float = 0.5,
+        stop_grace: float = 10.0,
+    ) -> None:
+        self._owned_workdir = workdir is None
+        self.workdir = Path(tempfile.mkdtemp(prefix="spcs-runtime-")) if workdir is None else workdir
+        self.image_dirs = dict(image_dirs or {})
+        self.cache_dir = cache_dir or default_cache_dir()
+        self._use_nss_wrapper = use_nss_wrapper
+        self._timing = {
+            "restart_delay": restart_delay,
+            "max_restart_delay": max_restart_delay,
+            "probe_interval": probe_interval,
+            "stop_grace": stop_grace,
+        }
+        self._lock = threading.Lock()
+        self._containers: list[LocalContainer] = []
+
+    def launch(self, launch: ContainerLaunch) -> LocalContainer:
+        plan = planner(launch.runtime)  # an unknown runtime fails here, before anything is created
+        root = self.workdir / _safe_name(launch.service, launch.instance_id, launch.container)
+        with self._lock:
+            replaced = [c for c in self._containers if c.dirs.root == root]
+            self._containers = [c for c in self._containers if c.dirs.root != root]
+        for old in replaced:  # a relaunch replaces the container: its processes go before its files do
+            old.stop()
+        dirs = ContainerDirs(root=root, cwd=root / "cwd", data=root / "data")
+        self._prepare(launch, dirs)
+        env = dns_environment(launch.hosts, root / "dns", use_nss_wrapper=self._use_nss_wrapper)
+        env.update(self._write_secrets(launch, dirs))
+        container = LocalContainer(launch, dirs, plan, env, self.cache_dir, **self._timing)
+        with self._lock:
+            self._containers.append(container)
+        container.start()
+        return container
+
+    def update_hosts(self, hosts: dict[str, str]) -> None:
+        """Rewrite every running container's hosts file (services created after it become resolvable)."""
+        with self._lock:
+            containers = list(self._containers)
+        for container in containers:
+            dns_environment(hosts, container.dirs.root / "dns", use_nss_wrapper=self._use_nss_wrapper)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            containers, self._containers = self._containers, []
+        for container in containers:
+            container.stop()
+        if self._owned_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # -- container directories ---------------------------------------------------------------------
+
+    def _prepare(self, launch: ContainerLaunch, dirs: ContainerDirs) -> None:
+        """A fresh container file system per launch: only volumes outlive it, as on SPCS."""
+        if dirs.root.exists():
+            shutil.rmtree(dirs.root)
+        dirs.root.mkdir(parents=True, mode=0o700)
+        source = launch.files or _find_image_dir(self.image_dirs, launch.image)
+        if source is not None:
+            shutil.copytree(source, dirs.cwd)
+        else:
+            dirs.cwd.mkdir()
+        dirs.data.mkdir()
+
+    def _write_secrets(self, launch: ContainerLaunch, dirs: ContainerDirs) -> dict[str, str]:
+        env = {"SPCS_EMULATOR_FS": str(dirs.fs)}
+        for directory, files in launch.secret_files.items():
+            target = dirs.fs / directory.strip("/")
+            target.mkdir(parents=True, exist_ok=True, mode=0o700)
+            for name, content in files.items():
+                path = target / name
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(content)
+            env[secret_env_name(directory)] = str(target)
+        return env

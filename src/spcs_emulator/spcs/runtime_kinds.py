@@ -1,0 +1,227 @@
+"""What each published image runs locally: the command line, working directory and environment of a run.
+
+An image in the emulated registry names a *runtime* instead of layers (see ``images.py``):
+
+- ``milvus``: the real Milvus 2.3 standalone binary shipped in the ``milvus`` PyPI package. Its gRPC
+  port is the container's gRPC endpoint (19530); the metrics/health port (``/healthz``) is the readiness
+  probe's port, else another endpoint's, else 9091 when free; etcd and the coordinators take free ports.
+  Data, configs and etcd live in the block volume (``/var/lib/milvus`` or the only volume), so a stop
+  and a relaunch on the same volume keep collections. Milvus binds 0.0.0.0: two ``milvus`` containers
+  (or a Milvus Lite on the same port) clash, unlike on SPCS where every service has its own IP.
+- ``milvus-lite``: ``python -m milvus_lite server`` bound to the container's IP and gRPC port, data in
+  the volume. It has no HTTP port, so a readiness probe in the spec is replaced by the gRPC check.
+- ``jupyter``: ``jupyter server`` on the container's IP and HTTP endpoint port, token, password and
+  XSRF checks off (the ingress authenticates, as on SPCS; it uses no cookies, so XSRF cannot arise),
+  root dir = the image's working directory, Jupyter's config and runtime dirs private to the container.
+
+The spec's ``command``/``args`` are not interpreted: the runtime alone decides how the image runs.
+Port choice and config files are redone on every (re)start, because free ports can change meanwhile.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import lzma
+import os
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+from spcs_emulator.spcs.runtime_api import ContainerLaunch, EndpointSpec
+
+MILVUS_GRPC_PORT = 19530
+MILVUS_METRICS_PORT = 9091
+JUPYTER_PORT = 8888
+DATA_MOUNT = "/var/lib/milvus"
+
+
+@dataclass(frozen=True)
+class ContainerDirs:
+    """Host directories private to one container of one service instance."""
+
+    root: Path  # everything below is this container's
+    cwd: Path  # the image's working directory (a copy of its files)
+    data: Path  # where data goes when the spec mounts no volume (lost on relaunch, as on SPCS)
+
+    @property
+    def fs(self) -> Path:
+        """Stand-in for the container's file system root (secrets are written below it)."""
+        return self.root / "fs"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    argv: list[str]
+    cwd: Path
+    env: dict[str, str] = field(default_factory=dict)
+    port: int | None = None  # the port that must accept connections before the container is ready
+    milvus_uri: str | None = None  # readiness also needs MilvusClient(uri).list_collections()
+    http_probe: tuple[int, str] | None = None  # (port, path) answering 2xx when ready
+
+
+Planner = Callable[[ContainerLaunch, ContainerDirs, Path], RunPlan]
+
+
+def grpc_endpoint(endpoints: tuple[EndpointSpec, ...]) -> int:
+    """Milvus's gRPC port: a TCP endpoint, else one on 19530, else the first endpoint, else 19530."""
+    for endpoint in endpoints:
+        if endpoint.protocol.upper() == "TCP":
+            return endpoint.port
+    for endpoint in endpoints:
+        if endpoint.port == MILVUS_GRPC_PORT:
+            return endpoint.port
+    return endpoints[0].port if endpoints else MILVUS_GRPC_PORT
+
+
+def http_endpoint(endpoints: tuple[EndpointSpec, ...], default: int) -> int:
+    for endpoint in endpoints:
+        if endpoint.protocol.upper() in ("HTTP", "HTTPS"):
+            return endpoint.port
+    return endpoints[0].port if endpoints else default
+
+
+def data_dir(launch: ContainerLaunch, dirs: ContainerDirs) -> Path:
+    """The volume mounted at /var/lib/milvus, else the only (first) volume, else container-private data."""
+    path = launch.volumes.get(DATA_MOUNT) or next(iter(launch.volumes.values()), None) or dirs.data
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def port_is_free(port: int, host: str = "0.0.0.0") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is free
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(preferred: int) -> int:
+    if port_is_free(preferred):
+        return preferred
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("0.0.0.0", 0))
+        return sock.getsockname()[1]
+
+
+def _python_env() -> dict[str, str]:
+    return {"PYTHONUNBUFFERED": "1"}  # log lines must arrive when printed, not at exit
+
+
+def plan_milvus_lite(launch: ContainerLaunch, dirs: ContainerDirs, _cache: Path) -> RunPlan:
+    port = grpc_endpoint(launch.endpoints)
+    argv = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data_dir(launch, dirs))]
+    argv += ["--host", launch.ip, "--port", str(port)]
+    return RunPlan(argv, dirs.cwd, _python_env(), port=port, milvus_uri=f"http://{launch.ip}:{port}")
+
+
+def plan_jupyter(launch: ContainerLaunch, dirs: ContainerDirs, _cache: Path) -> RunPlan:
+    port = http_endpoint(launch.endpoints, JUPYTER_PORT)
+    argv = [
+        sys.executable,
+        "-m",
+        "jupyter_server",
+        f"--ServerApp.ip={launch.ip}",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        "--no-browser",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        "--ServerApp.disable_check_xsrf=True",
+        "--ServerApp.allow_remote_access=True",
+        "--ServerApp.allow_root=True",
+        f"--ServerApp.root_dir={dirs.cwd}",
+    ]
+    jupyter = dirs.root / "jupyter"
+    env = {
+        **_python_env(),
+        "JUPYTER_CONFIG_DIR": str(jupyter / "config"),
+        "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"),
+        "IPYTHONDIR": str(jupyter / "ipython"),
+    }
+    return RunPlan(argv, dirs.cwd, env, port=port, http_probe=launch.readiness)
+
+
+def milvus_binaries(cache: Path) -> Path:
+    """The Milvus binary and its libraries, unpacked once per package version into ``cache`` (~4 s).
+
+    Shared by every container and runtime; a lock file serialises concurrent unpacking and a stamp
+    file records what was unpacked, so an interrupted unpack is redone.
+    """
+    import milvus
+
+    source = Path(milvus.__file__).parent / "data" / "bin"
+    bin_dir = cache / f"milvus-{version('milvus')}" / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    archives = sorted(source.glob("*.lzma"))
+    stamp_text = "\n".join(f"{a.name} {a.stat().st_size} {a.stat().st_mtime_ns}" for a in archives)
+    stamp = bin_dir / ".unpacked"
+    with (bin_dir / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not stamp.exists() or stamp.read_text() != stamp_text:
+            for archive in archives:
+                target = bin_dir / archive.name.removesuffix(".lzma")
+                tmp = target.with_name(target.name + ".tmp")
+                with lzma.open(archive) as src, tmp.open("wb") as dst:
+                    while chunk := src.read(1 << 20):
+                        dst.write(chunk)
+                tmp.chmod(0o755)
+                tmp.replace(target)
+            stamp.write_text(stamp_text)
+    return bin_dir / "milvus"
+
+
+def plan_milvus(launch: ContainerLaunch, dirs: ContainerDirs, cache: Path) -> RunPlan:
+    from milvus import MilvusServerConfig
+
+    grpc_port = grpc_endpoint(launch.endpoints)
+    others = [e.port for e in launch.endpoints if e.port != grpc_port]
+    if launch.readiness is not None:
+        metrics_port = launch.readiness[0]
+    elif others:
+        metrics_port = others[0]
+    else:
+        metrics_port = free_port(MILVUS_METRICS_PORT)
+    base = data_dir(launch, dirs)
+    # MilvusServerConfig renders the package's config template: the ports we fix, free ones for the
+    # rest, storage under ``base``. Logs go to stdout only (a container's log), not to files as well.
+    config = MilvusServerConfig(data_dir=str(base), proxy_port=grpc_port)
+    config.resolve()
+    config.set("system_log_path", "")
+    config.write_config()
+    executable = milvus_binaries(cache)
+    libs = os.pathsep.join(p for p in (str(executable.parent), os.environ.get("LD_LIBRARY_PATH", "")) if p)
+    env = {
+        "DEPLOY_MODE": "STANDALONE",
+        "METRICS_PORT": str(metrics_port),
+        "MILVUS_RUN_DIR": str(base / "run"),
+        "LD_LIBRARY_PATH": libs,
+    }
+    # Milvus reads configs/milvus.yaml relative to its working directory.
+    return RunPlan(
+        [str(executable), "run", "standalone"],
+        base,
+        env,
+        port=grpc_port,
+        milvus_uri=f"http://{launch.ip}:{grpc_port}",
+        http_probe=launch.readiness,
+    )
+
+
+PLANNERS: dict[str, Planner] = {
+    "milvus": plan_milvus,
+    "milvus-lite": plan_milvus_lite,
+    "jupyter": plan_jupyter,
+}
+
+
+def planner(runtime: str) -> Planner:
+    try:
+        return PLANNERS[runtime]
+    except KeyError:
+        known = ", ".join(sorted(PLANNERS))
+        raise ValueError(f"Unknown container runtime {runtime!r}; the local runtime knows: {known}") from None

@@ -1,0 +1,273 @@
+"""The SPCS ingress proxy against a real aiohttp upstream: auth, header rules, streaming, WebSockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from spcs_emulator.spcs.ingress import LOGIN_PATH, IngressProxy, token_from
+from spcs_emulator.spcs.runtime_api import IngressRoute
+
+GOOD, BAD = "good-token-0123", "bad-token-4567"
+UPSTREAM_IP = "127.0.0.6"  # a container's own loopback address, as the runtime gives it
+
+
+def authorize(token: str | None) -> tuple[bool, str | None, str]:
+    if token == GOOD:
+        return True, "ALICE", "owner"
+    if token == BAD:
+        return False, "BOB", "user BOB has no role with access to endpoint ui"
+    return False, None, "the token is invalid or expired"
+
+
+class Upstream:
+    """A container stand-in on its own loop thread: /echo reports what arrived, /ws echoes, /big streams."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.runner: web.AppRunner | None = None
+        self.port = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+
+    async def _start(self) -> int:
+        app = web.Application()
+        app.router.add_route("*", "/echo", self._echo)
+        app.router.add_get("/ws", self._ws)
+        app.router.add_get("/big", self._big)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, UPSTREAM_IP, 0)
+        await site.start()
+        return self.runner.addresses[0][1]
+
+    async def _echo(self, request: web.Request) -> web.Response:
+        body = (await request.read()).decode()
+        seen = {
+            "method": request.method,
+            "path": request.path_qs,
+            "body": body,
+            "headers": dict(request.headers),
+        }
+        return web.json_response(seen, headers={"X-Upstream": "yes"})
+
+    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(protocols=("echo.v1",))
+        await ws.prepare(request)
+        await ws.send_str(f"hello {request.headers.get('Sf-Context-Current-User')}")
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                await ws.send_str("echo:" + msg.data)
+            elif msg.type == aiohttp.WSMsgType.BINARY:
+                await ws.send_bytes(msg.data[::-1])
+        return ws
+
+    async def _big(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for i in range(200):
+            await response.write(f"{i:05d}".encode() * 200)
+        await response.write_eof()
+        return response
+
+    def stop(self) -> None:
+        assert self.runner is not None
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[Upstream]:
+    server = Upstream()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ingress() -> Iterator[IngressProxy]:
+    proxy = IngressProxy()
+    yield proxy
+    proxy.shutdown()
+
+
+@pytest.fixture
+def base(ingress: IngressProxy, upstream: Upstream) -> str:
+    route = IngressRoute("ui.abcd.svc.spcs.internal", "ui", UPSTREAM_IP, upstream.port, authorize)
+    return "http://" + ingress.open(route)
+
+
+def fetch(method: str, url: str, **kwargs: Any) -> tuple[int, dict[str, str], bytes]:
+    async def go() -> tuple[int, dict[str, str], bytes]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(method, url, allow_redirects=False, **kwargs) as response,
+        ):
+            return response.status, dict(response.headers), await response.read()
+
+    return asyncio.run(go())
+
+
+def snowflake_auth(token: str) -> dict[str, str]:
+    return {"Authorization": f'Snowflake Token="{token}"'}
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ('Snowflake Token="abc.def"', "abc.def"),
+        ('snowflake token = "abc"', "abc"),
+        ("Bearer xyz", "xyz"),
+        ('Snowflake Token=""', None),
+        ("Basic dXNlcjpwYXNz", None),
+        (None, None),
+    ],
+)
+def test_token_forms(header: str | None, expected: str | None) -> None:
+    assert token_from(header) == expected
+
+
+def test_no_token_redirects_to_the_login_stand_in(base: str) -> None:
+    status, headers, body = fetch("GET", f"{base}/echo?a=1")
+    assert status == 302
+    assert headers["Location"] == f"{LOGIN_PATH}?next=/echo%3Fa%3D1"
+    assert b"method" not in body  # the upstream never answered
+
+    status, headers, body = fetch("GET", base + headers["Location"])
+    assert status == 200
+    assert b"emulator" in body
+    assert "/echo?a=1" in body.decode()
+
+
+def test_unusable_authorization_header_is_no_token(base: str) -> None:
+    status, headers, _ = fetch(
+        "POST", f"{base}/echo", headers={"Authorization": "Basic dXNlcjpwYXNz"}, data=b"x"
+    )
+    assert status == 302
+    assert headers["Location"].startswith(LOGIN_PATH)
+
+
+def test_rejected_token_is_403_with_the_reason_and_without_the_token(base: str) -> None:
+    status, _, body = fetch("GET", f"{base}/echo", headers=snowflake_auth(BAD))
+    assert status == 403
+    assert b"has no role with access" in body
+    assert BAD.encode() not in body
+
+
+def test_allowed_request_reaches_the_container_as_the_user(base: str) -> None:
+    headers = {**snowflake_auth(GOOD), "Sf-Context-Current-User": "MALLORY", "X-Custom": "kept"}
+    status, response_headers, body = fetch("POST", f"{base}/echo?q=1&r=two", headers=headers, data=b"payload")
+    assert status == 200
+    assert response_headers["X-Upstream"] == "yes"
+    seen = json.loads(body)
+    assert seen["method"] == "POST"
+    assert seen["path"] == "/echo?q=1&r=two"
+    assert seen["body"] == "payload"
+    upstream_headers = {k.lower(): v for k, v in seen["headers"].items()}
+    assert upstream_headers["sf-context-current-user"] == "ALICE"  # the client's claim is replaced
+    assert "authorization" not in upstream_headers
+    assert upstream_headers["x-custom"] == "kept"
+    assert upstream_headers["host"] == base.removeprefix("http://")  # Jupyter compares Host and Origin
+
+
+def test_bearer_token_is_accepted(base: str) -> None:
+    status, _, body = fetch("GET", f"{base}/echo", headers={"Authorization": f"Bearer {GOOD}"})
+    assert status == 200
+    assert json.loads(body)["headers"]["Sf-Context-Current-User"] == "ALICE"
+
+
+def test_streamed_response_arrives_whole(base: str) -> None:
+    status, _, body = fetch("GET", f"{base}/big", headers=snowflake_auth(GOOD))
+    assert status == 200
+    assert body == b"".join(f"{i:05d}".encode() * 200 for i in range(200))
+
+
+def test_websocket_is_relayed_both_ways(base: str) -> None:
+    async def go() -> list[Any]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"{base}/ws", headers=snowflake_auth(GOOD), protocols=("echo.v1",)) as ws,
+        ):
+            got: list[Any] = [ws.protocol, (await ws.receive(timeout=5)).data]
+            await ws.send_str("ping")
+            got.append((await ws.receive(timeout=5)).data)
+            await ws.send_bytes(b"\x01\x02\x03")
+            got.append((await ws.receive(timeout=5)).data)
+            return got
+
+    assert asyncio.run(go()) == ["echo.v1", "hello ALICE", "echo:ping", b"\x03\x02\x01"]
+
+
+def test_websocket_without_token_is_not_upgraded(base: str) -> None:
+    upgrade = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
+    status, headers, _ = fetch("GET", f"{base}/ws", headers=upgrade)
+    assert status == 302
+    assert headers["Location"] == f"{LOGIN_PATH}?next=/ws"
+    status, _, body = fetch("GET", f"{base}/ws", headers={**upgrade, **snowflake_auth(BAD)})
+    assert status == 403
+    assert BAD.encode() not in body
+
+
+def test_upstream_down_is_502(ingress: IngressProxy) -> None:
+    with socket.socket() as sock:
+        sock.bind((UPSTREAM_IP, 0))
+        dead_port = sock.getsockname()[1]
+    address = ingress.open(
+        IngressRoute("gone.abcd.svc.spcs.internal", "ui", UPSTREAM_IP, dead_port, authorize)
+    )
+    status, _, _ = fetch("GET", f"http://{address}/", headers=snowflake_auth(GOOD))
+    assert status == 502
+
+
+def test_reopen_keeps_the_address_and_close_frees_the_port(ingress: IngressProxy, upstream: Upstream) -> None:
+    route = IngressRoute("svc.abcd.svc.spcs.internal", "ui", UPSTREAM_IP, upstream.port, authorize)
+    other = IngressRoute("other.abcd.svc.spcs.internal", "ui", UPSTREAM_IP, upstream.port, authorize)
+    address = ingress.open(route)
+    kept = ingress.open(other)
+    assert ingress.open(route) == address
+    ingress.close("svc.abcd.svc.spcs.internal")
+    host, port = address.split(":")
+    with socket.socket() as sock:
+        sock.bind((host, int(port)))  # free again
+    assert ingress.routes() == {("other.abcd.svc.spcs.internal", "ui"): kept}
+    assert fetch("GET", f"http://{kept}/echo", headers=snowflake_auth(GOOD))[0] == 200
+
+
+def test_close_ends_open_websockets(ingress: IngressProxy, upstream: Upstream) -> None:
+    address = ingress.open(
+        IngressRoute("ws.abcd.svc.spcs.internal", "ui", UPSTREAM_IP, upstream.port, authorize)
+    )
+
+    async def go() -> aiohttp.WSMsgType:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"http://{address}/ws", headers=snowflake_auth(GOOD)) as ws,
+        ):
+            await ws.receive(timeout=5)
+            await asyncio.to_thread(ingress.close, "ws.abcd.svc.spcs.internal")
+            return (await ws.receive(timeout=5)).type
+
+    assert asyncio.run(go()) in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
+
+def test_shutdown_is_idempotent_and_final(upstream: Upstream) -> None:
+    proxy = IngressProxy()
+    proxy.open(IngressRoute("x.abcd.svc.spcs.internal", "ui", UPSTREAM_IP, upstream.port, authorize))
+    proxy.shutdown()
+    proxy.shutdown()
+    with pytest.raises(RuntimeError, match="shut down"):
+        proxy.open(IngressRoute("y.abcd.svc.spcs.internal", "ui", UPSTREAM_IP, upstream.port, authorize))
