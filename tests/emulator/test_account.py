@@ -235,3 +235,29 @@ def test_system_functions_answer_like_snowflake(emulator: Emulator, admin) -> No
     assert [(s["status"], s["containerName"], s["instanceId"]) for s in status] == [("READY", "milvus", "0")]
     logs = rows(admin, "CALL SYSTEM$GET_SERVICE_LOGS('milvus', '0', 'milvus', 10)")[0]
     assert "current log of milvus" in next(iter(logs.values()))
+
+
+def control(emu: Emulator, path: str, body: dict) -> requests.Response:
+    return requests.post(
+        f"http://127.0.0.1:{emu.port}/_emulator/{path}",
+        json=body,
+        headers={"X-Emulator-Admin-Password": emu.admin_password},
+        timeout=10,
+    )
+
+
+def test_control_api_injects_start_failures_and_crashes(emulator: Emulator, admin) -> None:
+    assert control(emulator, "faults/service-start", {"service": "MILVUS", "reason": "capacity"}).status_code == 200
+    run_guide_setup(emulator, admin)
+    admin.execute("USE ROLE SYSADMIN")
+    wait_status(admin, "MILVUS", "FAILED")
+    assert "insufficient CPU" in rows(admin, "SHOW SERVICE CONTAINERS IN SERVICE MILVUS")[0]["message"]
+    wait_status(admin, "JUPYTER", "RUNNING")
+    assert control(emulator, "faults/crash-container", {"service": "JUPYTER", "container": "jupyter"}).ok
+    assert rows(admin, "SHOW SERVICE CONTAINERS IN SERVICE JUPYTER")[0]["restart_count"] == 1
+    unknown = control(emulator, "faults/crash-container", {"service": "JUPYTER", "container": "nope"})
+    assert unknown.status_code == 400
+    assert "no running container" in unknown.json()["error"]
+    assert control(emulator, "reset", {}).ok
+    admin.execute("USE ROLE ACCOUNTADMIN")
+    assert rows(admin, "SHOW DATABASES") == []
