@@ -247,7 +247,10 @@ def control(emu: Emulator, path: str, body: dict) -> requests.Response:
 
 
 def test_control_api_injects_start_failures_and_crashes(emulator: Emulator, admin) -> None:
-    assert control(emulator, "faults/service-start", {"service": "MILVUS", "reason": "capacity"}).status_code == 200
+    assert (
+        control(emulator, "faults/service-start", {"service": "MILVUS", "reason": "capacity"}).status_code
+        == 200
+    )
     run_guide_setup(emulator, admin)
     admin.execute("USE ROLE SYSADMIN")
     wait_status(admin, "MILVUS", "FAILED")
@@ -261,3 +264,16 @@ def test_control_api_injects_start_failures_and_crashes(emulator: Emulator, admi
     assert control(emulator, "reset", {}).ok
     admin.execute("USE ROLE ACCOUNTADMIN")
     assert rows(admin, "SHOW DATABASES") == []
+
+
+def test_service_roles_are_granted_and_shown(emulator: Emulator, admin) -> None:
+    run_guide_setup(emulator, admin)
+    admin.execute("USE ROLE SYSADMIN")
+    admin.execute("GRANT SERVICE ROLE MILVUS_DEMO.PUBLIC.JUPYTER!ALL_ENDPOINTS_USAGE TO ROLE MILVUS_ROLE")
+    to_role = rows(admin, "SHOW GRANTS TO SERVICE ROLE MILVUS_DEMO.PUBLIC.JUPYTER!ALL_ENDPOINTS_USAGE")
+    assert [(g["privilege"], g["name"]) for g in to_role] == [("USAGE", "MILVUS_DEMO.PUBLIC.JUPYTER!jupyter")]
+    of_role = rows(admin, "SHOW GRANTS OF SERVICE ROLE MILVUS_DEMO.PUBLIC.JUPYTER!ALL_ENDPOINTS_USAGE")
+    assert [(g["granted_to"], g["grantee_name"]) for g in of_role] == [("ROLE", "MILVUS_ROLE")]
+    with pytest.raises(ProgrammingError) as info:
+        admin.execute("GRANT SERVICE ROLE MILVUS_DEMO.PUBLIC.JUPYTER!NO_SUCH_ROLE TO ROLE MILVUS_ROLE")
+    assert info.value.errno == 2003

@@ -53,6 +53,11 @@ def test_guide_stack_runs_for_real_and_leaves_nothing_behind(tmp_path: Path) -> 
         cur.execute("USE ROLE SYSADMIN")
         wait_status(cur, "MILVUS", "RUNNING", timeout=180)
         wait_status(cur, "JUPYTER", "RUNNING", timeout=120)
+        for sql in statements(DATA / "guide_checks.sql"):
+            cur.execute(sql)
+            assert cur.fetchall(), sql
+        milvus_log = rows(cur, "CALL SYSTEM$GET_SERVICE_LOGS('milvus', '0', 'milvus', 100)")[0]
+        assert next(iter(milvus_log.values())).strip(), "the real Milvus wrote its log"
 
         def ingress() -> Probe[str]:
             url = rows(cur, "SHOW ENDPOINTS IN SERVICE MILVUS_DEMO.PUBLIC.JUPYTER")[0]["ingress_url"]

@@ -1,0 +1,7 @@
+-- The guide's checks once the services run, verbatim.
+SHOW SERVICES;
+CALL SYSTEM$GET_SERVICE_STATUS('milvus');
+CALL SYSTEM$GET_SERVICE_LOGS('milvus', '0', 'milvus', 10);
+
+USE ROLE SYSADMIN;
+SHOW ENDPOINTS IN SERVICE MILVUS_DEMO.PUBLIC.JUPYTER;
