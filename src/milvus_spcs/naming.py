@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 
 RUN_ID_PATTERN = re.compile(r"^[a-z0-9]{6}$")
 
@@ -18,3 +19,85 @@ def check_run_id(run_id: str) -> str:
     if not RUN_ID_PATTERN.match(run_id):
         raise ValueError(f"run id {run_id!r} must be 6 characters of [a-z0-9]")
     return run_id
+
+
+LABEL_PREFIX = "milvus-spcs run="
+LABEL_PATTERN = re.compile(r"^milvus-spcs run=(?P<run>[a-z0-9]{6}) created=(?P<created>\S+)$")
+
+
+def label(run_id: str, created: str) -> str:
+    """The COMMENT every object of a run carries; the janitor finds leaked objects by it."""
+    return f"{LABEL_PREFIX}{check_run_id(run_id)} created={created}"
+
+
+@dataclass(frozen=True)
+class StackNames:
+    """Every name of one run's stack. Account-level objects carry the run id; objects inside the
+    run's database need not (the database is the run's)."""
+
+    run_id: str
+
+    @property
+    def prefix(self) -> str:
+        return f"MILVUS_SPCS_{check_run_id(self.run_id).upper()}"
+
+    @property
+    def role(self) -> str:
+        return f"{self.prefix}_ROLE"
+
+    @property
+    def user(self) -> str:
+        return f"{self.prefix}_USER"
+
+    @property
+    def warehouse(self) -> str:
+        return f"{self.prefix}_WH"
+
+    @property
+    def database(self) -> str:
+        return f"{self.prefix}_DB"
+
+    schema: str = "PUBLIC"
+    repository: str = "IMAGES"
+    specs_stage: str = "SPECS"
+    files_stage: str = "FILES"
+    network_rule: str = "EGRESS_RULE"
+    secret: str = "MILVUS_CREDENTIALS"
+    milvus_service: str = "MILVUS"
+    jupyter_service: str = "JUPYTER"
+    # One per account (Snowflake allows one SNOWSERVICES_INGRESS integration): reused, never dropped.
+    ingress_integration: str = "SNOWSERVICES_INGRESS_OAUTH"
+
+    @property
+    def integration(self) -> str:
+        return f"{self.prefix}_EAI"
+
+    @property
+    def milvus_pool(self) -> str:
+        return f"{self.prefix}_MILVUS_POOL"
+
+    @property
+    def jupyter_pool(self) -> str:
+        return f"{self.prefix}_JUPYTER_POOL"
+
+    def variables(self) -> dict[str, str]:
+        """Identifier variables of the sql/ files (snow's `<% name %>` syntax), all validated names."""
+        return {
+            "run_id": self.run_id,
+            "role": self.role,
+            "user": self.user,
+            "warehouse": self.warehouse,
+            "database": self.database,
+            "schema": self.schema,
+            "repository": self.repository,
+            "specs_stage": self.specs_stage,
+            "files_stage": self.files_stage,
+            "network_rule": self.network_rule,
+            "integration": self.integration,
+            "secret": self.secret,
+            "milvus_pool": self.milvus_pool,
+            "jupyter_pool": self.jupyter_pool,
+            "milvus_service": self.milvus_service,
+            "jupyter_service": self.jupyter_service,
+            "ingress_integration": self.ingress_integration,
+        }
