@@ -1,0 +1,100 @@
+"""Run a plan: every step as soon as its dependencies are done, on a small thread pool.
+
+On the first failure nothing new starts; running steps finish; the error names the failed step. What
+completed is recorded so that the caller can undo it in reverse order (teardown.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from milvus_spcs.errors import HarnessError
+from milvus_spcs.stack.plan import Plan, Step, critical_path
+
+log = logging.getLogger(__name__)
+
+
+class StepFailed(HarnessError):
+    def __init__(self, step: str, cause: BaseException) -> None:
+        self.step = step
+        self.cause = cause
+        super().__init__(f"provisioning step {step!r} failed: {type(cause).__name__}: {cause}")
+
+
+class Interrupted(HarnessError):
+    """Provisioning was cancelled (SIGINT/SIGTERM) before it finished."""
+
+
+@dataclass
+class Record:
+    """What ran, in completion order, and how long each step took (for teardown and the summary)."""
+
+    completed: list[Step] = field(default_factory=list)
+    started: list[Step] = field(default_factory=list)
+    durations: dict[str, float] = field(default_factory=dict)
+    wall: float = 0.0
+
+    def summary(self, plan: Plan) -> str:
+        length, _ = critical_path(plan.steps, self.durations)
+        ratio = self.wall / length if length > 0 else float("nan")
+        return f"provisioning: wall={self.wall:.2f} critical_path={length:.2f} ratio={ratio:.3f}"
+
+
+def execute(
+    plan: Plan,
+    record: Record,
+    *,
+    workers: int = 4,
+    cancelled: threading.Event | None = None,
+    on_step: Callable[[str, str], None] = lambda name, event: None,
+) -> Record:
+    cancelled = cancelled or threading.Event()
+    steps = plan.by_name()
+    done: set[str] = set()
+    running: dict[Future[float], Step] = {}
+    failure: StepFailed | None = None
+    started_at = time.monotonic()
+
+    def run(step: Step) -> float:
+        begin = time.monotonic()
+        step.run()
+        if step.wait is not None:
+            step.wait()
+        return time.monotonic() - begin
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="step") as pool:
+        while True:
+            if failure is None and not cancelled.is_set():
+                for step in plan.steps:
+                    pending = step.name not in done and step not in running.values()
+                    if pending and step not in record.started and set(step.after) <= done:
+                        record.started.append(step)
+                        on_step(step.name, "start")
+                        running[pool.submit(run, step)] = step
+            if not running:
+                break
+            finished, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in finished:
+                step = running.pop(future)
+                try:
+                    record.durations[step.name] = future.result()
+                except BaseException as exc:  # recorded and re-raised as StepFailed below
+                    log.error("step %s failed: %s", step.name, exc)
+                    on_step(step.name, "failed")
+                    record.completed.append(step)  # a half-done step is undone too (undos use IF EXISTS)
+                    failure = failure or StepFailed(step.name, exc)
+                    continue
+                done.add(step.name)
+                record.completed.append(step)
+                on_step(step.name, "done")
+    record.wall = time.monotonic() - started_at
+    if failure is not None:
+        raise failure
+    if cancelled.is_set() and len(done) < len(steps):
+        raise Interrupted(f"provisioning interrupted after {sorted(done)}")
+    return record
