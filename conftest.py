@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["fixtures.options", "fixtures.milvus"]
+pytest_plugins = ["fixtures.options", "fixtures.milvus", "fixtures.spcs"]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     from fixtures.options import harness_config_of
 
     cfg = harness_config_of(config)
+    spcs = (
+        f"connection {cfg.snowflake_connection}"
+        if cfg.snowflake_connection
+        else f"the bundled emulator, self-started (profile {cfg.emulator_profile})"
+    )
     return [
-        f"milvus-spcs: run={cfg.run_id} milvus-backend={cfg.milvus_backend} artifacts={cfg.run_artifacts}"
+        f"milvus-spcs: run={cfg.run_id} milvus-backend={cfg.milvus_backend} artifacts={cfg.run_artifacts}",
+        f"milvus-spcs: -m spcs runs against {spcs}",
     ]

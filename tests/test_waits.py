@@ -87,3 +87,18 @@ def test_other_errors_fail_at_once() -> None:
 def test_deadline_and_interval_must_be_positive(timeout: float, interval: float) -> None:
     with pytest.raises(ValueError, match="must be positive"):
         wait_for(lambda: Probe(True), what="x", timeout=timeout, interval=interval)
+
+
+def test_cancellation_ends_a_wait_at_once() -> None:
+    import threading
+
+    from milvus_spcs.waits import WaitCancelled
+
+    cancelled = threading.Event()
+
+    def check() -> Probe[None]:
+        cancelled.set()  # e.g. SIGTERM arrives during the first check
+        return Probe(False, state="STARTING")
+
+    with pytest.raises(WaitCancelled, match="last state: STARTING"):
+        wait_for(check, what="pool", timeout=900, interval=60, cancelled=cancelled)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ class Setting:
     env: str
     default: str | None
     help: str
+    flag: bool = False  # a switch: given means "1"; the environment says 1/true/yes
 
 
 SETTINGS: dict[str, Setting] = {
@@ -38,7 +40,40 @@ SETTINGS: dict[str, Setting] = {
     "run_id": Setting(
         "--run-id", "MILVUS_SPCS_RUN_ID", None, "6-character [a-z0-9] run id (default: random)"
     ),
+    "snowflake_connection": Setting(
+        "--snowflake-connection",
+        "MILVUS_SPCS_SNOWFLAKE_CONNECTION",
+        None,
+        "connections.toml entry for -m spcs (a real account costs credits); default: the bundled emulator",
+    ),
+    "keep_stack": Setting(
+        "--keep-stack",
+        "MILVUS_SPCS_KEEP_STACK",
+        None,
+        "keep the provisioned stack (remove it with milvus-spcs down)",
+        flag=True,
+    ),
+    "image_tag": Setting(
+        "--image-tag",
+        "MILVUS_SPCS_IMAGE_TAG",
+        None,
+        "use images already pushed with this tag instead of building",
+    ),
+    "emulator_profile": Setting(
+        "--emulator-profile",
+        "MILVUS_SPCS_EMULATOR_PROFILE",
+        "instant",
+        "self-started emulator timing: instant or realistic",
+    ),
+    "emulator_time_scale": Setting(
+        "--emulator-time-scale",
+        "MILVUS_SPCS_EMULATOR_TIME_SCALE",
+        "1.0",
+        "multiplies the emulator profile's delays",
+    ),
 }
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +83,11 @@ class HarnessConfig:
     milvus_uri: str | None
     milvus_image: str | None
     artifacts_dir: Path
+    snowflake_connection: str | None = None
+    keep_stack: bool = False
+    image_tag: str | None = None
+    emulator_profile: str = "instant"
+    emulator_time_scale: float = 1.0
 
     @property
     def run_artifacts(self) -> Path:
@@ -85,10 +125,32 @@ def resolve_config(options: Mapping[str, str | None], env: Mapping[str, str]) ->
         run_id = check_run_id(run_id) if run_id else new_run_id()
     except ValueError as exc:
         raise PreflightError(str(exc)) from None
+    profile = pick("emulator_profile") or "instant"
+    if profile not in ("instant", "realistic"):
+        raise PreflightError(f"unknown emulator profile {profile!r}", ["choose instant or realistic"])
+    try:
+        time_scale = float(pick("emulator_time_scale") or "1.0")
+    except ValueError:
+        raise PreflightError(
+            f"--emulator-time-scale {pick('emulator_time_scale')!r} is not a number"
+        ) from None
+    if time_scale <= 0:
+        raise PreflightError("--emulator-time-scale must be positive")
+    connection = pick("snowflake_connection")
+    if connection is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", connection):
+        raise PreflightError(f"--snowflake-connection {connection!r} is not a connections.toml entry name")
+    tag = pick("image_tag")
+    if tag is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", tag):
+        raise PreflightError(f"--image-tag {tag!r} is not a valid image tag")
     return HarnessConfig(
         run_id=run_id,
         milvus_backend=backend,
         milvus_uri=uri,
         milvus_image=pick("milvus_image"),
         artifacts_dir=Path(pick("artifacts_dir") or "artifacts"),
+        snowflake_connection=connection,
+        keep_stack=str(pick("keep_stack") or "").lower() in TRUE_WORDS,
+        image_tag=tag,
+        emulator_profile=profile,
+        emulator_time_scale=time_scale,
     )

@@ -6,12 +6,18 @@ not on its transient whitelist (that error propagates at once: retrying a real f
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from milvus_spcs.errors import WaitTimeout
+from milvus_spcs.errors import HarnessError, WaitTimeout
+
+
+class WaitCancelled(HarnessError):
+    """The run is being interrupted (SIGINT/SIGTERM): stop waiting now, teardown comes next."""
+
 
 T = TypeVar("T")
 
@@ -34,8 +40,10 @@ def wait_for(
     transient: tuple[type[BaseException], ...] = (),
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    cancelled: threading.Event | None = None,
 ) -> T | None:
-    """Poll ``check`` until it reports done; raise :class:`WaitTimeout` at the deadline.
+    """Poll ``check`` until it reports done; raise :class:`WaitTimeout` at the deadline, or
+    :class:`WaitCancelled` as soon as ``cancelled`` is set.
 
     ``transient`` lists the exception types that mean "not yet" (e.g. connection refused while a
     server starts); they are recorded as the last state and polling continues.
@@ -45,7 +53,11 @@ def wait_for(
     deadline = clock() + timeout
     attempts = 0
     last_state = "not checked yet"
+    if cancelled is not None:
+        sleep = cancelled.wait  # an interrupt ends the pause at once
     while True:
+        if cancelled is not None and cancelled.is_set():
+            raise WaitCancelled(f"cancelled while waiting for {what}; last state: {last_state}")
         attempts += 1
         try:
             probe = check()

@@ -1,0 +1,112 @@
+"""Jupyter through an SPCS ingress: list files, start a kernel, run code and the demo notebook in it.
+
+Every request carries ``Authorization: Snowflake Token="..."`` (a session token or a PAT); kernels are
+driven over their WebSocket channel, as JupyterLab does, which the ingress must pass through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from milvus_spcs.errors import HarnessError
+from milvus_spcs.notebook import RESULT_TAG
+
+XSRF = uuid.uuid4().hex
+
+
+class KernelError(HarnessError):
+    """Code raised inside the remote kernel; the message carries its traceback."""
+
+
+@dataclass(frozen=True)
+class JupyterOverIngress:
+    base_url: str  # http://host:port (emulator) or https://<ingress host>
+    token: str
+    timeout: float = 300.0
+
+    def _headers(self) -> dict[str, str]:
+        # Jupyter's XSRF check (kept on in our image: browsers use cookies) accepts a request whose
+        # X-XSRFToken header equals its _xsrf cookie; any random value will do.
+        return {
+            "Authorization": f'Snowflake Token="{self.token}"',
+            "X-XSRFToken": XSRF,
+            "Cookie": f"_xsrf={XSRF}",
+        }
+
+    async def _execute(self, session: aiohttp.ClientSession, kernel: str, code: str) -> str:
+        msg_id = uuid.uuid4().hex
+        request = {
+            "header": {
+                "msg_id": msg_id,
+                "msg_type": "execute_request",
+                "session": uuid.uuid4().hex,
+                "username": "milvus-spcs",
+                "version": "5.3",
+            },
+            "parent_header": {},
+            "metadata": {},
+            "content": {"code": code, "silent": False, "store_history": False, "allow_stdin": False},
+            "channel": "shell",
+            "buffers": [],
+        }
+        out: list[str] = []
+        errors: list[str] = []
+        async with session.ws_connect(f"{self.base_url}/api/kernels/{kernel}/channels") as ws:
+            await ws.send_str(json.dumps(request))
+            while True:
+                message = json.loads((await ws.receive(timeout=self.timeout)).data)
+                if message.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                kind = message["msg_type"]
+                if kind == "stream":
+                    out.append(message["content"]["text"])
+                elif kind == "error":
+                    errors.append("\n".join(message["content"]["traceback"]))
+                elif kind == "status" and message["content"]["execution_state"] == "idle":
+                    if errors:
+                        raise KernelError(errors[0])
+                    return "".join(out)
+
+    async def _run_cells(self, cells: list[str]) -> list[str]:
+        async with aiohttp.ClientSession(headers=self._headers()) as session:
+            async with session.post(f"{self.base_url}/api/kernels", json={"name": "python3"}) as created:
+                created.raise_for_status()
+                kernel = (await created.json())["id"]
+            try:
+                return [await self._execute(session, kernel, code) for code in cells]
+            finally:
+                async with session.delete(f"{self.base_url}/api/kernels/{kernel}"):
+                    pass
+
+    def run(self, *cells: str) -> list[str]:
+        """Run each cell in one fresh kernel; stdout of each; a failing cell raises KernelError."""
+        return asyncio.run(self._run_cells(list(cells)))
+
+    def get_json(self, path: str) -> Any:
+        async def fetch() -> Any:
+            async with (
+                aiohttp.ClientSession(headers=self._headers()) as session,
+                session.get(f"{self.base_url}{path}") as response,
+            ):
+                response.raise_for_status()
+                return await response.json()
+
+        return asyncio.run(fetch())
+
+    def run_notebook(self, name: str, *, collection: str) -> dict[str, Any]:
+        """Execute the server's notebook ``name`` cell by cell in its kernel; the JSON of its result cell."""
+        notebook = self.get_json(f"/api/contents/{name}?content=1")["content"]
+        setup = f"import os\nos.environ['MILVUS_COLLECTION'] = {collection!r}\n"
+        code_cells = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+        sources = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in code_cells]
+        outputs = self.run(setup, *sources)[1:]
+        for cell, output in zip(code_cells, outputs, strict=True):
+            if RESULT_TAG in cell.get("metadata", {}).get("tags", []):
+                return json.loads(output.strip().splitlines()[-1])
+        raise HarnessError(f"notebook {name} has no cell tagged {RESULT_TAG!r}")

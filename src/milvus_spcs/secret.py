@@ -1,0 +1,18 @@
+"""A string that never shows itself: tracebacks, reprs and f-string debugging print `****`.
+
+pytest renders the arguments of failing frames with repr(); credentials passed around as plain
+strings would then land in terminal output and JUnit XML. ``str(secret)`` still gives the value.
+"""
+
+from __future__ import annotations
+
+
+class Secret(str):
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Secret('****')"
+
+    def __format__(self, spec: str) -> str:
+        # f"{secret}" is how values reach SQL and headers on purpose; keep it working.
+        return str.__format__(str(self), spec)

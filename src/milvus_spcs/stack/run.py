@@ -1,0 +1,114 @@
+"""One run's stack from start to finish: provision the plan, hand the state to the caller, and tear
+everything down on every exit path (failure half-way, test failures, SIGINT, SIGTERM)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from milvus_spcs.config import HarnessConfig
+from milvus_spcs.naming import StackNames
+from milvus_spcs.stack.executor import Record, execute
+from milvus_spcs.stack.spcs_plan import StackState, build_plan, service_logs
+from milvus_spcs.stack.sql_runner import SqlRunner
+from milvus_spcs.stack.teardown import TeardownReport, undo_all
+from milvus_spcs.target import Target
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def signals_cancel(cancelled: threading.Event) -> Iterator[list[int]]:
+    """While provisioning, SIGINT/SIGTERM set ``cancelled`` (waits stop at once) instead of killing
+    the process mid-step; the caller re-raises after teardown. Main thread only (signal's rule)."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        received.append(signum)
+        cancelled.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def collect_diagnostics(runner: SqlRunner, state: StackState, folder: Path) -> None:
+    """Service status, containers and current + previous logs, before anything is dropped."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = state.names
+    for service, container in ((names.milvus_service, "milvus"), (names.jupyter_service, "jupyter")):
+        fqn = f"{names.database}.{names.schema}.{service}"
+        parts: list[str] = []
+        for title, action in (
+            ("describe", lambda fqn=fqn: runner.query("USE ROLE SYSADMIN", f"DESCRIBE SERVICE {fqn}")),
+            (
+                "containers",
+                lambda fqn=fqn: runner.query(
+                    "USE ROLE SYSADMIN", f"SHOW SERVICE CONTAINERS IN SERVICE {fqn}"
+                ),
+            ),
+            ("logs", lambda fqn=fqn, c=container: service_logs(runner, fqn, c)),
+            ("previous logs", lambda fqn=fqn, c=container: service_logs(runner, fqn, c, previous=True)),
+        ):
+            try:
+                parts.append(f"=== {title}\n{action()}")
+            except Exception as exc:  # a missing service or container is a finding, not an error
+                parts.append(f"=== {title}\n(unavailable: {type(exc).__name__}: {exc})")
+        (folder / f"{service.lower()}.txt").write_text("\n".join(parts) + "\n")
+
+
+@contextlib.contextmanager
+def provisioned_stack(
+    target: Target, config: HarnessConfig, *, report: Callable[[str], None] = print
+) -> Iterator[StackState]:
+    folder = config.run_artifacts
+    folder.mkdir(parents=True, exist_ok=True)
+    cancelled = threading.Event()
+    names = StackNames(config.run_id)
+    plan, state = build_plan(
+        target, names, image_tag=config.image_tag, staging_dir=folder / "staging", cancelled=cancelled
+    )
+    runner = SqlRunner(target, [state.password])
+    record = Record()
+    received: list[int] = []
+    try:
+        with signals_cancel(cancelled) as received:
+            execute(plan, record, cancelled=cancelled)
+        summary = record.summary(plan)
+        (folder / "provisioning.txt").write_text(summary + "\n")
+        report(summary)
+        yield state
+    finally:
+        if config.keep_stack:
+            report(
+                f"--keep-stack: the stack of run {config.run_id} stays; remove it with "
+                f"`milvus-spcs down --run {config.run_id}`"
+            )
+        else:
+            result: TeardownReport = undo_all(
+                record, diagnostics=lambda: collect_diagnostics(runner, state, folder / "diagnostics")
+            )
+            (folder / "teardown.txt").write_text(str(result) + "\n")
+            report(str(result))
+    if received:
+        raise KeyboardInterrupt(f"interrupted by signal {received[0]}; the stack was torn down")
+
+
+def sigterm_as_keyboard_interrupt() -> None:
+    """Let SIGTERM unwind like Ctrl-C, so that every finally (and pytest's fixture teardown) runs."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)

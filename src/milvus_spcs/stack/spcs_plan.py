@@ -1,0 +1,267 @@
+"""The SPCS stack as a plan: sql/ files as steps, with the undo and the wait each needs.
+
+Dependencies are the platform's, not the guide's order: the compute pools need nothing and take the
+longest (minutes on a real account), so they start first, alongside the role, storage and network;
+each service needs its pool, the images, the specs and the grants; endpoint access needs Jupyter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from milvus_spcs.errors import WaitFailed
+from milvus_spcs.naming import StackNames, label
+from milvus_spcs.secret import Secret
+from milvus_spcs.specs import render_spec, spec_variables
+from milvus_spcs.sqlfiles import load_sql_dir, render
+from milvus_spcs.stack.plan import Plan, Step
+from milvus_spcs.stack.sql_runner import SqlRunner
+from milvus_spcs.target import Target
+from milvus_spcs.waits import Probe, wait_for
+
+PLACEHOLDER = "Endpoints provisioning in progress"
+
+# What undoes each step (services before pools before the database, by the reverse completion order).
+UNDO = {
+    "role_and_user": """USE ROLE USERADMIN;
+DROP USER IF EXISTS <% user %>;
+DROP ROLE IF EXISTS <% role %>;""",
+    "storage": """USE ROLE SYSADMIN;
+DROP DATABASE IF EXISTS <% database %>;
+DROP WAREHOUSE IF EXISTS <% warehouse %>;""",
+    "network": """USE ROLE ACCOUNTADMIN;
+DROP INTEGRATION IF EXISTS <% integration %>;""",
+    "pool_milvus": """USE ROLE SYSADMIN;
+ALTER COMPUTE POOL IF EXISTS <% milvus_pool %> STOP ALL;
+DROP COMPUTE POOL IF EXISTS <% milvus_pool %>;""",
+    "pool_jupyter": """USE ROLE SYSADMIN;
+ALTER COMPUTE POOL IF EXISTS <% jupyter_pool %> STOP ALL;
+DROP COMPUTE POOL IF EXISTS <% jupyter_pool %>;""",
+    "service_milvus": """USE ROLE SYSADMIN;
+DROP SERVICE IF EXISTS <% database %>.<% schema %>.<% milvus_service %> FORCE;""",
+    "service_jupyter": """USE ROLE SYSADMIN;
+DROP SERVICE IF EXISTS <% database %>.<% schema %>.<% jupyter_service %> FORCE;""",
+}
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Seconds a wait may take (DESIGN §4: pool 900, service 900, endpoint URL 600 on a real account)."""
+
+    pool: float = 900.0
+    service: float = 900.0
+    endpoint: float = 600.0
+    interval: float = 10.0
+
+
+EMULATOR_BUDGETS = Budgets(pool=300.0, service=300.0, endpoint=300.0, interval=0.2)
+
+
+@dataclass
+class StackState:
+    """What provisioning learned, for the suites (the password never leaves the process)."""
+
+    names: StackNames
+    password: str = field(repr=False)
+    comment: str
+    image_tag: str
+    ingress_host: str | None = None
+    spec_texts: dict[str, str] = field(default_factory=dict)
+
+
+def new_password() -> Secret:
+    return Secret(secrets.token_urlsafe(24))
+
+
+def _undo(runner: SqlRunner, template: str, variables: dict[str, str]):
+    def undo() -> None:
+        runner.run(render(template, variables))
+
+    return undo
+
+
+def _wait_pool(runner: SqlRunner, pool: str, budgets: Budgets, cancelled: threading.Event | None):
+    def wait() -> None:
+        def probe() -> Probe[None]:
+            row = runner.query("USE ROLE SYSADMIN", f"DESCRIBE COMPUTE POOL {pool}")[0]
+            return Probe(
+                row["state"] in ("IDLE", "ACTIVE"),
+                state=f"{row['state']} {row.get('status_message') or ''}".strip(),
+            )
+
+        wait_for(
+            probe,
+            what=f"compute pool {pool} to be IDLE or ACTIVE",
+            timeout=budgets.pool,
+            interval=budgets.interval,
+            cancelled=cancelled,
+        )
+
+    return wait
+
+
+def service_logs(runner: SqlRunner, fqn: str, container: str, *, previous: bool = False) -> str:
+    rows = runner.query(
+        "USE ROLE SYSADMIN",
+        f"CALL SYSTEM$GET_SERVICE_LOGS('{fqn}', '0', '{container}', 200, {str(previous).upper()})",
+    )
+    return str(next(iter(rows[0].values()))) if rows else ""
+
+
+def _wait_service(
+    runner: SqlRunner, fqn: str, container: str, budgets: Budgets, cancelled: threading.Event | None
+):
+    def wait() -> None:
+        def probe() -> Probe[None]:
+            status = runner.query("USE ROLE SYSADMIN", f"DESCRIBE SERVICE {fqn}")[0]["status"]
+            if status == "FAILED":
+                containers = runner.query("USE ROLE SYSADMIN", f"SHOW SERVICE CONTAINERS IN SERVICE {fqn}")
+                messages = "; ".join(f"{c['container_name']}: {c['message']}" for c in containers)
+                try:
+                    logs = service_logs(runner, fqn, container)
+                except Exception as exc:  # no running container means no logs; say so
+                    logs = f"(no logs: {exc})"
+                raise WaitFailed(f"service {fqn} FAILED ({messages})\n--- last logs ---\n{logs}")
+            return Probe(status == "RUNNING", state=status)
+
+        wait_for(
+            probe,
+            what=f"service {fqn} to be RUNNING",
+            timeout=budgets.service,
+            interval=budgets.interval,
+            cancelled=cancelled,
+        )
+
+    return wait
+
+
+def build_plan(
+    target: Target,
+    names: StackNames,
+    *,
+    image_tag: str | None = None,
+    budgets: Budgets | None = None,
+    sql_dir: Path = REPO_ROOT / "sql",
+    specs_dir: Path = REPO_ROOT / "specs",
+    images_dir: Path = REPO_ROOT / "images",
+    staging_dir: Path,
+    cancelled: threading.Event | None = None,
+) -> tuple[Plan, StackState]:
+    budgets = budgets or (EMULATOR_BUDGETS if target.is_emulator else Budgets())
+    created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    state = StackState(
+        names, new_password(), label(names.run_id, created), image_tag or f"run-{names.run_id}"
+    )
+    runner = SqlRunner(target, [state.password])
+    files = load_sql_dir(sql_dir)
+    variables = {**names.variables(), "comment": state.comment, "password": state.password}
+
+    def sql_step(name: str, file: str, *, after: tuple[str, ...] = (), undo=None, wait=None) -> Step:
+        sql_file = files[file]
+        needed = {k: v for k, v in variables.items() if f"<% {k} %>" in sql_file.text}
+        return Step(
+            name,
+            lambda: runner.run(render(sql_file.text, needed)),
+            undo=undo,
+            after=after,
+            wait=wait,
+            description=file,
+        )
+
+    fq = f"{names.database}.{names.schema}"
+
+    def publish_images() -> None:
+        if not target.is_emulator:
+            return  # a real account uses images already pushed with --image-tag (checked by the service wait)
+        url = runner.query("USE ROLE SYSADMIN", f"SHOW IMAGE REPOSITORIES IN SCHEMA {fq}")[0][
+            "repository_url"
+        ]
+        target.publish_image(f"{url}/milvus:{state.image_tag}", "milvus", None)
+        target.publish_image(f"{url}/jupyter:{state.image_tag}", "jupyter", images_dir / "jupyter")
+
+    def upload_specs() -> None:
+        variables_ = spec_variables(names, milvus_tag=state.image_tag, jupyter_tag=state.image_tag)
+        staging = staging_dir / "specs"
+        staging.mkdir(parents=True, exist_ok=True)
+        statements = ["USE ROLE SYSADMIN"]
+        for spec in ("milvus.yaml", "jupyter.yaml"):
+            text = render_spec(specs_dir / spec, variables_)
+            state.spec_texts[spec] = text
+            (staging / spec).write_text(text)
+            source = (staging / spec).resolve()
+            statements.append(
+                f"PUT 'file://{source}' @{fq}.{names.specs_stage} OVERWRITE = TRUE AUTO_COMPRESS = FALSE"
+            )
+        runner.run(statements)
+
+    def wait_ingress() -> None:
+        def probe() -> Probe[str]:
+            rows = runner.query(
+                "USE ROLE SYSADMIN", f"SHOW ENDPOINTS IN SERVICE {fq}.{names.jupyter_service}"
+            )
+            url = next((r["ingress_url"] for r in rows if r["is_public"] == "true"), None) or ""
+            return Probe(bool(url) and PLACEHOLDER not in url, url, state=url or "no public endpoint")
+
+        state.ingress_host = wait_for(
+            probe,
+            what="the Jupyter ingress URL",
+            timeout=budgets.endpoint,
+            interval=budgets.interval,
+            cancelled=cancelled,
+        )
+
+    def undo(template: str):
+        # Undo statements are templates too: only validated names are ever substituted.
+        keys = {k: v for k, v in variables.items() if f"<% {k} %>" in template}
+        return _undo(runner, template, keys)
+
+    service = f"{fq}.{names.milvus_service}", f"{fq}.{names.jupyter_service}"
+    steps = [
+        sql_step("account", "01_account.sql"),
+        sql_step("role_and_user", "02_role_and_user.sql", undo=undo(UNDO["role_and_user"])),
+        sql_step("storage", "03_storage.sql", after=("role_and_user",), undo=undo(UNDO["storage"])),
+        sql_step("grants", "04_grants.sql", after=("storage",)),
+        sql_step("network", "05_network.sql", after=("storage",), undo=undo(UNDO["network"])),
+        sql_step(
+            "pool_milvus",
+            "06_compute_milvus.sql",
+            undo=undo(UNDO["pool_milvus"]),
+            wait=_wait_pool(runner, names.milvus_pool, budgets, cancelled),
+        ),
+        sql_step(
+            "pool_jupyter",
+            "06_compute_jupyter.sql",
+            undo=undo(UNDO["pool_jupyter"]),
+            wait=_wait_pool(runner, names.jupyter_pool, budgets, cancelled),
+        ),
+        Step("images", publish_images, after=("storage",), description="publish or check the images"),
+        Step("specs", upload_specs, after=("storage",), description="render and upload the specs"),
+        sql_step(
+            "service_milvus",
+            "07_service_milvus.sql",
+            after=("pool_milvus", "images", "specs", "network", "grants"),
+            undo=undo(UNDO["service_milvus"]),
+            wait=_wait_service(runner, service[0], "milvus", budgets, cancelled),
+        ),
+        sql_step(
+            "service_jupyter",
+            "07_service_jupyter.sql",
+            after=("pool_jupyter", "images", "specs", "network", "grants"),
+            undo=undo(UNDO["service_jupyter"]),
+            wait=_wait_service(runner, service[1], "jupyter", budgets, cancelled),
+        ),
+        sql_step("endpoint_access", "08_endpoint_access.sql", after=("service_jupyter",), wait=wait_ingress),
+    ]
+    return Plan(steps), state
+
+
+def describe(state: StackState) -> str:
+    return json.dumps(
+        {"run": state.names.run_id, "database": state.names.database, "ingress": state.ingress_host}
+    )

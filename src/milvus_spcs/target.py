@@ -1,0 +1,128 @@
+"""Where `-m spcs` runs: the bundled emulator (self-started, or a running one named in
+connections.toml) or a real account. Credentials stay inside; repr and logs never show them."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from milvus_spcs.config import HarnessConfig
+from milvus_spcs.errors import PreflightError
+
+log = logging.getLogger(__name__)
+SECRET_KEYS = {"password", "token", "private_key", "private_key_file_pwd", "passcode"}
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host in (None, "localhost"):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class Target:
+    kind: str  # "emulator" (self-started or named) or "account"
+    description: str
+    _params: dict[str, Any] = field(repr=False)
+    _emulator: Any = field(default=None, repr=False)  # spcs_emulator.emulator.Emulator when self-started
+
+    @property
+    def is_emulator(self) -> bool:
+        return self.kind == "emulator"
+
+    def secrets(self) -> list[str]:
+        return [str(v) for k, v in self._params.items() if k in SECRET_KEYS and v]
+
+    def connect(self, **overrides: Any):
+        import snowflake.connector
+
+        return snowflake.connector.connect(**{**self._params, **overrides})
+
+    def connect_as(self, user: str, password: str):
+        params = {
+            k: v for k, v in self._params.items() if k not in SECRET_KEYS | {"authenticator", "role", "user"}
+        }
+        import snowflake.connector
+
+        return snowflake.connector.connect(**params, user=user, password=password)
+
+    @property
+    def ingress_scheme(self) -> str:
+        return "http" if self.is_emulator else "https"
+
+    def publish_image(self, image_url: str, runtime: str, files: Path | None) -> None:
+        """Emulator only: publish ``image_url`` (the emulator's `docker push`)."""
+        if not self.is_emulator:
+            raise PreflightError(
+                "building and pushing images needs a Docker engine",
+                ["pass --image-tag TAG for images already pushed to the run's repository"],
+            )
+        response = requests.post(
+            f"http://{self._params['host']}:{self._params['port']}/_emulator/images",
+            json={"image": image_url, "runtime": runtime, "files": str(files) if files else None},
+            headers={"X-Emulator-Admin-Password": str(self._params["password"])},
+            timeout=60,
+        )
+        if response.status_code != 200:
+            raise PreflightError(f"publishing {image_url} failed: {response.json().get('error')}")
+
+    def close(self) -> None:
+        if self._emulator is not None:
+            self._emulator.stop()
+            self._emulator = None
+
+
+def resolve_target(config: HarnessConfig) -> Target:
+    """No connection named: start the bundled emulator. A named entry on loopback over http: a running
+    `milvus-spcs emulator`. Anything else: a real account (spending credits)."""
+    if config.snowflake_connection is None:
+        from spcs_emulator.emulator import Emulator
+
+        emulator = Emulator(
+            profile=config.emulator_profile,
+            time_scale=config.emulator_time_scale,
+            state_dir=(config.run_artifacts / "emulator").resolve(),
+        ).start()
+        return Target(
+            "emulator",
+            f"bundled emulator on 127.0.0.1:{emulator.port} (self-started)",
+            emulator.connection_parameters(),
+            emulator,
+        )
+    from snowflake.connector.config_manager import CONFIG_MANAGER
+
+    try:
+        entry = dict(CONFIG_MANAGER["connections"][config.snowflake_connection])
+    except KeyError:
+        raise PreflightError(
+            f"no connection {config.snowflake_connection!r} in connections.toml",
+            [
+                "add it to $SNOWFLAKE_HOME/connections.toml (or ~/.snowflake/connections.toml), mode 0600",
+                "or omit --snowflake-connection to use the bundled emulator",
+            ],
+        ) from None
+    params = {"connection_name": config.snowflake_connection}
+    params.update(
+        {k: entry[k] for k in ("host", "port", "protocol", "password", "user", "account") if k in entry}
+    )
+    if entry.get("protocol") == "http" and _is_loopback(str(entry.get("host"))):
+        return Target(
+            "emulator",
+            f"running emulator at {entry['host']}:{entry['port']} (connection {config.snowflake_connection})",
+            params,
+        )
+    if not (entry.get("account") and entry.get("user")):
+        raise PreflightError(f"connection {config.snowflake_connection!r} needs account and user")
+    return Target(
+        "account",
+        f"Snowflake account {entry['account']} (connection {config.snowflake_connection}; costs credits)",
+        params,
+    )

@@ -1,0 +1,70 @@
+"""Ingress: no credentials -> redirect to login; the run user's token -> Jupyter answers; a user
+without endpoint access -> refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from milvus_spcs.naming import check_run_id
+from milvus_spcs.secret import Secret
+from milvus_spcs.sqlfiles import render
+from milvus_spcs.stack.spcs_plan import StackState, new_password
+from milvus_spcs.stack.sql_runner import SqlRunner
+from milvus_spcs.target import Target
+
+pytestmark = pytest.mark.spcs
+OUTSIDER = (
+    "USE ROLE USERADMIN;\nCREATE USER <% user %> PASSWORD = '<% password %>' COMMENT = '<% comment %>';"
+)
+
+
+def test_no_credentials_is_redirected_to_a_login(ingress_url: str) -> None:
+    response = requests.get(f"{ingress_url}/api/status", allow_redirects=False, timeout=30)
+    assert response.status_code in (301, 302, 303, 307), (
+        f"expected a login redirect, got {response.status_code}"
+    )
+
+
+def test_the_run_user_reaches_the_jupyter_api(ingress_url: str, run_user_token: str) -> None:
+    response = requests.get(
+        f"{ingress_url}/api/contents",
+        headers={"Authorization": f'Snowflake Token="{run_user_token}"'},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    assert "TestMilvus.ipynb" in {item["name"] for item in response.json()["content"]}
+
+
+@pytest.fixture
+def outsider_token(spcs_target: Target, spcs_sql: SqlRunner, spcs_stack: StackState) -> Iterator[str]:
+    """A user with its own role and no endpoint access (labelled with the run; dropped after)."""
+    import warnings
+
+    name = f"MILVUS_SPCS_{check_run_id(spcs_stack.names.run_id).upper()}_OUTSIDER"
+    password = new_password()
+    sql = SqlRunner(spcs_target, [password])
+    sql.run(
+        ["USE ROLE USERADMIN", f"CREATE USER {name} PASSWORD = '{password}' COMMENT = '{spcs_stack.comment}'"]
+    )
+    try:
+        conn = spcs_target.connect_as(name, password)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            token = Secret(conn.rest.token)
+        yield token
+        conn.close()
+    finally:
+        sql.run(render("USE ROLE USERADMIN;\nDROP USER IF EXISTS <% user %>;", {"user": name}))
+
+
+def test_a_user_without_endpoint_access_is_refused(ingress_url: str, outsider_token: str) -> None:
+    response = requests.get(
+        f"{ingress_url}/api/status",
+        headers={"Authorization": f'Snowflake Token="{outsider_token}"'},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert response.status_code in (401, 403)

@@ -1,0 +1,46 @@
+"""Destructive, so it runs last: suspend and resume Milvus; the data (on its block volume) is still there."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from milvus_spcs.jupyter_client import JupyterOverIngress
+from milvus_spcs.stack.spcs_plan import StackState
+from milvus_spcs.stack.sql_runner import SqlRunner
+from milvus_spcs.waits import Probe, wait_for
+
+pytestmark = [pytest.mark.spcs, pytest.mark.destructive]
+
+
+def wait_status(sql: SqlRunner, fqn: str, wanted: str, timeout: float) -> None:
+    def probe() -> Probe[None]:
+        status = sql.query("USE ROLE SYSADMIN", f"DESCRIBE SERVICE {fqn}")[0]["status"]
+        return Probe(status == wanted, state=status)
+
+    wait_for(probe, what=f"{fqn} to be {wanted}", timeout=timeout, interval=1.0)
+
+
+def test_milvus_keeps_its_data_across_suspend_and_resume(
+    spcs_sql: SqlRunner, spcs_stack: StackState, ingress_url: str, run_user_token: str
+) -> None:
+    names = spcs_stack.names
+    collection = f"lifecycle_{names.run_id}"
+    jupyter = JupyterOverIngress(ingress_url, run_user_token)
+    result = jupyter.run_notebook("TestMilvus.ipynb", collection=collection)
+    assert result["count"] == 3
+    milvus = f"{names.database}.{names.schema}.{names.milvus_service}"
+    spcs_sql.run(["USE ROLE SYSADMIN", f"ALTER SERVICE {milvus} SUSPEND"])
+    wait_status(spcs_sql, milvus, "SUSPENDED", timeout=900)
+    spcs_sql.run(["USE ROLE SYSADMIN", f"ALTER SERVICE {milvus} RESUME"])
+    wait_status(spcs_sql, milvus, "RUNNING", timeout=900)
+    count = (
+        "import json, os\nfrom pymilvus import MilvusClient\n"
+        "client = MilvusClient(os.environ['MILVUS_URI'], timeout=60)\n"
+        f"client.load_collection({collection!r})\n"
+        f"rows = client.query({collection!r}, filter='', output_fields=['count(*)'],"
+        " consistency_level='Strong')\n"
+        "print(json.dumps(rows[0]['count(*)']))\n"
+    )
+    assert json.loads(jupyter.run(count)[0].strip().splitlines()[-1]) == 3

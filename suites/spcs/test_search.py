@@ -1,0 +1,44 @@
+"""The demo through the Jupyter service: the notebook runs in the service's kernel (through the
+ingress) against the Milvus service, reached by its DNS name."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from milvus_spcs.jupyter_client import JupyterOverIngress
+from milvus_spcs.stack.spcs_plan import StackState
+
+pytestmark = pytest.mark.spcs
+TURING = "Alan Turing was the first person to conduct substantial research in AI."
+
+
+@pytest.fixture(scope="module")
+def jupyter(ingress_url: str, run_user_token: str) -> JupyterOverIngress:
+    return JupyterOverIngress(ingress_url, run_user_token)
+
+
+def test_notebook_finds_turing_through_the_service(
+    jupyter: JupyterOverIngress, spcs_stack: StackState
+) -> None:
+    result = jupyter.run_notebook("TestMilvus.ipynb", collection=f"suite_{spcs_stack.names.run_id}")
+    assert (result["inserted"], result["count"]) == (3, 3)
+    assert result["query"] == "Who started AI research?"
+    assert (result["hits"][0]["id"], result["hits"][0]["text"]) == (1, TURING)
+
+
+def test_the_notebook_reaches_milvus_by_its_service_dns_name(jupyter: JupyterOverIngress) -> None:
+    code = (
+        "import json, os, socket\n"
+        "from urllib.parse import urlparse\n"
+        "from pymilvus import MilvusClient\n"
+        "uri = os.environ['MILVUS_URI']\n"
+        "host = urlparse(uri).hostname\n"
+        "print(json.dumps({'host': host, 'address': socket.gethostbyname(host),"
+        " 'collections': MilvusClient(uri, timeout=30).list_collections()}))\n"
+    )
+    out = json.loads(jupyter.run(code)[0].strip().splitlines()[-1])
+    assert out["host"] == "milvus"  # a DNS name, not an address
+    assert out["address"]
+    assert isinstance(out["collections"], list)
