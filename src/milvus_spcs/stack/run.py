@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from milvus_spcs.config import HarnessConfig
+from milvus_spcs.errors import HarnessError
 from milvus_spcs.naming import StackNames
 from milvus_spcs.stack.executor import Record, execute
 from milvus_spcs.stack.spcs_plan import StackState, build_plan, service_logs
@@ -80,10 +81,18 @@ def provisioned_stack(
     )
     runner = SqlRunner(target, [state.password])
     record = Record()
-    received: list[int] = []
     try:
         with signals_cancel(cancelled) as received:
-            execute(plan, record, cancelled=cancelled)
+            try:
+                execute(plan, record, cancelled=cancelled)
+            except HarnessError as exc:
+                if received:  # the failure is the interrupt's doing: report it as one
+                    raise KeyboardInterrupt(
+                        f"interrupted by signal {received[0]} during provisioning"
+                    ) from exc
+                raise
+        if received:
+            raise KeyboardInterrupt(f"interrupted by signal {received[0]} during provisioning")
         summary = record.summary(plan)
         (folder / "provisioning.txt").write_text(summary + "\n")
         report(summary)
@@ -100,8 +109,6 @@ def provisioned_stack(
             )
             (folder / "teardown.txt").write_text(str(result) + "\n")
             report(str(result))
-    if received:
-        raise KeyboardInterrupt(f"interrupted by signal {received[0]}; the stack was torn down")
 
 
 def sigterm_as_keyboard_interrupt() -> None:

@@ -40,12 +40,14 @@ class Account:
         self.sessions: dict[int, Session] = {}
         self._admin_password = admin_password
         self._handlers: dict[type, Handler] = {}
+        self._extensions_handlers: dict[type, Handler] = {}  # registered from outside; survive reset()
         self.extensions: dict[str, Any] = {}  # the SPCS control plane registers itself here
         self._bootstrap()
 
     # -- set-up -----------------------------------------------------------------------------------
 
     def register(self, handlers: dict[type, Handler]) -> None:
+        self._extensions_handlers.update(handlers)
         self._handlers.update(handlers)
 
     def _bootstrap(self) -> None:
@@ -58,7 +60,7 @@ class Account:
         self.access.grant_role(ACCOUNTADMIN, ast.USER, ADMIN_USER, ACCOUNTADMIN)
         from spcs_emulator.account.handlers import ALL_HANDLERS
 
-        self.register(ALL_HANDLERS)
+        self._handlers = {**ALL_HANDLERS, **self._extensions_handlers}
 
     def reset(self) -> None:
         """Back to a fresh account (fixtures call this between tests)."""
