@@ -71,8 +71,11 @@ def test_each_file_renders_with_the_stack_variables(name: str) -> None:
         assert "<%" not in sql
         assert "%>" not in sql
         assert "--" not in sql
-        if sql.startswith("CREATE"):
-            assert f"COMMENT = '{LABEL}'" in sql, "every object carries the run label"
+        if sql.startswith("CREATE SECURITY INTEGRATION"):
+            # Shared by every run (one per account): labelled as shared, so the janitor leaves it.
+            assert "COMMENT = 'milvus-spcs: shared by every run, never dropped'" in sql
+        elif sql.startswith("CREATE"):
+            assert f"COMMENT = '{LABEL}'" in sql, "every object of the run carries the run label"
 
 
 def test_teardown_is_idempotent_and_spares_the_shared_ingress_integration() -> None:

@@ -109,5 +109,110 @@ def push(
     typer.echo(response.json()["image"])
 
 
+def _target(connection: str | None):
+    from milvus_spcs.config import resolve_config
+    from milvus_spcs.errors import PreflightError
+    from milvus_spcs.target import resolve_target
+
+    if connection is None:
+        raise typer.BadParameter(
+            "name a connections.toml entry (a running `milvus-spcs emulator` or an account): a stack on "
+            "a self-started emulator would vanish with this command",
+            param_hint="--snowflake-connection",
+        )
+    try:
+        return resolve_target(resolve_config({"snowflake_connection": connection}, {}))
+    except PreflightError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+Connection = Annotated[
+    str | None,
+    typer.Option(
+        "--snowflake-connection", envvar="MILVUS_SPCS_SNOWFLAKE_CONNECTION", help="connections.toml entry"
+    ),
+]
+
+
+@app.command()
+def up(
+    connection: Connection = None,
+    run_id: Annotated[str | None, typer.Option(help="6 characters [a-z0-9] (default: random)")] = None,
+    image_tag: Annotated[str | None, typer.Option(help="images already pushed with this tag")] = None,
+    artifacts_dir: Annotated[Path, typer.Option()] = Path("artifacts"),
+) -> None:
+    """Provision a whole stack and keep it (remove it with `milvus-spcs down --run ID`)."""
+    from milvus_spcs.config import resolve_config
+    from milvus_spcs.stack.run import provisioned_stack
+
+    target = _target(connection)
+    config = resolve_config(
+        {
+            "snowflake_connection": connection,
+            "run_id": run_id,
+            "image_tag": image_tag,
+            "artifacts_dir": str(artifacts_dir),
+            "keep_stack": "1",
+        },
+        {},
+    )
+    with provisioned_stack(target, config, report=typer.echo) as state:
+        typer.echo(f"run {state.names.run_id}: database {state.names.database}, ingress {state.ingress_host}")
+
+
+@app.command()
+def status(connection: Connection = None) -> None:
+    """Runs with labelled objects in the account, and what each still has."""
+    from milvus_spcs.stack.janitor import find_runs
+    from milvus_spcs.stack.sql_runner import SqlRunner
+
+    runs = find_runs(SqlRunner(_target(connection), []))
+    if not runs:
+        typer.echo("no labelled objects")
+    for run in sorted(runs.values(), key=lambda r: r.created):
+        typer.echo(f"run {run.run_id} created {run.created.isoformat()}: {', '.join(run.objects)}")
+
+
+@app.command()
+def down(
+    run: Annotated[str, typer.Option("--run", help="the run id to remove")],
+    connection: Connection = None,
+) -> None:
+    """Remove every object of one run (services first; safe to repeat)."""
+    from milvus_spcs.naming import check_run_id
+    from milvus_spcs.stack.janitor import find_runs, teardown_run
+    from milvus_spcs.stack.sql_runner import SqlRunner
+
+    try:
+        check_run_id(run)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--run") from None
+    runner = SqlRunner(_target(connection), [])
+    teardown_run(runner, run)
+    left = find_runs(runner).get(run)
+    if left:
+        typer.secho(f"run {run} still has: {', '.join(left.objects)}", fg="red", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"run {run} removed")
+
+
+@app.command()
+def janitor(
+    older_than: Annotated[str, typer.Option(help="e.g. 6h, 30m, 2d")],
+    connection: Connection = None,
+) -> None:
+    """Remove every labelled run older than the given age (leaked by crashed runs)."""
+    from milvus_spcs.stack.janitor import parse_duration, sweep
+    from milvus_spcs.stack.sql_runner import SqlRunner
+
+    try:
+        age = parse_duration(older_than)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--older-than") from None
+    removed = sweep(SqlRunner(_target(connection), []), age)
+    typer.echo(f"removed {len(removed)} run(s): {', '.join(r.run_id for r in removed) or '-'}")
+
+
 if __name__ == "__main__":
     app()

@@ -42,7 +42,13 @@ def children_of(pid: int) -> list[int]:
 
 
 def test_serve_push_and_sigterm_stops_everything(tmp_path: Path) -> None:
-    env = {**os.environ, "SPCS_EMULATOR_ADMIN_PASSWORD": "cli-test-password"}
+    env = {
+        **os.environ,
+        "SPCS_EMULATOR_ADMIN_PASSWORD": "cli-test-password",
+        "PYTHONPATH": str(
+            Path(__file__).resolve().parents[2] / "src"
+        ),  # this checkout, not an installed copy
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "milvus_spcs.cli", "emulator", "--state-dir", str(tmp_path)],
         stdout=subprocess.PIPE,

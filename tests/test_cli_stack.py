@@ -1,0 +1,92 @@
+"""`milvus-spcs up / status / down / janitor` against an emulator named in connections.toml."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from spcs_emulator.emulator import Emulator
+from tests.emulator.fakes import FakeIngress, FakeRuntime
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def emulator_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, dict[str, str]]]:
+    with Emulator(
+        runtime=FakeRuntime(), ingress=FakeIngress(), state_dir=tmp_path_factory.mktemp("emu")
+    ) as emu:
+        home = tmp_path_factory.mktemp("snowflake-home")
+        (home / "connections.toml").write_text(emu.connections_toml("emu"))
+        (home / "connections.toml").chmod(0o600)
+        yield (
+            emu,
+            {
+                **os.environ,
+                "SNOWFLAKE_HOME": str(home),
+                "MILVUS_SPCS_SNOWFLAKE_CONNECTION": "emu",
+                "PYTHONPATH": str(REPO / "src"),  # this checkout, whatever the installed copy
+            "COLUMNS": "300",  # error boxes unwrapped
+            },
+        )
+
+
+def cli(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "milvus_spcs.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+    )
+
+
+def test_up_status_down(emulator_env, tmp_path: Path) -> None:
+    _, env = emulator_env
+    up = cli(env, "up", "--run-id", "cli001", "--artifacts-dir", str(tmp_path), cwd=tmp_path)
+    assert up.returncode == 0, up.stderr[-3000:]
+    assert "provisioning: wall=" in up.stdout
+    assert "run cli001: database MILVUS_SPCS_CLI001_DB" in up.stdout
+    assert "milvus-spcs down --run cli001" in up.stdout
+    status = cli(env, "status", cwd=tmp_path)
+    assert "run cli001" in status.stdout
+    assert "compute pool MILVUS_SPCS_CLI001_MILVUS_POOL" in status.stdout
+    down = cli(env, "down", "--run", "cli001", cwd=tmp_path)
+    assert down.returncode == 0, down.stderr[-3000:]
+    assert "no labelled objects" in cli(env, "status", cwd=tmp_path).stdout
+
+
+def test_janitor_removes_old_runs_only(emulator_env, tmp_path: Path) -> None:
+    _, env = emulator_env
+    assert (
+        cli(env, "up", "--run-id", "jan001", "--artifacts-dir", str(tmp_path), cwd=tmp_path).returncode == 0
+    )
+    young = cli(env, "janitor", "--older-than", "6h", cwd=tmp_path)
+    assert "removed 0 run(s)" in young.stdout
+    swept = cli(env, "janitor", "--older-than", "0s", cwd=tmp_path)
+    assert "removed 1 run(s): jan001" in swept.stdout
+    assert "no labelled objects" in cli(env, "status", cwd=tmp_path).stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("down", "--run", "BAD!"), "run id"),
+        (("janitor", "--older-than", "six hours"), "30m, 6h or 2d"),
+        (("up", "--snowflake-connection", "nope"), "no connection 'nope'"),
+    ],
+)
+def test_bad_input_is_refused_before_anything_happens(
+    emulator_env, tmp_path: Path, args, message: str
+) -> None:
+    _, env = emulator_env
+    done = cli(env, *args, cwd=tmp_path)
+    assert done.returncode != 0
+    assert message in done.stdout + done.stderr
