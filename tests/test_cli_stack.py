@@ -32,7 +32,7 @@ def emulator_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emu
                 "SNOWFLAKE_HOME": str(home),
                 "MILVUS_SPCS_SNOWFLAKE_CONNECTION": "emu",
                 "PYTHONPATH": str(REPO / "src"),  # this checkout, whatever the installed copy
-            "COLUMNS": "300",  # error boxes unwrapped
+                "COLUMNS": "300",  # error boxes unwrapped
             },
         )
 
