@@ -47,9 +47,9 @@ class Target:
         return snowflake.connector.connect(**{**self._params, **overrides})
 
     def connect_as(self, user: str, password: str):
-        params = {
-            k: v for k, v in self._params.items() if k not in SECRET_KEYS | {"authenticator", "role", "user"}
-        }
+        # Not the named connection: its role and authenticator are the admin's, not this user's.
+        dropped = SECRET_KEYS | {"authenticator", "role", "user", "connection_name"}
+        params = {k: v for k, v in self._params.items() if k not in dropped}
         import snowflake.connector
 
         return snowflake.connector.connect(**params, user=user, password=password)
