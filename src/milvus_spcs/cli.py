@@ -140,25 +140,36 @@ def up(
     connection: Connection = None,
     run_id: Annotated[str | None, typer.Option(help="6 characters [a-z0-9] (default: random)")] = None,
     image_tag: Annotated[str | None, typer.Option(help="images already pushed with this tag")] = None,
+    image_repository: Annotated[
+        str | None, typer.Option(help="DB.SCHEMA.REPO with the pushed images (a real account)")
+    ] = None,
     artifacts_dir: Annotated[Path, typer.Option()] = Path("artifacts"),
 ) -> None:
     """Provision a whole stack and keep it (remove it with `milvus-spcs down --run ID`)."""
     from milvus_spcs.config import resolve_config
+    from milvus_spcs.errors import PreflightError
     from milvus_spcs.stack.run import provisioned_stack
 
     target = _target(connection)
-    config = resolve_config(
-        {
-            "snowflake_connection": connection,
-            "run_id": run_id,
-            "image_tag": image_tag,
-            "artifacts_dir": str(artifacts_dir),
-            "keep_stack": "1",
-        },
-        {},
-    )
-    with provisioned_stack(target, config, report=typer.echo) as state:
-        typer.echo(f"run {state.names.run_id}: database {state.names.database}, ingress {state.ingress_host}")
+    try:
+        config = resolve_config(
+            {
+                "snowflake_connection": connection,
+                "run_id": run_id,
+                "image_tag": image_tag,
+                "image_repository": image_repository,
+                "artifacts_dir": str(artifacts_dir),
+                "keep_stack": "1",
+            },
+            {},
+        )
+        with provisioned_stack(target, config, report=typer.echo) as state:
+            typer.echo(
+                f"run {state.names.run_id}: database {state.names.database}, ingress {state.ingress_host}"
+            )
+    except PreflightError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -212,6 +223,38 @@ def janitor(
         raise typer.BadParameter(str(exc), param_hint="--older-than") from None
     removed = sweep(SqlRunner(_target(connection), []), age)
     typer.echo(f"removed {len(removed)} run(s): {', '.join(r.run_id for r in removed) or '-'}")
+
+
+images_app = typer.Typer(help="The Milvus and Jupyter images.")
+app.add_typer(images_app, name="images")
+
+
+@images_app.command("push")
+def images_push(
+    repository: Annotated[str, typer.Option(help="DATABASE.SCHEMA.REPOSITORY (created beforehand)")],
+    tag: Annotated[str, typer.Option(help="image tag, never 'latest'")],
+    connection: Connection = None,
+) -> None:
+    """Build both images for linux/amd64 and push them (needs a Docker engine)."""
+    from milvus_spcs.config import resolve_config
+    from milvus_spcs.errors import PreflightError
+    from milvus_spcs.images import push_images
+
+    try:
+        config = resolve_config({"image_repository": repository, "image_tag": tag}, {})
+        if tag == "latest":
+            raise PreflightError("pin a tag: 'latest' is refused by the spec policy")
+        from milvus_spcs.backends.container import docker_engine_problem
+
+        problem = docker_engine_problem()
+        if problem:  # before touching Snowflake
+            raise PreflightError(f"building images needs a Docker engine: {problem}")
+        target = _target(connection)
+        for image in push_images(target, config.image_repository or repository, tag):
+            typer.echo(image)
+    except PreflightError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from None
 
 
 if __name__ == "__main__":

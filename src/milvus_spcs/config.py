@@ -59,6 +59,12 @@ SETTINGS: dict[str, Setting] = {
         None,
         "use images already pushed with this tag instead of building",
     ),
+    "image_repository": Setting(
+        "--image-repository",
+        "MILVUS_SPCS_IMAGE_REPOSITORY",
+        None,
+        "DB.SCHEMA.REPO holding images pushed with `milvus-spcs images push` (needed on a real account)",
+    ),
     "emulator_profile": Setting(
         "--emulator-profile",
         "MILVUS_SPCS_EMULATOR_PROFILE",
@@ -86,6 +92,7 @@ class HarnessConfig:
     snowflake_connection: str | None = None
     keep_stack: bool = False
     image_tag: str | None = None
+    image_repository: str | None = None
     emulator_profile: str = "instant"
     emulator_time_scale: float = 1.0
 
@@ -142,6 +149,11 @@ def resolve_config(options: Mapping[str, str | None], env: Mapping[str, str]) ->
     tag = pick("image_tag")
     if tag is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", tag):
         raise PreflightError(f"--image-tag {tag!r} is not a valid image tag")
+    repository = pick("image_repository")
+    if repository is not None:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){2}", repository):
+            raise PreflightError(f"--image-repository {repository!r} must be DATABASE.SCHEMA.REPOSITORY")
+        repository = repository.upper()
     return HarnessConfig(
         run_id=run_id,
         milvus_backend=backend,
@@ -151,6 +163,7 @@ def resolve_config(options: Mapping[str, str | None], env: Mapping[str, str]) ->
         snowflake_connection=connection,
         keep_stack=str(pick("keep_stack") or "").lower() in TRUE_WORDS,
         image_tag=tag,
+        image_repository=repository,
         emulator_profile=profile,
         emulator_time_scale=time_scale,
     )

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from milvus_spcs.config import HarnessConfig
-from milvus_spcs.errors import HarnessError
+from milvus_spcs.errors import HarnessError, PreflightError
 from milvus_spcs.naming import StackNames
 from milvus_spcs.stack.executor import Record, execute
 from milvus_spcs.stack.spcs_plan import StackState, build_plan, service_logs
@@ -72,12 +72,26 @@ def collect_diagnostics(runner: SqlRunner, state: StackState, folder: Path) -> N
 def provisioned_stack(
     target: Target, config: HarnessConfig, *, report: Callable[[str], None] = print
 ) -> Iterator[StackState]:
+    if not target.is_emulator and not (config.image_repository and config.image_tag):
+        # Checked before anything is created: without images the services could never start.
+        raise PreflightError(
+            "a real account needs the images pushed to a repository first",
+            [
+                "milvus-spcs images push --snowflake-connection NAME --repository DB.SCHEMA.REPO --tag TAG",
+                "then pass --image-repository DB.SCHEMA.REPO --image-tag TAG",
+            ],
+        )
     folder = config.run_artifacts
     folder.mkdir(parents=True, exist_ok=True)
     cancelled = threading.Event()
     names = StackNames(config.run_id)
     plan, state = build_plan(
-        target, names, image_tag=config.image_tag, staging_dir=folder / "staging", cancelled=cancelled
+        target,
+        names,
+        image_tag=config.image_tag,
+        image_repository=config.image_repository,
+        staging_dir=folder / "staging",
+        cancelled=cancelled,
     )
     runner = SqlRunner(target, [state.password])
     record = Record()

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from milvus_spcs.errors import WaitFailed
+from milvus_spcs.errors import PreflightError, WaitFailed
 from milvus_spcs.naming import StackNames, label
 from milvus_spcs.secret import Secret
 from milvus_spcs.specs import render_spec, spec_variables
@@ -86,6 +86,18 @@ def _undo(runner: SqlRunner, template: str, variables: dict[str, str]):
     return undo
 
 
+def check_images(runner: SqlRunner, repository: str, tag: str) -> None:
+    """Both images must already be in ``repository`` with ``tag`` (pushed by `milvus-spcs images push`)."""
+    rows = runner.query("USE ROLE SYSADMIN", f"SHOW IMAGES IN IMAGE REPOSITORY {repository}")
+    present = {(r["image_name"], t.strip(' "')) for r in rows for t in str(r["tags"]).strip("[]").split(",")}
+    missing = [name for name in ("milvus", "jupyter") if (name, tag) not in present]
+    if missing:
+        raise PreflightError(
+            f"image(s) {', '.join(f'{m}:{tag}' for m in missing)} not in {repository}",
+            [f"milvus-spcs images push --repository {repository} --tag {tag} --snowflake-connection NAME"],
+        )
+
+
 def _wait_pool(runner: SqlRunner, pool: str, budgets: Budgets, cancelled: threading.Event | None):
     def wait() -> None:
         def probe() -> Probe[None]:
@@ -146,6 +158,7 @@ def build_plan(
     names: StackNames,
     *,
     image_tag: str | None = None,
+    image_repository: str | None = None,
     budgets: Budgets | None = None,
     sql_dir: Path = REPO_ROOT / "sql",
     specs_dir: Path = REPO_ROOT / "specs",
@@ -177,8 +190,9 @@ def build_plan(
     fq = f"{names.database}.{names.schema}"
 
     def publish_images() -> None:
-        if not target.is_emulator:
-            return  # a real account uses images already pushed with --image-tag (checked by the service wait)
+        if image_repository is not None:
+            check_images(runner, image_repository, state.image_tag)
+            return
         url = runner.query("USE ROLE SYSADMIN", f"SHOW IMAGE REPOSITORIES IN SCHEMA {fq}")[0][
             "repository_url"
         ]
@@ -187,6 +201,8 @@ def build_plan(
 
     def upload_specs() -> None:
         variables_ = spec_variables(names, milvus_tag=state.image_tag, jupyter_tag=state.image_tag)
+        if image_repository is not None:
+            variables_["image_prefix"] = "/" + image_repository.lower().replace(".", "/")
         staging = staging_dir / "specs"
         staging.mkdir(parents=True, exist_ok=True)
         statements = ["USE ROLE SYSADMIN"]
