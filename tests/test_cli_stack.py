@@ -81,6 +81,8 @@ def test_janitor_removes_old_runs_only(emulator_env, tmp_path: Path) -> None:
         (("down", "--run", "BAD!"), "run id"),
         (("janitor", "--older-than", "six hours"), "30m, 6h or 2d"),
         (("up", "--snowflake-connection", "nope"), "no connection 'nope'"),
+        (("images", "push", "--repository", "D.S.R", "--tag", "v1"), "needs a Docker engine"),
+        (("images", "push", "--repository", "D.S", "--tag", "v1"), "must be DATABASE.SCHEMA.REPOSITORY"),
     ],
 )
 def test_bad_input_is_refused_before_anything_happens(
