@@ -89,7 +89,9 @@ def resolve_target(config: HarnessConfig) -> Target:
         emulator = Emulator(
             profile=config.emulator_profile,
             time_scale=config.emulator_time_scale,
-            state_dir=(config.run_artifacts / "emulator").resolve(),
+            # A temporary state (volumes hold hundreds of MB); the logs that matter are saved into
+            # the run's artifacts by the teardown's diagnostics.
+            state_dir=None,
         ).start()
         return Target(
             "emulator",
