@@ -8,7 +8,6 @@ each service needs its pool, the images, the specs and the grants; endpoint acce
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -275,9 +274,3 @@ def build_plan(
         sql_step("endpoint_access", "08_endpoint_access.sql", after=("service_jupyter",), wait=wait_ingress),
     ]
     return Plan(steps), state
-
-
-def describe(state: StackState) -> str:
-    return json.dumps(
-        {"run": state.names.run_id, "database": state.names.database, "ingress": state.ingress_host}
-    )

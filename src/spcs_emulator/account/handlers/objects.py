@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from spcs_emulator import errors
-from spcs_emulator.account.access import OWNERSHIP
-from spcs_emulator.account.catalog import kind_word
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.handlers.kinds import BY_PLURAL, KINDS, KindSpec
 from spcs_emulator.account.objects import CatalogObject, User, family
@@ -156,8 +154,3 @@ def describe_properties(rows: list[tuple[str, str, Any, Any]]) -> Result:
     from spcs_emulator.results import table
 
     return table(columns("property property_type property_value property_default"), rows)
-
-
-def owned_check(ctx: Context, obj: CatalogObject) -> None:
-    if not ctx.account.access.holds(ctx.roles(), obj.kind, obj.fqn, OWNERSHIP):
-        raise errors.insufficient_privileges(kind_word(obj.kind).lower(), obj.display)
