@@ -102,3 +102,8 @@ def yn(flag: bool) -> str:
 
 def tf(flag: bool) -> str:
     return "true" if flag else "false"
+
+
+def text(value: Any) -> str:
+    """Text columns Snowflake renders as '' rather than NULL (comments, urls)."""
+    return "" if value is None else str(value)

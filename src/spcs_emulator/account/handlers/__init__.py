@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spcs_emulator.account.handlers import declarations as _declarations  # noqa: F401  (registers kinds)
+from spcs_emulator.account import kinds as _kinds  # noqa: F401  (registers the object kinds)
 from spcs_emulator.account.handlers import grants, objects, session, stages
 from spcs_emulator.sql import ast
 

@@ -8,7 +8,7 @@ import re
 
 from spcs_emulator import errors
 from spcs_emulator.account.context import Context
-from spcs_emulator.account.handlers.declarations import stage_directory
+from spcs_emulator.account.kinds.stages import stage_directory
 from spcs_emulator.account.show import columns
 from spcs_emulator.protocol.backend import Upload
 from spcs_emulator.results import Result, table

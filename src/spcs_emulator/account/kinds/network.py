@@ -1,0 +1,181 @@
+"""Network rules, external access integrations and the ingress security integration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spcs_emulator import errors
+from spcs_emulator.account.context import Context
+from spcs_emulator.account.handlers.kinds import KindSpec, register
+from spcs_emulator.account.objects import CatalogObject
+from spcs_emulator.account.show import columns, owner_of, text, tf
+from spcs_emulator.results import table
+from spcs_emulator.sql import ast
+
+NETWORK_RULE_TYPES = {"IPV4", "AWSVPCEID", "AZURELINKID", "GCPPSCID", "HOST_PORT", "PRIVATE_HOST_PORT"}
+NETWORK_RULE_MODES = {"INGRESS", "INTERNAL_STAGE", "EGRESS", "POSTGRES_INGRESS", "POSTGRES_EGRESS"}
+
+
+def _network_rule_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
+    rule_type = str(props.get("TYPE", "IPV4")).upper()
+    mode = str(props.get("MODE", "INGRESS")).upper()
+    if rule_type not in NETWORK_RULE_TYPES:
+        raise errors.invalid(f"invalid value '{rule_type}' for property 'TYPE'")
+    if mode not in NETWORK_RULE_MODES:
+        raise errors.invalid(f"invalid value '{mode}' for property 'MODE'")
+    values = props.get("VALUE_LIST", ())
+    obj.properties.update(
+        {
+            "TYPE": rule_type,
+            "MODE": mode,
+            "VALUE_LIST": tuple(values) if isinstance(values, tuple) else (values,),
+        }
+    )
+
+
+register(
+    KindSpec(
+        kind=ast.NETWORK_RULE,
+        word="Network rule",
+        scope="schema",
+        create_privilege="CREATE NETWORK RULE",
+        properties=frozenset({"TYPE", "MODE", "VALUE_LIST", "COMMENT"}),
+        required=frozenset({"VALUE_LIST"}),
+        plural="NETWORK RULES",
+        columns=columns(
+            "created_on:ts name database_name schema_name owner comment type mode entries_in_valuelist:int "
+            "owner_role_type"
+        ),
+        row=lambda ctx, obj: (
+            obj.created_on,
+            obj.name,
+            obj.fqn[0],
+            obj.fqn[1],
+            owner_of(ctx, obj),
+            text(obj.comment),
+            obj.properties["TYPE"],
+            obj.properties["MODE"],
+            len(obj.properties["VALUE_LIST"]),
+            "ROLE",
+        ),
+        on_create=_network_rule_create,
+        describe=lambda ctx, obj: table(
+            columns("created_on:ts name database_name schema_name owner comment type mode value_list"),
+            [
+                (
+                    obj.created_on,
+                    obj.name,
+                    obj.fqn[0],
+                    obj.fqn[1],
+                    owner_of(ctx, obj),
+                    text(obj.comment),
+                    obj.properties["TYPE"],
+                    obj.properties["MODE"],
+                    ",".join(obj.properties["VALUE_LIST"]),
+                )
+            ],
+        ),
+    )
+)
+
+
+def _eai_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
+    rules = props.get("ALLOWED_NETWORK_RULES", ())
+    rules = rules if isinstance(rules, tuple) else (rules,)
+    resolved = []
+    for rule in rules:
+        name = ast.Name(tuple(str(rule).split(".")))
+        resolved.append(".".join(ctx.lookup(ast.NETWORK_RULE, name).fqn))
+    obj.properties["ALLOWED_NETWORK_RULES"] = tuple(resolved)
+
+
+def _integration_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
+    if obj.subtype == ast.SECURITY_INTEGRATION:
+        kind = "OAUTH - " + str(obj.properties.get("OAUTH_CLIENT", "")).upper()
+        category = "SECURITY"
+    else:
+        kind, category = "EXTERNAL_ACCESS", "EXTERNAL_ACCESS"
+    return (
+        obj.name,
+        kind,
+        category,
+        tf(obj.properties.get("ENABLED") is True),
+        text(obj.comment),
+        obj.created_on,
+    )
+
+
+INTEGRATION_COLUMNS = columns("name type category enabled comment created_on:ts")
+
+register(
+    KindSpec(
+        kind=ast.EXTERNAL_ACCESS_INTEGRATION,
+        word="Integration",
+        created_word="Integration",
+        scope="account",
+        create_privilege="CREATE INTEGRATION",
+        properties=frozenset(
+            {
+                "ALLOWED_NETWORK_RULES",
+                "ALLOWED_API_AUTHENTICATION_INTEGRATIONS",
+                "ALLOWED_AUTHENTICATION_SECRETS",
+                "ENABLED",
+                "COMMENT",
+            }
+        ),
+        required=frozenset({"ALLOWED_NETWORK_RULES", "ENABLED"}),
+        plural="EXTERNAL ACCESS INTEGRATIONS",
+        columns=INTEGRATION_COLUMNS,
+        row=_integration_row,
+        on_create=_eai_create,
+    )
+)
+
+
+def _security_integration_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
+    if (
+        str(props.get("TYPE", "")).upper() != "OAUTH"
+        or str(props.get("OAUTH_CLIENT", "")).upper() != "SNOWSERVICES_INGRESS"
+    ):
+        raise errors.not_emulated(
+            "security integrations other than TYPE = OAUTH OAUTH_CLIENT = SNOWSERVICES_INGRESS"
+        )
+    for other in ctx.account.catalog.all(ast.INTEGRATION):
+        if other.subtype == ast.SECURITY_INTEGRATION and other.name != obj.name:
+            # Only one SNOWSERVICES_INGRESS integration may exist per account.
+            raise errors.compilation(
+                f"An integration with OAUTH_CLIENT = SNOWSERVICES_INGRESS already exists: '{other.name}'.",
+                errno=2002,
+                sqlstate="42710",
+            )
+    obj.properties["OAUTH_CLIENT"] = "SNOWSERVICES_INGRESS"
+
+
+register(
+    KindSpec(
+        kind=ast.SECURITY_INTEGRATION,
+        word="Integration",
+        scope="account",
+        create_privilege="CREATE INTEGRATION",
+        properties=frozenset({"TYPE", "OAUTH_CLIENT", "ENABLED", "COMMENT"}),
+        required=frozenset({"TYPE", "OAUTH_CLIENT"}),
+        plural="SECURITY INTEGRATIONS",
+        columns=INTEGRATION_COLUMNS,
+        row=_integration_row,
+        on_create=_security_integration_create,
+    )
+)
+
+# SHOW INTEGRATIONS / DROP INTEGRATION / GRANT ... ON INTEGRATION: both flavours, one namespace.
+register(
+    KindSpec(
+        kind=ast.INTEGRATION,
+        word="Integration",
+        scope="account",
+        create_privilege="CREATE INTEGRATION",
+        properties=frozenset({"ENABLED", "COMMENT"}),
+        plural="INTEGRATIONS",
+        columns=INTEGRATION_COLUMNS,
+        row=_integration_row,
+    )
+)

@@ -1,0 +1,202 @@
+"""Roles and users (credentials live in typed fields, never in rendered properties)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spcs_emulator import errors
+from spcs_emulator.account.context import Context
+from spcs_emulator.account.handlers.kinds import KindSpec, register
+from spcs_emulator.account.handlers.objects import describe_properties
+from spcs_emulator.account.objects import CatalogObject, User
+from spcs_emulator.account.show import columns, owner_of, text, tf, yn
+from spcs_emulator.results import Result, table
+from spcs_emulator.sql import ast
+
+
+def _role_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
+    access = ctx.account.access
+    users = sum(1 for g in access.role_grants if g.role == obj.name and g.grantee_kind == ast.USER)
+    to_roles = sum(1 for g in access.role_grants if g.role == obj.name and g.grantee_kind == ast.ROLE)
+    granted = sum(1 for g in access.role_grants if g.grantee_kind == ast.ROLE and g.grantee == obj.name)
+    return (
+        obj.created_on,
+        obj.name,
+        "N",
+        yn(ctx.session.role == obj.name),
+        yn(obj.name in ctx.roles() and obj.name != ctx.session.role),
+        users,
+        to_roles,
+        granted,
+        owner_of(ctx, obj),
+        text(obj.comment),
+    )
+
+
+def _role_drop(ctx: Context, obj: CatalogObject) -> None:
+    from spcs_emulator.account.access import SYSTEM_ROLES
+
+    if obj.name in SYSTEM_ROLES:
+        raise errors.SnowflakeError(
+            3016, "42601", f"SQL access control error:\nCannot drop system role '{obj.name}'."
+        )
+    ctx.account.access.forget_role(obj.name, heir=ctx.session.role)
+
+
+register(
+    KindSpec(
+        kind=ast.ROLE,
+        word="Role",
+        scope="account",
+        create_privilege="CREATE ROLE",
+        properties=frozenset({"COMMENT"}),
+        plural="ROLES",
+        columns=columns(
+            "created_on:ts name is_default is_current is_inherited assigned_to_users:int granted_to_roles:int "
+            "granted_roles:int owner comment"
+        ),
+        row=_role_row,
+        on_drop=_role_drop,
+    )
+)
+
+USER_PROPERTIES = frozenset(
+    {
+        "PASSWORD",
+        "LOGIN_NAME",
+        "DISPLAY_NAME",
+        "FIRST_NAME",
+        "LAST_NAME",
+        "EMAIL",
+        "MUST_CHANGE_PASSWORD",
+        "DISABLED",
+        "DAYS_TO_EXPIRY",
+        "DEFAULT_WAREHOUSE",
+        "DEFAULT_NAMESPACE",
+        "DEFAULT_ROLE",
+        "DEFAULT_SECONDARY_ROLES",
+        "RSA_PUBLIC_KEY",
+        "RSA_PUBLIC_KEY_2",
+        "TYPE",
+        "COMMENT",
+    }
+)
+
+
+def _apply_user_properties(user: User, props: dict[str, Any]) -> None:
+    # Credentials live in typed fields, never in `properties` (which SHOW and DESCRIBE render).
+    if "PASSWORD" in props:
+        user.password = props.pop("PASSWORD")
+    if "RSA_PUBLIC_KEY" in props:
+        user.rsa_public_key = props.pop("RSA_PUBLIC_KEY")
+    if "DEFAULT_ROLE" in props:
+        user.default_role = str(props.pop("DEFAULT_ROLE")).upper()
+    if "DEFAULT_SECONDARY_ROLES" in props:
+        value = props.pop("DEFAULT_SECONDARY_ROLES")
+        roles = value if isinstance(value, tuple) else (value,)
+        user.default_secondary_roles = tuple(str(r).upper() for r in roles)
+    user.properties.update(props)
+
+
+def _user_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
+    assert isinstance(obj, User)
+    obj.properties = {}
+    obj.default_secondary_roles = ("ALL",)  # Snowflake's default for new users
+    _apply_user_properties(obj, dict(props))
+
+
+def _user_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result | None:
+    from spcs_emulator.account.handlers import pats
+    from spcs_emulator.account.handlers.objects import check_properties
+
+    assert isinstance(obj, User)
+    if stmt.action in ("ADD PAT", "REMOVE PAT"):
+        return pats.alter_tokens(ctx, obj, stmt)
+    if stmt.action == "SET":
+        ctx.require_owner(obj)
+        props = check_properties(KINDS_USER, stmt.properties, creating=False)
+        if "COMMENT" in props:
+            obj.comment = props.pop("COMMENT")
+        _apply_user_properties(obj, props)
+        return table(columns("status"), [("Statement executed successfully.",)])
+    return None
+
+
+def _user_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
+    assert isinstance(obj, User)
+    p = obj.properties
+    secondary = (
+        '["ALL"]' if obj.default_secondary_roles == ("ALL",) else str(list(obj.default_secondary_roles))
+    )
+    return (
+        obj.name,
+        obj.created_on,
+        text(p.get("LOGIN_NAME", obj.name)).upper(),
+        text(p.get("DISPLAY_NAME", obj.name)),
+        p.get("FIRST_NAME"),
+        p.get("LAST_NAME"),
+        p.get("EMAIL"),
+        None,
+        None,
+        text(obj.comment),
+        tf(p.get("DISABLED") is True),
+        tf(p.get("MUST_CHANGE_PASSWORD") is True),
+        "false",
+        p.get("DEFAULT_WAREHOUSE"),
+        p.get("DEFAULT_NAMESPACE"),
+        obj.default_role,
+        secondary,
+        "false",
+        None,
+        None,
+        owner_of(ctx, obj),
+        None,
+        None,
+        None,
+        tf(obj.password is not None),
+        tf(obj.rsa_public_key is not None),
+        p.get("TYPE"),
+        "false",
+        "false",
+    )
+
+
+def _user_drop(ctx: Context, obj: CatalogObject) -> None:
+    ctx.account.access.forget_user(obj.name)
+    for session_id in [sid for sid, s in ctx.account.sessions.items() if s.user == obj.name]:
+        del ctx.account.sessions[session_id]
+
+
+def _user_describe(ctx: Context, obj: CatalogObject) -> Result:
+    row = _user_row(ctx, obj)
+    names = [c.name for c in KINDS_USER.columns]
+    return describe_properties(
+        [
+            (n.upper(), "String", "null" if v is None else str(v), "null")
+            for n, v in zip(names, row, strict=True)
+        ]
+    )
+
+
+KINDS_USER = register(
+    KindSpec(
+        kind=ast.USER,
+        word="User",
+        scope="account",
+        create_privilege="CREATE USER",
+        properties=USER_PROPERTIES,
+        plural="USERS",
+        columns=columns(
+            "name created_on:ts login_name display_name first_name last_name email mins_to_unlock days_to_expiry "
+            "comment disabled must_change_password snowflake_lock default_warehouse default_namespace "
+            "default_role default_secondary_roles ext_authn_duo ext_authn_uid mins_to_bypass_mfa owner "
+            "last_success_login:ts expires_at_time:ts locked_until_time:ts has_password has_rsa_public_key type "
+            "has_mfa has_workload_identity"
+        ),
+        row=_user_row,
+        on_create=_user_create,
+        on_alter=_user_alter,
+        on_drop=_user_drop,
+        describe=_user_describe,
+    )
+)

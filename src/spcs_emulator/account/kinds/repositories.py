@@ -1,0 +1,56 @@
+"""Image repositories (their images: spcs/images.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spcs_emulator.account.context import Context
+from spcs_emulator.account.handlers.kinds import KindSpec, register
+from spcs_emulator.account.objects import CatalogObject
+from spcs_emulator.account.show import columns, owner_of
+from spcs_emulator.sql import ast
+
+
+def repository_url(ctx: Context, obj: CatalogObject) -> str:
+    host = ctx.account.extensions.get("registry_host", "registry.local")
+    return f"{host}/" + "/".join(p.lower() for p in obj.fqn)
+
+
+def _repo_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
+    encryption = props.get("ENCRYPTION", {}) or {}
+    obj.properties["_ENCRYPTION"] = str(encryption.get("TYPE", "SNOWFLAKE_FULL")).upper()
+    obj.properties.pop("ENCRYPTION", None)
+    obj.properties["_IMAGES"] = {}
+
+
+def _repo_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
+    return (
+        obj.created_on,
+        obj.name,
+        obj.fqn[0],
+        obj.fqn[1],
+        repository_url(ctx, obj),
+        owner_of(ctx, obj),
+        "ROLE",
+        obj.comment or "",
+        obj.properties.get("_ENCRYPTION", "SNOWFLAKE_FULL"),
+        "",
+    )
+
+
+register(
+    KindSpec(
+        kind=ast.IMAGE_REPOSITORY,
+        word="Image repository",
+        scope="schema",
+        create_privilege="CREATE IMAGE REPOSITORY",
+        properties=frozenset({"ENCRYPTION", "COMMENT"}),
+        plural="IMAGE REPOSITORIES",
+        columns=columns(
+            "created_on:ts name database_name schema_name repository_url owner owner_role_type comment encryption "
+            "privatelink_repository_url"
+        ),
+        row=_repo_row,
+        on_create=_repo_create,
+    )
+)

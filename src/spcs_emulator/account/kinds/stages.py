@@ -1,0 +1,74 @@
+"""Internal stages: their files live in the account's state directory."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from spcs_emulator import errors
+from spcs_emulator.account.context import Context
+from spcs_emulator.account.handlers.kinds import KindSpec, register
+from spcs_emulator.account.objects import CatalogObject
+from spcs_emulator.account.show import columns, owner_of, text, yn
+from spcs_emulator.sql import ast
+
+
+def stage_directory(ctx: Context, fqn: tuple[str, ...]):
+    return ctx.account.state_dir / "stages" / "/".join(fqn)
+
+
+def _stage_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
+    encryption = props.get("ENCRYPTION", {})
+    if encryption and str(encryption.get("TYPE", "")).upper() not in ("SNOWFLAKE_SSE", "SNOWFLAKE_FULL"):
+        raise errors.invalid(f"invalid value '{encryption.get('TYPE')}' for property 'TYPE'")
+    directory = stage_directory(ctx, obj.fqn)
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+
+
+def remove_stage_dirs(ctx: Context, prefix: tuple[str, ...]) -> None:
+    shutil.rmtree(ctx.account.state_dir / "stages" / "/".join(prefix), ignore_errors=True)
+
+
+def _stage_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
+    directory = obj.properties.get("DIRECTORY") or {}
+    return (
+        obj.created_on,
+        obj.name,
+        obj.fqn[0],
+        obj.fqn[1],
+        "",
+        "N",
+        "N",
+        owner_of(ctx, obj),
+        text(obj.comment),
+        None,
+        "INTERNAL",
+        None,
+        None,
+        None,
+        None,
+        "ROLE",
+        yn(bool(directory.get("ENABLE"))),
+    )
+
+
+register(
+    KindSpec(
+        kind=ast.STAGE,
+        word="Stage",
+        created_word="Stage area",
+        scope="schema",
+        create_privilege="CREATE STAGE",
+        properties=frozenset({"ENCRYPTION", "DIRECTORY", "COMMENT", "FILE_FORMAT", "COPY_OPTIONS"}),
+        plural="STAGES",
+        columns=columns(
+            "created_on:ts name database_name schema_name url has_credentials has_encryption_key owner comment "
+            "region type cloud notification_channel storage_integration endpoint owner_role_type "
+            "directory_enabled"
+        ),
+        row=_stage_row,
+        on_create=_stage_create,
+        on_drop=lambda ctx, obj: remove_stage_dirs(ctx, obj.fqn),
+    )
+)

@@ -1,0 +1,96 @@
+"""The SPCS SYSTEM$ functions, callable with CALL and SELECT."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from spcs_emulator import errors
+from spcs_emulator.account.context import Context
+from spcs_emulator.account.handlers import session
+from spcs_emulator.account.objects import CatalogObject
+from spcs_emulator.spcs import images
+from spcs_emulator.spcs.statements.common import control_plane
+from spcs_emulator.spcs.statements.show import containers_of
+from spcs_emulator.sql import ast
+
+
+def _service_arg(ctx: Context, value: Any) -> CatalogObject:
+    obj = ctx.lookup(ast.SERVICE, ast.Name(tuple(p.upper() for p in str(value).split("."))))
+    ctx.require(obj, "MONITOR")
+    return obj
+
+
+def _get_service_status(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, str]:
+    obj = _service_arg(ctx, args[0])
+    containers = containers_of(ctx, obj).as_dicts()
+    out = []
+    for c in containers:
+        start = c["start_time"].strftime("%Y-%m-%dT%H:%M:%SZ") if c["start_time"] else None
+        out.append(
+            {
+                "status": c["status"] or "PENDING",
+                "message": c["message"] or "",
+                "containerName": c["container_name"],
+                "instanceId": c["instance_id"],
+                "serviceName": obj.name,
+                "image": c["image_name"],
+                "restartCount": c["restart_count"] or 0,
+                "startTime": start,
+            }
+        )
+    return json.dumps(out), "text"
+
+
+def _get_service_logs(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, str]:
+    if len(args) < 3:
+        raise errors.SnowflakeError(
+            1044,
+            "42P13",
+            "SQL compilation error:\nSYSTEM$GET_SERVICE_LOGS needs service, instance id and container",
+        )
+    obj = _service_arg(ctx, args[0])
+    instance_id, container = str(args[1]), str(args[2])
+    lines = int(args[3]) if len(args) > 3 and args[3] not in (None, "") else None
+    previous = bool(args[4]) if len(args) > 4 else False
+    timestamps = bool(args[6]) if len(args) > 6 else False
+    state = control_plane(ctx).services[obj.fqn]
+    for instance in state.instances:
+        if str(instance.id) == instance_id and container in instance.containers:
+            return instance.containers[container].logs(
+                previous=previous, lines=lines, timestamps=timestamps
+            ), "text"
+    raise errors.SnowflakeError(
+        391403,
+        "22023",
+        f"Container '{container}' of instance {instance_id} of service {obj.name} is not running.",
+    )
+
+
+def _get_compute_pool_status(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, str]:
+    obj = ctx.lookup(ast.COMPUTE_POOL, ast.Name((str(args[0]).upper(),)))
+    pool = control_plane(ctx).pools[obj.fqn]
+    return json.dumps({"status": control_plane(ctx).pool_state(obj), "message": pool.status_message}), "text"
+
+
+def _get_service_dns_domain(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, str]:
+    schema = ctx.lookup(ast.SCHEMA, ast.Name(tuple(p.upper() for p in str(args[0]).split("."))))
+    return control_plane(ctx).dns_domain(schema.fqn), "text"
+
+
+def _registry_list_images(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, str]:
+    parts = tuple(p.upper() for p in str(args[0]).strip("/").split("/"))
+    repo = ctx.lookup(ast.IMAGE_REPOSITORY, ast.Name(parts))
+    ctx.require(repo, "READ")
+    return json.dumps({"images": sorted({i.name for i in images.images_of(repo).values()})}), "text"
+
+
+session.FUNCTIONS.update(
+    {
+        "SYSTEM$GET_SERVICE_STATUS": _get_service_status,
+        "SYSTEM$GET_SERVICE_LOGS": _get_service_logs,
+        "SYSTEM$GET_COMPUTE_POOL_STATUS": _get_compute_pool_status,
+        "SYSTEM$GET_SERVICE_DNS_DOMAIN": _get_service_dns_domain,
+        "SYSTEM$REGISTRY_LIST_IMAGES": _registry_list_images,
+    }
+)

@@ -1,0 +1,202 @@
+"""Services: CREATE SERVICE (its own statement), and ALTER/DROP/DESCRIBE/SHOW through the kind registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spcs_emulator import errors
+from spcs_emulator.account.context import Context
+from spcs_emulator.account.handlers import objects
+from spcs_emulator.account.handlers.kinds import KindSpec, register
+from spcs_emulator.account.handlers.stages import read_stage_file
+from spcs_emulator.account.objects import CatalogObject
+from spcs_emulator.account.show import columns, owner_of, tf
+from spcs_emulator.results import Result, status, table
+from spcs_emulator.spcs import images
+from spcs_emulator.spcs.spec import ServiceSpec, parse_spec
+from spcs_emulator.spcs.statements.common import control_plane
+from spcs_emulator.sql import ast
+
+SERVICE_PROPERTIES = frozenset(
+    {
+        "MIN_INSTANCES",
+        "MAX_INSTANCES",
+        "MIN_READY_INSTANCES",
+        "AUTO_RESUME",
+        "AUTO_SUSPEND_SECS",
+        "EXTERNAL_ACCESS_INTEGRATIONS",
+        "QUERY_WAREHOUSE",
+        "LOG_LEVEL",
+        "COMMENT",
+    }
+)
+
+
+def _spec_text(ctx: Context, source: ast.SpecSource) -> str:
+    if isinstance(source, ast.InlineSpec):
+        return source.text
+    return read_stage_file(ctx, source.stage, source.file)
+
+
+def _check_service_privileges(
+    ctx: Context, spec: ServiceSpec, pool: CatalogObject, props: dict[str, Any]
+) -> None:
+    access, roles = ctx.account.access, ctx.primary_roles()
+    if not access.holds(roles, pool.kind, pool.fqn, "USAGE"):
+        raise errors.insufficient_privileges("compute pool", pool.name)
+    if spec.public_endpoints and not access.has_account_privilege(roles, "BIND SERVICE ENDPOINT"):
+        raise errors.SnowflakeError(
+            3001,
+            "42501",
+            "SQL access control error:\nInsufficient privileges to operate on account: BIND SERVICE ENDPOINT is required for public endpoints.",
+        )
+    for container in spec.containers:
+        ref = images.parse_image(container.image)
+        repo = ctx.account.catalog.get(ast.IMAGE_REPOSITORY, ref.repository)
+        if repo is None or not access.has_any(ctx.roles(), repo.kind, repo.fqn):
+            raise errors.does_not_exist("Image repository", ".".join(ref.repository))
+        if not access.holds(roles, repo.kind, repo.fqn, "READ"):
+            raise errors.insufficient_privileges("image repository", repo.display)
+    eais = props.get("EXTERNAL_ACCESS_INTEGRATIONS", ())
+    for eai in eais if isinstance(eais, tuple) else (eais,):
+        integration = ctx.lookup(ast.INTEGRATION, ast.Name((str(eai).upper(),)))
+        if not access.holds(roles, integration.kind, integration.fqn, "USAGE"):
+            raise errors.insufficient_privileges("integration", integration.name)
+
+
+def _checkinstances_of(props: dict[str, Any]) -> None:
+    low, high = props.get("MIN_INSTANCES", 1), props.get("MAX_INSTANCES", props.get("MIN_INSTANCES", 1))
+    if not isinstance(low, int) or low < 1 or not isinstance(high, int) or high < low:
+        raise errors.invalid("MIN_INSTANCES must be > 0 and MAX_INSTANCES >= MIN_INSTANCES")
+    if high > 1:
+        raise errors.not_emulated("services with more than one instance")
+
+
+def create_service(ctx: Context, stmt: ast.CreateService) -> Result:
+    if stmt.or_replace:
+        # Services have no CREATE OR REPLACE (snowflake-cli PR#2059 drops first for that reason).
+        raise errors.syntax_error(1, 18, "SERVICE")
+    fqn = ctx.qualify(ast.SERVICE, stmt.name)
+    if ctx.account.catalog.get(ast.SERVICE, fqn) is not None:
+        if stmt.if_not_exists:
+            return status(f"{fqn[-1]} already exists, statement succeeded.")
+        raise errors.already_exists("Service", ".".join(fqn))
+    props = objects.check_properties(SERVICE_KIND, stmt.properties, creating=True)
+    _checkinstances_of(props)
+    ctx.require_create_in_schema(ast.SERVICE, fqn)
+    pool = ctx.lookup(ast.COMPUTE_POOL, stmt.compute_pool)
+    spec = parse_spec(_spec_text(ctx, stmt.spec))
+    _check_service_privileges(ctx, spec, pool, props)
+    obj = CatalogObject(
+        ast.SERVICE, fqn, owner=ctx.session.role, comment=props.pop("COMMENT", None), properties=props
+    )
+    obj.properties["COMPUTE_POOL"] = pool.name
+    ctx.account.catalog.add(obj)
+    ctx.account.access.set_owner(ast.SERVICE, fqn, ctx.session.role, ctx.session.role)
+    control_plane(ctx).service_created(obj, spec)
+    return status(f"Service {fqn[-1]} successfully created.")
+
+
+def _service_drop(ctx: Context, obj: CatalogObject) -> None:
+    state = control_plane(ctx).services.get(obj.fqn)
+    if state is not None and state.spec.has_block_volume and not obj.properties.get("_FORCE"):
+        raise errors.SnowflakeError(
+            391417,
+            "55000",
+            f"Service {obj.name} has block storage volumes; use DROP SERVICE {obj.name} FORCE to drop it and its volumes.",
+        )
+    control_plane(ctx).drop_service(ctx, obj)
+
+
+def _service_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result | None:
+    cp = control_plane(ctx)
+    if stmt.action in ("SUSPEND", "RESUME"):
+        ctx.require(obj, "OPERATE")
+        (cp.suspend_service if stmt.action == "SUSPEND" else cp.resume_service)(obj)
+        return status()
+    if stmt.action == "FROM SPEC":
+        ctx.require_owner(obj)
+        assert stmt.spec is not None
+        spec = parse_spec(_spec_text(ctx, stmt.spec))
+        pool = ctx.lookup(ast.COMPUTE_POOL, ast.Name((obj.properties["COMPUTE_POOL"],)))
+        _check_service_privileges(ctx, spec, pool, obj.properties)
+        cp.suspend_service(obj)
+        cp.services[obj.fqn].spec = spec
+        cp.resume_service(obj)
+        return status()
+    if stmt.action == "SET":
+        _checkinstances_of(
+            {**obj.properties, **objects.check_properties(SERVICE_KIND, stmt.properties, creating=False)}
+        )
+    return None
+
+
+def service_row(ctx: Context, obj: CatalogObject, describe: bool = False) -> tuple[Any, ...]:
+    state, p = control_plane(ctx).services[obj.fqn], obj.properties
+    eais = p.get("EXTERNAL_ACCESS_INTEGRATIONS")
+    eai_text = None if not eais else "[" + ", ".join(eais if isinstance(eais, tuple) else (eais,)) + "]"
+    running = 1 if state.status == "RUNNING" else 0
+    head: tuple[Any, ...] = (
+        obj.name,
+        state.status,
+        obj.fqn[0],
+        obj.fqn[1],
+        owner_of(ctx, obj),
+        p["COMPUTE_POOL"],
+    )
+    if describe:
+        head += (state.spec.text,)
+    return (
+        *head,
+        state.dns_name,
+        running,
+        0 if state.status in ("SUSPENDED", "SUSPENDING") else p.get("MIN_INSTANCES", 1),
+        p.get("MIN_READY_INSTANCES", 1),
+        p.get("MIN_INSTANCES", 1),
+        p.get("MAX_INSTANCES", p.get("MIN_INSTANCES", 1)),
+        tf(p.get("AUTO_RESUME", True) is not False),
+        eai_text,
+        obj.created_on,
+        obj.created_on,
+        None,
+        None,
+        p.get("AUTO_SUSPEND_SECS", 0),
+        obj.comment,
+        "ROLE",
+        p.get("QUERY_WAREHOUSE"),
+        "false",
+        "false",
+        state.spec.digest,
+        "false",
+        None,
+        None,
+    )
+
+
+SERVICE_COLUMNS_HEAD = "name status database_name schema_name owner compute_pool"
+SERVICE_COLUMNS_TAIL = (
+    "dns_name current_instances:int target_instances:int min_ready_instances:int min_instances:int "
+    "max_instances:int auto_resume external_access_integrations created_on:ts updated_on:ts resumed_on:ts "
+    "suspended_on:ts auto_suspend_secs:int comment owner_role_type query_warehouse is_job is_async_job "
+    "spec_digest is_upgrading managing_object_domain managing_object_name"
+)
+SERVICE_COLUMNS = columns(f"{SERVICE_COLUMNS_HEAD} {SERVICE_COLUMNS_TAIL}")
+
+SERVICE_KIND = register(
+    KindSpec(
+        kind=ast.SERVICE,
+        word="Service",
+        scope="schema",
+        create_privilege="CREATE SERVICE",
+        properties=SERVICE_PROPERTIES,
+        plural="SERVICES",
+        columns=SERVICE_COLUMNS,
+        row=service_row,
+        on_drop=_service_drop,
+        on_alter=_service_alter,
+        describe=lambda ctx, obj: table(
+            columns(f"{SERVICE_COLUMNS_HEAD} spec {SERVICE_COLUMNS_TAIL}"),
+            [service_row(ctx, obj, describe=True)],
+        ),
+    )
+)
