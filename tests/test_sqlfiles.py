@@ -18,7 +18,7 @@ from milvus_spcs.sqlfiles import SQL_DIR, load_sql_dir, redact, render, secrets_
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from tests.emulator.fakes import FakeIngress, FakeRuntime
-from tests.emulator.test_snow_cli import SNOW
+from tests.emulator.test_snow_cli import required_snow
 
 RUN = "abc123"
 NAMES = StackNames(RUN)
@@ -298,8 +298,8 @@ def test_the_stack_builds_grants_exactly_and_tears_down_on_the_emulator(
         conn.close()
 
 
-@pytest.mark.skipif(SNOW is None, reason="snow not installed: .ci/run puts it in .venvs/snow")
 def test_a_file_runs_by_hand_with_snow_sql(emulator: Emulator, tmp_path: Path) -> None:
+    snow = required_snow()
     home = tmp_path / "snowflake-home"
     home.mkdir()
     (home / "connections.toml").write_text(emulator.connections_toml("emu"))
@@ -309,7 +309,7 @@ def test_a_file_runs_by_hand_with_snow_sql(emulator: Emulator, tmp_path: Path) -
     ]
     done = subprocess.run(
         [
-            SNOW,
+            snow,
             "sql",
             "-f",
             str(FILES["02_role_and_user.sql"].path),

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from milvus_spcs.backends.container import docker_engine_problem
 from milvus_spcs.errors import HarnessError, PreflightError
-from milvus_spcs.target import Target
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from milvus_spcs.paths import REPO_ROOT
+from milvus_spcs.target import Target, token_of
 
 
 @dataclass(frozen=True)
@@ -52,9 +50,7 @@ def push_images(target: Target, repository: str, tag: str) -> list[str]:
         cur.execute(f"SHOW IMAGE REPOSITORIES IN SCHEMA {database}.{schema}")
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            token = conn.rest.token
+        token = token_of(conn)
     finally:
         conn.close()
     match = [r for r in rows if r["name"] == repo.upper()]
@@ -64,7 +60,7 @@ def push_images(target: Target, repository: str, tag: str) -> list[str]:
     host = url.split("/", 1)[0]
     _run(
         ["docker", "login", host, "--username", "0sessiontoken", "--password-stdin"],
-        stdin=json.dumps({"token": token}),
+        stdin=json.dumps({"token": str(token)}),
     )
     pushed = []
     for build in BUILDS:

@@ -12,7 +12,3 @@ class Secret(str):
 
     def __repr__(self) -> str:
         return "Secret('****')"
-
-    def __format__(self, spec: str) -> str:
-        # f"{secret}" is how values reach SQL and headers on purpose; keep it working.
-        return str.__format__(str(self), spec)

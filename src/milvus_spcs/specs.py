@@ -70,15 +70,21 @@ def render_spec(template_path: Path | str, variables: Mapping[str, str]) -> str:
         raise SpecError(f"{path.name} is not a valid template: {exc}") from None
 
 
-def image_prefix(names: StackNames) -> str:
-    """Where the run's images live, as spec image paths spell it (lower case, as registries store it)."""
-    return f"/{names.database}/{names.schema}/{names.repository}".lower()
+def image_prefix(names: StackNames, repository: str | None = None) -> str:
+    """Where the images live, as spec image paths spell it (lower case, as registries store it): the
+    run's own repository, or a lasting DB.SCHEMA.REPO the images were pushed to beforehand."""
+    path = (
+        repository.replace(".", "/") if repository else f"{names.database}/{names.schema}/{names.repository}"
+    )
+    return f"/{path}".lower()
 
 
-def spec_variables(names: StackNames, *, milvus_tag: str, jupyter_tag: str) -> dict[str, str]:
+def spec_variables(
+    names: StackNames, *, milvus_tag: str, jupyter_tag: str, repository: str | None = None
+) -> dict[str, str]:
     """Every variable of both templates for one run's stack."""
     return {
-        "image_prefix": image_prefix(names),
+        "image_prefix": image_prefix(names, repository),
         "milvus_tag": milvus_tag,
         "jupyter_tag": jupyter_tag,
         # SPCS DNS names lower-case the service name and turn '_' into '-'; the short name resolves

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from milvus_spcs.naming import LABEL_PATTERN, RUN_ID_PATTERN, StackNames
+from milvus_spcs.paths import REPO_ROOT
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+SQL_DIR = REPO_ROOT / "sql"
 
 PLACEHOLDER = re.compile(r"<%\s*([A-Za-z_][A-Za-z0-9_]*)\s*%>")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")

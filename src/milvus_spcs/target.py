@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,17 @@ import requests
 
 from milvus_spcs.config import HarnessConfig
 from milvus_spcs.errors import PreflightError
+from milvus_spcs.secret import Secret
 
 log = logging.getLogger(__name__)
 SECRET_KEYS = {"password", "token", "private_key", "private_key_file_pwd", "passcode"}
+
+
+def token_of(conn: Any) -> Secret:
+    """The session token of an open connection (connector 5.x keeps ``rest`` for exactly this use)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return Secret(conn.rest.token)
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -53,6 +62,12 @@ class Target:
         import snowflake.connector
 
         return snowflake.connector.connect(**params, user=user, password=password)
+
+    def session_token(self, user: str, password: str) -> tuple[Any, Secret]:
+        """(connection, its session token) for ``user``: what a client of the ingress holds. Close the
+        connection when done; the token dies with it."""
+        conn = self.connect_as(user, password)
+        return conn, token_of(conn)
 
     @property
     def ingress_scheme(self) -> str:

@@ -16,7 +16,7 @@ import requests
 import snowflake.connector
 
 from milvus_spcs.waits import Probe, wait_for
-from spcs_emulator.spcs.processes import is_alive
+from spcs_emulator.spcs.processes import descendants, is_alive
 from tests.emulator.test_account import rows, wait_status
 
 pytestmark = pytest.mark.slow
@@ -26,19 +26,6 @@ SPEC = (
     '"endpoints": [{"name": "grpc", "port": 19541, "protocol": "TCP"}], '
     '"volumes": [{"name": "data", "source": "block", "size": "1Gi"}]}}'
 )
-
-
-def children_of(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(entry.name))
-    return out
 
 
 def test_serve_push_and_sigterm_stops_everything(tmp_path: Path) -> None:
@@ -110,7 +97,7 @@ def test_serve_push_and_sigterm_stops_everything(tmp_path: Path) -> None:
         bad = requests.post(f"http://127.0.0.1:{entry['port']}/_emulator/reset", timeout=5)
         assert bad.status_code == 401  # the control API needs the admin password
         conn.close()
-        started = [p for p in children_of(proc.pid)]
+        started = descendants(proc.pid)
         assert started, "the service's process runs under the emulator"
     finally:
         proc.send_signal(signal.SIGTERM)

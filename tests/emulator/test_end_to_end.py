@@ -3,13 +3,13 @@ local processes, the ingress authenticates, and stopping the emulator leaves no 
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import pytest
 import requests
 import snowflake.connector
 
+from milvus_spcs.target import token_of
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.lifecycle import ENDPOINT_PLACEHOLDER
@@ -18,12 +18,6 @@ from tests.emulator.test_account import DATA, publish, rows, statements, wait_st
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def session_token(conn) -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # `rest` is kept for exactly this use
-        return conn.rest.token
 
 
 def test_guide_stack_runs_for_real_and_leaves_nothing_behind(tmp_path: Path) -> None:
@@ -70,7 +64,7 @@ def test_guide_stack_runs_for_real_and_leaves_nothing_behind(tmp_path: Path) -> 
         assert anonymous.status_code == 302, "no credentials must redirect to a login, not answer"
 
         owner = requests.get(
-            api, headers={"Authorization": f'Snowflake Token="{session_token(conn)}"'}, timeout=10
+            api, headers={"Authorization": f'Snowflake Token="{token_of(conn)}"'}, timeout=10
         )
         assert owner.status_code == 200
         assert "TestMilvus.ipynb" in {item["name"] for item in owner.json()["content"]}

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 
 from milvus_spcs.naming import LABEL_PATTERN, StackNames, check_run_id
+from milvus_spcs.paths import REPO_ROOT
 from milvus_spcs.sqlfiles import load_sql_dir
-from milvus_spcs.stack.spcs_plan import REPO_ROOT
 from milvus_spcs.stack.sql_runner import SqlRunner
 
 LABELLED = (

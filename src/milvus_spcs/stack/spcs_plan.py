@@ -11,10 +11,12 @@ import datetime as dt
 import secrets
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from milvus_spcs.errors import PreflightError, WaitFailed
 from milvus_spcs.naming import StackNames, label
+from milvus_spcs.paths import REPO_ROOT
 from milvus_spcs.secret import Secret
 from milvus_spcs.specs import render_spec, spec_variables
 from milvus_spcs.sqlfiles import load_sql_dir, render
@@ -24,29 +26,6 @@ from milvus_spcs.target import Target
 from milvus_spcs.waits import Probe, wait_for
 
 PLACEHOLDER = "Endpoints provisioning in progress"
-
-# What undoes each step (services before pools before the database, by the reverse completion order).
-UNDO = {
-    "role_and_user": """USE ROLE USERADMIN;
-DROP USER IF EXISTS <% user %>;
-DROP ROLE IF EXISTS <% role %>;""",
-    "storage": """USE ROLE SYSADMIN;
-DROP DATABASE IF EXISTS <% database %>;
-DROP WAREHOUSE IF EXISTS <% warehouse %>;""",
-    "network": """USE ROLE ACCOUNTADMIN;
-DROP INTEGRATION IF EXISTS <% integration %>;""",
-    "pool_milvus": """USE ROLE SYSADMIN;
-ALTER COMPUTE POOL IF EXISTS <% milvus_pool %> STOP ALL;
-DROP COMPUTE POOL IF EXISTS <% milvus_pool %>;""",
-    "pool_jupyter": """USE ROLE SYSADMIN;
-ALTER COMPUTE POOL IF EXISTS <% jupyter_pool %> STOP ALL;
-DROP COMPUTE POOL IF EXISTS <% jupyter_pool %>;""",
-    "service_milvus": """USE ROLE SYSADMIN;
-DROP SERVICE IF EXISTS <% database %>.<% schema %>.<% milvus_service %> FORCE;""",
-    "service_jupyter": """USE ROLE SYSADMIN;
-DROP SERVICE IF EXISTS <% database %>.<% schema %>.<% jupyter_service %> FORCE;""",
-}
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @dataclass(frozen=True)
@@ -97,24 +76,10 @@ def check_images(runner: SqlRunner, repository: str, tag: str) -> None:
         )
 
 
-def _wait_pool(runner: SqlRunner, pool: str, budgets: Budgets, cancelled: threading.Event | None):
-    def wait() -> None:
-        def probe() -> Probe[None]:
-            row = runner.query("USE ROLE SYSADMIN", f"DESCRIBE COMPUTE POOL {pool}")[0]
-            return Probe(
-                row["state"] in ("IDLE", "ACTIVE"),
-                state=f"{row['state']} {row.get('status_message') or ''}".strip(),
-            )
-
-        wait_for(
-            probe,
-            what=f"compute pool {pool} to be IDLE or ACTIVE",
-            timeout=budgets.pool,
-            interval=budgets.interval,
-            cancelled=cancelled,
-        )
-
-    return wait
+def _pool_ready(runner: SqlRunner, pool: str) -> Probe[None]:
+    row = runner.query("USE ROLE SYSADMIN", f"DESCRIBE COMPUTE POOL {pool}")[0]
+    state = f"{row['state']} {row.get('status_message') or ''}".strip()
+    return Probe(row["state"] in ("IDLE", "ACTIVE"), state=state)
 
 
 def service_logs(runner: SqlRunner, fqn: str, container: str, *, previous: bool = False) -> str:
@@ -125,31 +90,18 @@ def service_logs(runner: SqlRunner, fqn: str, container: str, *, previous: bool 
     return str(next(iter(rows[0].values()))) if rows else ""
 
 
-def _wait_service(
-    runner: SqlRunner, fqn: str, container: str, budgets: Budgets, cancelled: threading.Event | None
-):
-    def wait() -> None:
-        def probe() -> Probe[None]:
-            status = runner.query("USE ROLE SYSADMIN", f"DESCRIBE SERVICE {fqn}")[0]["status"]
-            if status == "FAILED":
-                containers = runner.query("USE ROLE SYSADMIN", f"SHOW SERVICE CONTAINERS IN SERVICE {fqn}")
-                messages = "; ".join(f"{c['container_name']}: {c['message']}" for c in containers)
-                try:
-                    logs = service_logs(runner, fqn, container)
-                except Exception as exc:  # no running container means no logs; say so
-                    logs = f"(no logs: {exc})"
-                raise WaitFailed(f"service {fqn} FAILED ({messages})\n--- last logs ---\n{logs}")
-            return Probe(status == "RUNNING", state=status)
-
-        wait_for(
-            probe,
-            what=f"service {fqn} to be RUNNING",
-            timeout=budgets.service,
-            interval=budgets.interval,
-            cancelled=cancelled,
-        )
-
-    return wait
+def _service_running(runner: SqlRunner, fqn: str, container: str) -> Probe[None]:
+    """RUNNING is done; FAILED fails the wait at once, with the containers' messages and last logs."""
+    status = runner.query("USE ROLE SYSADMIN", f"DESCRIBE SERVICE {fqn}")[0]["status"]
+    if status == "FAILED":
+        containers = runner.query("USE ROLE SYSADMIN", f"SHOW SERVICE CONTAINERS IN SERVICE {fqn}")
+        messages = "; ".join(f"{c['container_name']}: {c['message']}" for c in containers)
+        try:
+            logs = service_logs(runner, fqn, container)
+        except Exception as exc:  # no running container means no logs; say so
+            logs = f"(no logs: {exc})"
+        raise WaitFailed(f"service {fqn} FAILED ({messages})\n--- last logs ---\n{logs}")
+    return Probe(status == "RUNNING", state=status)
 
 
 def build_plan(
@@ -172,6 +124,7 @@ def build_plan(
     )
     runner = SqlRunner(target, [state.password])
     files = load_sql_dir(sql_dir)
+    undo_files = load_sql_dir(sql_dir / "undo")
     variables = {**names.variables(), "comment": state.comment, "password": state.password}
 
     def sql_step(name: str, file: str, *, after: tuple[str, ...] = (), undo=None, wait=None) -> Step:
@@ -199,9 +152,9 @@ def build_plan(
         target.publish_image(f"{url}/jupyter:{state.image_tag}", "jupyter", images_dir / "jupyter")
 
     def upload_specs() -> None:
-        variables_ = spec_variables(names, milvus_tag=state.image_tag, jupyter_tag=state.image_tag)
-        if image_repository is not None:
-            variables_["image_prefix"] = "/" + image_repository.lower().replace(".", "/")
+        variables_ = spec_variables(
+            names, milvus_tag=state.image_tag, jupyter_tag=state.image_tag, repository=image_repository
+        )
         staging = staging_dir / "specs"
         staging.mkdir(parents=True, exist_ok=True)
         statements = ["USE ROLE SYSADMIN"]
@@ -215,45 +168,51 @@ def build_plan(
             )
         runner.run(statements)
 
-    def wait_ingress() -> None:
-        def probe() -> Probe[str]:
-            rows = runner.query(
-                "USE ROLE SYSADMIN", f"SHOW ENDPOINTS IN SERVICE {fq}.{names.jupyter_service}"
-            )
-            url = next((r["ingress_url"] for r in rows if r["is_public"] == "true"), None) or ""
-            return Probe(bool(url) and PLACEHOLDER not in url, url, state=url or "no public endpoint")
-
-        state.ingress_host = wait_for(
-            probe,
-            what="the Jupyter ingress URL",
-            timeout=budgets.endpoint,
-            interval=budgets.interval,
-            cancelled=cancelled,
+    def until(probe, what: str, timeout: float):
+        """A step's wait: poll ``probe`` with the run's interval and deadline, stopping on an interrupt."""
+        return lambda: wait_for(
+            probe, what=what, timeout=timeout, interval=budgets.interval, cancelled=cancelled
         )
 
-    def undo(template: str):
-        # Undo statements are templates too: only validated names are ever substituted.
-        keys = {k: v for k, v in variables.items() if f"<% {k} %>" in template}
-        return _undo(runner, template, keys)
+    def ingress_probe() -> Probe[str]:
+        rows = runner.query("USE ROLE SYSADMIN", f"SHOW ENDPOINTS IN SERVICE {fq}.{names.jupyter_service}")
+        url = next((r["ingress_url"] for r in rows if r["is_public"] == "true"), None) or ""
+        return Probe(bool(url) and PLACEHOLDER not in url, url, state=url or "no public endpoint")
+
+    def wait_ingress() -> None:
+        state.ingress_host = until(ingress_probe, "the Jupyter ingress URL", budgets.endpoint)()
+
+    def undo(step: str):
+        # sql/undo/<step>.sql, rendered like every other file: only validated names are substituted.
+        text = undo_files[f"{step}.sql"].text
+        return _undo(runner, text, {k: v for k, v in variables.items() if f"<% {k} %>" in text})
 
     service = f"{fq}.{names.milvus_service}", f"{fq}.{names.jupyter_service}"
     steps = [
         sql_step("account", "01_account.sql"),
-        sql_step("role_and_user", "02_role_and_user.sql", undo=undo(UNDO["role_and_user"])),
-        sql_step("storage", "03_storage.sql", after=("role_and_user",), undo=undo(UNDO["storage"])),
+        sql_step("role_and_user", "02_role_and_user.sql", undo=undo("role_and_user")),
+        sql_step("storage", "03_storage.sql", after=("role_and_user",), undo=undo("storage")),
         sql_step("grants", "04_grants.sql", after=("storage",)),
-        sql_step("network", "05_network.sql", after=("storage",), undo=undo(UNDO["network"])),
+        sql_step("network", "05_network.sql", after=("storage",), undo=undo("network")),
         sql_step(
             "pool_milvus",
             "06_compute_milvus.sql",
-            undo=undo(UNDO["pool_milvus"]),
-            wait=_wait_pool(runner, names.milvus_pool, budgets, cancelled),
+            undo=undo("pool_milvus"),
+            wait=until(
+                partial(_pool_ready, runner, names.milvus_pool),
+                f"compute pool {names.milvus_pool} to be IDLE or ACTIVE",
+                budgets.pool,
+            ),
         ),
         sql_step(
             "pool_jupyter",
             "06_compute_jupyter.sql",
-            undo=undo(UNDO["pool_jupyter"]),
-            wait=_wait_pool(runner, names.jupyter_pool, budgets, cancelled),
+            undo=undo("pool_jupyter"),
+            wait=until(
+                partial(_pool_ready, runner, names.jupyter_pool),
+                f"compute pool {names.jupyter_pool} to be IDLE or ACTIVE",
+                budgets.pool,
+            ),
         ),
         Step("images", publish_images, after=("storage",), description="publish or check the images"),
         Step("specs", upload_specs, after=("storage",), description="render and upload the specs"),
@@ -261,15 +220,23 @@ def build_plan(
             "service_milvus",
             "07_service_milvus.sql",
             after=("pool_milvus", "images", "specs", "network", "grants"),
-            undo=undo(UNDO["service_milvus"]),
-            wait=_wait_service(runner, service[0], "milvus", budgets, cancelled),
+            undo=undo("service_milvus"),
+            wait=until(
+                partial(_service_running, runner, service[0], "milvus"),
+                f"service {service[0]} to be RUNNING",
+                budgets.service,
+            ),
         ),
         sql_step(
             "service_jupyter",
             "07_service_jupyter.sql",
             after=("pool_jupyter", "images", "specs", "network", "grants"),
-            undo=undo(UNDO["service_jupyter"]),
-            wait=_wait_service(runner, service[1], "jupyter", budgets, cancelled),
+            undo=undo("service_jupyter"),
+            wait=until(
+                partial(_service_running, runner, service[1], "jupyter"),
+                f"service {service[1]} to be RUNNING",
+                budgets.service,
+            ),
         ),
         sql_step("endpoint_access", "08_endpoint_access.sql", after=("service_jupyter",), wait=wait_ingress),
     ]

@@ -94,7 +94,7 @@ class Context:
             raise errors.SnowflakeError(
                 3001,
                 "42501",
-                "SQL access control error:\nInsufficient privileges to operate on account 'EMULATED'.",
+                f"SQL access control error:\nInsufficient privileges to operate on account '{self.account.name}'.",
             )
 
     def require_create_in_schema(self, kind: str, fqn: tuple[str, ...]) -> None:

@@ -76,9 +76,7 @@ def listing(
     rows = []
     candidates = objects if objects is not None else ctx.account.catalog.all(kind)
     for obj in candidates:
-        if obj.kind != family(kind) and obj.subtype not in (None, kind) and kind != family(kind):
-            continue
-        if kind != family(kind) and obj.subtype != kind:
+        if kind != family(kind) and obj.subtype != kind:  # e.g. SHOW SECURITY INTEGRATIONS
             continue
         if pattern and not pattern.match(obj.name):
             continue

@@ -86,7 +86,7 @@ class ControlPlane:
             states = list(self.services.values())
             self.services.clear()
         for state in states:
-            self._stop_instances(state)
+            self._stop_instances(state.instances, state.dns_name)
         self._stopper.shutdown(wait=True)
         if self.ingress is not None:
             self.ingress.shutdown()
@@ -95,7 +95,7 @@ class ControlPlane:
 
     def reset(self) -> None:
         for state in list(self.services.values()):
-            self._stopper.submit(self._stop_instances, state)
+            self._stop_async(state)
             if self.ingress is not None:
                 self.ingress.close(state.dns_name)
         self.services.clear()
@@ -254,18 +254,16 @@ class ControlPlane:
     def _stop_async(self, state: ServiceState) -> None:
         instances, state.instances = state.instances, []
         if instances:
-            self._stopper.submit(
-                self._stop_instances, ServiceState(state.spec, "", state.ip, state.dns_name, 0.0, instances)
-            )
+            self._stopper.submit(self._stop_instances, instances, state.dns_name)
 
     @staticmethod
-    def _stop_instances(state: ServiceState) -> None:
-        for instance in state.instances:
+    def _stop_instances(instances: list[InstanceState], service: str) -> None:
+        for instance in instances:
             for handle in instance.containers.values():
                 try:
                     handle.stop()
-                except Exception:
-                    log.exception("stopping a container of %s failed", state.dns_name)
+                except Exception:  # one container that will not stop must not keep the others running
+                    log.exception("stopping a container of %s failed", service)
 
     # -- the tick ---------------------------------------------------------------------------------
 
@@ -322,7 +320,7 @@ class ControlPlane:
                 )
         except _LaunchError as exc:
             state.status, state.failure = "FAILED", str(exc)
-            self._stop_async(ServiceState(state.spec, "", state.ip, state.dns_name, 0.0, [instance]))
+            self._stopper.submit(self._stop_instances, [instance], state.dns_name)
             return
         state.instances = [instance]
 

@@ -29,6 +29,8 @@ class KindSpec:
     describe: Callable[[Context, CatalogObject], Result] | None = None
     on_create: CreateHook | None = None
     on_drop: Hook | None = None
+    # Refuses a DROP statement before anything happens (DROP SERVICE without FORCE on a block volume).
+    check_drop: Callable[[Context, CatalogObject, ast.Drop], None] | None = None
     on_alter: Callable[[Context, CatalogObject, ast.Alter], Result | None] | None = None
     required: frozenset[str] = field(default_factory=frozenset)
     created_word: str | None = None  # e.g. "Stage area" for stages

@@ -102,8 +102,8 @@ def drop(ctx: Context, stmt: ast.Drop) -> Result:
     if obj is None:
         return status(f"Drop statement executed successfully ({stmt.name.last} already dropped).")
     ctx.require_owner(obj)
-    if stmt.kind == ast.SERVICE or spec.kind == ast.SERVICE:
-        obj.properties["_FORCE"] = stmt.force
+    if spec.check_drop is not None:
+        spec.check_drop(ctx, obj, stmt)
     drop_object(ctx, spec, obj)
     return status(f"{obj.name} successfully dropped.")
 

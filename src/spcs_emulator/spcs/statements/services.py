@@ -97,14 +97,17 @@ def create_service(ctx: Context, stmt: ast.CreateService) -> Result:
     return status(f"Service {fqn[-1]} successfully created.")
 
 
-def _service_drop(ctx: Context, obj: CatalogObject) -> None:
+def _check_drop(ctx: Context, obj: CatalogObject, stmt: ast.Drop) -> None:
     state = control_plane(ctx).services.get(obj.fqn)
-    if state is not None and state.spec.has_block_volume and not obj.properties.get("_FORCE"):
+    if state is not None and state.spec.has_block_volume and not stmt.force:
         raise errors.SnowflakeError(
             391417,
             "55000",
             f"Service {obj.name} has block storage volumes; use DROP SERVICE {obj.name} FORCE to drop it and its volumes.",
         )
+
+
+def _service_drop(ctx: Context, obj: CatalogObject) -> None:
     control_plane(ctx).drop_service(ctx, obj)
 
 
@@ -193,6 +196,7 @@ SERVICE_KIND = register(
         columns=SERVICE_COLUMNS,
         row=service_row,
         on_drop=_service_drop,
+        check_drop=_check_drop,
         on_alter=_service_alter,
         describe=lambda ctx, obj: table(
             columns(f"{SERVICE_COLUMNS_HEAD} spec {SERVICE_COLUMNS_TAIL}"),
