@@ -24,12 +24,12 @@ LABELLED = (
     ("SHOW USERS", "user"),
     ("SHOW INTEGRATIONS", "integration"),
 )
-DURATION = re.compile(r"^(?P<n>\d+)(?P<unit>[smhd])$")
+DURATION = re.compile(r"(?P<n>\d+)(?P<unit>[smhd])")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(text: str) -> dt.timedelta:
-    match = DURATION.match(text.strip())
+    match = DURATION.fullmatch(text.strip())
     if not match:
         raise ValueError(f"duration {text!r} must look like 30m, 6h or 2d")
     return dt.timedelta(seconds=int(match["n"]) * UNITS[match["unit"]])
@@ -46,7 +46,7 @@ def find_runs(runner: SqlRunner) -> dict[str, RunObjects]:
     runs: dict[str, RunObjects] = {}
     for query, kind in LABELLED:
         for row in runner.query("USE ROLE ACCOUNTADMIN", query):
-            match = LABEL_PATTERN.match(str(row.get("comment") or ""))
+            match = LABEL_PATTERN.fullmatch(str(row.get("comment") or ""))
             if not match:
                 continue
             created = dt.datetime.fromisoformat(match["created"].replace("Z", "+00:00"))

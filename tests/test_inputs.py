@@ -1,0 +1,131 @@
+"""Inputs and secrets (issue 7, item 7): validators match whole values, image tags follow Docker's
+grammar, --artifacts-dir cannot reach into a PUT, SQL errors never carry a secret, the CI helper leaves
+no SNOWFLAKE_HOME behind and the image push keeps its session until the pushes are done."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from milvus_spcs.config import resolve_config
+from milvus_spcs.errors import PreflightError
+from milvus_spcs.naming import LABEL_PATTERN, StackNames, check_run_id
+from milvus_spcs.specs import SpecError, render_spec, spec_variables
+from milvus_spcs.sqlfiles import put_file, render
+from milvus_spcs.stack.janitor import parse_duration
+from spcs_emulator.emulator import Emulator
+from tests import test_cli_stack
+from tests.test_cli_stack import cli
+
+REPO = Path(__file__).resolve().parents[1]
+emulator_env = test_cli_stack.emulator_env  # a named emulator in connections.toml (fake runtime)
+
+# -- whole-value matches ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("run_id", ["abc123\n", "abc123\r", " abc123", "ABC123", "abc12"])
+def test_a_run_id_with_a_trailing_newline_or_other_extra_is_refused(run_id: str) -> None:
+    with pytest.raises(ValueError, match="must be 6 characters"):
+        check_run_id(run_id)
+    with pytest.raises(PreflightError, match="must be 6 characters"):
+        resolve_config({"run_id": run_id}, {})
+
+
+def test_a_label_with_a_trailing_newline_is_not_a_label() -> None:
+    assert LABEL_PATTERN.fullmatch("milvus-spcs run=abc123 created=2026-01-01T00:00:00Z")
+    assert not LABEL_PATTERN.fullmatch("milvus-spcs run=abc123 created=2026-01-01T00:00:00Z\n")
+
+
+@pytest.mark.parametrize(
+    ("variables", "name"),
+    [
+        ({"user": "MILVUS_SPCS_USER\n"}, "user"),
+        ({"run_id": "abc123\n"}, "run_id"),
+        ({"comment": "milvus-spcs run=abc123 created=2026-01-01T00:00:00Z\n"}, "comment"),
+    ],
+)
+def test_sql_variables_with_a_trailing_newline_are_refused(variables: dict[str, str], name: str) -> None:
+    with pytest.raises(ValueError, match=f"SQL variable '{name}'"):
+        render("SELECT 1", variables)
+
+
+def test_a_password_with_a_trailing_newline_is_refused() -> None:
+    with pytest.raises(ValueError, match="SQL variable 'password'"):
+        render("SELECT 1", {"password": "A" * 20 + "\n"})
+
+
+def test_a_duration_with_a_newline_inside_is_refused() -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration("6h\n1")
+    assert parse_duration(" 6h\n").total_seconds() == 6 * 3600  # surrounding blanks are fine
+
+
+def spec_vars(**changes: str) -> dict[str, str]:
+    variables = spec_variables(StackNames("abc123"), milvus_tag="v2.6.10", jupyter_tag="run-abc123")
+    return {**variables, **changes}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"image_prefix": "/db/public/images\n"},
+        {"milvus_service_dns": "milvus\n"},
+        {"milvus_tag": "v2.6.10\n"},
+    ],
+)
+def test_spec_variables_with_a_trailing_newline_are_refused(changes: dict[str, str]) -> None:
+    with pytest.raises(SpecError):
+        render_spec(REPO / "specs" / "milvus.yaml", spec_vars(**changes))
+
+
+# -- image tags: Docker's grammar, no '..' --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tag", [".x", "-x", "a..b", "..", "x\n", "a" * 129, "a/b", "a:b"])
+def test_image_tags_outside_dockers_grammar_are_refused(tag: str) -> None:
+    with pytest.raises(PreflightError, match="image tag"):
+        resolve_config({"image_tag": tag}, {})
+    with pytest.raises(SpecError, match="image tag"):
+        render_spec(REPO / "specs" / "milvus.yaml", spec_vars(milvus_tag=tag))
+
+
+@pytest.mark.parametrize("tag", ["v2.6.10", "run-abc123", "_x", "a" * 128, "1.0_rc-2"])
+def test_image_tags_in_dockers_grammar_are_accepted(tag: str) -> None:
+    assert resolve_config({"image_tag": tag}, {}).image_tag == tag
+    assert f"milvus:{tag}" in render_spec(REPO / "specs" / "milvus.yaml", spec_vars(milvus_tag=tag))
+
+
+# -- --artifacts-dir ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["x'y", "x\\y", "x\ny", "a*b", "a?b", "a[b]"])
+def test_an_artifacts_dir_that_could_escape_a_put_literal_is_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(PreflightError, match="--artifacts-dir"):
+        resolve_config({"artifacts_dir": str(tmp_path / name)}, {})
+    assert list(tmp_path.iterdir()) == []  # refused before anything is created
+
+
+def test_an_artifacts_dir_with_spaces_is_fine(tmp_path: Path) -> None:
+    folder = tmp_path / "my artifacts"
+    assert resolve_config({"artifacts_dir": str(folder)}, {}).artifacts_dir == folder
+
+
+def test_put_refuses_a_path_that_would_end_its_literal(tmp_path: Path) -> None:
+    put = put_file(tmp_path / "a b.yaml", "DB.PUBLIC.SPECS")
+    assert put == f"PUT 'file://{tmp_path}/a b.yaml' @DB.PUBLIC.SPECS"
+    with pytest.raises(ValueError, match="cannot hold"):
+        put_file(tmp_path / "x' @DB.PUBLIC.OTHER --.yaml", "DB.PUBLIC.SPECS")
+
+
+def test_up_with_a_quote_in_the_artifacts_dir_fails_before_creating_anything(
+    emulator_env: tuple[Emulator, dict[str, str]], tmp_path: Path
+) -> None:
+    _, env = emulator_env
+    bad = tmp_path / "it's"
+    up = cli(env, "up", "--run-id", "quo001", "--artifacts-dir", str(bad), cwd=tmp_path)
+    assert up.returncode == 2, up.stdout[-2000:] + up.stderr[-2000:]
+    assert "--artifacts-dir" in up.stderr
+    assert "cannot hold" in up.stderr
+    assert not bad.exists()
+    assert "no labelled objects" in cli(env, "status", cwd=tmp_path).stdout
