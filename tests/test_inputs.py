@@ -4,9 +4,17 @@ no SNOWFLAKE_HOME behind and the image push keeps its session until the pushes a
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import snowflake.connector
+from snowflake.connector.errors import ProgrammingError
 
 from milvus_spcs.config import resolve_config
 from milvus_spcs.errors import PreflightError
@@ -14,8 +22,11 @@ from milvus_spcs.naming import LABEL_PATTERN, StackNames, check_run_id
 from milvus_spcs.specs import SpecError, render_spec, spec_variables
 from milvus_spcs.sqlfiles import put_file, render
 from milvus_spcs.stack.janitor import parse_duration
+from milvus_spcs.stack.sql_runner import SqlRunner, redacted_error
+from milvus_spcs.target import Target
 from spcs_emulator.emulator import Emulator
 from tests import test_cli_stack
+from tests.emulator.fakes import FakeIngress, FakeRuntime
 from tests.test_cli_stack import cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,3 +140,125 @@ def test_up_with_a_quote_in_the_artifacts_dir_fails_before_creating_anything(
     assert "cannot hold" in up.stderr
     assert not bad.exists()
     assert "no labelled objects" in cli(env, "status", cwd=tmp_path).stdout
+
+
+# -- SQL errors never carry a secret --------------------------------------------------------------------
+
+# Letters and digits only, so that a quoted identifier keeps it verbatim in the error message.
+CANARY = "Zq9xLeakCanary7Hh2Kp4Wd"
+TINY_FAILING_TEST = """
+import json, os
+from milvus_spcs.secret import Secret
+from milvus_spcs.sqlfiles import render
+from milvus_spcs.stack.sql_runner import SqlRunner
+from milvus_spcs.target import Target
+
+OUTSIDER = "USE ROLE PUBLIC;\\nCREATE USER <% user %> PASSWORD = '<% password %>' COMMENT = '<% password %>';"
+
+
+def test_the_outsider_user_cannot_be_created():
+    target = Target("emulator", "test", json.loads(os.environ["EMULATOR_PARAMS"]))
+    password = Secret(os.environ["CANARY"])
+    SqlRunner(target, [password]).run(render(OUTSIDER, {"user": "OUTSIDER", "password": password}))
+
+
+def test_the_password_is_echoed_by_the_server():
+    target = Target("emulator", "test", json.loads(os.environ["EMULATOR_PARAMS"]))
+    password = Secret(os.environ["CANARY"])
+    SqlRunner(target, [password]).query("USE ROLE ACCOUNTADMIN", 'USE ROLE "' + password + '"')
+"""
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[Emulator]:
+    with Emulator(runtime=FakeRuntime(), ingress=FakeIngress(), state_dir=tmp_path / "state") as emu:
+        yield emu
+
+
+def failing_run(emulator: Emulator) -> BaseException:
+    runner = SqlRunner(Target("emulator", "test", emulator.connection_parameters()), [CANARY])
+    with pytest.raises(ProgrammingError) as info:
+        # the server echoes the quoted identifier: the password is in the message itself
+        runner.run(["USE ROLE ACCOUNTADMIN", f"CREATE USER X PASSWORD = '{CANARY}'", f'USE ROLE "{CANARY}"'])
+    return info.value
+
+
+def test_the_server_really_echoes_the_password_unredacted(emulator: Emulator) -> None:
+    """The attack below is real: the emulator's message carries the value."""
+    conn = snowflake.connector.connect(**emulator.connection_parameters())
+    try:
+        with pytest.raises(ProgrammingError, match=CANARY):
+            conn.cursor().execute(f'USE ROLE "{CANARY}"')
+    finally:
+        conn.close()
+
+
+def test_a_failing_statement_raises_without_the_password(emulator: Emulator) -> None:
+    error = failing_run(emulator)
+    assert error.errno == 2003  # the server's error, kept: callers may branch on it
+    assert error.sqlstate == "02000"
+    assert "does not exist" in str(error)
+    text = "".join(traceback.format_exception(error))  # chained exceptions included
+    for shown in (str(error), repr(error), text, error.msg, error.raw_msg, str(error.query), str(error.args)):
+        assert CANARY not in shown
+    assert "****" in str(error)
+    assert error.__cause__ is None
+    assert error.__context__ is None  # the original (with the password) is not chained
+
+
+def test_a_failing_query_hides_the_password_in_the_frames_pytest_prints(emulator: Emulator) -> None:
+    runner = SqlRunner(Target("emulator", "test", emulator.connection_parameters()), [CANARY])
+    with pytest.raises(ProgrammingError) as info:
+        runner.query("USE ROLE ACCOUNTADMIN", f'USE ROLE "{CANARY}"')
+    for entry in info.traceback:
+        assert CANARY not in repr(entry.frame.f_locals)
+    assert CANARY not in str(info.getrepr(showlocals=True, funcargs=True, style="long"))
+
+
+def test_other_errors_are_redacted_too() -> None:
+    error = redacted_error(ValueError(f"bad value {CANARY}"), [CANARY])
+    assert CANARY not in repr(error)
+    assert "ValueError: bad value ****" in str(error)
+    error = redacted_error(
+        ProgrammingError(msg=f"x {CANARY}", errno=1003, query=f"SELECT '{CANARY}'"), [CANARY]
+    )
+    assert isinstance(error, ProgrammingError)
+    assert (error.errno, error.query) == (1003, "SELECT '****'")
+    assert CANARY not in repr(error)
+
+
+def test_a_failing_test_writes_no_password_into_junit_xml(emulator: Emulator, tmp_path: Path) -> None:
+    (tmp_path / "test_tiny.py").write_text(TINY_FAILING_TEST)
+    junit = tmp_path / "junit.xml"
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{REPO / 'src'}:{REPO}",
+        "EMULATOR_PARAMS": json.dumps(emulator.connection_parameters()),
+        "CANARY": CANARY,
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--showlocals",
+            "--tb=long",
+            "-o",
+            "junit_logging=all",
+            f"--junitxml={junit}",
+            str(tmp_path / "test_tiny.py"),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert "2 failed" in done.stdout
+    assert "Insufficient privileges" in done.stdout
+    assert "does not exist" in done.stdout
+    assert CANARY not in done.stdout + done.stderr
+    assert CANARY not in junit.read_text()
