@@ -4,8 +4,11 @@ no SNOWFLAKE_HOME behind and the image push keeps its session until the pushes a
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import traceback
@@ -262,3 +265,98 @@ def test_a_failing_test_writes_no_password_into_junit_xml(emulator: Emulator, tm
     assert "does not exist" in done.stdout
     assert CANARY not in done.stdout + done.stderr
     assert CANARY not in junit.read_text()
+
+
+# -- the CI helper's SNOWFLAKE_HOME -------------------------------------------------------------------
+
+CI_HELPER = REPO / "scripts" / "spcs_on_running_emulator.py"
+
+
+def load_ci_helper():
+    spec = importlib.util.spec_from_file_location("spcs_on_running_emulator", CI_HELPER)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Boom(Exception):
+    pass
+
+
+def test_the_ci_helper_removes_its_snowflake_home_when_starting_the_emulator_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    helper = load_ci_helper()
+    homes: list[Path] = []
+
+    def popen(args: list[str], **kwargs: object) -> None:
+        home = Path(kwargs["env"]["SNOWFLAKE_HOME"])  # type: ignore[index]
+        homes.append(home)
+        assert home.stat().st_mode & 0o777 == 0o700
+        (home / "connections.toml").write_text("password = 'admin'\n")
+        raise Boom("the emulator did not start")
+
+    monkeypatch.setattr(helper.subprocess, "Popen", popen)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(Boom):
+            helper.main()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert len(homes) == 1
+    exists = homes[0].exists()
+    shutil.rmtree(homes[0], ignore_errors=True)  # never leave one behind, even when the test fails
+    assert not exists
+
+
+SIGTERM_DURING_RUN = """
+import os, signal, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import importlib.util
+spec = importlib.util.spec_from_file_location("helper", sys.argv[2])
+helper = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(helper)
+
+def popen(args, **kwargs):
+    print(kwargs["env"]["SNOWFLAKE_HOME"], flush=True)
+    os.kill(os.getpid(), signal.SIGTERM)  # a CI cancel while the emulator starts
+    signal.pause()
+
+helper.subprocess.Popen = popen
+helper.main()
+"""
+
+
+def test_the_ci_helper_removes_its_snowflake_home_on_sigterm(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SIGTERM_DURING_RUN, str(REPO / "src"), str(CI_HELPER)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    home = Path(done.stdout.strip())
+    assert home.name.startswith("snowflake-home-"), done.stderr
+    exists = home.exists()
+    shutil.rmtree(home, ignore_errors=True)  # never leave one behind, even when the test fails
+    assert not exists
+    assert done.returncode == 128 + signal.SIGTERM
+
+
+def test_the_private_home_is_0700_its_file_0600_and_both_go_on_an_exception() -> None:
+    helper = load_ci_helper()
+    seen: list[Path] = []
+
+    def use_the_home() -> None:
+        with helper.private_snowflake_home() as home:
+            seen.append(home)
+            helper.write_private(home / "connections.toml", "password = 'admin'\n")
+            assert home.stat().st_mode & 0o777 == 0o700
+            assert (home / "connections.toml").stat().st_mode & 0o777 == 0o600
+            raise Boom
+
+    with pytest.raises(Boom):
+        use_the_home()
+    assert not seen[0].exists()
