@@ -19,8 +19,9 @@ import pytest
 import snowflake.connector
 from snowflake.connector.errors import ProgrammingError
 
+from milvus_spcs import images
 from milvus_spcs.config import resolve_config
-from milvus_spcs.errors import PreflightError
+from milvus_spcs.errors import HarnessError, PreflightError
 from milvus_spcs.naming import LABEL_PATTERN, StackNames, check_run_id
 from milvus_spcs.specs import SpecError, render_spec, spec_variables
 from milvus_spcs.sqlfiles import put_file, render
@@ -360,3 +361,85 @@ def test_the_private_home_is_0700_its_file_0600_and_both_go_on_an_exception() ->
     with pytest.raises(Boom):
         use_the_home()
     assert not seen[0].exists()
+
+
+# -- image push: the session outlives the pushes -------------------------------------------------------
+
+
+class FakeRest:
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    @property
+    def token(self) -> str:
+        self.events.append("token")
+        return "session-token"
+
+
+class FakeCursor:
+    description = (("name",), ("repository_url",))
+
+    def execute(self, sql: str) -> None:
+        assert sql == "SHOW IMAGE REPOSITORIES IN SCHEMA DB.PUBLIC"
+
+    def fetchall(self) -> list[tuple[str, str]]:
+        return [("IMAGES", "org-acct.registry.snowflakecomputing.com/db/public/images")]
+
+
+class FakeConnection:
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+        self.rest = FakeRest(events)
+
+    def cursor(self) -> FakeCursor:
+        return FakeCursor()
+
+    def close(self) -> None:
+        self.events.append("session closed")
+
+
+class FakeTarget:
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    def connect(self) -> FakeConnection:
+        return FakeConnection(self.events)
+
+
+def fake_docker(monkeypatch: pytest.MonkeyPatch, events: list[str], fail: str | None = None) -> None:
+    def run(args: list[str], *, stdin: str | None = None) -> None:
+        events.append(" ".join(args[:2]))
+        if args[1] == "login":
+            assert json.loads(stdin or "") == {"token": "session-token"}
+            assert "session closed" not in events, "docker login with a logged-out token"
+        if args[1] == fail:
+            raise HarnessError(f"docker {fail} failed")
+
+    monkeypatch.setattr(images, "_run", run)
+    monkeypatch.setattr(images, "docker_engine_problem", lambda: None)
+
+
+def test_the_session_stays_open_until_the_pushes_are_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[str] = []
+    fake_docker(monkeypatch, events)
+    pushed = images.push_images(FakeTarget(events), "DB.PUBLIC.IMAGES", "v1")  # type: ignore[arg-type]
+    assert pushed == [
+        f"org-acct.registry.snowflakecomputing.com/db/public/images/{n}:v1" for n in ("milvus", "jupyter")
+    ]
+    assert events == [
+        "token",
+        "docker login",
+        "docker build",
+        "docker push",
+        "docker build",
+        "docker push",
+        "session closed",
+    ]
+
+
+def test_the_session_is_closed_when_a_push_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[str] = []
+    fake_docker(monkeypatch, events, fail="push")
+    with pytest.raises(HarnessError, match="docker push failed"):
+        images.push_images(FakeTarget(events), "DB.PUBLIC.IMAGES", "v1")  # type: ignore[arg-type]
+    assert events == ["token", "docker login", "docker build", "docker push", "session closed"]
