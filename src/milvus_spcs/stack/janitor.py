@@ -71,7 +71,7 @@ class LabelScan:
 # A label's created= is the client's clock when the plan was built, so it precedes the server's
 # created_on; more than this after it is a forged label or a badly skewed client.
 CLOCK_TOLERANCE = dt.timedelta(minutes=15)
-RUN_FIELD = re.compile(r"run=(?P<run>[a-z0-9]{6})(?:\s|$)")
+RUN_FIELD = re.compile(r"run=(?P<run>[a-z0-9]{6})(?:\s|\Z)")
 
 
 def _label_problem(comment: str, created_on: object) -> str | None:
@@ -95,7 +95,7 @@ def _label_problem(comment: str, created_on: object) -> str | None:
     return None
 
 
-def _log_skip(message: str) -> None:
+def _log_warning(message: str) -> None:
     log.warning("%s", message)
 
 
@@ -122,7 +122,7 @@ def scan_labels(runner: SqlRunner) -> LabelScan:
     return scan
 
 
-def find_runs(runner: SqlRunner, *, report: Callable[[str], None] = _log_skip) -> dict[str, RunObjects]:
+def find_runs(runner: SqlRunner, *, report: Callable[[str], None] = _log_warning) -> dict[str, RunObjects]:
     """Runs by id (labels that cannot be trusted are reported through ``report`` and left out)."""
     scan = scan_labels(runner)
     for skipped in scan.skipped:
@@ -134,11 +134,11 @@ def client_clock() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def server_now(runner: SqlRunner, *, report: Callable[[str], None] = _log_skip) -> dt.datetime:
+def server_now(runner: SqlRunner, *, report: Callable[[str], None] = _log_warning) -> dt.datetime:
     """The server's CURRENT_TIMESTAMP(), the clock created_on is on. A server without it (an older
     emulator, on this host and so on this clock) falls back to the client's clock, saying so."""
     try:
-        row = runner.query("SELECT CURRENT_TIMESTAMP() AS NOW")[0]
+        row = runner.query("SELECT CURRENT_TIMESTAMP() AS SERVER_NOW")[0]
         now = next(iter(row.values()))
         if isinstance(now, dt.datetime) and now.tzinfo is not None:
             return now
@@ -162,7 +162,7 @@ def sweep(
     older_than: dt.timedelta,
     *,
     now: dt.datetime | None = None,
-    report: Callable[[str], None] = _log_skip,
+    report: Callable[[str], None] = _log_warning,
 ) -> list[RunObjects]:
     """Tear down every run whose oldest object the server created at least ``older_than`` ago."""
     runs = find_runs(runner, report=report)
