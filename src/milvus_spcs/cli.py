@@ -178,7 +178,7 @@ def status(connection: Connection = None) -> None:
     from milvus_spcs.stack.janitor import find_runs
     from milvus_spcs.stack.sql_runner import SqlRunner
 
-    runs = find_runs(SqlRunner(_target(connection), []))
+    runs = find_runs(SqlRunner(_target(connection), []), report=typer.echo)
     if not runs:
         typer.echo("no labelled objects")
     for run in sorted(runs.values(), key=lambda r: r.created):
@@ -201,7 +201,7 @@ def down(
         raise typer.BadParameter(str(exc), param_hint="--run") from None
     runner = SqlRunner(_target(connection), [])
     teardown_run(runner, run)
-    left = find_runs(runner).get(run)
+    left = find_runs(runner, report=typer.echo).get(run)
     if left:
         typer.secho(f"run {run} still has: {', '.join(left.objects)}", fg="red", err=True)
         raise typer.Exit(1)
@@ -221,7 +221,7 @@ def janitor(
         age = parse_duration(older_than)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--older-than") from None
-    removed = sweep(SqlRunner(_target(connection), []), age)
+    removed = sweep(SqlRunner(_target(connection), []), age, report=typer.echo)
     typer.echo(f"removed {len(removed)} run(s): {', '.join(r.run_id for r in removed) or '-'}")
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from milvus_spcs.backends import BACKEND_NAMES
 from milvus_spcs.errors import PreflightError
-from milvus_spcs.naming import check_run_id, new_run_id
+from milvus_spcs.naming import check_run_id, image_tag_problem, new_run_id
+from milvus_spcs.sqlfiles import put_path_problem
 
 
 @dataclass(frozen=True)
@@ -147,19 +148,23 @@ def resolve_config(options: Mapping[str, str | None], env: Mapping[str, str]) ->
     if connection is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", connection):
         raise PreflightError(f"--snowflake-connection {connection!r} is not a connections.toml entry name")
     tag = pick("image_tag")
-    if tag is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", tag):
-        raise PreflightError(f"--image-tag {tag!r} is not a valid image tag")
+    if tag is not None and image_tag_problem(tag):
+        raise PreflightError(f"--image-tag {image_tag_problem(tag)}")
     repository = pick("image_repository")
     if repository is not None:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){2}", repository):
             raise PreflightError(f"--image-repository {repository!r} must be DATABASE.SCHEMA.REPOSITORY")
         repository = repository.upper()
+    artifacts_dir = Path(pick("artifacts_dir") or "artifacts")
+    problem = put_path_problem(artifacts_dir)  # the run's specs are PUT from inside it
+    if problem:
+        raise PreflightError(f"--artifacts-dir {problem}", ["choose a directory without those characters"])
     return HarnessConfig(
         run_id=run_id,
         milvus_backend=backend,
         milvus_uri=uri,
         milvus_image=pick("milvus_image"),
-        artifacts_dir=Path(pick("artifacts_dir") or "artifacts"),
+        artifacts_dir=artifacts_dir,
         snowflake_connection=connection,
         keep_stack=str(pick("keep_stack") or "").lower() in TRUE_WORDS,
         image_tag=tag,

@@ -6,7 +6,10 @@ import re
 import secrets
 from dataclasses import dataclass
 
-RUN_ID_PATTERN = re.compile(r"^[a-z0-9]{6}$")
+# Every pattern here is applied with fullmatch: `$` would accept a trailing newline.
+RUN_ID_PATTERN = re.compile(r"[a-z0-9]{6}")
+# Docker's tag grammar, https://docs.docker.com/reference/cli/docker/image/tag/ (no leading '.' or '-').
+IMAGE_TAG_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
 def new_run_id() -> str:
@@ -16,13 +19,23 @@ def new_run_id() -> str:
 
 
 def check_run_id(run_id: str) -> str:
-    if not RUN_ID_PATTERN.match(run_id):
+    if not RUN_ID_PATTERN.fullmatch(run_id):
         raise ValueError(f"run id {run_id!r} must be 6 characters of [a-z0-9]")
     return run_id
 
 
+def image_tag_problem(tag: str) -> str | None:
+    """Why ``tag`` is not a usable image tag, or None. '..' is refused too: a tag may end up in a path."""
+    if not IMAGE_TAG_PATTERN.fullmatch(tag) or ".." in tag:
+        return (
+            f"{tag!r} is not an image tag (1-128 characters of [A-Za-z0-9_.-], not starting with "
+            "'.' or '-', without '..')"
+        )
+    return None
+
+
 LABEL_PREFIX = "milvus-spcs run="
-LABEL_PATTERN = re.compile(r"^milvus-spcs run=(?P<run>[a-z0-9]{6}) created=(?P<created>\S+)$")
+LABEL_PATTERN = re.compile(r"milvus-spcs run=(?P<run>[a-z0-9]{6}) created=(?P<created>\S+)")
 
 
 def label(run_id: str, created: str) -> str:

@@ -16,16 +16,16 @@ from typing import Any
 import yaml
 
 from milvus_spcs.errors import HarnessError
-from milvus_spcs.naming import StackNames
+from milvus_spcs.naming import StackNames, image_tag_problem
 
 # -- rendering -------------------------------------------------------------------------------------------
 
-IMAGE_PREFIX = re.compile(r"^/[a-z0-9_]+/[a-z0-9_]+/[a-z0-9_]+$")  # /<db>/<schema>/<repository>
-IMAGE_TAG = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
-DNS_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+# Validators are applied with fullmatch: a `$` would let a trailing newline into the YAML.
+IMAGE_PREFIX = re.compile(r"/[a-z0-9_]+/[a-z0-9_]+/[a-z0-9_]+")  # /<db>/<schema>/<repository>
+DNS_NAME = re.compile(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?")
 # Any other value lands in YAML unquoted: no spaces, colons, quotes, '#' or newlines that could change
 # the document's structure.
-PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_.@/-]{1,255}$")
+PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.@/-]{1,255}")
 
 
 class SpecError(HarnessError):
@@ -34,20 +34,21 @@ class SpecError(HarnessError):
 
 def _check_value(name: str, value: str) -> None:
     if name == "image_prefix":
-        if not IMAGE_PREFIX.match(value):
+        if not IMAGE_PREFIX.fullmatch(value):
             raise SpecError(
                 f"spec variable image_prefix={value!r} must look like /<database>/<schema>/<repository> "
                 "in lower case (e.g. /milvus_spcs_abc123_db/public/images)"
             )
     elif name.endswith("_tag"):
-        if not IMAGE_TAG.match(value):
-            raise SpecError(f"spec variable {name}={value!r} is not an image tag ([A-Za-z0-9_.-]{{1,128}})")
+        problem = image_tag_problem(value)
+        if problem:
+            raise SpecError(f"spec variable {name}: {problem}")
         if value.lower() == "latest":
             raise SpecError(f"spec variable {name} must pin the image: 'latest' moves; use a release tag")
     elif name.endswith("_dns"):
-        if not DNS_NAME.match(value):
+        if not DNS_NAME.fullmatch(value):
             raise SpecError(f"spec variable {name}={value!r} is not a lower-case DNS name")
-    elif not PLAIN_VALUE.match(value):
+    elif not PLAIN_VALUE.fullmatch(value):
         raise SpecError(f"spec variable {name}={value!r} may only contain letters, digits and _ . @ / -")
 
 
@@ -119,8 +120,8 @@ CREDENTIAL_WORDS = ("PASSWORD", "PASSWD", "TOKEN", "SECRET", "KEY", "CREDENTIAL"
 # First releases with the CVE-2026-26190 fix, per release line; lines older than 2.5 never got one.
 FIXED_RELEASES: dict[tuple[int, int], int] = {(2, 5): 27, (2, 6): 10}
 FIRST_UNAFFECTED_LINE = (2, 7)
-MILVUS_VERSION_TAG = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-_.](?P<suffix>[A-Za-z0-9_.-]+))?$")
-PRERELEASE = re.compile(r"^(rc|alpha|beta|dev|pre|testing)", re.IGNORECASE)
+MILVUS_VERSION_TAG = re.compile(r"v?(\d+)\.(\d+)\.(\d+)(?:[-_.](?P<suffix>[A-Za-z0-9_.-]+))?")
+PRERELEASE = re.compile(r"(rc|alpha|beta|dev|pre|testing)", re.IGNORECASE)  # a prefix: re.match
 
 
 def _containers(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -168,7 +169,7 @@ def split_image(image: str) -> tuple[str, str | None, str | None]:
 
 def milvus_version(tag: str) -> tuple[tuple[int, int, int], bool] | None:
     """((major, minor, patch), is_prerelease) of a 'v2.6.10'-style tag; None for other tags."""
-    match = MILVUS_VERSION_TAG.match(tag)
+    match = MILVUS_VERSION_TAG.fullmatch(tag)
     if not match:
         return None
     suffix = match.group("suffix") or ""

@@ -19,10 +19,11 @@ from milvus_spcs.paths import REPO_ROOT
 SQL_DIR = REPO_ROOT / "sql"
 
 PLACEHOLDER = re.compile(r"<%\s*([A-Za-z_][A-Za-z0-9_]*)\s*%>")
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
+# Applied with fullmatch (a `$` would let a trailing newline through).
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}")
 # The label's created= part ends up inside '...': an ISO 8601 alphabet, so no quote or backslash.
-CREATED = re.compile(r"^[0-9A-Za-z:.+\-]+$")
-PASSWORD = re.compile(r"^[A-Za-z0-9_\-]{16,256}$")
+CREATED = re.compile(r"[0-9A-Za-z:.+\-]+")
+PASSWORD = re.compile(r"[A-Za-z0-9_\-]{16,256}")
 
 IDENTIFIER_NAMES = frozenset(StackNames("aaaaaa").variables()) - {"run_id"}
 SECRET_NAMES = frozenset({"password"})
@@ -33,16 +34,16 @@ def _check_value(name: str, value: str, run_id: str | None) -> None:
     if not isinstance(value, str):
         raise ValueError(f"SQL variable {name!r} must be a string, got {type(value).__name__}")
     if name == "run_id":
-        ok = bool(RUN_ID_PATTERN.match(value))
+        ok = bool(RUN_ID_PATTERN.fullmatch(value))
     elif name == "comment":
-        label = LABEL_PATTERN.match(value)
-        ok = bool(label and CREATED.match(label["created"]) and run_id in (None, label["run"]))
+        label = LABEL_PATTERN.fullmatch(value)
+        ok = bool(label and CREATED.fullmatch(label["created"]) and run_id in (None, label["run"]))
     elif name == "password":
-        ok = bool(PASSWORD.match(value))
+        ok = bool(PASSWORD.fullmatch(value))
         if not ok:  # never echo a secret, not even a malformed one
             raise ValueError("SQL variable 'password' must be 16+ characters of [A-Za-z0-9_-]")
     else:
-        ok = bool(IDENTIFIER.match(value))
+        ok = bool(IDENTIFIER.fullmatch(value))
     if not ok:
         raise ValueError(f"SQL variable {name!r} has an invalid value {value!r}")
 
@@ -117,6 +118,28 @@ def render(sql_text: str, variables: Mapping[str, str]) -> list[str]:
     """The statements of `sql_text` with every `<% name %>` replaced, after validating everything."""
     validate(sql_text, variables)
     return [PLACEHOLDER.sub(lambda m: variables[m[1]], s) for s in split_statements(sql_text)]
+
+
+# What a local path inside PUT 'file://...' may not hold: a quote or backslash would end or escape the
+# literal, and PUT expands * ? [ ] as wildcards; control characters have no business in a path.
+PUT_PATH_FORBIDDEN = frozenset("'\"\\*?[]") | {chr(c) for c in range(32)} | {chr(127)}
+
+
+def put_path_problem(path: Path) -> str | None:
+    """Why the absolute form of ``path`` cannot go into PUT 'file://...', or None."""
+    bad = sorted({c for c in str(Path(path).resolve()) if c in PUT_PATH_FORBIDDEN})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        return f"{str(path)!r} contains {shown}, which a PUT of a local file cannot hold"
+    return None
+
+
+def put_file(path: Path, stage: str, options: str = "") -> str:
+    """``PUT 'file://<absolute path>' @stage options``, refusing a path that would not stay one literal."""
+    problem = put_path_problem(path)
+    if problem:
+        raise ValueError(problem)
+    return f"PUT 'file://{Path(path).resolve()}' @{stage} {options}".rstrip()
 
 
 def redact(statement: str, secrets: Iterable[str]) -> str:

@@ -1,19 +1,27 @@
 """Find runs by their label and remove them: `milvus-spcs down --run ID` and `janitor --older-than 6h`.
 
 Every object of a run carries COMMENT = 'milvus-spcs run=<id> created=<iso8601>' (naming.label); the
-janitor reads it back from SHOW output, so it finds runs whose process died without a teardown.
+janitor reads it back from SHOW output, so it finds runs whose process died without a teardown. A
+comment is only a claim: a run is aged by the server's `created_on` against the server's clock, and a
+label that is malformed, naive or dated after its object is skipped (and reported), never trusted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from milvus_spcs.naming import LABEL_PATTERN, StackNames, check_run_id
+from snowflake.connector.errors import ProgrammingError
+
+from milvus_spcs.naming import LABEL_PATTERN, LABEL_PREFIX, StackNames, check_run_id
 from milvus_spcs.paths import REPO_ROOT
 from milvus_spcs.sqlfiles import load_sql_dir
 from milvus_spcs.stack.sql_runner import SqlRunner
+
+log = logging.getLogger(__name__)
 
 LABELLED = (
     ("SHOW COMPUTE POOLS", "compute pool"),
@@ -24,12 +32,12 @@ LABELLED = (
     ("SHOW USERS", "user"),
     ("SHOW INTEGRATIONS", "integration"),
 )
-DURATION = re.compile(r"^(?P<n>\d+)(?P<unit>[smhd])$")
+DURATION = re.compile(r"(?P<n>\d+)(?P<unit>[smhd])")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(text: str) -> dt.timedelta:
-    match = DURATION.match(text.strip())
+    match = DURATION.fullmatch(text.strip())
     if not match:
         raise ValueError(f"duration {text!r} must look like 30m, 6h or 2d")
     return dt.timedelta(seconds=int(match["n"]) * UNITS[match["unit"]])
@@ -38,22 +46,107 @@ def parse_duration(text: str) -> dt.timedelta:
 @dataclass
 class RunObjects:
     run_id: str
-    created: dt.datetime
+    created: dt.datetime  # the earliest server `created_on` of its objects (never the comment's claim)
     objects: list[str] = field(default_factory=list)
 
 
-def find_runs(runner: SqlRunner) -> dict[str, RunObjects]:
-    runs: dict[str, RunObjects] = {}
+@dataclass(frozen=True)
+class SkippedLabel:
+    """An object whose comment looks like a label but cannot be trusted: left alone, and said so."""
+
+    object: str  # "database NAME"
+    reason: str
+    run_id: str | None = None  # when the label names one
+
+    def __str__(self) -> str:
+        return f"skipped {self.object}: {self.reason}"
+
+
+@dataclass
+class LabelScan:
+    runs: dict[str, RunObjects] = field(default_factory=dict)
+    skipped: list[SkippedLabel] = field(default_factory=list)
+
+
+# A label's created= is the client's clock when the plan was built, so it precedes the server's
+# created_on; more than this after it is a forged label or a badly skewed client.
+CLOCK_TOLERANCE = dt.timedelta(minutes=15)
+RUN_FIELD = re.compile(r"run=(?P<run>[a-z0-9]{6})(?:\s|\Z)")
+
+
+def _label_problem(comment: str, created_on: object) -> str | None:
+    """Why a comment that starts like a label cannot age its object, or None."""
+    match = LABEL_PATTERN.fullmatch(comment)
+    if not match:
+        return f"comment {comment[:80]!r} is not a label ('{LABEL_PREFIX}<6 chars> created=<ISO 8601>')"
+    try:
+        created = dt.datetime.fromisoformat(match["created"])
+    except ValueError:
+        return f"created={match['created'][:40]!r} is not a date"
+    if created.tzinfo is None:
+        return f"created={match['created']} has no time zone"
+    if not isinstance(created_on, dt.datetime) or created_on.tzinfo is None:
+        return f"SHOW gave no usable created_on ({created_on!r})"
+    if created - created_on > CLOCK_TOLERANCE:
+        return (
+            f"created={match['created']} is after the server created the object ({created_on.isoformat()}): "
+            "a forged label or a skewed clock"
+        )
+    return None
+
+
+def _log_warning(message: str) -> None:
+    log.warning("%s", message)
+
+
+def scan_labels(runner: SqlRunner) -> LabelScan:
+    """Every labelled object by run, aged by the server's created_on; untrustworthy labels skipped."""
+    scan = LabelScan()
     for query, kind in LABELLED:
         for row in runner.query("USE ROLE ACCOUNTADMIN", query):
-            match = LABEL_PATTERN.match(str(row.get("comment") or ""))
-            if not match:
+            comment = str(row.get("comment") or "")
+            if not comment.startswith(LABEL_PREFIX):
                 continue
-            created = dt.datetime.fromisoformat(match["created"].replace("Z", "+00:00"))
-            run = runs.setdefault(match["run"], RunObjects(match["run"], created))
-            run.created = min(run.created, created)
-            run.objects.append(f"{kind} {row['name']}")
-    return runs
+            what = f"{kind} {row.get('name')}"
+            created_on = row.get("created_on")
+            problem = _label_problem(comment, created_on)
+            if problem:
+                named = RUN_FIELD.match(comment, len(LABEL_PREFIX) - len("run="))
+                scan.skipped.append(SkippedLabel(what, problem, named["run"] if named else None))
+                continue
+            run_id = LABEL_PATTERN.fullmatch(comment)["run"]  # type: ignore[index]
+            assert isinstance(created_on, dt.datetime)  # checked by _label_problem
+            run = scan.runs.setdefault(run_id, RunObjects(run_id, created_on))
+            run.created = min(run.created, created_on)
+            run.objects.append(what)
+    return scan
+
+
+def find_runs(runner: SqlRunner, *, report: Callable[[str], None] = _log_warning) -> dict[str, RunObjects]:
+    """Runs by id (labels that cannot be trusted are reported through ``report`` and left out)."""
+    scan = scan_labels(runner)
+    for skipped in scan.skipped:
+        report(str(skipped))
+    return scan.runs
+
+
+def client_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def server_now(runner: SqlRunner, *, report: Callable[[str], None] = _log_warning) -> dt.datetime:
+    """The server's CURRENT_TIMESTAMP(), the clock created_on is on. A server without it (an older
+    emulator, on this host and so on this clock) falls back to the client's clock, saying so."""
+    try:
+        row = runner.query("SELECT CURRENT_TIMESTAMP() AS SERVER_NOW")[0]
+        now = next(iter(row.values()))
+        if isinstance(now, dt.datetime) and now.tzinfo is not None:
+            return now
+        problem = f"CURRENT_TIMESTAMP() gave {now!r}"
+    except ProgrammingError as exc:
+        problem = f"CURRENT_TIMESTAMP() failed ({exc.errno})"
+    report(f"the server's clock is unavailable ({problem}): ages measured on this machine's clock")
+    return client_clock()
 
 
 def teardown_run(runner: SqlRunner, run_id: str) -> None:
@@ -64,9 +157,17 @@ def teardown_run(runner: SqlRunner, run_id: str) -> None:
     runner.run(teardown.statements(names.variables()))
 
 
-def sweep(runner: SqlRunner, older_than: dt.timedelta, *, now: dt.datetime | None = None) -> list[RunObjects]:
-    now = now or dt.datetime.now(dt.UTC)
-    stale = [run for run in find_runs(runner).values() if now - run.created >= older_than]
+def sweep(
+    runner: SqlRunner,
+    older_than: dt.timedelta,
+    *,
+    now: dt.datetime | None = None,
+    report: Callable[[str], None] = _log_warning,
+) -> list[RunObjects]:
+    """Tear down every run whose oldest object the server created at least ``older_than`` ago."""
+    runs = find_runs(runner, report=report)
+    now = now or server_now(runner, report=report)
+    stale = [run for run in runs.values() if now - run.created >= older_than]
     for run in stale:
         teardown_run(runner, run.run_id)
     return stale

@@ -19,7 +19,7 @@ from milvus_spcs.naming import StackNames, label
 from milvus_spcs.paths import REPO_ROOT
 from milvus_spcs.secret import Secret
 from milvus_spcs.specs import render_spec, spec_variables
-from milvus_spcs.sqlfiles import load_sql_dir, render
+from milvus_spcs.sqlfiles import load_sql_dir, put_file, render
 from milvus_spcs.stack.plan import Plan, Step
 from milvus_spcs.stack.sql_runner import SqlRunner
 from milvus_spcs.target import Target
@@ -162,9 +162,10 @@ def build_plan(
             text = render_spec(specs_dir / spec, variables_)
             state.spec_texts[spec] = text
             (staging / spec).write_text(text)
-            source = (staging / spec).resolve()
             statements.append(
-                f"PUT 'file://{source}' @{fq}.{names.specs_stage} OVERWRITE = TRUE AUTO_COMPRESS = FALSE"
+                put_file(
+                    staging / spec, f"{fq}.{names.specs_stage}", "OVERWRITE = TRUE AUTO_COMPRESS = FALSE"
+                )
             )
         runner.run(statements)
 

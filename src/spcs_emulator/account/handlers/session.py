@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,8 @@ FUNCTIONS: dict[str, Callable[[Context, tuple[Any, ...]], tuple[Any, str]]] = {
     "CURRENT_REGION": lambda ctx, args: ("EMULATED_LOCAL", "text"),
     "CURRENT_VERSION": lambda ctx, args: (EMULATED_VERSION, "text"),
     "CURRENT_SESSION": lambda ctx, args: (str(ctx.session.id), "text"),
+    # The clock SHOW's created_on is on: a client ages objects by it, never by its own clock.
+    "CURRENT_TIMESTAMP": lambda ctx, args: (dt.datetime.now(dt.UTC), "timestamp_ltz"),
     "CURRENT_SECONDARY_ROLES": lambda ctx, args: (
         '{"roles":"'
         + (",".join(sorted(ctx.roles() - ctx.primary_roles())) if ctx.session.secondary_all else "")
