@@ -138,17 +138,20 @@ def test_list_and_remove_refuse_dot_dot(mallory, statement: str) -> None:
 
 @pytest.mark.parametrize("name", ['".."', '"../../../../x"', '"a/b"', '"."'])
 def test_a_quoted_stage_name_is_one_directory_of_its_own(emulator, admin, tmp_path: Path, name: str) -> None:
-    """CREATE STAGE clears the stage's directory: a name like ".." must not clear its parent."""
+    """CREATE/DROP STAGE clear the stage's directory: a name like ".." must not clear its parent, and
+    files PUT into such a stage stay under the state directory's stages."""
     payload = tmp_path / "keep.txt"
     payload.write_text("keep me\n")
     admin.execute(f"PUT 'file://{payload}' @D.PUBLIC.FILES AUTO_COMPRESS=FALSE")
     admin.execute(f"CREATE STAGE D.PUBLIC.{name}")
     admin.execute(f"PUT 'file://{payload}' @D.PUBLIC.{name} AUTO_COMPRESS=FALSE")
+    stages = (emulator.state_dir / "stages").resolve()
+    copies = [p for p in files_named(tmp_path, "keep.txt") if p != payload]
+    assert len(copies) == 2
+    assert all(p.resolve().is_relative_to(stages) for p in copies)
     assert [r["name"] for r in rows(admin, "LIST @D.PUBLIC.FILES")] == ["files/keep.txt"]
     admin.execute(f"DROP STAGE D.PUBLIC.{name}")
     assert [r["name"] for r in rows(admin, "LIST @D.PUBLIC.FILES")] == ["files/keep.txt"]
-    stages = emulator.state_dir / "stages"
-    assert all(p.resolve().is_relative_to(stages.resolve()) for p in files_named(tmp_path, "keep.txt")[1:])
 
 
 def _http_login(emulator: Emulator, user: str, password: str) -> str:
