@@ -421,3 +421,28 @@ def test_query_refuses_a_gzip_bomb(emulator, admin) -> None:
         Authorization=f'Snowflake Token="{token}"',
     )
     assert answer.status_code == 413, answer.text[:200]
+
+
+def test_an_image_named_dot_dot_stays_in_its_repository(emulator, admin, tmp_path: Path) -> None:
+    """Publishing copies the image's files under the state directory; ``..`` as name and tag must not
+    clear another image's files (the copy starts with an rmtree)."""
+    files = tmp_path / "image-files"
+    files.mkdir()
+    (files / "app.py").write_text("print('hi')\n")
+    repo = rows(admin, "SHOW IMAGE REPOSITORIES IN SCHEMA D.PUBLIC")[0]["repository_url"]
+    first = requests.post(
+        f"http://127.0.0.1:{emulator.port}/_emulator/images",
+        json={"image": f"{repo}/m:1", "runtime": "jupyter", "files": str(files)},
+        headers={"X-Emulator-Admin-Password": emulator.admin_password},
+        timeout=10,
+    )
+    assert first.status_code == 200, first.text
+    kept = files_named(emulator.state_dir / "images", "app.py")
+    assert len(kept) == 1
+    requests.post(
+        f"http://127.0.0.1:{emulator.port}/_emulator/images",
+        json={"image": f"{repo}/..:..", "runtime": "jupyter", "files": str(files)},
+        headers={"X-Emulator-Admin-Password": emulator.admin_password},
+        timeout=10,
+    )
+    assert kept[0].is_file()
