@@ -70,13 +70,24 @@ def crash_container(emulator: Emulator, service: str, container: str) -> dict[st
     return {"service": service, "container": container}
 
 
+def _admin_password_matches(request: web.Request, password: str) -> bool:
+    """Compared as bytes: ``hmac.compare_digest`` raises on non-ASCII str, and a header may hold any
+    bytes (aiohttp decodes them as UTF-8 with surrogate escapes)."""
+    given = request.headers.get(HEADER, "").encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(given, password.encode("utf-8"))
+
+
 def add_control_routes(app: web.Application, emulator: Emulator) -> None:
     def route(action: Callable[[dict[str, Any]], dict[str, Any]]):
         async def handler(request: web.Request) -> web.Response:
-            given = request.headers.get(HEADER, "")
-            if not hmac.compare_digest(given, emulator.admin_password):
+            if not _admin_password_matches(request, emulator.admin_password):
                 return web.json_response({"error": f"missing or wrong {HEADER}"}, status=401)
-            body = await request.json() if request.can_read_body else {}
+            try:
+                body = await request.json() if request.can_read_body else {}
+            except ValueError:
+                return web.json_response({"error": "the body is not JSON"}, status=400)
+            if not isinstance(body, dict):
+                return web.json_response({"error": "the body is not a JSON object"}, status=400)
             try:
                 result = await asyncio.get_running_loop().run_in_executor(None, action, body)
             except (ControlError, ValueError, KeyError) as exc:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
 import json
 import logging
 import re
 import secrets
 import time
 import uuid
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +47,10 @@ INTERNAL_ERROR = 261000
 STAGE_BUCKET = "spcs-emulator-stage"
 STAGE_GRANT_SECONDS = 3600
 UPLOAD_THRESHOLD = 200 * 1024 * 1024  # above it the client would switch to S3 multipart (not emulated)
+# Request bodies, inflated: login and token requests are a few hundred bytes (checked before
+# authentication, so kept small); a statement can carry an inline spec or a long script.
+LOGIN_BODY_LIMIT = 4 * 1024 * 1024
+QUERY_BODY_LIMIT = 16 * 1024 * 1024
 RECENT_QUERIES = 1000
 
 DEFAULT_PARAMETERS: dict[str, Any] = {
@@ -194,12 +198,52 @@ async def _errors(request: web.Request, handler: Callable[[web.Request], Any]) -
         return _internal_error()
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+def _too_large(limit: int) -> web.HTTPException:
+    err = _bad_request(f"the request body is larger than {limit // (1024 * 1024)} MiB")
+    body = {"data": None, "code": err.code, "message": err.message, "success": False, "headers": None}
+    return web.HTTPRequestEntityTooLarge(
+        max_size=limit, actual_size=limit + 1, text=json.dumps(body), content_type="application/json"
+    )
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    """The body, at most ``limit`` bytes as read (aiohttp has already inflated Content-Encoding: gzip,
+    chunk by chunk): a bigger one is refused with 413 as soon as it passes the limit."""
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit)
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
+    return bytes(body)
+
+
+def _gunzip(raw: bytes, limit: int) -> bytes:
+    """Inflate gzip member(s) to at most ``limit`` bytes: a gzip bomb stops at the limit, not in memory."""
+    out = bytearray()
+    while raw:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            out += inflater.decompress(raw, limit + 1 - len(out))
+        except zlib.error:
+            raise _bad_request("the body is not valid gzip") from None
+        if len(out) > limit:
+            raise _too_large(limit)
+        if not inflater.eof:
+            raise _bad_request("the body is not valid gzip")
+        raw = inflater.unused_data
+    return bytes(out)
+
+
+async def _json_body(request: web.Request, limit: int = LOGIN_BODY_LIMIT) -> dict[str, Any]:
+    """The JSON object of a request, read and inflated to at most ``limit`` bytes (checked before any
+    authentication: an unauthenticated client cannot make the emulator inflate a bomb)."""
+    raw = await _read_body(request, limit)
     # aiohttp already inflates bodies sent with Content-Encoding: gzip; this covers a gzipped body
     # without the header (the 3.x connector always gzips).
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        raw = _gunzip(raw, limit)
     if not raw:
         return {}
     try:
@@ -367,14 +411,14 @@ async def _heartbeat(request: web.Request) -> web.Response:
 
 async def _telemetry(request: web.Request) -> web.Response:
     # Client telemetry is accepted and dropped (never logged: it is client internals).
-    await request.read()
+    await _read_body(request, QUERY_BODY_LIMIT)
     return web.json_response({"success": True})
 
 
 async def _abort(request: web.Request) -> web.Response:
     # Statements run synchronously: by the time an abort arrives there is nothing left to abort.
     _authenticate(request)
-    await request.read()
+    await _read_body(request, LOGIN_BODY_LIMIT)
     return _ok(None)
 
 
@@ -407,7 +451,7 @@ async def _monitoring(request: web.Request) -> web.Response:
 async def _query(request: web.Request) -> web.Response:
     state = request.app[STATE]
     token, session = _authenticate(request)
-    body = await _json_body(request)
+    body = await _json_body(request, QUERY_BODY_LIMIT)
     sql = body.get("sqlText")
     if not isinstance(sql, str) or not sql.strip():
         raise SnowflakeError(900, "42000", "Empty SQL statement.")
@@ -535,9 +579,12 @@ def _stage_target(request: web.Request) -> Path | web.Response:
     if grant is None or grant.expires <= state.clock():
         return _s3_error(403, "AccessDenied", "Access Denied")
     name = request.match_info["name"]
-    if name in ("", ".", "..") or "/" in name or "\\" in name:
+    if name in ("", ".", "..") or any(c in name for c in "/\\\x00"):
         return _s3_error(400, "InvalidArgument", "Invalid object name")
-    return grant.directory / name
+    target = grant.directory / name
+    if target.resolve().parent != grant.directory.resolve():  # e.g. a symlink: the key stays in its grant
+        return _s3_error(400, "InvalidArgument", "Invalid object name")
+    return target
 
 
 async def _stage_head(request: web.Request) -> web.StreamResponse:

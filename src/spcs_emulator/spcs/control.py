@@ -18,10 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from spcs_emulator.account.objects import CatalogObject
+from spcs_emulator.paths import fqn_name
 from spcs_emulator.spcs import images
 from spcs_emulator.spcs.lifecycle import PROFILES, InstanceState, PoolState, ServiceState, Timing
 from spcs_emulator.spcs.runtime_api import ContainerLaunch, EndpointSpec, Ingress, IngressRoute, Runtime
-from spcs_emulator.spcs.spec import ServiceSpec
+from spcs_emulator.spcs.spec import SecretMount, ServiceSpec
 from spcs_emulator.sql import ast
 
 log = logging.getLogger(__name__)
@@ -359,7 +360,7 @@ class ControlPlane:
         env = dict(container.env)
         secret_files: dict[str, dict[str, str]] = {}
         for mount in container.secrets:
-            values = self._secret_values(service, mount.object_name)
+            values = self._secret_values(service, mount)
             if mount.env_var:
                 env[mount.env_var] = values.get(mount.key or "", "") or ""
             else:
@@ -380,7 +381,7 @@ class ControlPlane:
             readiness=container.readiness,
             ip=state.ip,
             hosts=self.hosts(),
-            log_dir=self.account.state_dir / "logs" / ".".join(service.fqn) / container.name,
+            log_dir=self.account.state_dir / "logs" / fqn_name(service.fqn) / container.name,
             files=published.files,
         )
 
@@ -392,16 +393,19 @@ class ControlPlane:
             out.setdefault(state.dns_name.split(".")[0], state.ip)
         return out
 
-    def _secret_values(self, service: CatalogObject, object_name: str) -> dict[str, str | None]:
-        parts = tuple(p.upper() for p in object_name.split("."))
-        fqn = (*service.fqn[: 3 - len(parts)], *parts)
+    def _secret_values(self, service: CatalogObject, mount: SecretMount) -> dict[str, str | None]:
+        """The values, while the service's owner role may READ the secret (a revoke takes effect at the
+        next start, as on SPCS)."""
+        fqn = mount.fqn(service.fqn)
         secret = self.account.catalog.get(ast.SECRET, fqn)
-        if secret is None:
+        access = self.account.access
+        owner_roles = access.closure([access.owner(ast.SERVICE, service.fqn) or ""])
+        if secret is None or not access.holds(owner_roles, ast.SECRET, fqn, "READ"):
             raise _LaunchError(f"Secret '{'.'.join(fqn)}' does not exist or not authorized.")
         return dict(secret.properties["_VALUES"])
 
     def _volume_dir(self, service: CatalogObject, volume: str) -> Path:
-        path = self.account.state_dir / "volumes" / ".".join(service.fqn) / volume
+        path = self.account.state_dir / "volumes" / fqn_name(service.fqn) / volume
         path.mkdir(parents=True, exist_ok=True)
         return path
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from spcs_emulator import errors
 from spcs_emulator.account.objects import CatalogObject
+from spcs_emulator.paths import fqn_dir, segment
 
 RUNTIMES = ("milvus", "milvus-lite", "jupyter")
 
@@ -75,7 +76,9 @@ def publish(
     if files is not None:
         if not files.is_dir():
             raise ValueError(f"image files {files} is not a directory")
-        copied = store / "/".join(ref.repository).lower() / ref.name / ref.tag
+        # One encoded directory per name part: an image named '..' cannot clear a parent directory.
+        repository_dir = fqn_dir(store, tuple(p.lower() for p in ref.repository))
+        copied = repository_dir / segment(ref.name) / segment(ref.tag)
         shutil.rmtree(copied, ignore_errors=True)
         shutil.copytree(files, copied)
     digest = (

@@ -27,7 +27,12 @@ class SecretMount:
     object_name: str
     env_var: str | None
     key: str | None
-    directory: str | None
+    directory: str | None  # normalised: absolute, no '.' or '..' segments, no trailing '/'
+
+    def fqn(self, service_fqn: tuple[str, ...]) -> tuple[str, ...]:
+        """The SECRET object's name, qualified by the service's database and schema."""
+        parts = tuple(p.upper() for p in self.object_name.split("."))
+        return (*service_fqn[: 3 - len(parts)], *parts)
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,19 @@ def _strings(value: Any, what: str) -> tuple[str, ...] | None:
     return tuple(str(v) for v in value)
 
 
+def _container_path(value: Any, what: str) -> str:
+    """An absolute path inside the container, normalised; ``..`` is refused (the emulator builds host
+    paths from it, and SPCS wants an absolute path)."""
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise _fail(f"{what} {value!r} must be an absolute path")
+    if "\x00" in value:
+        raise _fail(f"{what} must not contain NUL bytes")
+    parts = [p for p in value.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise _fail(f"{what} {value!r} must not contain '..' segments")
+    return "/" + "/".join(parts)
+
+
 def _secret(raw: Any, container: str) -> SecretMount:
     if not isinstance(raw, dict) or "snowflakeSecret" not in raw:
         raise _fail(f"container {container}: each secret needs snowflakeSecret")
@@ -104,6 +122,8 @@ def _secret(raw: Any, container: str) -> SecretMount:
         raise _fail(f"container {container}: a secret needs exactly one of envVarName and directoryPath")
     if env_var is not None and key not in SECRET_KEYS:
         raise _fail(f"container {container}: secretKeyRef must be one of {sorted(SECRET_KEYS)}")
+    if directory is not None:
+        directory = _container_path(directory, f"container {container}: secret directoryPath")
     return SecretMount(object_name, env_var, key, directory)
 
 
@@ -125,9 +145,11 @@ def _container(raw: Any, volume_names: set[str]) -> Container:
         readiness = (int(probe["port"]), str(probe.get("path", "/")))
     mounts: dict[str, str] = {}
     for mount in raw.get("volumeMounts") or []:
+        if not isinstance(mount, dict):
+            raise _fail(f"container {name}: each volume mount must be a mapping")
         if mount.get("name") not in volume_names:
             raise _fail(f"container {name}: volume mount {mount.get('name')!r} names no volume")
-        mounts[mount["name"]] = str(mount.get("mountPath", ""))
+        mounts[mount["name"]] = _container_path(mount.get("mountPath"), f"container {name}: volume mountPath")
     return Container(
         name=name,
         image=image,

@@ -10,6 +10,7 @@ from spcs_emulator import errors
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.kinds.stages import stage_directory
 from spcs_emulator.account.show import columns
+from spcs_emulator.paths import inside, relative_parts
 from spcs_emulator.protocol.backend import Upload
 from spcs_emulator.results import Result, table
 from spcs_emulator.sql import ast
@@ -17,6 +18,11 @@ from spcs_emulator.sql import ast
 
 def _stage(ctx: Context, ref: ast.StageRef):
     return ctx.lookup(ast.STAGE, ref.stage)
+
+
+def _stage_path(ref: ast.StageRef) -> tuple[str, ...]:
+    """The segments of ``@stage/<path>``; ``..`` is refused before anything is read or written."""
+    return relative_parts(ref.path, "stage path")
 
 
 def _flag(options: dict, key: str, default: bool) -> bool:
@@ -31,7 +37,7 @@ def _flag(options: dict, key: str, default: bool) -> bool:
 def put(ctx: Context, stmt: ast.Put) -> Upload:
     stage = _stage(ctx, stmt.target)
     ctx.require(stage, "WRITE")
-    directory = stage_directory(ctx, stage.fqn) / stmt.target.path.strip("/")
+    directory = inside(stage_directory(ctx, stage.fqn), _stage_path(stmt.target), "stage path")
     directory.mkdir(parents=True, exist_ok=True)
     compression = stmt.options.get("SOURCE_COMPRESSION", "auto_detect")
     return Upload(
@@ -46,7 +52,7 @@ def put(ctx: Context, stmt: ast.Put) -> Upload:
 def _files(ctx: Context, ref: ast.StageRef, pattern: str | None):
     stage = _stage(ctx, ref)
     root = stage_directory(ctx, stage.fqn)
-    prefix = ref.path.strip("/")
+    prefix = "/".join(_stage_path(ref))
     regex = re.compile(pattern) if pattern else None
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         relative = path.relative_to(root).as_posix()
@@ -85,7 +91,8 @@ def read_stage_file(ctx: Context, ref: ast.StageRef, file: str) -> str:
     """A spec file from a stage (for CREATE SERVICE ... FROM @stage SPECIFICATION_FILE = '...')."""
     stage = _stage(ctx, ref)
     ctx.require(stage, "READ")
-    path = stage_directory(ctx, stage.fqn) / ref.path.strip("/") / file
+    parts = _stage_path(ref) + relative_parts(file, "specification file", allow_leading_slash=False)
+    path = inside(stage_directory(ctx, stage.fqn), parts, "specification file")
     if not path.is_file():
         raise errors.SnowflakeError(
             2003,

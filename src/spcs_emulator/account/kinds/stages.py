@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import Any
 
 from spcs_emulator import errors
@@ -10,11 +11,13 @@ from spcs_emulator.account.context import Context
 from spcs_emulator.account.handlers.kinds import KindSpec, register
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.show import columns, owner_of, text, yn
+from spcs_emulator.paths import fqn_dir
 from spcs_emulator.sql import ast
 
 
-def stage_directory(ctx: Context, fqn: tuple[str, ...]):
-    return ctx.account.state_dir / "stages" / "/".join(fqn)
+def stage_directory(ctx: Context, fqn: tuple[str, ...]) -> Path:
+    """One directory per identifier: a quoted name such as ".." stays a directory of its own."""
+    return fqn_dir(ctx.account.state_dir / "stages", fqn)
 
 
 def _stage_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
@@ -27,7 +30,7 @@ def _stage_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> No
 
 
 def remove_stage_dirs(ctx: Context, prefix: tuple[str, ...]) -> None:
-    shutil.rmtree(ctx.account.state_dir / "stages" / "/".join(prefix), ignore_errors=True)
+    shutil.rmtree(stage_directory(ctx, prefix), ignore_errors=True)
 
 
 def _stage_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:

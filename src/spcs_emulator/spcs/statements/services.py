@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from spcs_emulator import errors
+from spcs_emulator.account.access import AccessControl
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.handlers import objects
 from spcs_emulator.account.handlers.kinds import KindSpec, register
@@ -64,6 +65,30 @@ def _check_service_privileges(
             raise errors.insufficient_privileges("integration", integration.name)
 
 
+def _sees_secret(access: AccessControl, roles: set[str], fqn: tuple[str, ...]) -> bool:
+    """Visible to ``roles``: some privilege on the secret, and USAGE on its database and schema."""
+    return (
+        access.has_any(roles, ast.SECRET, fqn)
+        and access.holds(roles, ast.DATABASE, fqn[:1], "USAGE")
+        and access.holds(roles, ast.SCHEMA, fqn[:2], "USAGE")
+    )
+
+
+def _check_secrets(ctx: Context, spec: ServiceSpec, service_fqn: tuple[str, ...], owner: str) -> None:
+    """Each ``snowflakeSecret`` is resolved as the service's owner role, which needs READ on it (USAGE,
+    what UDFs need, is not enough for SPCS); a secret it cannot see is reported as missing."""
+    access = ctx.account.access
+    roles = access.closure([owner])
+    for container in spec.containers:
+        for mount in container.secrets:
+            fqn = mount.fqn(service_fqn)
+            secret = ctx.account.catalog.get(ast.SECRET, fqn)
+            if secret is None or not _sees_secret(access, roles, fqn):
+                raise errors.does_not_exist("Secret", ".".join(fqn))
+            if not access.holds(roles, ast.SECRET, fqn, "READ"):
+                raise errors.insufficient_privileges("secret", secret.display)
+
+
 def _checkinstances_of(props: dict[str, Any]) -> None:
     low, high = props.get("MIN_INSTANCES", 1), props.get("MAX_INSTANCES", props.get("MIN_INSTANCES", 1))
     if not isinstance(low, int) or low < 1 or not isinstance(high, int) or high < low:
@@ -87,6 +112,7 @@ def create_service(ctx: Context, stmt: ast.CreateService) -> Result:
     pool = ctx.lookup(ast.COMPUTE_POOL, stmt.compute_pool)
     spec = parse_spec(_spec_text(ctx, stmt.spec))
     _check_service_privileges(ctx, spec, pool, props)
+    _check_secrets(ctx, spec, fqn, ctx.session.role)  # the creating role becomes the owner
     obj = CatalogObject(
         ast.SERVICE, fqn, owner=ctx.session.role, comment=props.pop("COMMENT", None), properties=props
     )
@@ -123,6 +149,7 @@ def _service_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result 
         spec = parse_spec(_spec_text(ctx, stmt.spec))
         pool = ctx.lookup(ast.COMPUTE_POOL, ast.Name((obj.properties["COMPUTE_POOL"],)))
         _check_service_privileges(ctx, spec, pool, obj.properties)
+        _check_secrets(ctx, spec, obj.fqn, ctx.account.access.owner(ast.SERVICE, obj.fqn) or ctx.session.role)
         cp.suspend_service(obj)
         cp.services[obj.fqn].spec = spec
         cp.resume_service(obj)
