@@ -4,12 +4,18 @@ Kept apart from the authentication in ``ingress``: this module knows nothing abo
 hop-by-hop headers, the caller's ``Authorization`` and any ``Sf-Context-*`` header a client sent (only
 the ingress may assert who the caller is), keeps ``Host`` and ``Origin`` (Jupyter compares them for
 WebSockets) and adds ``X-Forwarded-*``.
+
+A relayed WebSocket is bounded: messages larger than its policy's limit close it (1009, either way), and
+it is closed (1008) as soon as a periodic re-check finds that the caller's access is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
@@ -33,6 +39,27 @@ WEBSOCKET_HANDSHAKE = frozenset(
 )
 USER_HEADER = "Sf-Context-Current-User"
 _NO_AUTO_HEADERS = ("User-Agent", "Accept-Encoding", "Content-Type")
+# Tornado's (so Jupyter's) own default limit for one WebSocket message.
+MAX_WEBSOCKET_MESSAGE = 10 * 1024 * 1024
+ACCESS_RECHECK_SECONDS = 1.0
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WebSocketPolicy:
+    """Bounds of a relayed WebSocket: the largest message in either direction, and how often the
+    caller's access is decided again while it is open."""
+
+    max_message: int = MAX_WEBSOCKET_MESSAGE
+    recheck_seconds: float = ACCESS_RECHECK_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.max_message <= 0 or self.recheck_seconds <= 0:
+            raise ValueError(f"a WebSocket policy needs positive bounds (got {self})")
+
+
+StillAllowed = Callable[[], Awaitable[bool]]
 
 
 def _hop_by_hop(headers: CIMultiDict[str] | web.BaseRequest) -> set[str]:
@@ -99,26 +126,45 @@ async def _pump(source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
             break
 
 
+async def _until_access_is_gone(still_allowed: StillAllowed, every: float) -> None:
+    """Return once the caller may no longer use the endpoint (a failing check counts as gone)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            if not await still_allowed():
+                return
+        except Exception:
+            log.exception("re-checking a WebSocket's access failed; closing it")
+            return
+
+
 async def forward_websocket(
     request: web.Request,
     session: aiohttp.ClientSession,
     base: str,
     user: str | None,
     sockets: set[web.WebSocketResponse],
+    *,
+    still_allowed: StillAllowed,
+    policy: WebSocketPolicy,
 ) -> web.StreamResponse:
-    """Open the WebSocket to the container first (its answer decides the subprotocol), then relay."""
+    """Open the WebSocket to the container first (its answer decides the subprotocol), then relay
+    until either side closes, a message exceeds the policy's limit, or ``still_allowed`` says no."""
     requested = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
     url = "ws" + base.removeprefix("http") + request.rel_url.raw_path_qs
     try:
         upstream = await session.ws_connect(
-            url, headers=upstream_headers(request, user, websocket=True), protocols=requested, max_msg_size=0
+            url,
+            headers=upstream_headers(request, user, websocket=True),
+            protocols=requested,
+            max_msg_size=policy.max_message,
         )
     except aiohttp.WSServerHandshakeError as exc:
         return web.Response(status=exc.status, text=f"upstream refused the WebSocket: {exc.message}\n")
     except aiohttp.ClientError as exc:
         return web.Response(status=502, text=f"upstream not reachable: {type(exc).__name__}\n")
     downstream = web.WebSocketResponse(
-        protocols=[upstream.protocol] if upstream.protocol else (), max_msg_size=0
+        protocols=[upstream.protocol] if upstream.protocol else (), max_msg_size=policy.max_message
     )
     await downstream.prepare(request)
     sockets.add(downstream)
@@ -127,11 +173,14 @@ async def forward_websocket(
             asyncio.ensure_future(_pump(downstream, upstream)),
             asyncio.ensure_future(_pump(upstream, downstream)),
         ]
-        _, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        revoked = asyncio.ensure_future(_until_access_is_gone(still_allowed, policy.recheck_seconds))
+        done, pending = await asyncio.wait([*pumps, revoked], return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if revoked in done:
+            await downstream.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"access revoked")
     finally:
         sockets.discard(downstream)
         await upstream.close(code=downstream.close_code or aiohttp.WSCloseCode.OK)
