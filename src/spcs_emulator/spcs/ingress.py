@@ -8,7 +8,8 @@ asyncio loop in a thread owned by the ``IngressProxy`` instance. Per request:
   stand-in ``/sfc-endpoint/login?next=<path>``, which the proxy serves itself (real SPCS sends browsers
   to Snowflake's OAuth login; the emulator has no browser sessions, so it stops there);
 - a token the route's authorizer rejects: 403 with the reason (never the token);
-- otherwise the request goes to the container with ``Sf-Context-Current-User: <user>`` and without the
+- otherwise the request goes to the container with ``Sf-Context-Current-User: <user>``, the route's
+  ``upstream_secret`` (which the container checks: it is reachable only through here) and without the
   ``Authorization`` header; WebSockets are relayed both ways (Jupyter kernels use them), with a bound on
   message size, and are closed within ``policy.recheck_seconds`` once the authorizer refuses their token.
 
@@ -30,7 +31,7 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
-from spcs_emulator.spcs.ingress_forward import WebSocketPolicy, forward_http, forward_websocket
+from spcs_emulator.spcs.ingress_forward import Target, WebSocketPolicy, forward_http, forward_websocket
 from spcs_emulator.spcs.runtime_api import IngressRoute
 
 LOGIN_PATH = "/sfc-endpoint/login"
@@ -175,7 +176,7 @@ class IngressProxy:
             allowed, user, reason = await _authorize(served, token)
             if not allowed:
                 return web.Response(status=403, text=f"Forbidden: {reason}\n")
-            base = f"http://{route.target_host}:{route.target_port}"
+            target = Target(f"http://{route.target_host}:{route.target_port}", user, route.upstream_secret)
             if request.headers.get("Upgrade", "").lower() == "websocket":
 
                 async def still_allowed() -> bool:
@@ -184,13 +185,12 @@ class IngressProxy:
                 return await forward_websocket(
                     request,
                     self._session,
-                    base,
-                    user,
+                    target,
                     served.sockets,
                     still_allowed=still_allowed,
                     policy=self.websockets,
                 )
-            return await forward_http(request, self._session, base, user)
+            return await forward_http(request, self._session, target)
 
         return handle
 

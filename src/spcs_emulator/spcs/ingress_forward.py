@@ -1,9 +1,9 @@
 """Forwarding one authorised request to a container: plain HTTP (streamed) or a WebSocket (both ways).
 
 Kept apart from the authentication in ``ingress``: this module knows nothing about tokens. It drops
-hop-by-hop headers, the caller's ``Authorization`` and any ``Sf-Context-*`` header a client sent (only
-the ingress may assert who the caller is), keeps ``Host`` and ``Origin`` (Jupyter compares them for
-WebSockets) and adds ``X-Forwarded-*``.
+hop-by-hop headers, the caller's ``Authorization`` and any ``Sf-Context-*`` or ingress-secret header a
+client sent (only the ingress may assert who the caller is), keeps ``Host`` and ``Origin`` (Jupyter
+compares them for WebSockets), adds ``X-Forwarded-*`` and the target's ingress secret.
 
 A relayed WebSocket is bounded: messages larger than its policy's limit close it (1009, either way), and
 it is closed (1008) as soon as a periodic re-check finds that the caller's access is gone.
@@ -15,11 +15,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
+
+from spcs_emulator.spcs.runtime_api import INGRESS_SECRET_HEADER
 
 HOP_BY_HOP = frozenset(
     {
@@ -68,15 +70,31 @@ def _hop_by_hop(headers: CIMultiDict[str] | web.BaseRequest) -> set[str]:
     return HOP_BY_HOP | named
 
 
-def upstream_headers(request: web.Request, user: str | None, *, websocket: bool = False) -> CIMultiDict[str]:
-    drop = _hop_by_hop(request) | {"authorization"} | (WEBSOCKET_HANDSHAKE if websocket else set())
+@dataclass(frozen=True)
+class Target:
+    """Where an authorised request goes: ``base`` is ``http://ip:port``; ``secret`` proves it came
+    through the ingress (sent in INGRESS_SECRET_HEADER; None for a target that checks none)."""
+
+    base: str
+    user: str | None
+    secret: str | None = field(default=None, repr=False)
+
+
+def upstream_headers(request: web.Request, target: Target, *, websocket: bool = False) -> CIMultiDict[str]:
+    drop = (
+        _hop_by_hop(request)
+        | {"authorization", INGRESS_SECRET_HEADER.lower()}
+        | (WEBSOCKET_HANDSHAKE if websocket else set())
+    )
     headers = CIMultiDict(
         (k, v)
         for k, v in request.headers.items()
         if k.lower() not in drop and not k.lower().startswith("sf-context-")
     )
-    if user is not None:
-        headers[USER_HEADER] = user
+    if target.user is not None:
+        headers[USER_HEADER] = target.user
+    if target.secret is not None:
+        headers[INGRESS_SECRET_HEADER] = target.secret
     peer = request.remote or ""
     prior = request.headers.get("X-Forwarded-For")
     headers["X-Forwarded-For"] = f"{prior}, {peer}" if prior else peer
@@ -91,14 +109,14 @@ def _downstream_headers(upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:
 
 
 async def forward_http(
-    request: web.Request, session: aiohttp.ClientSession, base: str, user: str | None
+    request: web.Request, session: aiohttp.ClientSession, target: Target
 ) -> web.StreamResponse:
-    """Send the request on to ``base`` (``http://ip:port``) and stream the answer back unchanged."""
+    """Send the request on to the target and stream the answer back unchanged."""
     try:
         upstream = await session.request(
             request.method,
-            base + request.rel_url.raw_path_qs,
-            headers=upstream_headers(request, user),
+            target.base + request.rel_url.raw_path_qs,
+            headers=upstream_headers(request, target),
             data=request.content if request.body_exists else None,
             allow_redirects=False,
             auto_decompress=False,  # bytes pass through as the container encoded them
@@ -141,8 +159,7 @@ async def _until_access_is_gone(still_allowed: StillAllowed, every: float) -> No
 async def forward_websocket(
     request: web.Request,
     session: aiohttp.ClientSession,
-    base: str,
-    user: str | None,
+    target: Target,
     sockets: set[web.WebSocketResponse],
     *,
     still_allowed: StillAllowed,
@@ -151,11 +168,11 @@ async def forward_websocket(
     """Open the WebSocket to the container first (its answer decides the subprotocol), then relay
     until either side closes, a message exceeds the policy's limit, or ``still_allowed`` says no."""
     requested = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
-    url = "ws" + base.removeprefix("http") + request.rel_url.raw_path_qs
+    url = "ws" + target.base.removeprefix("http") + request.rel_url.raw_path_qs
     try:
         upstream = await session.ws_connect(
             url,
-            headers=upstream_headers(request, user, websocket=True),
+            headers=upstream_headers(request, target, websocket=True),
             protocols=requested,
             max_msg_size=policy.max_message,
         )
