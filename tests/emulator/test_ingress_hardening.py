@@ -45,7 +45,8 @@ RECHECK = 0.2
 class Upstream:
     """A container stand-in: /ws echoes text and, asked ``big <n>``, sends ``n`` bytes."""
 
-    def __init__(self) -> None:
+    def __init__(self, ip: str = UPSTREAM_IP, port: int = 0) -> None:
+        self.ip, self.wanted_port = ip, port
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -58,7 +59,7 @@ class Upstream:
         app.router.add_get("/ws", self._ws)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
-        await web.TCPSite(self.runner, UPSTREAM_IP, 0).start()
+        await web.TCPSite(self.runner, self.ip, self.wanted_port).start()
         return self.runner.addresses[0][1]
 
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
@@ -186,6 +187,50 @@ def test_the_policy_refuses_unbounded_values() -> None:
     for bad in ({"max_message": 0}, {"recheck_seconds": 0}):
         with pytest.raises(ValueError, match="positive bounds"):
             WebSocketPolicy(**bad)
+
+
+def test_dropping_a_user_closes_its_websocket_through_the_whole_stack(tmp_path: Path) -> None:
+    """Real connector, account, control plane and ingress; the Jupyter container is a WebSocket echo."""
+    ingress = IngressProxy(websockets=WebSocketPolicy(recheck_seconds=RECHECK))
+    with Emulator(runtime=FakeRuntime(), ingress=ingress, state_dir=tmp_path / "state") as emu:
+        admin_conn = snowflake.connector.connect(**emu.connection_parameters())
+        admin = admin_conn.cursor()
+        run_guide_setup(emu, admin)
+        admin.execute("USE ROLE SYSADMIN")
+        wait_service(admin, "JUPYTER", "RUNNING")
+        admin.execute("GRANT SERVICE ROLE MILVUS_DEMO.PUBLIC.JUPYTER!ALL_ENDPOINTS_USAGE TO ROLE MILVUS_ROLE")
+        with emu.account.lock:
+            state = next(s for s in emu.control.services.values() if s.dns_name.startswith("jupyter."))
+        container = Upstream(state.ip, state.spec.public_endpoints[0].port)
+        try:
+            url = wait_for(
+                lambda: Probe(bool(state.ingress), f"ws://{next(iter(state.ingress.values()), '')}/ws"),
+                what="the Jupyter ingress",
+                timeout=10,
+            )
+            user = snowflake.connector.connect(
+                **emu.connection_parameters(user="milvus_user", password="milvususerok")
+            )
+            headers = {"Authorization": f'Snowflake Token="{user.rest.token}"'}
+
+            async def session() -> tuple[str, int | None, float]:
+                async with aiohttp.ClientSession() as http, http.ws_connect(url, headers=headers) as ws:
+                    await ws.send_str("hello")
+                    echoed = (await ws.receive(timeout=5)).data
+                    admin.execute("USE ROLE ACCOUNTADMIN")
+                    admin.execute("DROP USER milvus_user")
+                    dropped_at = time.monotonic()
+                    await ws.receive(timeout=10)
+                    return echoed, ws.close_code, time.monotonic() - dropped_at
+
+            echoed, code, took = asyncio.run(session())
+            user.close()
+        finally:
+            container.stop()
+            admin_conn.close()
+    assert echoed == "echo:5"
+    assert code == aiohttp.WSCloseCode.POLICY_VIOLATION
+    assert took < 3, f"the WebSocket outlived DROP USER by {took:.1f} s"
 
 
 # -- the ingress adds the secret, and only the ingress ------------------------------------------------
