@@ -26,21 +26,27 @@ def _bad_credentials() -> errors.SnowflakeError:
 
 
 def _user_disabled() -> errors.SnowflakeError:
-    # What the connector reports for a disabled user: "250001 (08001): Failed to connect to DB: ...
-    # User access disabled. Contact your local system administrator." (GS code 390101).
+    # A disabled user's login, as real logs show it through the connector: "250001 (08001): Failed to
+    # connect to DB: <account>.snowflakecomputing.com:443. User access disabled. Contact your local system
+    # administrator." (GS code 390101) [3P OpenMetadata's Snowflake troubleshooting page].
     return errors.SnowflakeError(
         390101, "08004", "User access disabled. Contact your local system administrator."
     )
 
 
 def session_ended() -> errors.SnowflakeError:
-    """A session that was ended (its user dropped or disabled): Snowflake's answer to a session it no longer
-    knows, 390104 "User must login again", which the connector does not try to renew (390112 it would)."""
+    """A session that was ended because its user was dropped or disabled. Snowflake documents that
+    DISABLED = TRUE blocks login and aborts the user's running queries [DOC CREATE/ALTER USER]; the code
+    an open session then gets is unconfirmed. We answer as for any session Snowflake no longer knows:
+    390104 "User must login again" (reference §7.3, fakesnow), which the connector does not try to renew
+    (390112 would send it to RENEW with a master token that is gone too)."""
     return errors.SnowflakeError(390104, "08001", "User must login again to access the service.")
 
 
 def role_not_assigned(role: str) -> errors.SnowflakeError:
-    """003013 (42501), Snowflake's answer when a session would act with a role the user does not hold."""
+    """003013 (42501): Snowflake's answer to USE ROLE of a role not granted to the user (real logs: "003013
+    (42501): SQL access control error: Requested role 'WORKROLE' is not assigned to the executing user.
+    Specify another role to activate."); the emulator gives it for a current role revoked or dropped."""
     return errors.SnowflakeError(
         3013,
         "42501",
