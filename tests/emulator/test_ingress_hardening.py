@@ -190,8 +190,9 @@ def test_the_policy_refuses_unbounded_values() -> None:
 
 
 def test_dropping_a_user_closes_its_websocket_through_the_whole_stack(tmp_path: Path) -> None:
-    """Real connector, account, control plane and ingress; the Jupyter container is a WebSocket echo."""
-    ingress = IngressProxy(websockets=WebSocketPolicy(recheck_seconds=RECHECK))
+    """Real connector, account, control plane and ingress (default policy); the Jupyter container is a
+    WebSocket echo."""
+    ingress = IngressProxy()
     with Emulator(runtime=FakeRuntime(), ingress=ingress, state_dir=tmp_path / "state") as emu:
         admin_conn = snowflake.connector.connect(**emu.connection_parameters())
         admin = admin_conn.cursor()
