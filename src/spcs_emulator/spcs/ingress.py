@@ -178,21 +178,25 @@ class IngressProxy:
                 return web.Response(status=403, text=f"Forbidden: {reason}\n")
             target = Target(f"http://{route.target_host}:{route.target_port}", user, route.upstream_secret)
             if request.headers.get("Upgrade", "").lower() == "websocket":
-
-                async def still_allowed() -> bool:
-                    return (await _authorize(served, token))[0]
-
-                return await forward_websocket(
-                    request,
-                    self._session,
-                    target,
-                    served.sockets,
-                    still_allowed=still_allowed,
-                    policy=self.websockets,
-                )
+                return await self._relay_websocket(request, served, token, target)
             return await forward_http(request, self._session, target)
 
         return handle
+
+    async def _relay_websocket(
+        self, request: web.Request, served: _Served, token: str, target: Target
+    ) -> web.StreamResponse:
+        async def still_allowed() -> bool:  # the token's access, decided again while the socket is open
+            return (await _authorize(served, token))[0]
+
+        return await forward_websocket(
+            request,
+            self._session,
+            target,
+            served.sockets,
+            still_allowed=still_allowed,
+            policy=self.websockets,
+        )
 
 
 async def _authorize(served: _Served, token: str) -> tuple[bool, str | None, str]:
