@@ -60,6 +60,7 @@ class Emulator:
         )
         self.account.register(SPCS_HANDLERS)
         self.sessions = SessionStore()
+        self.account.session_end_listeners.append(self.sessions.end)
         self.control.token_resolver = self._resolve_token
         app = build_app(self.account, self.sessions)
         add_control_routes(app, self)

@@ -415,7 +415,8 @@ def test_jupyter_kernel_reaches_milvus_by_dns_through_the_ingress(
         protocol="HTTP",
         hosts=hosts,
         image="/db/public/repo/jupyter:v1",
-        readiness=(jupyter_port, "/api/status"),
+        readiness=(jupyter_port, "/api"),  # as in specs/jupyter.yaml: the one path Jupyter serves to anyone
+        ingress_secret="ingress-secret-0123456789",
     )
     milvus, notebook = runtime.launch(milvus_launch), runtime.launch(jupyter_launch)
     wait_status(milvus, "READY")
@@ -429,6 +430,7 @@ def test_jupyter_kernel_reaches_milvus_by_dns_through_the_ingress(
             jupyter_ip,
             jupyter_port,
             lambda token: (token == "t0ken", "ALICE", "owner" if token == "t0ken" else "bad token"),
+            upstream_secret="ingress-secret-0123456789",
         )
         base = "http://" + ingress.open(route)
         code = (
@@ -444,7 +446,7 @@ def test_jupyter_kernel_reaches_milvus_by_dns_through_the_ingress(
         output = jupyter.run(code)[0]
     finally:
         ingress.shutdown()
-    assert status == 200
+    assert status == 403  # around the ingress, Jupyter answers no one (test_ingress_hardening.py)
     assert "Notebook.ipynb" in names  # the image's files are the server's root dir
     assert output.splitlines() == [milvus_ip, "[]"]
 

@@ -25,6 +25,36 @@ def _bad_credentials() -> errors.SnowflakeError:
     return errors.SnowflakeError(390100, "08004", "Incorrect username or password was specified.")
 
 
+def _user_disabled() -> errors.SnowflakeError:
+    # A disabled user's login, as real logs show it through the connector: "250001 (08001): Failed to
+    # connect to DB: <account>.snowflakecomputing.com:443. User access disabled. Contact your local system
+    # administrator." (GS code 390101) [3P OpenMetadata's Snowflake troubleshooting page].
+    return errors.SnowflakeError(
+        390101, "08004", "User access disabled. Contact your local system administrator."
+    )
+
+
+def session_ended() -> errors.SnowflakeError:
+    """A session that was ended because its user was dropped or disabled. Snowflake documents that
+    DISABLED = TRUE blocks login and aborts the user's running queries [DOC CREATE/ALTER USER]; the code
+    an open session then gets is unconfirmed. We answer as for any session Snowflake no longer knows:
+    390104 "User must login again" (reference §7.3, fakesnow), which the connector does not try to renew
+    (390112 would send it to RENEW with a master token that is gone too)."""
+    return errors.SnowflakeError(390104, "08001", "User must login again to access the service.")
+
+
+def role_not_assigned(role: str) -> errors.SnowflakeError:
+    """003013 (42501): Snowflake's answer to USE ROLE of a role not granted to the user (real logs: "003013
+    (42501): SQL access control error: Requested role 'WORKROLE' is not assigned to the executing user.
+    Specify another role to activate."); the emulator gives it for a current role revoked or dropped."""
+    return errors.SnowflakeError(
+        3013,
+        "42501",
+        f"SQL access control error:\nRequested role '{role}' is not assigned to the executing user. "
+        "Specify another role to activate.",
+    )
+
+
 def normalise_login_name(name: str) -> str:
     # Login names are case-insensitive; the connector sends what the user typed.
     return name.upper()
@@ -68,9 +98,32 @@ def pat_role_restriction(user: User, secret: str) -> tuple[bool, str | None]:
     return False, None
 
 
+def is_disabled(user: User) -> bool:
+    return user.properties.get("DISABLED") is True
+
+
+def active_user(account: Account, name: str) -> User | None:
+    """The user if it still exists and is not disabled (call with the account lock held)."""
+    user = account.catalog.get(ast.USER, (name,))
+    return user if isinstance(user, User) and not is_disabled(user) else None
+
+
+def role_usable(account: Account, user: str, role: str) -> bool:
+    """Whether ``user`` may act with ``role`` now: it exists and is granted, directly or through roles."""
+    if account.catalog.get(ast.ROLE, (role,)) is None:
+        return False
+    return role in account.access.closure(account.access.roles_of_user(user))
+
+
+def check_session(account: Account, session: Session) -> None:
+    """Every statement re-checks its session: ended (user dropped or disabled) -> 390104."""
+    if account.sessions.get(session.id) is not session or active_user(account, session.user) is None:
+        raise session_ended()
+
+
 def authenticate(account: Account, request: LoginRequest) -> User:
     user = find_user(account, request.login_name)
-    if user is None or user.properties.get("DISABLED") is True:
+    if user is None:
         raise _bad_credentials()
     method = (request.authenticator or "SNOWFLAKE").upper()
     if method == "SNOWFLAKE":
@@ -86,6 +139,8 @@ def authenticate(account: Account, request: LoginRequest) -> User:
         raise errors.SnowflakeError(
             390100, "08004", f"Authenticator {method} is not supported by the emulator."
         )
+    if is_disabled(user):  # only after the credentials: a disabled account is not revealed to guessers
+        raise _user_disabled()
     return user
 
 

@@ -38,6 +38,8 @@ class Account:
         self.access = AccessControl()
         self.faults = Faults()
         self.sessions: dict[int, Session] = {}
+        # Told the id of every session the account ends (the protocol's token store forgets it).
+        self.session_end_listeners: list[Callable[[int], None]] = []
         self._admin_password = admin_password
         self._handlers: dict[type, Handler] = {}
         self._extensions_handlers: dict[type, Handler] = {}  # registered from outside; survive reset()
@@ -67,7 +69,8 @@ class Account:
         with self.lock:
             self.catalog.reset()
             self.access = AccessControl()
-            self.sessions.clear()
+            # The admin user is recreated as it was, so its sessions live on; every other user is gone.
+            self.end_sessions(lambda session: session.user != ADMIN_USER)
             self.faults.clear()
             for hook in self.extensions.values():
                 reset = getattr(hook, "reset", None)
@@ -88,11 +91,30 @@ class Account:
         with self.lock:
             self.sessions.pop(session.id, None)
 
+    def end_sessions(self, which: Callable[[Session], bool]) -> None:
+        """End the sessions ``which`` selects (their user was dropped or disabled); call with the lock held."""
+        for session in [s for s in self.sessions.values() if which(s)]:
+            del self.sessions[session.id]
+            log.debug("session %s of user %r ended", session.id, session.user)
+            for listener in self.session_end_listeners:
+                listener(session.id)
+
     def execute(self, session: Session, sql: str) -> Result | Upload:
         statement = parse(sql)
         with self.lock:
+            # Access taken away is gone: the user and the current role are checked on every statement.
+            auth.check_session(self, session)
+            if not _may_run_without_role(statement) and not auth.role_usable(
+                self, session.user, session.role
+            ):
+                raise auth.role_not_assigned(session.role)
             self.faults.check_statement(sql)
             handler = self._handlers.get(type(statement))
             if handler is None:
                 raise errors.not_emulated(type(statement).__name__)
             return handler(Context(self, session), statement)
+
+
+def _may_run_without_role(statement: object) -> bool:
+    """USE ROLE and USE SECONDARY ROLES let a session whose current role was revoked pick another."""
+    return isinstance(statement, ast.Use) and statement.kind in (ast.ROLE, "SECONDARY ROLES")

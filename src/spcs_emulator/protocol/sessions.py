@@ -146,6 +146,12 @@ class SessionStore:
             self._forget(entry)
             return entry.session
 
+    def end(self, session_id: int) -> None:
+        """Forget every token of a session the account ended (its user was dropped or disabled)."""
+        with self._lock:
+            for entry in [e for e in self._by_master.values() if e.session.id == session_id]:
+                self._forget(entry)
+
     def purge(self) -> list[AccountSession]:
         """Forget sessions whose master token expired; returns them so the caller can log them out."""
         now = self._clock()

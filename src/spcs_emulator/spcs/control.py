@@ -346,6 +346,7 @@ class ControlPlane:
                 target_host=state.ip,
                 target_port=endpoint.port,
                 authorize=self._authorizer(service.fqn, endpoint.name),
+                upstream_secret=state.ingress_secret,
             )
             state.ingress[endpoint.name] = self.ingress.open(route)
 
@@ -383,6 +384,7 @@ class ControlPlane:
             hosts=self.hosts(),
             log_dir=self.account.state_dir / "logs" / fqn_name(service.fqn) / container.name,
             files=published.files,
+            ingress_secret=state.ingress_secret,
         )
 
     def hosts(self) -> dict[str, str]:

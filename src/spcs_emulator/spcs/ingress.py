@@ -8,8 +8,10 @@ asyncio loop in a thread owned by the ``IngressProxy`` instance. Per request:
   stand-in ``/sfc-endpoint/login?next=<path>``, which the proxy serves itself (real SPCS sends browsers
   to Snowflake's OAuth login; the emulator has no browser sessions, so it stops there);
 - a token the route's authorizer rejects: 403 with the reason (never the token);
-- otherwise the request goes to the container with ``Sf-Context-Current-User: <user>`` and without the
-  ``Authorization`` header; WebSockets are relayed both ways (Jupyter kernels use them).
+- otherwise the request goes to the container with ``Sf-Context-Current-User: <user>``, the route's
+  ``upstream_secret`` (which the container checks: it is reachable only through here) and without the
+  ``Authorization`` header; WebSockets are relayed both ways (Jupyter kernels use them), with a bound on
+  message size, and are closed within ``policy.recheck_seconds`` once the authorizer refuses their token.
 
 Tokens are never logged: the access log is off and no message includes a header value.
 """
@@ -29,7 +31,7 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
-from spcs_emulator.spcs.ingress_forward import forward_http, forward_websocket
+from spcs_emulator.spcs.ingress_forward import Target, WebSocketPolicy, forward_http, forward_websocket
 from spcs_emulator.spcs.runtime_api import IngressRoute
 
 LOGIN_PATH = "/sfc-endpoint/login"
@@ -69,12 +71,16 @@ class _Served:
 class IngressProxy:
     """``Ingress`` of runtime_api: ``open(route)`` -> ``"127.0.0.1:<port>"``, ``close(service)``, ``shutdown()``.
 
-    ``host`` is where the proxies listen; ``timeout`` bounds start, open, close and shutdown.
+    ``host`` is where the proxies listen; ``timeout`` bounds start, open, close and shutdown;
+    ``websockets`` bounds relayed WebSockets (message size, how often access is re-checked).
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", timeout: float = 10.0) -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", timeout: float = 10.0, websockets: WebSocketPolicy | None = None
+    ) -> None:
         self.host = host
         self.timeout = timeout
+        self.websockets = websockets or WebSocketPolicy()
         self._served: dict[tuple[str, str], _Served] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -167,15 +173,32 @@ class IngressProxy:
                 location = f"{LOGIN_PATH}?next={quote(request.rel_url.raw_path_qs, safe='/')}"
                 return web.Response(status=302, headers={"Location": location}, text="Login required\n")
             route = served.route
-            # The authorizer consults the account's state under its locks: keep it off the loop.
-            allowed, user, reason = await asyncio.get_running_loop().run_in_executor(
-                None, route.authorize, token
-            )
+            allowed, user, reason = await _authorize(served, token)
             if not allowed:
                 return web.Response(status=403, text=f"Forbidden: {reason}\n")
-            base = f"http://{route.target_host}:{route.target_port}"
+            target = Target(f"http://{route.target_host}:{route.target_port}", user, route.upstream_secret)
             if request.headers.get("Upgrade", "").lower() == "websocket":
-                return await forward_websocket(request, self._session, base, user, served.sockets)
-            return await forward_http(request, self._session, base, user)
+                return await self._relay_websocket(request, served, token, target)
+            return await forward_http(request, self._session, target)
 
         return handle
+
+    async def _relay_websocket(
+        self, request: web.Request, served: _Served, token: str, target: Target
+    ) -> web.StreamResponse:
+        async def still_allowed() -> bool:  # the token's access, decided again while the socket is open
+            return (await _authorize(served, token))[0]
+
+        return await forward_websocket(
+            request,
+            self._session,
+            target,
+            served.sockets,
+            still_allowed=still_allowed,
+            policy=self.websockets,
+        )
+
+
+async def _authorize(served: _Served, token: str) -> tuple[bool, str | None, str]:
+    """The route's current authorizer on ``token`` (it consults the account under its locks: off the loop)."""
+    return await asyncio.get_running_loop().run_in_executor(None, served.route.authorize, token)

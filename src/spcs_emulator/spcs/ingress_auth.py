@@ -1,12 +1,16 @@
 """Who may use a public endpoint: the service's owner role, or a role granted a service role that
-covers the endpoint (ALL_ENDPOINTS_USAGE covers all), as since the 2024_04 bundle (reference §4.5)."""
+covers the endpoint (ALL_ENDPOINTS_USAGE covers all), as since the 2024_04 bundle (reference §4.5).
+
+Every request is decided on the account's state now: a session whose user was dropped or disabled, or
+whose current role is no longer granted, and a PAT of a disabled user or of a revoked role, get nothing.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from spcs_emulator.account.access import service_role_key
-from spcs_emulator.account.auth import pat_role_restriction
+from spcs_emulator.account.auth import active_user, is_disabled, pat_role_restriction, role_usable
 from spcs_emulator.account.objects import User
 from spcs_emulator.sql import ast
 
@@ -14,21 +18,43 @@ if TYPE_CHECKING:
     from spcs_emulator.spcs.control import ControlPlane
 
 
-def _identity(cp: ControlPlane, token: str) -> tuple[str, set[str]] | None:
-    """(user, roles) for a session token or a programmatic access token."""
+class _Refused(Exception):
+    """The token was valid once but the access behind it is gone; the message says why (no secrets)."""
+
+
+def _session_identity(cp: ControlPlane, session) -> tuple[str, set[str]]:
+    account, access = cp.account, cp.account.access
+    if account.sessions.get(session.id) is not session or active_user(account, session.user) is None:
+        raise _Refused("the session has ended")
+    if not role_usable(account, session.user, session.role):
+        raise _Refused(f"role {session.role} is no longer granted to user {session.user}")
+    roles = access.closure([session.role])
+    if getattr(session, "secondary_all", False):
+        roles |= access.closure(access.roles_of_user(session.user))
+    return session.user, roles
+
+
+def _pat_identity(cp: ControlPlane, user: User, role: str | None) -> tuple[str, set[str]]:
     access = cp.account.access
+    if is_disabled(user):
+        raise _Refused(f"user {user.name} is disabled")
+    if role is None:
+        return user.name, access.closure(access.roles_of_user(user.name))
+    if not role_usable(cp.account, user.name, role):
+        raise _Refused(f"role {role} is no longer granted to user {user.name}")
+    return user.name, access.closure([role])
+
+
+def _identity(cp: ControlPlane, token: str) -> tuple[str, set[str]] | None:
+    """(user, roles) for a session token or a programmatic access token; None for an unknown token."""
     session = cp.token_resolver(token)
     if session is not None:
-        roles = access.closure([session.role])
-        if getattr(session, "secondary_all", False):
-            roles |= access.closure(access.roles_of_user(session.user))
-        return session.user, roles
+        return _session_identity(cp, session)
     for user in cp.account.catalog.all(ast.USER):
         if isinstance(user, User) and user.tokens:
             valid, role = pat_role_restriction(user, token)
             if valid:
-                granted = access.roles_of_user(user.name)
-                return user.name, access.closure([role] if role else granted)
+                return _pat_identity(cp, user, role)
     return None
 
 
@@ -39,7 +65,10 @@ def authorize_endpoint(
         return False, None, "no credentials"
     if not any(i.subtype == ast.SECURITY_INTEGRATION for i in cp.account.catalog.all(ast.INTEGRATION)):
         return False, None, "the account has no SNOWSERVICES_INGRESS security integration"
-    identity = _identity(cp, token)
+    try:
+        identity = _identity(cp, token)
+    except _Refused as refused:
+        return False, None, str(refused)
     if identity is None:
         return False, None, "the token is invalid or expired"
     user, roles = identity

@@ -1,19 +1,27 @@
 """Forwarding one authorised request to a container: plain HTTP (streamed) or a WebSocket (both ways).
 
 Kept apart from the authentication in ``ingress``: this module knows nothing about tokens. It drops
-hop-by-hop headers, the caller's ``Authorization`` and any ``Sf-Context-*`` header a client sent (only
-the ingress may assert who the caller is), keeps ``Host`` and ``Origin`` (Jupyter compares them for
-WebSockets) and adds ``X-Forwarded-*``.
+hop-by-hop headers, the caller's ``Authorization`` and any ``Sf-Context-*`` or ingress-secret header a
+client sent (only the ingress may assert who the caller is), keeps ``Host`` and ``Origin`` (Jupyter
+compares them for WebSockets), adds ``X-Forwarded-*`` and the target's ingress secret.
+
+A relayed WebSocket is bounded: messages larger than its policy's limit close it (1009, either way), and
+it is closed (1008) as soon as a periodic re-check finds that the caller's access is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
+
+from spcs_emulator.spcs.runtime_api import INGRESS_SECRET_HEADER
 
 HOP_BY_HOP = frozenset(
     {
@@ -33,6 +41,27 @@ WEBSOCKET_HANDSHAKE = frozenset(
 )
 USER_HEADER = "Sf-Context-Current-User"
 _NO_AUTO_HEADERS = ("User-Agent", "Accept-Encoding", "Content-Type")
+# Tornado's (so Jupyter's) own default limit for one WebSocket message.
+MAX_WEBSOCKET_MESSAGE = 10 * 1024 * 1024
+ACCESS_RECHECK_SECONDS = 1.0
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WebSocketPolicy:
+    """Bounds of a relayed WebSocket: the largest message in either direction, and how often the
+    caller's access is decided again while it is open."""
+
+    max_message: int = MAX_WEBSOCKET_MESSAGE
+    recheck_seconds: float = ACCESS_RECHECK_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.max_message <= 0 or self.recheck_seconds <= 0:
+            raise ValueError(f"a WebSocket policy needs positive bounds (got {self})")
+
+
+StillAllowed = Callable[[], Awaitable[bool]]
 
 
 def _hop_by_hop(headers: CIMultiDict[str] | web.BaseRequest) -> set[str]:
@@ -41,15 +70,31 @@ def _hop_by_hop(headers: CIMultiDict[str] | web.BaseRequest) -> set[str]:
     return HOP_BY_HOP | named
 
 
-def upstream_headers(request: web.Request, user: str | None, *, websocket: bool = False) -> CIMultiDict[str]:
-    drop = _hop_by_hop(request) | {"authorization"} | (WEBSOCKET_HANDSHAKE if websocket else set())
+@dataclass(frozen=True)
+class Target:
+    """Where an authorised request goes: ``base`` is ``http://ip:port``; ``secret`` proves it came
+    through the ingress (sent in INGRESS_SECRET_HEADER; None for a target that checks none)."""
+
+    base: str
+    user: str | None
+    secret: str | None = field(default=None, repr=False)
+
+
+def upstream_headers(request: web.Request, target: Target, *, websocket: bool = False) -> CIMultiDict[str]:
+    drop = (
+        _hop_by_hop(request)
+        | {"authorization", INGRESS_SECRET_HEADER.lower()}
+        | (WEBSOCKET_HANDSHAKE if websocket else set())
+    )
     headers = CIMultiDict(
         (k, v)
         for k, v in request.headers.items()
         if k.lower() not in drop and not k.lower().startswith("sf-context-")
     )
-    if user is not None:
-        headers[USER_HEADER] = user
+    if target.user is not None:
+        headers[USER_HEADER] = target.user
+    if target.secret is not None:
+        headers[INGRESS_SECRET_HEADER] = target.secret
     peer = request.remote or ""
     prior = request.headers.get("X-Forwarded-For")
     headers["X-Forwarded-For"] = f"{prior}, {peer}" if prior else peer
@@ -64,14 +109,14 @@ def _downstream_headers(upstream: aiohttp.ClientResponse) -> CIMultiDict[str]:
 
 
 async def forward_http(
-    request: web.Request, session: aiohttp.ClientSession, base: str, user: str | None
+    request: web.Request, session: aiohttp.ClientSession, target: Target
 ) -> web.StreamResponse:
-    """Send the request on to ``base`` (``http://ip:port``) and stream the answer back unchanged."""
+    """Send the request on to the target and stream the answer back unchanged."""
     try:
         upstream = await session.request(
             request.method,
-            base + request.rel_url.raw_path_qs,
-            headers=upstream_headers(request, user),
+            target.base + request.rel_url.raw_path_qs,
+            headers=upstream_headers(request, target),
             data=request.content if request.body_exists else None,
             allow_redirects=False,
             auto_decompress=False,  # bytes pass through as the container encoded them
@@ -99,26 +144,44 @@ async def _pump(source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
             break
 
 
+async def _until_access_is_gone(still_allowed: StillAllowed, every: float) -> None:
+    """Return once the caller may no longer use the endpoint (a failing check counts as gone)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            if not await still_allowed():
+                return
+        except Exception:
+            log.exception("re-checking a WebSocket's access failed; closing it")
+            return
+
+
 async def forward_websocket(
     request: web.Request,
     session: aiohttp.ClientSession,
-    base: str,
-    user: str | None,
+    target: Target,
     sockets: set[web.WebSocketResponse],
+    *,
+    still_allowed: StillAllowed,
+    policy: WebSocketPolicy,
 ) -> web.StreamResponse:
-    """Open the WebSocket to the container first (its answer decides the subprotocol), then relay."""
+    """Open the WebSocket to the container first (its answer decides the subprotocol), then relay
+    until either side closes, a message exceeds the policy's limit, or ``still_allowed`` says no."""
     requested = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
-    url = "ws" + base.removeprefix("http") + request.rel_url.raw_path_qs
+    url = "ws" + target.base.removeprefix("http") + request.rel_url.raw_path_qs
     try:
         upstream = await session.ws_connect(
-            url, headers=upstream_headers(request, user, websocket=True), protocols=requested, max_msg_size=0
+            url,
+            headers=upstream_headers(request, target, websocket=True),
+            protocols=requested,
+            max_msg_size=policy.max_message,
         )
     except aiohttp.WSServerHandshakeError as exc:
         return web.Response(status=exc.status, text=f"upstream refused the WebSocket: {exc.message}\n")
     except aiohttp.ClientError as exc:
         return web.Response(status=502, text=f"upstream not reachable: {type(exc).__name__}\n")
     downstream = web.WebSocketResponse(
-        protocols=[upstream.protocol] if upstream.protocol else (), max_msg_size=0
+        protocols=[upstream.protocol] if upstream.protocol else (), max_msg_size=policy.max_message
     )
     await downstream.prepare(request)
     sockets.add(downstream)
@@ -127,11 +190,14 @@ async def forward_websocket(
             asyncio.ensure_future(_pump(downstream, upstream)),
             asyncio.ensure_future(_pump(upstream, downstream)),
         ]
-        _, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        revoked = asyncio.ensure_future(_until_access_is_gone(still_allowed, policy.recheck_seconds))
+        done, pending = await asyncio.wait([*pumps, revoked], return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if revoked in done:
+            await downstream.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"access revoked")
     finally:
         sockets.discard(downstream)
         await upstream.close(code=downstream.close_code or aiohttp.WSCloseCode.OK)

@@ -7,6 +7,7 @@ an endpoint's ingress_url shows the provisioning placeholder until some time aft
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 
 from spcs_emulator.spcs.runtime_api import ContainerHandle
@@ -82,3 +83,5 @@ class ServiceState:
     ingress: dict[str, str] = field(default_factory=dict)  # endpoint name -> ingress host
     failure: str = ""  # why the service FAILED (container message)
     stopping: bool = False
+    # Shared by the service's containers and its ingress routes only (ContainerLaunch.ingress_secret).
+    ingress_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 ContainerStatus = Literal["PENDING", "READY", "FAILED", "DONE"]
+# The ingress adds this header, with the service's ingress secret, to every request it forwards; servers
+# the emulator configures (Jupyter) refuse requests without it, so nothing reaches them around the ingress.
+INGRESS_SECRET_HEADER = "X-Spcs-Ingress-Secret"
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class ContainerLaunch:
     hosts: dict[str, str]  # DNS name -> ip, for every service of the account (service-to-service DNS)
     log_dir: Path  # the runtime writes current and previous container logs here
     files: Path | None = None  # the published image's files: the container's working directory
+    ingress_secret: str | None = None  # what the ingress sends in INGRESS_SECRET_HEADER (never logged)
 
 
 class ContainerHandle(Protocol):
@@ -90,6 +94,7 @@ class IngressRoute:
     target_port: int
     authorize: Authorizer
     meta: dict[str, str] = field(default_factory=dict)
+    upstream_secret: str | None = None  # sent in INGRESS_SECRET_HEADER: the target's ingress_secret
 
 
 class Ingress(Protocol):

@@ -10,9 +10,9 @@ An image in the emulated registry names a *runtime* instead of layers (see ``ima
   (or a Milvus Lite on the same port) clash, unlike on SPCS where every service has its own IP.
 - ``milvus-lite``: ``python -m milvus_lite server`` bound to the container's IP and gRPC port, data in
   the volume. It has no HTTP port, so a readiness probe in the spec is replaced by the gRPC check.
-- ``jupyter``: ``jupyter server`` on the container's IP and HTTP endpoint port, token, password and
-  XSRF checks off (the ingress authenticates, as on SPCS; it uses no cookies, so XSRF cannot arise),
-  root dir = the image's working directory, Jupyter's config and runtime dirs private to the container.
+- ``jupyter``: ``jupyter server`` on the container's IP and HTTP endpoint port, answering only requests
+  that carry the ingress's secret (``jupyter_auth``), Host check on, root dir = the image's working
+  directory, Jupyter's config and runtime dirs private to the container.
 
 The spec's ``command``/``args`` are not interpreted: the runtime alone decides how the image runs.
 Port choice and config files are redone on every (re)start, because free ports can change meanwhile.
@@ -120,7 +120,13 @@ def plan_milvus_lite(launch: ContainerLaunch, dirs: ContainerDirs, _cache: Path)
 
 
 def plan_jupyter(launch: ContainerLaunch, dirs: ContainerDirs, _cache: Path) -> RunPlan:
+    """Jupyter Server answering only the ingress (see ``jupyter_auth``): the service's ingress secret
+    reaches it through 0600 files, never argv or environment; its Host check stays on."""
+    from spcs_emulator.spcs.jupyter_auth import write_ingress_only_config
+
     port = http_endpoint(launch.endpoints, JUPYTER_PORT)
+    jupyter = dirs.root / "jupyter"
+    write_ingress_only_config(jupyter / "config", jupyter / "ingress-secret", launch.ingress_secret)
     argv = [
         sys.executable,
         "-m",
@@ -129,14 +135,9 @@ def plan_jupyter(launch: ContainerLaunch, dirs: ContainerDirs, _cache: Path) -> 
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
         "--no-browser",
-        "--IdentityProvider.token=",
-        "--ServerApp.password=",
-        "--ServerApp.disable_check_xsrf=True",
-        "--ServerApp.allow_remote_access=True",
         "--ServerApp.allow_root=True",
         f"--ServerApp.root_dir={dirs.cwd}",
     ]
-    jupyter = dirs.root / "jupyter"
     env = {
         **_python_env(),
         "JUPYTER_CONFIG_DIR": str(jupyter / "config"),

@@ -118,6 +118,8 @@ def _user_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result | N
         if "COMMENT" in props:
             obj.comment = props.pop("COMMENT")
         _apply_user_properties(obj, props)
+        if obj.properties.get("DISABLED") is True:  # a disabled user's sessions end with it
+            ctx.account.end_sessions(lambda session: session.user == obj.name)
         return table(columns("status"), [("Statement executed successfully.",)])
     return None
 
@@ -163,8 +165,7 @@ def _user_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
 
 def _user_drop(ctx: Context, obj: CatalogObject) -> None:
     ctx.account.access.forget_user(obj.name)
-    for session_id in [sid for sid, s in ctx.account.sessions.items() if s.user == obj.name]:
-        del ctx.account.sessions[session_id]
+    ctx.account.end_sessions(lambda session: session.user == obj.name)
 
 
 def _user_describe(ctx: Context, obj: CatalogObject) -> Result:
