@@ -11,6 +11,7 @@ import pytest
 import snowflake.connector
 from snowflake.connector.errors import DatabaseError, ProgrammingError
 
+from milvus_spcs.target import token_of
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.runtime_api import IngressRoute
@@ -76,18 +77,18 @@ def allowed(route: IngressRoute, token: str) -> bool:
 
 def test_before_any_change_the_session_works_and_passes_the_ingress(user, route: IngressRoute) -> None:
     assert rows(user.cursor(), "SELECT CURRENT_ROLE() AS R")[0]["R"] == ROLE
-    assert allowed(route, user.rest.token)
+    assert allowed(route, str(token_of(user)))
 
 
 def test_drop_user_ends_the_open_session_everywhere(admin, user, route: IngressRoute) -> None:
-    token = user.rest.token
+    token = str(token_of(user))
     admin.execute(f"DROP USER {USER}")
     assert not allowed(route, token)
     assert errno_of(user, "SELECT 1") == SESSION_ENDED
 
 
 def test_a_recreated_user_does_not_revive_the_old_session(admin, user, route: IngressRoute) -> None:
-    token = user.rest.token
+    token = str(token_of(user))
     admin.execute(f"DROP USER {USER}")
     admin.execute(f"CREATE USER {USER} PASSWORD = '{PASSWORD}' DEFAULT_ROLE = {ROLE}")
     admin.execute(f"GRANT ROLE {ROLE} TO USER {USER}")
@@ -98,7 +99,7 @@ def test_a_recreated_user_does_not_revive_the_old_session(admin, user, route: In
 def test_disabling_a_user_ends_its_session_and_refuses_its_login(
     emulator: Emulator, admin, user, route: IngressRoute
 ) -> None:
-    token = user.rest.token
+    token = str(token_of(user))
     admin.execute(f"ALTER USER {USER} SET DISABLED = TRUE")
     assert not allowed(route, token)
     assert errno_of(user, "SELECT 1") == SESSION_ENDED
@@ -126,7 +127,7 @@ def test_a_pat_of_a_revoked_role_is_refused_at_the_ingress(admin, route: Ingress
 
 
 def test_revoking_the_current_role_makes_it_unusable(admin, user, route: IngressRoute) -> None:
-    token = user.rest.token
+    token = str(token_of(user))
     admin.execute(f"REVOKE ROLE {ROLE} FROM USER {USER}")
     assert route.authorize(token) == (False, None, f"role {ROLE} is no longer granted to user {USER}")
     with pytest.raises(ProgrammingError) as info:
@@ -146,9 +147,9 @@ def test_a_role_held_only_through_the_hierarchy_goes_with_it(admin, user, route:
     admin.execute(f"GRANT ROLE TEAM TO USER {USER}")
     cur = user.cursor()
     cur.execute(f"USE ROLE {ROLE}")  # held through TEAM
-    assert allowed(route, user.rest.token)
+    assert allowed(route, str(token_of(user)))
     admin.execute(f"REVOKE ROLE {ROLE} FROM ROLE TEAM")
-    assert not allowed(route, user.rest.token)
+    assert not allowed(route, str(token_of(user)))
     assert errno_of(user, "SELECT CURRENT_ROLE()") == ROLE_NOT_ASSIGNED
 
 
@@ -165,7 +166,7 @@ def test_other_users_sessions_are_untouched(emulator: Emulator, admin, user, rou
     try:
         admin.execute(f"DROP USER {USER}")
         assert rows(bob.cursor(), "SELECT CURRENT_USER() AS U")[0]["U"] == "BOB"
-        assert allowed(route, bob.rest.token)
+        assert allowed(route, str(token_of(bob)))
         assert rows(admin, "SELECT CURRENT_USER() AS U")[0]["U"] == "ADMIN"
     finally:
         bob.close()
