@@ -1,0 +1,286 @@
+"""However the emulator dies, its containers die with it; a new emulator reaps what an old one left.
+
+The SIGKILL drill runs the real `milvus-spcs emulator` in a subprocess with a Milvus Lite service and a
+Jupyter service whose kernel runs and whose notebook started a detached process (a session of its own,
+its parent gone): exactly the processes a parent-death signal would miss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+import snowflake.connector
+
+from milvus_spcs.jupyter_client import JupyterOverIngress
+from milvus_spcs.target import token_of
+from milvus_spcs.waits import Probe, wait_for
+from spcs_emulator.emulator import Emulator
+from spcs_emulator.spcs.leftovers import StateDirInUse, records_dir
+from spcs_emulator.spcs.lifecycle import ENDPOINT_PLACEHOLDER
+from spcs_emulator.spcs.processes import descendants, is_alive, start_time, write_record
+from tests.emulator.test_account import rows, wait_status
+
+pytestmark = pytest.mark.slow
+SRC = Path(__file__).resolve().parents[2] / "src"
+PASSWORD = "death-test-password"
+LITE_PORT = 19547
+JUPYTER_PORT = 8897
+LITE_SPEC = (
+    '{"spec": {"containers": [{"name": "db", "image": "/d/public/r/lite:1"}], '
+    f'"endpoints": [{{"name": "grpc", "port": {LITE_PORT}, "protocol": "TCP"}}]}}}}'
+)
+JUPYTER_SPEC = (
+    '{"spec": {"containers": [{"name": "nb", "image": "/d/public/r/nb:1"}], '
+    f'"endpoints": [{{"name": "ui", "port": {JUPYTER_PORT}, "public": true}}]}}}}'
+)
+DETACHED = (
+    "import subprocess, sys\n"
+    "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)\n"
+    "print(p.pid)\n"
+)
+
+
+@dataclass
+class CliEmulator:
+    """`milvus-spcs emulator` in a subprocess, its output collected by a reader thread."""
+
+    proc: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+
+    def entry(self) -> dict:
+        def printed() -> Probe[str]:
+            text = "".join(self.lines)
+            return Probe("protocol = " in text and "# profile=" in text, text, state=text[-300:])
+
+        text = wait_for(printed, what="the connections.toml entry", timeout=60, interval=0.02)
+        assert text is not None
+        return tomllib.loads("\n".join(x for x in text.splitlines() if not x.startswith("#")))["emulator"]
+
+    def state_dir(self) -> Path:
+        self.entry()
+        line = next(x for x in "".join(self.lines).splitlines() if x.startswith("# profile="))
+        return Path(line.split("state-dir=", 1)[1].strip())
+
+    def connect(self) -> snowflake.connector.SnowflakeConnection:
+        e = self.entry()
+        return snowflake.connector.connect(
+            account=e["account"],
+            user=e["user"],
+            password=e["password"],
+            host=e["host"],
+            port=e["port"],
+            protocol="http",
+        )
+
+
+def start_cli(tmp_path: Path, *args: str) -> CliEmulator:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "SPCS_EMULATOR_ADMIN_PASSWORD": PASSWORD,
+        "PYTHONPATH": str(SRC),  # this checkout, not an installed copy
+        "TMPDIR": str(tmp),  # the emulator's temporary state directory lands where the test sees it
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "milvus_spcs.cli", "emulator", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        umask=0o022,  # the usual umask: a directory made without an explicit mode is world-readable
+    )
+    cli = CliEmulator(proc)
+    reader = threading.Thread(target=lambda: cli.lines.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    return cli
+
+
+@pytest.fixture
+def cli_emulators() -> Iterator[list[CliEmulator]]:
+    started: list[CliEmulator] = []
+    yield started
+    for cli in started:
+        if cli.proc.poll() is None:
+            cli.proc.send_signal(signal.SIGTERM)
+            cli.proc.wait(timeout=60)
+
+
+def port_is_free(port: int) -> bool:
+    """No listener on ``port`` on any address (binding the wildcard clashes with each of them)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def kill_all(pids: list[int]) -> None:
+    """Cleanup after a failed assertion: what the emulator left must not outlive the test."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def publish(port: int, image: str, runtime: str) -> None:
+    response = requests.post(
+        f"http://127.0.0.1:{port}/_emulator/images",
+        json={"image": image, "runtime": runtime},
+        headers={"X-Emulator-Admin-Password": PASSWORD},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+
+
+def start_services(cli: CliEmulator, conn: snowflake.connector.SnowflakeConnection) -> str:
+    """Milvus Lite and Jupyter RUNNING; returns the ingress host of Jupyter."""
+    cur = conn.cursor()
+    for sql in (
+        "CREATE SECURITY INTEGRATION SNOWSERVICES_INGRESS_OAUTH TYPE = OAUTH "
+        "OAUTH_CLIENT = SNOWSERVICES_INGRESS ENABLED = TRUE",
+        "CREATE DATABASE D",
+        "CREATE IMAGE REPOSITORY R",
+        "CREATE COMPUTE POOL P MIN_NODES=1 MAX_NODES=1 INSTANCE_FAMILY=CPU_X64_XS",
+    ):
+        cur.execute(sql)
+    url = rows(cur, "SHOW IMAGE REPOSITORIES")[0]["repository_url"]
+    publish(cli.entry()["port"], f"{url}/lite:1", "milvus-lite")
+    publish(cli.entry()["port"], f"{url}/nb:1", "jupyter")
+    cur.execute(f"CREATE SERVICE LITE IN COMPUTE POOL P FROM SPECIFICATION $${LITE_SPEC}$$")
+    cur.execute(f"CREATE SERVICE NB IN COMPUTE POOL P FROM SPECIFICATION $${JUPYTER_SPEC}$$")
+    wait_status(cur, "LITE", "RUNNING", timeout=120)
+    wait_status(cur, "NB", "RUNNING", timeout=120)
+
+    def ingress() -> Probe[str]:
+        host = rows(cur, "SHOW ENDPOINTS IN SERVICE NB")[0]["ingress_url"]
+        return Probe(host != ENDPOINT_PLACEHOLDER, host, state=host)
+
+    host = wait_for(ingress, what="the Jupyter ingress URL", timeout=30, interval=0.1)
+    assert host is not None
+    return host
+
+
+def test_sigkilled_emulator_leaves_no_process_port_or_temp_dir(
+    tmp_path: Path, cli_emulators: list[CliEmulator]
+) -> None:
+    cli = start_cli(tmp_path)
+    cli_emulators.append(cli)
+    state_dir = cli.state_dir()
+    assert state_dir.is_relative_to(tmp_path / "tmp"), "a temporary state directory"
+    with cli.connect() as conn:
+        host = start_services(cli, conn)
+        token = token_of(conn)
+        detached = int(JupyterOverIngress(f"http://{host}", token).run(DETACHED)[0].strip())
+        # That kernel is shut down; its detached child stays, orphaned. Another kernel keeps running.
+        kernel = requests.post(
+            f"http://{host}/api/kernels",
+            json={"name": "python3"},
+            headers={"Authorization": f'Snowflake Token="{token}"', "X-XSRFToken": "x", "Cookie": "_xsrf=x"},
+            timeout=60,
+        )
+        assert kernel.status_code == 201, kernel.text
+
+    def kernel_running() -> Probe[list[int]]:
+        pids = descendants(cli.proc.pid)
+        kernels = [p for p in pids if b"ipykernel" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        return Probe(bool(kernels), pids, state=f"{len(pids)} processes")
+
+    tree = wait_for(kernel_running, what="a running kernel", timeout=60, interval=0.1) or []
+    assert is_alive(detached)
+    assert not port_is_free(LITE_PORT)
+    assert not port_is_free(JUPYTER_PORT)
+    everything = [cli.proc.pid, *tree, detached]
+
+    cli.proc.send_signal(signal.SIGKILL)
+    cli.proc.wait(timeout=10)
+
+    def all_gone() -> Probe[None]:
+        alive = [p for p in everything if is_alive(p)]
+        ports = [p for p in (LITE_PORT, JUPYTER_PORT) if not port_is_free(p)]
+        done = not alive and not ports and not state_dir.exists()
+        return Probe(done, None, state=f"alive={alive} busy ports={ports} state dir={state_dir.exists()}")
+
+    try:
+        wait_for(all_gone, what="the emulator's processes, ports and temp dir gone", timeout=15, interval=0.1)
+    finally:
+        kill_all(everything)
+
+
+def test_a_new_emulator_reaps_what_a_killed_one_left(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    container = state / "containers" / "D.PUBLIC.LITE-0-db"
+    container.mkdir(parents=True)
+    (container / "leftover.txt").write_text("x")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # A container that outlived its emulator and its watchdog: a listener with a child in a session of
+    # its own; and a process whose pid a record names with another start time (the pid was reused).
+    leftover = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import socket, subprocess, sys, time\n"
+            f"s = socket.create_server(('127.0.0.1', {port}))\n"
+            "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],"
+            " start_new_session=True)\n"
+            "print(c.pid, flush=True)\n"
+            "time.sleep(600)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        assert leftover.stdout is not None
+        grandchild = int(leftover.stdout.readline())
+        write_record(records_dir(state), leftover.pid, container)
+        reused = write_record(records_dir(state), bystander.pid, None)
+        record = json.loads(reused.read_text())
+        assert record["start"] == start_time(bystander.pid)
+        reused.write_text(json.dumps({**record, "start": 1}))
+        (state / "run" / "emulator.pid").write_text('{"pid": 999999999}\n')  # a dead emulator's pidfile
+        assert not port_is_free(port)
+
+        emulator = Emulator(state_dir=state).start()
+        try:
+            with pytest.raises(StateDirInUse, match="in use by another running emulator"):
+                Emulator(state_dir=state).start()
+            leftover.wait(timeout=10)
+            assert not is_alive(grandchild)
+            assert port_is_free(port)
+            assert not container.exists()
+            assert list(records_dir(state).iterdir()) == []
+            assert bystander.poll() is None, "a process that only reuses a recorded pid is not touched"
+        finally:
+            emulator.stop()
+    finally:
+        kill_all([leftover.pid, bystander.pid])
+        leftover.wait(timeout=10)
+        bystander.wait(timeout=10)
+
+
+def test_state_dir_is_created_private(tmp_path: Path, cli_emulators: list[CliEmulator]) -> None:
+    state = tmp_path / "new" / "state"
+    cli = start_cli(tmp_path, "--state-dir", str(state))
+    cli_emulators.append(cli)
+    assert cli.state_dir() == state
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert stat.S_IMODE((state / "run").stat().st_mode) == 0o700
