@@ -43,6 +43,9 @@ class ContainerLaunch:
     hosts: dict[str, str]  # DNS name -> ip, for every service of the account (service-to-service DNS)
     log_dir: Path  # the runtime writes current and previous container logs here
     files: Path | None = None  # the published image's files: the container's working directory
+    # The DNS domain of the service's own schema (``a1b2.svc.spcs.internal``): the names in it also
+    # resolve by their short name (``milvus``), as a search domain makes them on SPCS.
+    search_domain: str = ""
 
 
 class ContainerHandle(Protocol):
