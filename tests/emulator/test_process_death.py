@@ -31,7 +31,7 @@ from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.leftovers import StateDirInUse, records_dir
 from spcs_emulator.spcs.lifecycle import ENDPOINT_PLACEHOLDER
-from spcs_emulator.spcs.processes import descendants, is_alive, start_time, write_record
+from spcs_emulator.spcs.processes import Lifeline, descendants, is_alive, start_time, write_record
 from tests.emulator.test_account import rows, wait_status
 
 pytestmark = pytest.mark.slow
@@ -284,3 +284,59 @@ def test_state_dir_is_created_private(tmp_path: Path, cli_emulators: list[CliEmu
     assert cli.state_dir() == state
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     assert stat.S_IMODE((state / "run").stat().st_mode) == 0o700
+
+
+# -- the watchdog alone (no emulator): what a broken lifeline ends, and what passes through ------
+
+
+STUBBORN = (
+    "import signal, subprocess, sys, time\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "daemon = 'import os, time\\nif os.fork(): os._exit(0)\\ntime.sleep(600)'\n"
+    "d = subprocess.Popen([sys.executable, '-c', daemon], start_new_session=True)\n"
+    "d.wait()\n"  # the daemon's parent is gone: the daemon is an orphan in a session of its own
+    "print('ready', flush=True)\n"
+    "time.sleep(600)\n"
+)
+
+
+def test_a_broken_lifeline_ends_orphans_and_processes_that_ignore_sigterm(tmp_path: Path) -> None:
+    lifeline = Lifeline()
+    proc = lifeline.popen(
+        [sys.executable, "-c", STUBBORN],
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"], "SECRET_VALUE": "hunter2"},
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"ready\n"
+    tree = descendants(proc.pid)
+    try:
+        assert len(tree) == 2, "the main process and the orphaned daemon, both below the watchdog"
+        assert b"hunter2" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        assert b"hunter2" not in Path(f"/proc/{proc.pid}/environ").read_bytes()
+        lifeline.close()  # as when the emulator dies: the write end is closed by the kernel
+        assert proc.wait(timeout=15) == 128 + signal.SIGKILL  # the main process ignored SIGTERM
+        wait_for(
+            lambda: Probe(not any(is_alive(p) for p in tree), None, str(tree)),
+            what="the whole tree gone",
+            timeout=5,
+            interval=0.05,
+        )
+    finally:
+        kill_all([proc.pid, *tree])
+
+
+def test_the_watchdog_passes_the_exit_code_and_closes_its_lifeline_fd(tmp_path: Path) -> None:
+    lifeline = Lifeline()
+    try:
+        code = "import os, sys; sys.exit(len(os.listdir('/proc/self/fd')))"  # 0, 1, 2 and listdir's own
+        proc = lifeline.popen([sys.executable, "-c", code], cwd=tmp_path, env={})
+        assert proc.wait(timeout=30) == 4
+        proc = lifeline.popen(
+            ["/nonexistent/command"], cwd=tmp_path, env={}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        out, _ = proc.communicate(timeout=30)
+        assert (proc.returncode, b"cannot start /nonexistent/command" in out) == (127, True)
+    finally:
+        lifeline.close()

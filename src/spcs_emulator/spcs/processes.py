@@ -122,6 +122,8 @@ class Lifeline:
         except OSError:
             kill_tree(proc)
             raise
+        finally:
+            proc.stdin = None  # closed: to its user the Popen has no stdin (communicate() works)
         self._record(proc, root)
         return proc
 

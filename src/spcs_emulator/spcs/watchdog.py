@@ -94,9 +94,11 @@ def descendants_in(table: dict[int, list[str]], roots: list[int]) -> list[int]:
     for pid, fields in table.items():
         children.setdefault(int(fields[1]), []).append(pid)
     found: list[int] = []
+    seen = set(roots)
     frontier = list(roots)
     while frontier:
-        frontier = [c for p in frontier for c in children.get(p, []) if c not in found]
+        frontier = [c for p in frontier for c in children.get(p, []) if c not in seen]
+        seen.update(frontier)
         found.extend(frontier)
     return found
 
@@ -120,6 +122,7 @@ class Watchdog:
         self.lifeline = lifeline
         os.set_inheritable(lifeline, False)  # the container must not hold it
         self.terminating = False
+        self.lifeline_broken = False
         self.main_status: int | None = None
         self.main_pid = 0
         # SIGCHLD (and SIGTERM) wake the select() through this pipe; handlers do nothing else.
@@ -161,15 +164,17 @@ class Watchdog:
                 self.main_status = status
 
     def _wait_event(self, timeout: float) -> bool:
-        """Wait for a signal or the lifeline; True when the lifeline broke (the emulator is gone)."""
-        readable, _, _ = select.select([self.lifeline, self.wake], [], [], timeout)
+        """Wait for a signal or the lifeline; True once the lifeline broke (the emulator is gone)."""
+        # A broken lifeline stays readable (EOF): watching it further would turn waits into a spin.
+        watched = [self.wake] if self.lifeline_broken else [self.lifeline, self.wake]
+        readable, _, _ = select.select(watched, [], [], timeout)
         if self.wake in readable:
             with contextlib.suppress(BlockingIOError):
                 while os.read(self.wake, 512):
                     pass
-        if self.lifeline in readable:
-            return os.read(self.lifeline, 1) == b""
-        return False
+        if self.lifeline in readable and os.read(self.lifeline, 1) == b"":
+            self.lifeline_broken = True
+        return self.lifeline_broken
 
     def _signal_tree(self, sig: signal.Signals) -> list[int]:
         table = process_table()
@@ -191,17 +196,14 @@ class Watchdog:
             self._wait_event(0.05)
 
     def supervise(self) -> int:
-        lifeline_broken = False
-        while self.main_status is None and not lifeline_broken:
-            if not self._reap():
-                break
+        while self.main_status is None and not self.lifeline_broken and self._reap():
             if self.main_status is None:
-                lifeline_broken = self._wait_event(1.0)
+                self._wait_event(1.0)
         # After a stop request the runtime gives the rest its grace (it signals them itself); the
         # lifeline still ends them at once should the emulator die meanwhile.
-        while self.terminating and not lifeline_broken and self._reap() and self._tree_running():
-            lifeline_broken = self._wait_event(0.1)
-        self._end_tree(SHUTDOWN_GRACE if lifeline_broken else 0)
+        while self.terminating and not self.lifeline_broken and self._reap() and self._tree_running():
+            self._wait_event(0.1)
+        self._end_tree(SHUTDOWN_GRACE if self.lifeline_broken else 0)
         return exit_code(self.main_status)
 
     def _tree_running(self) -> bool:
