@@ -60,6 +60,7 @@ class CliEmulator:
 
     proc: subprocess.Popen[str]
     lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     def entry(self) -> dict:
         def printed() -> Probe[str]:
@@ -105,8 +106,10 @@ def start_cli(tmp_path: Path, *args: str) -> CliEmulator:
         umask=0o022,  # the usual umask: a directory made without an explicit mode is world-readable
     )
     cli = CliEmulator(proc)
-    reader = threading.Thread(target=lambda: cli.lines.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
-    reader.start()
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    cli.reader = threading.Thread(target=lambda: cli.lines.extend(iter(stdout.readline, "")), daemon=True)
+    cli.reader.start()
     return cli
 
 
@@ -284,6 +287,15 @@ def test_state_dir_is_created_private(tmp_path: Path, cli_emulators: list[CliEmu
     assert cli.state_dir() == state
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     assert stat.S_IMODE((state / "run").stat().st_mode) == 0o700
+
+    second = start_cli(tmp_path, "--state-dir", str(state))
+    cli_emulators.append(second)
+    assert second.proc.wait(timeout=60) == 1
+    assert second.reader is not None
+    second.reader.join(timeout=10)
+    refusal = "".join(second.lines)
+    assert f"state directory {state} is in use by another running emulator" in refusal
+    assert "Traceback" not in refusal
 
 
 # -- the watchdog alone (no emulator): what a broken lifeline ends, and what passes through ------
