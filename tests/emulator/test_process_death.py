@@ -313,12 +313,16 @@ STUBBORN = (
 
 
 def test_a_broken_lifeline_ends_orphans_and_processes_that_ignore_sigterm(tmp_path: Path) -> None:
-    lifeline = Lifeline()
+    records, root = tmp_path / "records", tmp_path / "container"
+    (root / "fs").mkdir(parents=True)
+    (root / "fs" / "password").write_text("hunter2")
+    lifeline = Lifeline(records)
     proc = lifeline.popen(
         [sys.executable, "-c", STUBBORN],
         cwd=tmp_path,
         env={"PATH": os.environ["PATH"], "SECRET_VALUE": "hunter2"},
         stdout=subprocess.PIPE,
+        root=root,
     )
     assert proc.stdout is not None
     assert proc.stdout.readline() == b"ready\n"
@@ -329,6 +333,8 @@ def test_a_broken_lifeline_ends_orphans_and_processes_that_ignore_sigterm(tmp_pa
         assert b"hunter2" not in Path(f"/proc/{proc.pid}/environ").read_bytes()
         lifeline.close()  # as when the emulator dies: the write end is closed by the kernel
         assert proc.wait(timeout=15) == 128 + signal.SIGKILL  # the main process ignored SIGTERM
+        assert not root.exists(), "the container's directory (and its secrets) went with it"
+        assert list(records.iterdir()) == []
         wait_for(
             lambda: Probe(not any(is_alive(p) for p in tree), None, str(tree)),
             what="the whole tree gone",

@@ -99,7 +99,8 @@ class Lifeline:
     ) -> subprocess.Popen[bytes]:
         """Start ``argv`` below a watchdog; the Popen is the watchdog's (its exit code is argv's).
 
-        ``root``: the container's private directory, recorded so that a later emulator removes it.
+        ``root``: the container's private directory: removed by the watchdog when the lifeline breaks,
+        and recorded so that a later emulator removes it should the watchdog have been killed too.
         """
         with self._lock:
             if self._closed:
@@ -118,7 +119,13 @@ class Lifeline:
         try:
             # The command and environment (secrets included) go through a pipe, never argv.
             with proc.stdin:
-                proc.stdin.write(json.dumps({"argv": argv, "env": env}).encode())
+                request = {
+                    "argv": argv,
+                    "env": env,
+                    "root": None if root is None else str(root),
+                    "record_dir": None if self.record_dir is None else str(self.record_dir),
+                }
+                proc.stdin.write(json.dumps(request).encode())
         except OSError:
             kill_tree(proc)
             raise

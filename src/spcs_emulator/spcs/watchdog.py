@@ -13,7 +13,8 @@ every container runs as ``python watchdog.py run <fd>`` -> the container's main 
   (a kernel whose server died, a daemon that double-forked) is re-parented to the watchdog instead of
   init: the whole tree is always below the watchdog and found by walking /proc parent links.
 - **On EOF** it sends SIGTERM to every descendant, waits ``SHUTDOWN_GRACE`` seconds, SIGKILLs what is
-  left and reaps it, then exits. **When the main process exits** it kills what the main process left
+  left and reaps it, removes the container's private directory (its secrets with it) and its own
+  record in the state directory, then exits. **When the main process exits** it kills what the main process left
   behind (as a container's end does) and exits with the main process's code (128 + signal when it was
   killed), so the runtime sees the container's own exit code. After SIGTERM (the runtime stopping the
   container signals every process itself) the remaining processes get their grace from the runtime.
@@ -220,13 +221,25 @@ def exit_code(status: int | None) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
+def _clean_up_after(request: dict) -> None:
+    """The emulator is gone: nobody else will remove the container's directory or this record."""
+    if request.get("root"):
+        shutil.rmtree(request["root"], ignore_errors=True)
+    if request.get("record_dir"):
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(request["record_dir"], f"{os.getpid()}.json"))
+
+
 def run(lifeline: int) -> int:
     request = json.loads(sys.stdin.buffer.read())
     watchdog = Watchdog(lifeline)
     _become_subreaper()
     if not watchdog.spawn(list(request["argv"]), dict(request["env"])):
         return EXEC_FAILED
-    return watchdog.supervise()
+    code = watchdog.supervise()
+    if watchdog.lifeline_broken:
+        _clean_up_after(request)
+    return code
 
 
 def guard(lifeline: int, directory: str) -> int:
