@@ -12,6 +12,7 @@ stopping (SIGKILL), its containers' watchdogs end them and a guard removes a tem
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import tempfile
@@ -34,9 +35,10 @@ ACCOUNT_NAME = "EMULATED"
 
 
 def private_directory(path: Path) -> None:
-    """Create ``path`` for this user only (0700); tighten it if it exists with wider access."""
+    """Create ``path`` for this user only (0700); tighten it if it is ours and open to others."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if path.stat().st_mode & 0o077:
+    status = path.stat()
+    if status.st_mode & 0o077 and status.st_uid == os.getuid():
         path.chmod(0o700)
 
 
