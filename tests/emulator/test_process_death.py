@@ -199,9 +199,15 @@ def test_sigkilled_emulator_leaves_no_process_port_or_temp_dir(
         )
         assert kernel.status_code == 201, kernel.text
 
+    def cmdline(pid: int) -> bytes:
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:  # it exited meanwhile
+            return b""
+
     def kernel_running() -> Probe[list[int]]:
         pids = descendants(cli.proc.pid)
-        kernels = [p for p in pids if b"ipykernel" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        kernels = [p for p in pids if b"ipykernel" in cmdline(p)]
         return Probe(bool(kernels), pids, state=f"{len(pids)} processes")
 
     tree = wait_for(kernel_running, what="a running kernel", timeout=60, interval=0.1) or []
