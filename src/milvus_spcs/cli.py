@@ -37,6 +37,7 @@ def serve(
     if ctx.invoked_subcommand is not None:
         return
     from spcs_emulator.emulator import Emulator
+    from spcs_emulator.spcs.leftovers import StateDirInUse
     from spcs_emulator.spcs.lifecycle import PROFILES
 
     if profile not in PROFILES:
@@ -58,7 +59,12 @@ def serve(
         time_scale=time_scale,
         state_dir=state_dir,
     )
-    with emulator:
+    try:
+        emulator.start()
+    except StateDirInUse as exc:
+        typer.secho(f"ERROR: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    try:
         typer.echo("# spcs-emulator is serving one account; add this to connections.toml:")
         typer.echo(emulator.connections_toml())
         typer.echo(
@@ -67,6 +73,8 @@ def serve(
         typer.echo(f"# profile={profile} time-scale={time_scale} state-dir={emulator.state_dir}", nl=True)
         stop.wait()
         typer.echo("# stopping: services, ingress proxies, SQL endpoint")
+    finally:
+        emulator.stop()
 
 
 @emulator_app.command()

@@ -4,11 +4,15 @@
         conn = snowflake.connector.connect(**emu.connection_parameters())
 
 Everything the emulator starts (protocol server, reconciler, container processes, ingress proxies)
-is stopped by :meth:`Emulator.stop`, which also runs on ``__exit__``.
+is stopped by :meth:`Emulator.stop`, which also runs on ``__exit__``. When the emulator dies without
+stopping (SIGKILL), its containers' watchdogs end them and a guard removes a temporary state directory
+(``spcs/watchdog.py``); a new emulator on the same state directory reaps whatever survived even that
+(``spcs/leftovers.py``). The state directory is private to its user (mode 0700): it holds secrets.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import tempfile
@@ -23,9 +27,19 @@ from spcs_emulator.protocol.server import ProtocolServer
 from spcs_emulator.protocol.sessions import SessionStore, TokenError
 from spcs_emulator.spcs.control import ControlPlane
 from spcs_emulator.spcs.handlers import SPCS_HANDLERS
+from spcs_emulator.spcs.leftovers import StateDirClaim, reap, records_dir
+from spcs_emulator.spcs.processes import Lifeline
 from spcs_emulator.spcs.runtime_api import Ingress, Runtime
 
 ACCOUNT_NAME = "EMULATED"
+
+
+def private_directory(path: Path) -> None:
+    """Create ``path`` for this user only (0700); tighten it if it is ours and open to others."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    status = path.stat()
+    if status.st_mode & 0o077 and status.st_uid == os.getuid():
+        path.chmod(0o700)
 
 
 class Emulator:
@@ -46,7 +60,9 @@ class Emulator:
         self.admin_password = admin_password or secrets.token_urlsafe(18)
         self._own_state_dir = state_dir is None
         self.state_dir = Path(tempfile.mkdtemp(prefix="spcs-emulator-")) if state_dir is None else state_dir
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(self.state_dir)
+        self._claim: StateDirClaim | None = None
+        self.lifeline = Lifeline(records_dir(self.state_dir))
         self.account = Account(
             name=ACCOUNT_NAME, admin_password=self.admin_password, state_dir=self.state_dir
         )
@@ -54,7 +70,8 @@ class Emulator:
             from spcs_emulator.spcs.ingress import IngressProxy
             from spcs_emulator.spcs.runtime import LocalRuntime
 
-            runtime, ingress = LocalRuntime(self.state_dir / "containers"), ingress or IngressProxy()
+            runtime = LocalRuntime(self.state_dir / "containers", lifeline=self.lifeline)
+            ingress = ingress or IngressProxy()
         self.control = ControlPlane(
             self.account, runtime=runtime, ingress=ingress, profile=profile, time_scale=time_scale
         )
@@ -76,6 +93,11 @@ class Emulator:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def start(self) -> Emulator:
+        """Claim the state directory, reap what a killed emulator left in it, then serve."""
+        self._claim = StateDirClaim(self.state_dir)
+        reap(self.state_dir)
+        if self._own_state_dir:
+            self.lifeline.guard(self.state_dir)  # removed even if this process is killed
         self.server.start()
         self.control.start()
         return self
@@ -85,6 +107,10 @@ class Emulator:
             self.control.shutdown()
         finally:
             self.server.stop()
+            self.lifeline.close()
+            if self._claim is not None:
+                self._claim.release()
+                self._claim = None
             if self._own_state_dir:
                 shutil.rmtree(self.state_dir, ignore_errors=True)
 

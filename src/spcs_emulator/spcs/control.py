@@ -385,15 +385,16 @@ class ControlPlane:
             log_dir=self.account.state_dir / "logs" / fqn_name(service.fqn) / container.name,
             files=published.files,
             ingress_secret=state.ingress_secret,
+            search_domain=state.dns_name.split(".", 1)[1],
         )
 
     def hosts(self) -> dict[str, str]:
-        """Every service's DNS name (and short name within its schema) -> its loopback address."""
-        out: dict[str, str] = {}
-        for state in self.services.values():
-            out[state.dns_name] = state.ip
-            out.setdefault(state.dns_name.split(".")[0], state.ip)
-        return out
+        """Every service's fully qualified DNS name -> its loopback address.
+
+        Short names are not in it: a container resolves only the short names of its own schema's
+        services (``dns.scoped_hosts`` with the launch's ``search_domain``), as on SPCS.
+        """
+        return {state.dns_name: state.ip for state in self.services.values()}
 
     def _secret_values(self, service: CatalogObject, mount: SecretMount) -> dict[str, str | None]:
         """The values, while the service's owner role may READ the secret (a revoke takes effect at the

@@ -7,12 +7,17 @@ wrapper answers ``getaddrinfo``/``gethostbyname`` from that file and passes ever
 system resolver, so ``localhost`` and real hosts still resolve. It needs no root and changes nothing
 outside the container's own processes; children (Jupyter kernels) inherit it through the environment.
 
+Scope: as on SPCS, where a service's short name resolves only within its schema, each container
+gets the fully qualified names of every service (``<service>.<schema id>.svc.spcs.internal``) but the
+short names only of the services in its own schema's domain (the launch's ``search_domain``, see
+:func:`scoped_hosts`). Two runs in two schemas may both have a ``milvus``: each reaches its own.
+
 Limits:
 - Only dynamically linked programs that resolve through libc see the names: Python's ``socket``,
   ``requests``, curl. Statically linked programs, Go's own resolver (unless ``GODEBUG=netdns=cgo``) and
   resolvers that speak DNS themselves do not. gRPC's default c-ares resolver is one of those, hence
   ``GRPC_DNS_RESOLVER=native`` (pymilvus rides on gRPC).
-- There is no search domain: a short name resolves only because it is listed in the file.
+- There is no real search domain: a short name resolves only because it is listed in the file.
 - Processes that scrub ``LD_PRELOAD`` from their children's environment lose the names.
 - The file is rewritten in place (atomic rename) when services come and go; nss_wrapper rereads a
   changed file on the next lookup, but clients cache connections and sometimes answers.
@@ -72,6 +77,22 @@ def _from_dpkg() -> Path | None:
     return None
 
 
+def scoped_hosts(hosts: dict[str, str], search_domain: str) -> dict[str, str]:
+    """``hosts`` plus the short name of every name inside ``search_domain`` (none when it is empty).
+
+    A name listed in ``hosts`` keeps its own address; a short name never comes from another domain.
+    """
+    out = dict(hosts)
+    suffix = "." + search_domain.lower().strip(".")
+    if suffix == ".":
+        return out
+    for name, ip in hosts.items():
+        label, _, domain = name.lower().partition(".")
+        if "." + domain == suffix:
+            out.setdefault(label, ip)
+    return out
+
+
 def hosts_file_text(hosts: dict[str, str]) -> str:
     """A hosts(5) file: loopback names first, then one line per address with all its names."""
     by_ip: dict[str, list[str]] = {}
@@ -100,13 +121,17 @@ def _group_text() -> str:
     return "".join(f"{g.gr_name}:x:{g.gr_gid}:{','.join(g.gr_mem)}\n" for g in grp.getgrall())
 
 
-def dns_environment(hosts: dict[str, str], workdir: Path, *, use_nss_wrapper: bool = True) -> dict[str, str]:
+def dns_environment(
+    hosts: dict[str, str], workdir: Path, *, use_nss_wrapper: bool = True, search_domain: str = ""
+) -> dict[str, str]:
     """Environment variables that make ``hosts`` (name -> ip) resolve inside processes started with them.
 
-    Writes ``hosts``, ``passwd`` and ``group`` files into ``workdir``. ``use_nss_wrapper=False`` forces
-    the fallback (tests of it; or when preloading a library into the processes is unwanted).
+    Names in ``search_domain`` also resolve by their short name (:func:`scoped_hosts`). Writes
+    ``hosts``, ``passwd`` and ``group`` files into ``workdir``. ``use_nss_wrapper=False`` forces the
+    fallback (tests of it; or when preloading a library into the processes is unwanted).
     """
-    workdir.mkdir(parents=True, exist_ok=True)
+    hosts = scoped_hosts(hosts, search_domain)
+    workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
     hosts_file = workdir / "hosts"
     _write(hosts_file, hosts_file_text(hosts))
     env = {

@@ -1,56 +1,178 @@
-"""Process trees of emulated containers: find them in /proc and end them all, as a container's end would.
+"""Process trees of emulated containers: start them under a watchdog, find them in /proc, end them all.
 
-A container's processes are started in a session of their own (``start_new_session=True``), so one
-``killpg`` reaches most of them. Some children open sessions of their own (Jupyter starts every kernel
-with ``start_new_session``), so the tree is also walked through /proc parent links before signalling.
+Every container runs below its own watchdog (``watchdog.py``; why, and what it guarantees, is told
+there), started through this runtime's :class:`Lifeline`: the pipe whose write end only the runtime
+holds, so every container dies with the emulator however the emulator dies. The lifeline can also
+record each watchdog (pid, start time, container directory) in the emulator's state directory, where
+a later emulator finds and reaps what a killed one left (``leftovers.py``).
+
+The watchdog leads a session of its own (``start_new_session=True``) that the container's main process
+shares, so one ``killpg`` reaches most of a tree. Some children open sessions of their own (Jupyter
+starts every kernel with ``start_new_session``), so the tree is also walked through /proc parent links
+before signalling.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
+import sys
+import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO, Any
 
 from milvus_spcs.errors import WaitTimeout
 from milvus_spcs.waits import Probe, wait_for
+from spcs_emulator.spcs import watchdog
+from spcs_emulator.spcs.watchdog import descendants, is_alive, start_time
 
-PROC = Path("/proc")
+__all__ = [
+    "Lifeline",
+    "boot_id",
+    "descendants",
+    "is_alive",
+    "kill_tree",
+    "start_time",
+    "terminate_tree",
+    "write_record",
+]
+
+WATCHDOG = Path(watchdog.__file__).resolve()
+GUARD_EXIT_TIMEOUT = 15.0
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    """Fields of /proc/<pid>/stat after the command name (state, ppid, pgrp, session, ...)."""
-    try:
-        text = (PROC / str(pid) / "stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    return text[text.rfind(")") + 2 :].split()
+def boot_id() -> str:
+    """This boot's id: pids and start times recorded under another boot mean nothing."""
+    return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
 
 
-def is_alive(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie (a zombie only waits to be reaped)."""
-    fields = _stat_fields(pid)
-    return fields is not None and fields[0] not in ("Z", "X")
+def _watchdog_argv(*args: str) -> list[str]:
+    # -I -S: no environment, no site packages; the watchdog needs the standard library only.
+    return [sys.executable, "-I", "-S", str(WATCHDOG), *args]
 
 
-def descendants(pid: int) -> list[int]:
-    """Every live process below ``pid`` (children first-level first), from one /proc scan."""
-    children: dict[int, list[int]] = {}
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        fields = _stat_fields(int(entry.name))
-        if fields is not None:
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found: list[int] = []
-    frontier = [pid]
-    while frontier:
-        nxt = [c for p in frontier for c in children.get(p, [])]
-        found.extend(nxt)
-        frontier = nxt
-    return found
+def write_record(record_dir: Path, pid: int, root: Path | None) -> Path:
+    """Record a process tree's leader (and its container directory) for ``leftovers.reap``."""
+    record_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    record = {
+        "pid": pid,
+        "start": start_time(pid),
+        "boot": boot_id(),
+        "root": None if root is None else str(root),
+    }
+    path = record_dir / f"{pid}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+class Lifeline:
+    """Containers started through it die when it is closed or its owner process dies (watchdog.py).
+
+    ``record_dir``: where each running watchdog is recorded (one JSON file per pid) for a later
+    emulator to reap should this one be killed together with its watchdogs.
+    """
+
+    def __init__(self, record_dir: Path | None = None) -> None:
+        # os.pipe() gives non-inheritable descriptors: no other child of this process holds the write
+        # end, and each watchdog receives only the read end (pass_fds).
+        self._read, self._write = os.pipe()
+        self.record_dir = record_dir
+        self._guards: list[subprocess.Popen[bytes]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def popen(
+        self,
+        argv: list[str],
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        stdout: int | IO[Any] | None = None,
+        stderr: int | IO[Any] | None = None,
+        root: Path | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """Start ``argv`` below a watchdog; the Popen is the watchdog's (its exit code is argv's).
+
+        ``root``: the container's private directory: removed by the watchdog when the lifeline breaks,
+        and recorded so that a later emulator removes it should the watchdog have been killed too.
+        """
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the runtime is shut down: no container may start")
+            proc = subprocess.Popen(
+                _watchdog_argv("run", str(self._read)),
+                cwd=cwd,
+                env={},
+                stdin=subprocess.PIPE,
+                stdout=stdout,
+                stderr=stderr,
+                pass_fds=(self._read,),
+                start_new_session=True,
+            )
+        assert proc.stdin is not None
+        try:
+            # The command and environment (secrets included) go through a pipe, never argv.
+            with proc.stdin:
+                request = {
+                    "argv": argv,
+                    "env": env,
+                    "root": None if root is None else str(root),
+                    "record_dir": None if self.record_dir is None else str(self.record_dir),
+                }
+                proc.stdin.write(json.dumps(request).encode())
+        except OSError:
+            kill_tree(proc)
+            raise
+        finally:
+            proc.stdin = None  # closed: to its user the Popen has no stdin (communicate() works)
+        self._record(proc, root)
+        return proc
+
+    def forget(self, proc: subprocess.Popen[bytes]) -> None:
+        """The watchdog and its tree are gone: drop its record."""
+        if self.record_dir is not None:
+            with contextlib.suppress(FileNotFoundError):
+                (self.record_dir / f"{proc.pid}.json").unlink()
+
+    def _record(self, proc: subprocess.Popen[bytes], root: Path | None) -> None:
+        if self.record_dir is not None:
+            write_record(self.record_dir, proc.pid, root)
+
+    def guard(self, directory: Path) -> None:
+        """Remove ``directory`` once the lifeline is closed or its owner dies (a temporary directory)."""
+        with self._lock:
+            self._guards.append(
+                subprocess.Popen(
+                    _watchdog_argv("guard", str(self._read), str(directory)),
+                    env={},
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    pass_fds=(self._read,),
+                    start_new_session=True,
+                )
+            )
+
+    def close(self) -> None:
+        """Break the lifeline: every watchdog still running ends its tree; guards remove their dirs."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            os.close(self._write)
+            os.close(self._read)
+            guards, self._guards = self._guards, []
+        for guard in guards:
+            try:
+                guard.wait(GUARD_EXIT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                kill_tree(guard)
 
 
 def _signal_all(proc: subprocess.Popen, pids: list[int], sig: signal.Signals) -> None:

@@ -4,8 +4,9 @@
 directory, secret files, DNS files) and hands the container to a supervisor thread, which behaves like
 the kubelet SPCS runs on:
 
-- it starts the runtime kind's processes (``runtime_kinds``) in a session of their own, with the spec's
-  env, the service DNS env (``dns``) and stdout+stderr captured into timestamped logs;
+- it starts the runtime kind's processes (``runtime_kinds``) below a watchdog in a session of their own
+  (``processes.Lifeline``: they die with the emulator), with the spec's env, the service DNS env
+  (``dns``) and stdout+stderr captured into timestamped logs;
 - it probes readiness in the background (status() only reads the last result, so it stays cheap):
   the spec's HTTP readiness probe, else the first endpoint's TCP port, and for Milvus also a real
   ``list_collections`` call (an open port is not a ready Milvus);
@@ -125,6 +126,7 @@ class LocalContainer:
         env: dict[str, str],
         cache: Path,
         *,
+        lifeline: processes.Lifeline,
         restart_delay: float,
         max_restart_delay: float,
         probe_interval: float,
@@ -135,6 +137,7 @@ class LocalContainer:
         self._plan = plan
         self._env = env
         self._cache = cache
+        self._lifeline = lifeline
         self._restart_delay = restart_delay
         self._max_restart_delay = max_restart_delay
         self._probe_interval = probe_interval
@@ -231,14 +234,13 @@ class LocalContainer:
             with self._lock:
                 if self._stopping.is_set():
                     return None
-                proc = subprocess.Popen(
+                proc = self._lifeline.popen(
                     plan.argv,
                     cwd=plan.cwd,
                     env=env,
-                    stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
-                    start_new_session=True,
+                    root=self.dirs.root,
                 )
                 self._proc = proc
                 self._start_time = time.time()
@@ -280,6 +282,7 @@ class LocalContainer:
         """Whatever the main process left behind dies with it (as in a container); then drain its log."""
         if proc is not None:
             processes.kill_tree(proc)
+            self._lifeline.forget(proc)
         stamper, self._stamper = self._stamper, None
         if stamper is not None:
             stamper.join(self._stop_grace)
@@ -316,9 +319,14 @@ class LocalRuntime:
         max_restart_delay: float = 30.0,
         probe_interval: float = 0.5,
         stop_grace: float = 10.0,
+        lifeline: processes.Lifeline | None = None,
     ) -> None:
+        self._owned_lifeline = lifeline is None
+        self._lifeline = processes.Lifeline() if lifeline is None else lifeline
         self._owned_workdir = workdir is None
         self.workdir = Path(tempfile.mkdtemp(prefix="spcs-runtime-")) if workdir is None else workdir
+        if self._owned_workdir:
+            self._lifeline.guard(self.workdir)  # removed even if this process is killed
         self.image_dirs = dict(image_dirs or {})
         self.cache_dir = cache_dir or default_cache_dir()
         self._use_nss_wrapper = use_nss_wrapper
@@ -341,9 +349,16 @@ class LocalRuntime:
             old.stop()
         dirs = ContainerDirs(root=root, cwd=root / "cwd", data=root / "data")
         self._prepare(launch, dirs)
-        env = dns_environment(launch.hosts, root / "dns", use_nss_wrapper=self._use_nss_wrapper)
+        env = dns_environment(
+            launch.hosts,
+            root / "dns",
+            use_nss_wrapper=self._use_nss_wrapper,
+            search_domain=launch.search_domain,
+        )
         env.update(self._write_secrets(launch, dirs))
-        container = LocalContainer(launch, dirs, plan, env, self.cache_dir, **self._timing)
+        container = LocalContainer(
+            launch, dirs, plan, env, self.cache_dir, lifeline=self._lifeline, **self._timing
+        )
         with self._lock:
             self._containers.append(container)
         container.start()
@@ -354,13 +369,20 @@ class LocalRuntime:
         with self._lock:
             containers = list(self._containers)
         for container in containers:
-            dns_environment(hosts, container.dirs.root / "dns", use_nss_wrapper=self._use_nss_wrapper)
+            dns_environment(
+                hosts,
+                container.dirs.root / "dns",
+                use_nss_wrapper=self._use_nss_wrapper,
+                search_domain=container.launch.search_domain,
+            )
 
     def shutdown(self) -> None:
         with self._lock:
             containers, self._containers = self._containers, []
         for container in containers:
             container.stop()
+        if self._owned_lifeline:
+            self._lifeline.close()
         if self._owned_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

@@ -47,6 +47,9 @@ class ContainerLaunch:
     log_dir: Path  # the runtime writes current and previous container logs here
     files: Path | None = None  # the published image's files: the container's working directory
     ingress_secret: str | None = None  # what the ingress sends in INGRESS_SECRET_HEADER (never logged)
+    # The DNS domain of the service's own schema (``a1b2.svc.spcs.internal``): the names in it also
+    # resolve by their short name (``milvus``), as a search domain makes them on SPCS.
+    search_domain: str = ""
 
 
 class ContainerHandle(Protocol):
