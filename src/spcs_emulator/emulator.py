@@ -76,6 +76,9 @@ class Emulator:
 
     def start(self) -> Emulator:
         self.server.start()
+        # Containers reach the SQL API as SNOWFLAKE_HOST:SNOWFLAKE_PORT (a wildcard bind means loopback).
+        reachable = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        self.control.snowflake_endpoint = (reachable, self.port)
         self.control.start()
         return self
 
