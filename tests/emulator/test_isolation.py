@@ -214,6 +214,7 @@ def test_real_milvus_keeps_etcd_on_its_address_and_nothing_on_127_0_0_1(
         handle.stop()
     finally:
         block.release()
+    assert not any(listener.ip in ("127.0.0.1", "0.0.0.0") for listener in found), sorted(map(str, found))
     etcd = yaml.safe_load(
         (tmp_path / "runtime").glob("*/data/configs/embed-etcd.yaml").__next__().read_text()
     )
