@@ -118,6 +118,13 @@ def tree(handle: LocalContainer) -> list[int]:
     return [handle.pid, *descendants(handle.pid)]
 
 
+def command_line(pid: int) -> str:
+    try:
+        return " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:  # gone meanwhile
+        return ""
+
+
 def service_ip(cur, name: str) -> str:
     return rows(cur, f"SHOW SERVICE INSTANCES IN SERVICE DB.PUBLIC.{name}")[0]["ip_address"]
 
@@ -179,8 +186,10 @@ def test_jupyter_and_its_kernels_listen_only_on_the_service_address(
     cell.start()  # a kernel is running while the listeners are read
 
     def kernel_started() -> Probe[list[int]]:
-        kernels = [p for p in tree(handle) if "ipykernel_launcher" in " ".join(psutil.Process(p).cmdline())]
-        return Probe(bool(kernels and listeners_of(kernels)), kernels, state=kernels)
+        kernels = [p for p in tree(handle) if "ipykernel_launcher" in command_line(p)]
+        assert handle.dirs.sockets is not None
+        channels = sorted(handle.dirs.sockets.glob("k-*"))  # the kernel's Unix sockets: it is up
+        return Probe(bool(kernels and channels), kernels, state=(kernels, channels))
 
     kernels = wait_for(kernel_started, what="a kernel", timeout=60, interval=0.2)
     server = listeners_of([handle.pid])
