@@ -14,12 +14,14 @@ An image in the emulated registry names a *runtime* instead of layers (see ``ima
   port), unlike on SPCS where every service has its own network namespace.
 - ``milvus-lite``: ``python -m milvus_lite server`` bound to the container's IP and gRPC port, data in
   the volume. It has no HTTP port, so a readiness probe in the spec is replaced by the gRPC check.
-- ``jupyter``: ``jupyter server`` on the container's IP and HTTP endpoint port (kernels on Unix sockets), token, password and
+- ``jupyter``: ``jupyter server`` on the container's IP and HTTP endpoint port, token, password and
   XSRF checks off (the ingress authenticates, as on SPCS; it uses no cookies, so XSRF cannot arise),
   root dir = the image's working directory, Jupyter's config and runtime dirs private to the container.
 
 The spec's ``command``/``args`` are not interpreted: the runtime alone decides how the image runs.
 Port choice and config files are redone on every (re)start, because free ports can change meanwhile.
+Each plan says which address its run listens on (``RunPlan.bind_ip``): the container's own, except for
+Milvus (see above). Jupyter's kernels talk to the server over Unix sockets (``_private_kernel_channels``).
 """
 
 from __future__ import annotations
