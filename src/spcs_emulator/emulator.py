@@ -99,6 +99,9 @@ class Emulator:
         if self._own_state_dir:
             self.lifeline.guard(self.state_dir)  # removed even if this process is killed
         self.server.start()
+        # Containers reach the SQL API as SNOWFLAKE_HOST:SNOWFLAKE_PORT (a wildcard bind means loopback).
+        reachable = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        self.control.snowflake_endpoint = (reachable, self.port)
         self.control.start()
         return self
 

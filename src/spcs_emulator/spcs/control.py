@@ -4,11 +4,21 @@ Statement handlers (spcs/handlers.py) change desired state under the account loc
 advances actual state every tick: it starts containers through the runtime when a service is
 scheduled, marks it RUNNING once every container is READY, opens ingress after the endpoint delay,
 and stops containers on suspend and drop (off the lock, on a worker pool, since stopping takes time).
+
+Each service gets a loopback address from the instance's own block (``addresses``), so two emulators
+on one host never hand out the same one. Each container is started with what SPCS gives a container:
+the spec's env and secrets, the platform's ``SNOWFLAKE_*`` variables (:meth:`platform_environment`) and
+a session token file at ``/snowflake/session/token`` (written below the container's stand-in root;
+the runtime exports its directory as ``SPCS_SECRET_DIR_SNOWFLAKE_SESSION``).
+
+The token is random and opaque: on SPCS it is an OAuth token of the service user, accepted by a
+login with ``authenticator=oauth``. The emulator has no service users and no OAuth login, so the token
+authenticates nothing here; it exists so that code reading the file finds one, never as a credential
+of the emulator (it is neither the admin password nor a session of any user).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import secrets
 import threading
@@ -20,6 +30,7 @@ from pathlib import Path
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.paths import fqn_name
 from spcs_emulator.spcs import images
+from spcs_emulator.spcs.addresses import AddressBlock
 from spcs_emulator.spcs.lifecycle import PROFILES, InstanceState, PoolState, ServiceState, Timing
 from spcs_emulator.spcs.runtime_api import ContainerLaunch, EndpointSpec, Ingress, IngressRoute, Runtime
 from spcs_emulator.spcs.spec import SecretMount, ServiceSpec
@@ -28,7 +39,8 @@ from spcs_emulator.sql import ast
 log = logging.getLogger(__name__)
 
 MAX_RESTARTS_BEFORE_FAILED = 3
-FIRST_SERVICE_IP = ipaddress.IPv4Address("127.0.0.10")
+SESSION_TOKEN_DIR = "/snowflake/session"
+SESSION_TOKEN_FILE = "token"
 
 
 def dns_label(name: str) -> str:
@@ -61,6 +73,9 @@ class ControlPlane:
         self.service_faults: dict[str, str] = {}  # service name (upper) -> failure message at start
         self.token_resolver: Callable[[str], object | None] = lambda token: None
         self._ips: dict[tuple[str, ...], str] = {}
+        self._addresses: AddressBlock | None = None  # claimed when the first service needs an address
+        # Where containers reach this emulator's SQL API (SNOWFLAKE_HOST/PORT); the Emulator sets it.
+        self.snowflake_endpoint: tuple[str, int] | None = None
         self._stopper = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spcs-stop")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -93,6 +108,8 @@ class ControlPlane:
             self.ingress.shutdown()
         if self.runtime is not None:
             self.runtime.shutdown()
+        if self._addresses is not None:
+            self._addresses.release()
 
     def reset(self) -> None:
         for state in list(self.services.values()):
@@ -143,13 +160,17 @@ class ControlPlane:
             schema.properties["_DNS_ID"] = "".join(secrets.choice(alphabet) for _ in range(4))
         return schema.properties["_DNS_ID"]
 
+    @property
+    def address_block(self) -> AddressBlock:
+        """This instance's own /24 of loopback addresses (claimed once, released on shutdown)."""
+        if self._addresses is None:
+            self._addresses = AddressBlock.claim()
+            log.info("service addresses come from %s", self._addresses)
+        return self._addresses
+
     def _ip_for(self, fqn: tuple[str, ...]) -> str:
         if fqn not in self._ips:
-            used = set(self._ips.values())
-            candidate = FIRST_SERVICE_IP
-            while str(candidate) in used:
-                candidate += 1
-            self._ips[fqn] = str(candidate)
+            self._ips[fqn] = self.address_block.next_free(set(self._ips.values()))
         return self._ips[fqn]
 
     def service_created(self, obj: CatalogObject, spec: ServiceSpec) -> ServiceState:
@@ -358,7 +379,7 @@ class ControlPlane:
         published = images.images_of(repo).get(ref.key) if repo is not None else None
         if published is None:
             raise _LaunchError(f"Failed to pull image {container.image}: image not found in the repository.")
-        env = dict(container.env)
+        env = {**self.platform_environment(service), **container.env}
         secret_files: dict[str, dict[str, str]] = {}
         for mount in container.secrets:
             values = self._secret_values(service, mount)
@@ -366,6 +387,7 @@ class ControlPlane:
                 env[mount.env_var] = values.get(mount.key or "", "") or ""
             else:
                 secret_files[mount.directory or "/"] = {k: v for k, v in values.items() if v is not None}
+        secret_files[SESSION_TOKEN_DIR] = {SESSION_TOKEN_FILE: secrets.token_urlsafe(32)}  # see module doc
         volumes = {path: self._volume_dir(service, name) for name, path in container.mounts.items()}
         return ContainerLaunch(
             service=".".join(service.fqn),
@@ -387,6 +409,24 @@ class ControlPlane:
             ingress_secret=state.ingress_secret,
             search_domain=state.dns_name.split(".", 1)[1],
         )
+
+    def platform_environment(self, service: CatalogObject) -> dict[str, str]:
+        """The variables SPCS sets in every container: the account, where its SQL API is, the service.
+
+        ``SNOWFLAKE_HOST``/``SNOWFLAKE_PORT`` are this emulator's (plain http, hence
+        ``SNOWFLAKE_PROTOCOL``, which SPCS leaves unset for https).
+        """
+        database, schema, name = service.fqn
+        env = {
+            "SNOWFLAKE_ACCOUNT": self.account.name,
+            "SNOWFLAKE_DATABASE": database,
+            "SNOWFLAKE_SCHEMA": schema,
+            "SNOWFLAKE_SERVICE_NAME": name,
+        }
+        if self.snowflake_endpoint is not None:
+            host, port = self.snowflake_endpoint
+            env |= {"SNOWFLAKE_HOST": host, "SNOWFLAKE_PORT": str(port), "SNOWFLAKE_PROTOCOL": "http"}
+        return env
 
     def hosts(self) -> dict[str, str]:
         """Every service's fully qualified DNS name -> its loopback address.

@@ -5,11 +5,17 @@ directory, secret files, DNS files) and hands the container to a supervisor thre
 the kubelet SPCS runs on:
 
 - it starts the runtime kind's processes (``runtime_kinds``) below a watchdog in a session of their own
-  (``processes.Lifeline``: they die with the emulator), with the spec's env, the service DNS env
-  (``dns``) and stdout+stderr captured into timestamped logs;
+  (``processes.Lifeline``: they die with the emulator), with an environment built from nothing
+  (``container_env``: the spec's env and secrets, the platform's ``SNOWFLAKE_*`` variables, the service
+  DNS env of ``dns``, and an allowlist of the emulator's own variables such as PATH; never its
+  credentials) and stdout+stderr captured into timestamped logs;
 - it probes readiness in the background (status() only reads the last result, so it stays cheap):
   the spec's HTTP readiness probe, else the first endpoint's TCP port, and for Milvus also a real
-  ``list_collections`` call (an open port is not a ready Milvus);
+  ``list_collections`` call (an open port is not a ready Milvus). A port counts only when a process of
+  the container's own tree listens on it (``listeners``): another program on the same address and port
+  is never taken for the container;
+- a port of the run already held by a process outside the container fails the run at once (FAILED,
+  naming the address and port), before it starts and while it comes up, instead of probing forever;
 - when the processes exit it reports FAILED with the exit code, keeps the run's log as the previous
   log, and restarts them after a back-off (``restart_count`` + 1), like a Kubernetes pod.
 
@@ -21,6 +27,7 @@ Environment values are never logged. Nothing is global: every process belongs to
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -35,8 +42,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from spcs_emulator.spcs import processes
+from spcs_emulator.spcs.container_env import container_environment
 from spcs_emulator.spcs.container_logs import LineStamper, LogFiles, timestamp
 from spcs_emulator.spcs.dns import dns_environment
+from spcs_emulator.spcs.listeners import Listener, all_listeners, conflicts, listeners_of
 from spcs_emulator.spcs.runtime_api import ContainerLaunch, ContainerStatus
 from spcs_emulator.spcs.runtime_kinds import ContainerDirs, Planner, RunPlan, planner
 
@@ -100,8 +109,16 @@ def _milvus_answers(uri: str) -> bool:
         client.close()
 
 
-def readiness(plan: RunPlan, ip: str) -> tuple[bool, str]:
-    """One readiness observation of a run: (ready, what is failing)."""
+def readiness(plan: RunPlan, ip: str, own: set[Listener] | None = None) -> tuple[bool, str]:
+    """One readiness observation of a run: (ready, what is failing).
+
+    ``own``: the listeners of the container's processes; when given, each of the plan's ports must be
+    among them (a connection to ``ip:port`` alone may reach somebody else's process).
+    """
+    if own is not None:
+        for port in sorted(plan.ports):
+            if not any(listener.port == port and listener.covers(ip) for listener in own):
+                return False, f"Readiness probe is failing: nothing of the container listens on port {port}"
     if plan.http_probe is not None:
         port, path = plan.http_probe
         if not _http_ok(f"http://{ip}:{port}/{path.lstrip('/')}"):
@@ -230,7 +247,10 @@ class LocalContainer:
     def _spawn(self) -> RunPlan | None:
         try:
             plan = self._plan(self.launch, self.dirs, self._cache)
-            env = {**os.environ, **self.launch.env, **self._env, **plan.env}
+            env = container_environment(self.dirs.home, self.dirs.tmp, self.launch.env, self._env, plan.env)
+            clash = self._port_clash(plan, set(), all_listeners())
+            if clash is not None:
+                raise RuntimeError(clash)
             with self._lock:
                 if self._stopping.is_set():
                     return None
@@ -264,7 +284,12 @@ class LocalContainer:
         ready = False
         while proc.poll() is None and not self._stopping.is_set():
             if not ready:
-                ready, message = readiness(plan, self.launch.ip)
+                everything = all_listeners()  # before the tree's own: see listeners.conflicts
+                own = listeners_of([proc.pid, *processes.descendants(proc.pid)])
+                clash = self._port_clash(plan, own, everything)
+                if clash is not None:
+                    return self._fail_run(proc, f"Failed to start container {self.launch.container}: {clash}")
+                ready, message = readiness(plan, self.launch.ip, own)
                 with self._lock:
                     if proc.poll() is None and not self._stopping.is_set():
                         self._state = ("READY" if ready else "PENDING", message)
@@ -277,6 +302,28 @@ class LocalContainer:
         with self._lock:
             self._state = ("FAILED", f"Container {self.launch.container} exited with code {code}")
         return ready
+
+    def _port_clash(self, plan: RunPlan, own: set[Listener], everything: set[Listener]) -> str | None:
+        """Why the run cannot bind one of its ports (a process outside the container holds it), or None."""
+        if plan.bind_ip is None:
+            return None
+        clash = conflicts(plan.ports, plan.bind_ip, own, everything)
+        if not clash:
+            return None
+        port = clash[0].port
+        return (
+            f"address {self.launch.ip}:{port} is already in use: {clash[0]} is held by a process "
+            "outside the container"
+        )
+
+    def _fail_run(self, proc: subprocess.Popen[bytes], message: str) -> bool:
+        """End a run that cannot work (its processes are killed) and report why; it is retried later."""
+        self._finish_run(proc)  # first: its log is complete before the reason is appended
+        with self._logs.current.open("a", encoding="utf-8") as log:
+            log.write(f"{timestamp()} {message}\n")
+        with self._lock:
+            self._state = ("FAILED", message)
+        return False
 
     def _finish_run(self, proc: subprocess.Popen[bytes] | None) -> None:
         """Whatever the main process left behind dies with it (as in a container); then drain its log."""
@@ -338,6 +385,10 @@ class LocalRuntime:
         }
         self._lock = threading.Lock()
         self._containers: list[LocalContainer] = []
+        # Unix socket paths must stay under 108 bytes: a short private directory, whatever workdir is.
+        self._sockets = Path(tempfile.mkdtemp(prefix="spcs-sock-"))
+        self._lifeline.guard(self._sockets)  # removed even if this process is killed
+        self._launches = itertools.count()
 
     def launch(self, launch: ContainerLaunch) -> LocalContainer:
         plan = planner(launch.runtime)  # an unknown runtime fails here, before anything is created
@@ -347,7 +398,8 @@ class LocalRuntime:
             self._containers = [c for c in self._containers if c.dirs.root != root]
         for old in replaced:  # a relaunch replaces the container: its processes go before its files do
             old.stop()
-        dirs = ContainerDirs(root=root, cwd=root / "cwd", data=root / "data")
+        sockets = self._sockets / str(next(self._launches))
+        dirs = ContainerDirs(root=root, cwd=root / "cwd", data=root / "data", sockets=sockets)
         self._prepare(launch, dirs)
         env = dns_environment(
             launch.hosts,
@@ -383,6 +435,7 @@ class LocalRuntime:
             container.stop()
         if self._owned_lifeline:
             self._lifeline.close()
+        shutil.rmtree(self._sockets, ignore_errors=True)
         if self._owned_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

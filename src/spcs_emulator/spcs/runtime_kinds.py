@@ -6,8 +6,12 @@ An image in the emulated registry names a *runtime* instead of layers (see ``ima
   port is the container's gRPC endpoint (19530); the metrics/health port (``/healthz``) is the readiness
   probe's port, else another endpoint's, else 9091 when free; etcd and the coordinators take free ports.
   Data, configs and etcd live in the block volume (``/var/lib/milvus`` or the only volume), so a stop
-  and a relaunch on the same volume keep collections. Milvus binds 0.0.0.0: two ``milvus`` containers
-  (or a Milvus Lite on the same port) clash, unlike on SPCS where every service has its own IP.
+  and a relaunch on the same volume keep collections. The embedded etcd listens on the container's IP
+  only, and every component advertises that IP. Milvus 2.3.5 has no setting for the address its gRPC
+  and HTTP servers listen on (they call ``net.Listen("tcp", ":<port>")``, every address, IPv4 and
+  IPv6): the gRPC port, the metrics/health port and the coordinators' ports stay on ``[::]``. So two
+  ``milvus`` containers with the same ports clash on one host (the second fails at once, naming the
+  port), unlike on SPCS where every service has its own network namespace.
 - ``milvus-lite``: ``python -m milvus_lite server`` bound to the container's IP and gRPC port, data in
   the volume. It has no HTTP port, so a readiness probe in the spec is replaced by the gRPC check.
 - ``jupyter``: ``jupyter server`` on the container's IP and HTTP endpoint port, answering only requests
@@ -16,11 +20,14 @@ An image in the emulated registry names a *runtime* instead of layers (see ``ima
 
 The spec's ``command``/``args`` are not interpreted: the runtime alone decides how the image runs.
 Port choice and config files are redone on every (re)start, because free ports can change meanwhile.
+Each plan says which address its run listens on (``RunPlan.bind_ip``): the container's own, except for
+Milvus (see above). Jupyter's kernels talk to the server over Unix sockets (``_private_kernel_channels``).
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import lzma
 import os
 import socket
@@ -30,12 +37,18 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
+import yaml
+
 from spcs_emulator.spcs.runtime_api import ContainerLaunch, EndpointSpec
 
 MILVUS_GRPC_PORT = 19530
 MILVUS_METRICS_PORT = 9091
 JUPYTER_PORT = 8888
 DATA_MOUNT = "/var/lib/milvus"
+ETCD_CLIENT_PORT = 2379
+ETCD_PEER_PORT = 2380
+MILVUS_BIND_IP = "::"  # Milvus 2.3.5's servers listen on every address; nothing configures it
+MILVUS_COMPONENTS = ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dataCoord", "dataNode")
 
 
 @dataclass(frozen=True)
@@ -45,11 +58,20 @@ class ContainerDirs:
     root: Path  # everything below is this container's
     cwd: Path  # the image's working directory (a copy of its files)
     data: Path  # where data goes when the spec mounts no volume (lost on relaunch, as on SPCS)
+    sockets: Path | None = None  # a private directory with a short path, for Unix sockets (108 bytes max)
 
     @property
     def fs(self) -> Path:
         """Stand-in for the container's file system root (secrets are written below it)."""
         return self.root / "fs"
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
 
 
 @dataclass(frozen=True)
@@ -60,6 +82,13 @@ class RunPlan:
     port: int | None = None  # the port that must accept connections before the container is ready
     milvus_uri: str | None = None  # readiness also needs MilvusClient(uri).list_collections()
     http_probe: tuple[int, str] | None = None  # (port, path) answering 2xx when ready
+    bind_ip: str | None = None  # the address the run listens on ("::" = every address); None: unknown
+
+    @property
+    def ports(self) -> set[int]:
+        """The ports readiness looks at: each must be listened on by the container's own processes."""
+        probe = self.http_probe[0] if self.http_probe is not None else None
+        return {p for p in (self.port, probe) if p is not None}
 
 
 Planner = Callable[[ContainerLaunch, ContainerDirs, Path], RunPlan]
@@ -100,11 +129,11 @@ def port_is_free(port: int, host: str = "0.0.0.0") -> bool:
     return True
 
 
-def free_port(preferred: int) -> int:
-    if port_is_free(preferred):
+def free_port(preferred: int, host: str = "0.0.0.0") -> int:
+    if port_is_free(preferred, host):
         return preferred
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("0.0.0.0", 0))
+        sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
@@ -116,7 +145,25 @@ def plan_milvus_lite(launch: ContainerLaunch, dirs: ContainerDirs, _cache: Path)
     port = grpc_endpoint(launch.endpoints)
     argv = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data_dir(launch, dirs))]
     argv += ["--host", launch.ip, "--port", str(port)]
-    return RunPlan(argv, dirs.cwd, _python_env(), port=port, milvus_uri=f"http://{launch.ip}:{port}")
+    uri = f"http://{launch.ip}:{port}"
+    return RunPlan(argv, dirs.cwd, _python_env(), port=port, milvus_uri=uri, bind_ip=launch.ip)
+
+
+def _private_kernel_channels(config_dir: Path, sockets: Path) -> None:
+    """Kernels talk to the server over Unix sockets in a private directory, not TCP on 127.0.0.1.
+
+    jupyter_client's default opens five TCP ports on 127.0.0.1 per kernel, reachable by any local
+    process; it refuses to bind a kernel to an address that no interface lists (127.x.y.z is only
+    covered by lo's 127.0.0.0/8), so the container's own address is not an option, but ``ipc`` is.
+    The socket paths are ``<sockets>/k-<n>``: ``sockets`` must be short (Unix socket paths are limited).
+    One TCP listener per kernel remains: ipykernel's IOPub pipe for forked subprocesses, hard-coded to
+    ``tcp://127.0.0.1:<random>`` (kernelapp creates it unconditionally; a random 16-byte key in every
+    message authenticates the sender, so another local process can connect but not be heard).
+    """
+    config_dir.mkdir(parents=True, exist_ok=True)
+    sockets.mkdir(parents=True, exist_ok=True, mode=0o700)
+    config = {"KernelManager": {"transport": "ipc", "ip": str(sockets / "k")}}
+    (config_dir / "jupyter_server_config.json").write_text(json.dumps(config), encoding="utf-8")
 
 
 def plan_jupyter(launch: ContainerLaunch, dirs: ContainerDirs, _cache: Path) -> RunPlan:
@@ -138,13 +185,17 @@ def plan_jupyter(launch: ContainerLaunch, dirs: ContainerDirs, _cache: Path) -> 
         "--ServerApp.allow_root=True",
         f"--ServerApp.root_dir={dirs.cwd}",
     ]
+    _private_kernel_channels(jupyter / "config", dirs.sockets or jupyter / "runtime")
     env = {
         **_python_env(),
         "JUPYTER_CONFIG_DIR": str(jupyter / "config"),
         "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"),
         "IPYTHONDIR": str(jupyter / "ipython"),
+        # as the Jupyter image's ENV (images/jupyter/Dockerfile): the packaged model, never the hub
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
     }
-    return RunPlan(argv, dirs.cwd, env, port=port, http_probe=launch.readiness)
+    return RunPlan(argv, dirs.cwd, env, port=port, http_probe=launch.readiness, bind_ip=launch.ip)
 
 
 def milvus_binaries(cache: Path) -> Path:
@@ -176,6 +227,35 @@ def milvus_binaries(cache: Path) -> Path:
     return bin_dir / "milvus"
 
 
+def bind_milvus_to(ip: str, configs: Path) -> None:
+    """Keep what Milvus 2.3.5 lets us keep on the container's own address (see the module doc).
+
+    The embedded etcd gets a config file listening on ``ip`` only (its default is 127.0.0.1:2379/2380,
+    shared by every Milvus on the host), and each component advertises ``ip`` instead of the host's
+    first network address, so Milvus's own traffic stays on the container's loopback address.
+    """
+    milvus_yaml = configs / "milvus.yaml"
+    config = yaml.safe_load(milvus_yaml.read_text(encoding="utf-8"))
+    client = free_port(ETCD_CLIENT_PORT, ip)
+    peer = free_port(ETCD_PEER_PORT, ip)
+    while peer == client:  # both fell back to ephemeral ports and the kernel gave the same one twice
+        peer = free_port(peer + 1, ip)
+    etcd_yaml = configs / "embed-etcd.yaml"
+    etcd = {
+        "listen-client-urls": f"http://{ip}:{client}",
+        "advertise-client-urls": f"http://{ip}:{client}",
+        "listen-peer-urls": f"http://{ip}:{peer}",
+        "initial-advertise-peer-urls": f"http://{ip}:{peer}",
+        "initial-cluster": f"default=http://{ip}:{peer}",
+    }
+    etcd_yaml.write_text(yaml.safe_dump(etcd), encoding="utf-8")
+    config["etcd"]["endpoints"] = f"{ip}:{client}"
+    config["etcd"]["config"] = {"path": str(etcd_yaml)}
+    for component in MILVUS_COMPONENTS:
+        config[component]["ip"] = ip
+    milvus_yaml.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+
+
 def plan_milvus(launch: ContainerLaunch, dirs: ContainerDirs, cache: Path) -> RunPlan:
     from milvus import MilvusServerConfig
 
@@ -194,6 +274,7 @@ def plan_milvus(launch: ContainerLaunch, dirs: ContainerDirs, cache: Path) -> Ru
     config.resolve()
     config.set("system_log_path", "")
     config.write_config()
+    bind_milvus_to(launch.ip, base / "configs")
     executable = milvus_binaries(cache)
     libs = os.pathsep.join(p for p in (str(executable.parent), os.environ.get("LD_LIBRARY_PATH", "")) if p)
     env = {
@@ -210,6 +291,7 @@ def plan_milvus(launch: ContainerLaunch, dirs: ContainerDirs, cache: Path) -> Ru
         port=grpc_port,
         milvus_uri=f"http://{launch.ip}:{grpc_port}",
         http_probe=launch.readiness,
+        bind_ip=MILVUS_BIND_IP,
     )
 
 
