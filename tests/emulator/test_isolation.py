@@ -114,8 +114,14 @@ def container_of(emu: Emulator, name: str) -> LocalContainer:
 
 
 def tree(handle: LocalContainer) -> list[int]:
+    """The container's processes, its main process first. ``handle.pid`` is the emulator's watchdog
+    above them (spcs/watchdog.py), which is not part of the container."""
+    return [main_process(handle), *(p for p in descendants(main_process(handle)))]
+
+
+def main_process(handle: LocalContainer) -> int:
     assert handle.pid is not None
-    return [handle.pid, *descendants(handle.pid)]
+    return min(child.pid for child in psutil.Process(handle.pid).children())
 
 
 def command_line(pid: int) -> str:
@@ -192,7 +198,7 @@ def test_jupyter_and_its_kernels_listen_only_on_the_service_address(
         return Probe(bool(kernels and channels), kernels, state=(kernels, channels))
 
     kernels = wait_for(kernel_started, what="a kernel", timeout=60, interval=0.2)
-    server = listeners_of([handle.pid])
+    server = listeners_of([main_process(handle)])
     found = listeners_of(tree(handle))
     cell.join(30)
     conn.close()
