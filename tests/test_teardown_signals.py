@@ -50,7 +50,6 @@ def test_a_failed_step_cancels_the_other_running_waits() -> None:
     assert {s.name for s in record.completed} == {"pool", "role"}  # both are undone by the teardown
 
 
-
 @pytest.mark.slow
 def test_a_failed_step_on_the_emulator_starts_teardown_while_pools_still_start(tmp_path: Path) -> None:
     """Realistic timing: the pools take 24 s to start; the user fails at once. Teardown must not wait
