@@ -4,13 +4,21 @@ waits (pools would bill until the longest deadline), and repeated SIGINT/SIGTERM
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import re
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
+from milvus_spcs.naming import check_run_id
+from milvus_spcs.paths import REPO_ROOT
 from milvus_spcs.stack.executor import Record, StepFailed, execute
+from milvus_spcs.stack.janitor import parse_duration
 from milvus_spcs.stack.plan import Plan, Step
 from milvus_spcs.stack.run import provisioned_stack
 from milvus_spcs.waits import Probe, wait_for
@@ -71,3 +79,58 @@ def test_a_failed_step_on_the_emulator_starts_teardown_while_pools_still_start(t
         elapsed = time.monotonic() - began
         assert elapsed < 8.0, f"teardown finished only after {elapsed:.1f}s: it waited for the pools"
         assert leftovers(emu, "cnl001") == []
+
+
+# -- the nightly workflow: a pinned run id, removed by a step that always runs ---------------------------
+
+NIGHTLY = REPO_ROOT / ".github" / "workflows" / "nightly.yml"
+
+
+def nightly_steps() -> list[dict]:
+    return yaml.safe_load(NIGHTLY.read_text())["jobs"]["spcs"]["steps"]
+
+
+def step_index(steps: list[dict], needle: str) -> int:
+    found = [i for i, step in enumerate(steps) if needle in str(step.get("run", ""))]
+    assert len(found) == 1, f"exactly one step runs {needle!r}: {found}"
+    return found[0]
+
+
+def test_nightly_pins_the_run_id_from_the_workflow_run(tmp_path: Path) -> None:
+    steps = nightly_steps()
+    pin = step_index(steps, "MILVUS_SPCS_RUN_ID=")
+    assert pin < step_index(steps, "pytest -m spcs")
+    # The pin's own script, run as Actions runs it: its id must be one check_run_id accepts.
+    github_env = tmp_path / "github_env"
+    env = {"PATH": os.environ["PATH"], "GITHUB_ENV": str(github_env)}
+    for run_id, attempt in (("9876543210", "1"), ("12", "3")):
+        subprocess.run(
+            ["bash", "-e", "-c", steps[pin]["run"]],
+            env={**env, "GITHUB_RUN_ID": run_id, "GITHUB_RUN_ATTEMPT": attempt},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        line = github_env.read_text().splitlines()[-1]
+        key, _, value = line.partition("=")
+        assert key == "MILVUS_SPCS_RUN_ID"
+        assert check_run_id(value) == value
+    pytest_run = steps[step_index(steps, "pytest -m spcs")]["run"]
+    assert '--run-id "$MILVUS_SPCS_RUN_ID"' in pytest_run
+
+
+def test_nightly_removes_its_run_in_a_step_that_always_runs() -> None:
+    steps = nightly_steps()
+    down = step_index(steps, "milvus-spcs down")
+    assert steps[down].get("if") == "always()", "a failed or cancelled job must still remove its stack"
+    assert '--run "$MILVUS_SPCS_RUN_ID"' in steps[down]["run"]
+    assert down == step_index(steps, "pytest -m spcs") + 1, "removed right after the suites: pools bill"
+
+
+def test_nightly_janitor_age_is_short_once_down_always_runs() -> None:
+    steps = nightly_steps()
+    janitor = steps[step_index(steps, "milvus-spcs janitor")]
+    assert janitor.get("if") == "always()"
+    age = re.search(r"--older-than (\S+)", janitor["run"])
+    assert age is not None
+    assert parse_duration(age[1]) <= dt.timedelta(hours=2)
