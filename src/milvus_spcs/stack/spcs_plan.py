@@ -57,6 +57,23 @@ def new_password() -> Secret:
     return Secret(secrets.token_urlsafe(24))
 
 
+def create_outsider(runner: SqlRunner, state: StackState, *, sql_dir: Path = REPO_ROOT / "sql") -> Secret:
+    """Create the run's outsider (sql/suites/ingress_outsider.sql) and return its password. Labelled
+    with the run, so that 90_teardown.sql, `down` and the janitor remove it even if its fixture never
+    gets to (a killed run)."""
+    password = new_password()
+    text = load_sql_dir(sql_dir / "suites")["ingress_outsider.sql"].text
+    variables = {"outsider": state.names.outsider, "password": password, "comment": state.comment}
+    SqlRunner(runner.target, [*runner.secrets, password]).run(render(text, variables))
+    return password
+
+
+def drop_outsider(runner: SqlRunner, names: StackNames) -> None:
+    runner.run(
+        render("USE ROLE USERADMIN;\nDROP USER IF EXISTS <% outsider %>;", {"outsider": names.outsider})
+    )
+
+
 def _undo(runner: SqlRunner, template: str, variables: dict[str, str]):
     def undo() -> None:
         runner.run(render(template, variables))
