@@ -14,6 +14,7 @@ from milvus_spcs.config import HarnessConfig
 from milvus_spcs.errors import HarnessError, PreflightError
 from milvus_spcs.naming import StackNames
 from milvus_spcs.stack.executor import Record, execute
+from milvus_spcs.stack.janitor import find_runs
 from milvus_spcs.stack.spcs_plan import StackState, build_plan, service_logs
 from milvus_spcs.stack.sql_runner import SqlRunner
 from milvus_spcs.stack.teardown import TeardownReport, undo_all
@@ -68,10 +69,31 @@ def collect_diagnostics(runner: SqlRunner, state: StackState, folder: Path) -> N
         (folder / f"{service.lower()}.txt").write_text("\n".join(parts) + "\n")
 
 
+def refuse_existing_run(runner: SqlRunner, run_id: str) -> None:
+    """Objects labelled with this run id already exist (another live run, or a leak): ``IF NOT EXISTS``
+    would adopt them and this run's teardown would drop them from under their owner. Read-only."""
+    existing = find_runs(runner).get(run_id)
+    if existing is not None:
+        raise PreflightError(
+            f"objects labelled run={run_id} already exist: {', '.join(existing.objects)}; "
+            "nothing was created",
+            [
+                f"if that run is dead: milvus-spcs down --run {run_id} --snowflake-connection NAME",
+                "otherwise start this one with another run id (--run-id, or none for a random one)",
+            ],
+        )
+
+
 @contextlib.contextmanager
 def provisioned_stack(
-    target: Target, config: HarnessConfig, *, report: Callable[[str], None] = print
+    target: Target,
+    config: HarnessConfig,
+    *,
+    report: Callable[[str], None] = print,
+    specs_dir: Path | None = None,
 ) -> Iterator[StackState]:
+    """The run's stack, torn down on exit. ``specs_dir``: the service spec templates (default the
+    repository's specs/), checked at preflight like everything else."""
     if not target.is_emulator and not (config.image_repository and config.image_tag):
         # Checked before anything is created: without images the services could never start.
         raise PreflightError(
@@ -92,8 +114,10 @@ def provisioned_stack(
         image_repository=config.image_repository,
         staging_dir=folder / "staging",
         cancelled=cancelled,
+        **({"specs_dir": specs_dir} if specs_dir is not None else {}),
     )
     runner = SqlRunner(target, [state.password])
+    refuse_existing_run(runner, config.run_id)
     record = Record()
     try:
         with signals_cancel(cancelled) as received:
