@@ -24,9 +24,10 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def signals_cancel(cancelled: threading.Event) -> Iterator[list[int]]:
-    """While provisioning, SIGINT/SIGTERM set ``cancelled`` (waits stop at once) instead of killing
-    the process mid-step; the caller re-raises after teardown. Main thread only (signal's rule)."""
+def signals_recorded(on_signal: Callable[[], None] = lambda: None) -> Iterator[list[int]]:
+    """While inside, SIGINT/SIGTERM are recorded (and ``on_signal`` called) instead of raising
+    KeyboardInterrupt wherever the main thread happens to be; the caller decides when to re-raise.
+    Main thread only (signal's rule); elsewhere signals reach the main thread anyway."""
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield received
@@ -34,7 +35,7 @@ def signals_cancel(cancelled: threading.Event) -> Iterator[list[int]]:
 
     def handler(signum: int, frame: object) -> None:
         received.append(signum)
-        cancelled.set()
+        on_signal()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -42,6 +43,33 @@ def signals_cancel(cancelled: threading.Event) -> Iterator[list[int]]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def signals_cancel(cancelled: threading.Event) -> contextlib.AbstractContextManager[list[int]]:
+    """While provisioning, SIGINT/SIGTERM set ``cancelled`` (waits stop at once) instead of killing
+    the process mid-step; the caller re-raises after teardown."""
+    return signals_recorded(cancelled.set)
+
+
+def signal_names(received: list[int]) -> list[str]:
+    return [signal.Signals(signum).name for signum in received]
+
+
+def labelled_objects(runner: SqlRunner, run_id: str) -> list[str]:
+    """What still carries the run's label (the janitor's listing)."""
+    run = find_runs(runner).get(run_id)
+    return list(run.objects) if run else []
+
+
+def close_target(target: Target) -> str:
+    """Close the target (a self-started emulator stops, with every container it runs); one line that
+    says how it went, for the teardown report."""
+    try:
+        target.close()
+    except Exception as exc:  # reported, never hidden: its containers may still run
+        log.error("closing the target failed: %s", exc)
+        return f"closing {target.description} failed: {type(exc).__name__}: {exc}"
+    return f"closed {target.description}"
 
 
 def collect_diagnostics(runner: SqlRunner, state: StackState, folder: Path) -> None:
@@ -91,9 +119,14 @@ def provisioned_stack(
     *,
     report: Callable[[str], None] = print,
     specs_dir: Path | None = None,
+    close: bool = False,
 ) -> Iterator[StackState]:
     """The run's stack, torn down on exit. ``specs_dir``: the service spec templates (default the
-    repository's specs/), checked at preflight like everything else."""
+    repository's specs/), checked at preflight like everything else. ``close``: close the target in
+    the teardown's own ``finally`` (a self-started emulator must stop even when a signal ends the run).
+
+    Teardown runs with SIGINT/SIGTERM deferred: a CI cancel sends SIGINT then SIGTERM, and an undo cut
+    short leaves pools billing and containers running. They are reported and re-raised afterwards."""
     if not target.is_emulator and not (config.image_repository and config.image_tag):
         # Checked before anything is created: without images the services could never start.
         raise PreflightError(
@@ -136,17 +169,42 @@ def provisioned_stack(
         report(summary)
         yield state
     finally:
-        if config.keep_stack:
-            report(
-                f"--keep-stack: the stack of run {config.run_id} stays; remove it with "
-                f"`milvus-spcs down --run {config.run_id}`"
-            )
-        else:
-            result: TeardownReport = undo_all(
-                record, diagnostics=lambda: collect_diagnostics(runner, state, folder / "diagnostics")
-            )
-            (folder / "teardown.txt").write_text(str(result) + "\n")
-            report(str(result))
+        with signals_recorded() as during_teardown:
+            try:
+                result = tear_down(runner, state, record, config, report)
+            finally:
+                closed = close_target(target) if close else None
+            if result is not None:
+                result.signals, result.target = signal_names(during_teardown), closed
+                (folder / "teardown.txt").write_text(str(result) + "\n")
+                report(str(result))
+            elif closed is not None:
+                report(closed)
+        if during_teardown:
+            names_ = ", ".join(signal_names(during_teardown))
+            raise KeyboardInterrupt(f"interrupted by {names_} during teardown (the teardown finished first)")
+
+
+def tear_down(
+    runner: SqlRunner,
+    state: StackState,
+    record: Record,
+    config: HarnessConfig,
+    report: Callable[[str], None],
+) -> TeardownReport | None:
+    """Undo everything (or keep it with --keep-stack), then list what still carries the run's label."""
+    if config.keep_stack:
+        report(
+            f"--keep-stack: the stack of run {config.run_id} stays; remove it with "
+            f"`milvus-spcs down --run {config.run_id}`"
+        )
+        return None
+    return undo_all(
+        record,
+        diagnostics=lambda: collect_diagnostics(runner, state, config.run_artifacts / "diagnostics"),
+        remaining=lambda: labelled_objects(runner, config.run_id),
+        run_id=config.run_id,
+    )
 
 
 def sigterm_as_keyboard_interrupt() -> None:
