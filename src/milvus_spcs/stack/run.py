@@ -181,8 +181,8 @@ def provisioned_stack(
             elif closed is not None:
                 report(closed)
         if during_teardown:
-            names_ = ", ".join(signal_names(during_teardown))
-            raise KeyboardInterrupt(f"interrupted by {names_} during teardown (the teardown finished first)")
+            kinds = ", ".join(dict.fromkeys(signal_names(during_teardown)))
+            raise KeyboardInterrupt(f"interrupted by {kinds} during teardown (the teardown finished first)")
 
 
 def tear_down(
