@@ -4,7 +4,7 @@
 -- Left in place on purpose: the shared ingress security integration and SYSADMIN's
 -- BIND SERVICE ENDPOINT (account-wide, other runs use them).
 -- Variables: database, schema, milvus_service, jupyter_service, milvus_pool, jupyter_pool,
--- integration, warehouse, user, role.
+-- integration, warehouse, user, outsider, role.
 USE ROLE SYSADMIN;
 
 -- Services before pools. FORCE: Milvus has a block volume, which plain DROP SERVICE refuses to drop.
@@ -27,4 +27,6 @@ DROP WAREHOUSE IF EXISTS <% warehouse %>;
 
 USE ROLE USERADMIN;
 DROP USER IF EXISTS <% user %>;
+-- The ingress suite's user without endpoint access (sql/suites/ingress_outsider.sql).
+DROP USER IF EXISTS <% outsider %>;
 DROP ROLE IF EXISTS <% role %>;

@@ -63,6 +63,11 @@ class StackNames:
         return f"{self.prefix}_USER"
 
     @property
+    def outsider(self) -> str:
+        """A user of the run without endpoint access (the ingress suite's refused user)."""
+        return f"{self.prefix}_OUTSIDER"
+
+    @property
     def warehouse(self) -> str:
         return f"{self.prefix}_WH"
 
@@ -99,6 +104,7 @@ class StackNames:
             "run_id": self.run_id,
             "role": self.role,
             "user": self.user,
+            "outsider": self.outsider,
             "warehouse": self.warehouse,
             "database": self.database,
             "schema": self.schema,

@@ -8,16 +8,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from milvus_spcs.naming import check_run_id
-from milvus_spcs.sqlfiles import render
-from milvus_spcs.stack.spcs_plan import StackState, new_password
+from milvus_spcs.stack.spcs_plan import StackState, create_outsider, drop_outsider
 from milvus_spcs.stack.sql_runner import SqlRunner
 from milvus_spcs.target import Target
 
 pytestmark = pytest.mark.spcs
-OUTSIDER = (
-    "USE ROLE USERADMIN;\nCREATE USER <% user %> PASSWORD = '<% password %>' COMMENT = '<% comment %>';"
-)
 
 
 def test_no_credentials_is_redirected_to_a_login(ingress_url: str) -> None:
@@ -39,18 +34,15 @@ def test_the_run_user_reaches_the_jupyter_api(ingress_url: str, run_user_token: 
 
 @pytest.fixture
 def outsider_token(spcs_target: Target, spcs_sql: SqlRunner, spcs_stack: StackState) -> Iterator[str]:
-    """A user with no endpoint access (labelled with the run; dropped after)."""
-    name = f"MILVUS_SPCS_{check_run_id(spcs_stack.names.run_id).upper()}_OUTSIDER"
-    password = new_password()
-    sql = SqlRunner(spcs_target, [password])
-    # A template, as sql/ files are: only validated names and values are substituted.
-    sql.run(render(OUTSIDER, {"user": name, "password": password, "comment": spcs_stack.comment}))
+    """A user with no endpoint access, labelled with the run: dropped after, and by 90_teardown.sql
+    (down, janitor) should this fixture never get to it."""
+    password = create_outsider(spcs_sql, spcs_stack)
     try:
-        conn, token = spcs_target.session_token(name, password)
+        conn, token = spcs_target.session_token(spcs_stack.names.outsider, password)
         yield token
         conn.close()
     finally:
-        sql.run(render("USE ROLE USERADMIN;\nDROP USER IF EXISTS <% user %>;", {"user": name}))
+        drop_outsider(spcs_sql, spcs_stack.names)
 
 
 def test_a_user_without_endpoint_access_is_refused(ingress_url: str, outsider_token: str) -> None:

@@ -1,7 +1,9 @@
 """Run a plan: every step as soon as its dependencies are done, on a small thread pool.
 
-On the first failure nothing new starts; running steps finish; the error names the failed step. What
-completed is recorded so that the caller can undo it in reverse order (teardown.py).
+On the first failure nothing new starts and ``cancelled`` is set, so that the running steps' waits stop
+at once (a pool's wait would otherwise hold the teardown until its deadline while the pools bill); the
+error names the failed step. What completed is recorded so that the caller can undo it in reverse
+order (teardown.py).
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ def execute(
                     on_step(step.name, "failed")
                     record.completed.append(step)  # a half-done step is undone too (undos use IF EXISTS)
                     failure = failure or StepFailed(step.name, exc)
+                    cancelled.set()  # the other waits stop now: teardown comes next
                     continue
                 done.add(step.name)
                 record.completed.append(step)

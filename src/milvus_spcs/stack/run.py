@@ -14,6 +14,7 @@ from milvus_spcs.config import HarnessConfig
 from milvus_spcs.errors import HarnessError, PreflightError
 from milvus_spcs.naming import StackNames
 from milvus_spcs.stack.executor import Record, execute
+from milvus_spcs.stack.janitor import find_runs
 from milvus_spcs.stack.spcs_plan import StackState, build_plan, service_logs
 from milvus_spcs.stack.sql_runner import SqlRunner
 from milvus_spcs.stack.teardown import TeardownReport, undo_all
@@ -23,9 +24,10 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def signals_cancel(cancelled: threading.Event) -> Iterator[list[int]]:
-    """While provisioning, SIGINT/SIGTERM set ``cancelled`` (waits stop at once) instead of killing
-    the process mid-step; the caller re-raises after teardown. Main thread only (signal's rule)."""
+def signals_recorded(on_signal: Callable[[], None] = lambda: None) -> Iterator[list[int]]:
+    """While inside, SIGINT/SIGTERM are recorded (and ``on_signal`` called) instead of raising
+    KeyboardInterrupt wherever the main thread happens to be; the caller decides when to re-raise.
+    Main thread only (signal's rule); elsewhere signals reach the main thread anyway."""
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield received
@@ -33,7 +35,7 @@ def signals_cancel(cancelled: threading.Event) -> Iterator[list[int]]:
 
     def handler(signum: int, frame: object) -> None:
         received.append(signum)
-        cancelled.set()
+        on_signal()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -41,6 +43,33 @@ def signals_cancel(cancelled: threading.Event) -> Iterator[list[int]]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def signals_cancel(cancelled: threading.Event) -> contextlib.AbstractContextManager[list[int]]:
+    """While provisioning, SIGINT/SIGTERM set ``cancelled`` (waits stop at once) instead of killing
+    the process mid-step; the caller re-raises after teardown."""
+    return signals_recorded(cancelled.set)
+
+
+def signal_names(received: list[int]) -> list[str]:
+    return [signal.Signals(signum).name for signum in received]
+
+
+def labelled_objects(runner: SqlRunner, run_id: str) -> list[str]:
+    """What still carries the run's label (the janitor's listing)."""
+    run = find_runs(runner).get(run_id)
+    return list(run.objects) if run else []
+
+
+def close_target(target: Target) -> str:
+    """Close the target (a self-started emulator stops, with every container it runs); one line that
+    says how it went, for the teardown report."""
+    try:
+        target.close()
+    except Exception as exc:  # reported, never hidden: its containers may still run
+        log.error("closing the target failed: %s", exc)
+        return f"closing {target.description} failed: {type(exc).__name__}: {exc}"
+    return f"closed {target.description}"
 
 
 def collect_diagnostics(runner: SqlRunner, state: StackState, folder: Path) -> None:
@@ -68,10 +97,36 @@ def collect_diagnostics(runner: SqlRunner, state: StackState, folder: Path) -> N
         (folder / f"{service.lower()}.txt").write_text("\n".join(parts) + "\n")
 
 
+def refuse_existing_run(runner: SqlRunner, run_id: str) -> None:
+    """Objects labelled with this run id already exist (another live run, or a leak): ``IF NOT EXISTS``
+    would adopt them and this run's teardown would drop them from under their owner. Read-only."""
+    existing = find_runs(runner).get(run_id)
+    if existing is not None:
+        raise PreflightError(
+            f"objects labelled run={run_id} already exist: {', '.join(existing.objects)}; "
+            "nothing was created",
+            [
+                f"if that run is dead: milvus-spcs down --run {run_id} --snowflake-connection NAME",
+                "otherwise start this one with another run id (--run-id, or none for a random one)",
+            ],
+        )
+
+
 @contextlib.contextmanager
 def provisioned_stack(
-    target: Target, config: HarnessConfig, *, report: Callable[[str], None] = print
+    target: Target,
+    config: HarnessConfig,
+    *,
+    report: Callable[[str], None] = print,
+    specs_dir: Path | None = None,
+    close: bool = False,
 ) -> Iterator[StackState]:
+    """The run's stack, torn down on exit. ``specs_dir``: the service spec templates (default the
+    repository's specs/), checked at preflight like everything else. ``close``: close the target in
+    the teardown's own ``finally`` (a self-started emulator must stop even when a signal ends the run).
+
+    Teardown runs with SIGINT/SIGTERM deferred: a CI cancel sends SIGINT then SIGTERM, and an undo cut
+    short leaves pools billing and containers running. They are reported and re-raised afterwards."""
     if not target.is_emulator and not (config.image_repository and config.image_tag):
         # Checked before anything is created: without images the services could never start.
         raise PreflightError(
@@ -92,8 +147,10 @@ def provisioned_stack(
         image_repository=config.image_repository,
         staging_dir=folder / "staging",
         cancelled=cancelled,
+        **({"specs_dir": specs_dir} if specs_dir is not None else {}),
     )
     runner = SqlRunner(target, [state.password])
+    refuse_existing_run(runner, config.run_id)
     record = Record()
     try:
         with signals_cancel(cancelled) as received:
@@ -112,17 +169,42 @@ def provisioned_stack(
         report(summary)
         yield state
     finally:
-        if config.keep_stack:
-            report(
-                f"--keep-stack: the stack of run {config.run_id} stays; remove it with "
-                f"`milvus-spcs down --run {config.run_id}`"
-            )
-        else:
-            result: TeardownReport = undo_all(
-                record, diagnostics=lambda: collect_diagnostics(runner, state, folder / "diagnostics")
-            )
-            (folder / "teardown.txt").write_text(str(result) + "\n")
-            report(str(result))
+        with signals_recorded() as during_teardown:
+            try:
+                result = tear_down(runner, state, record, config, report)
+            finally:
+                closed = close_target(target) if close else None
+            if result is not None:
+                result.signals, result.target = signal_names(during_teardown), closed
+                (folder / "teardown.txt").write_text(str(result) + "\n")
+                report(str(result))
+            elif closed is not None:
+                report(closed)
+        if during_teardown:
+            kinds = ", ".join(dict.fromkeys(signal_names(during_teardown)))
+            raise KeyboardInterrupt(f"interrupted by {kinds} during teardown (the teardown finished first)")
+
+
+def tear_down(
+    runner: SqlRunner,
+    state: StackState,
+    record: Record,
+    config: HarnessConfig,
+    report: Callable[[str], None],
+) -> TeardownReport | None:
+    """Undo everything (or keep it with --keep-stack), then list what still carries the run's label."""
+    if config.keep_stack:
+        report(
+            f"--keep-stack: the stack of run {config.run_id} stays; remove it with "
+            f"`milvus-spcs down --run {config.run_id}`"
+        )
+        return None
+    return undo_all(
+        record,
+        diagnostics=lambda: collect_diagnostics(runner, state, config.run_artifacts / "diagnostics"),
+        remaining=lambda: labelled_objects(runner, config.run_id),
+        run_id=config.run_id,
+    )
 
 
 def sigterm_as_keyboard_interrupt() -> None:

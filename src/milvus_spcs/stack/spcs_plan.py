@@ -10,15 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+
+import yaml
 
 from milvus_spcs.errors import PreflightError, WaitFailed
 from milvus_spcs.naming import StackNames, label
 from milvus_spcs.paths import REPO_ROOT
 from milvus_spcs.secret import Secret
-from milvus_spcs.specs import render_spec, spec_variables
+from milvus_spcs.specs import SpecError, check_spec_policy, parse_spec, render_spec, spec_variables
 from milvus_spcs.sqlfiles import load_sql_dir, put_file, render
 from milvus_spcs.stack.plan import Plan, Step
 from milvus_spcs.stack.sql_runner import SqlRunner
@@ -26,6 +29,7 @@ from milvus_spcs.target import Target
 from milvus_spcs.waits import Probe, wait_for
 
 PLACEHOLDER = "Endpoints provisioning in progress"
+SPEC_FILES = ("milvus.yaml", "jupyter.yaml")
 
 
 @dataclass(frozen=True)
@@ -57,9 +61,56 @@ def new_password() -> Secret:
     return Secret(secrets.token_urlsafe(24))
 
 
+def checked_specs(
+    specs_dir: Path, variables: Mapping[str, str], known_secrets: Iterable[str]
+) -> dict[str, str]:
+    """Both specs rendered, parsed and held to the policy (no public 9091/2379/19530, pinned images,
+    no secrets in env): preflight, so that a spec that fails is never uploaded, let alone deployed."""
+    texts: dict[str, str] = {}
+    problems: list[str] = []
+    for spec in SPEC_FILES:
+        try:
+            text = render_spec(specs_dir / spec, variables)
+            document = parse_spec(text)
+        except yaml.YAMLError as exc:
+            problems.append(f"{spec} is not valid YAML: {exc}")
+            continue
+        except (SpecError, OSError) as exc:
+            problems.append(f"{spec}: {exc}")
+            continue
+        problems += [f"{spec}: {problem}" for problem in check_spec_policy(document, known_secrets)]
+        texts[spec] = text
+    if problems:
+        raise PreflightError(
+            f"the service specifications in {specs_dir} fail preflight; nothing was created:\n"
+            + "\n".join(f"  * {problem}" for problem in problems),
+            ["fix the spec templates (milvus_spcs.specs.check_spec_policy says what each rule wants)"],
+        )
+    return texts
+
+
+def create_outsider(runner: SqlRunner, state: StackState, *, sql_dir: Path = REPO_ROOT / "sql") -> Secret:
+    """Create the run's outsider (sql/suites/ingress_outsider.sql) and return its password. Labelled
+    with the run, so that 90_teardown.sql, `down` and the janitor remove it even if its fixture never
+    gets to (a killed run)."""
+    password = new_password()
+    text = load_sql_dir(sql_dir / "suites")["ingress_outsider.sql"].text
+    variables = {"outsider": state.names.outsider, "password": password, "comment": state.comment}
+    SqlRunner(runner.target, [*runner.secrets, password]).run(render(text, variables))
+    return password
+
+
+def drop_outsider(runner: SqlRunner, names: StackNames) -> None:
+    runner.run(
+        render("USE ROLE USERADMIN;\nDROP USER IF EXISTS <% outsider %>;", {"outsider": names.outsider})
+    )
+
+
 def _undo(runner: SqlRunner, template: str, variables: dict[str, str]):
+    statements = render(template, variables)  # rendered with the plan: a broken undo fails preflight
+
     def undo() -> None:
-        runner.run(render(template, variables))
+        runner.run(statements)
 
     return undo
 
@@ -123,6 +174,10 @@ def build_plan(
         names, new_password(), label(names.run_id, created), image_tag or f"run-{names.run_id}"
     )
     runner = SqlRunner(target, [state.password])
+    specs = spec_variables(
+        names, milvus_tag=state.image_tag, jupyter_tag=state.image_tag, repository=image_repository
+    )
+    state.spec_texts.update(checked_specs(specs_dir, specs, [state.password]))
     files = load_sql_dir(sql_dir)
     undo_files = load_sql_dir(sql_dir / "undo")
     variables = {**names.variables(), "comment": state.comment, "password": state.password}
@@ -130,9 +185,10 @@ def build_plan(
     def sql_step(name: str, file: str, *, after: tuple[str, ...] = (), undo=None, wait=None) -> Step:
         sql_file = files[file]
         needed = {k: v for k, v in variables.items() if f"<% {k} %>" in sql_file.text}
+        statements = render(sql_file.text, needed)  # now: a file that does not render fails preflight
         return Step(
             name,
-            lambda: runner.run(render(sql_file.text, needed)),
+            lambda: runner.run(statements),
             undo=undo,
             after=after,
             wait=wait,
@@ -152,15 +208,10 @@ def build_plan(
         target.publish_image(f"{url}/jupyter:{state.image_tag}", "jupyter", images_dir / "jupyter")
 
     def upload_specs() -> None:
-        variables_ = spec_variables(
-            names, milvus_tag=state.image_tag, jupyter_tag=state.image_tag, repository=image_repository
-        )
         staging = staging_dir / "specs"
         staging.mkdir(parents=True, exist_ok=True)
         statements = ["USE ROLE SYSADMIN"]
-        for spec in ("milvus.yaml", "jupyter.yaml"):
-            text = render_spec(specs_dir / spec, variables_)
-            state.spec_texts[spec] = text
+        for spec, text in state.spec_texts.items():  # checked at preflight
             (staging / spec).write_text(text)
             statements.append(
                 put_file(

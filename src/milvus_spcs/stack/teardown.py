@@ -1,8 +1,10 @@
-"""Undo what a run created, newest first, collecting every failure instead of stopping at the first."""
+"""Undo what a run created, newest first, collecting every failure instead of stopping at the first,
+and report exactly what was removed, what was not, and what is still labelled with the run."""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,22 +17,49 @@ log = logging.getLogger(__name__)
 class TeardownReport:
     undone: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    # What still carries the run's label after the undos (None: not checked, or the check failed).
+    remaining: list[str] | None = None
+    remaining_error: str | None = None
+    run_id: str = ""
+    signals: list[str] = field(default_factory=list)  # received (and deferred) while tearing down
+    target: str | None = None  # how the target was closed, when the teardown closed it
 
     @property
     def clean(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.remaining and self.remaining_error is None
 
     def __str__(self) -> str:
-        if self.clean:
-            return f"teardown: removed {len(self.undone)} step(s)"
-        lines = [f"teardown left {len(self.failed)} step(s) not undone:"]
-        lines += [f"  - {name}: {error}" for name, error in self.failed.items()]
+        lines = [f"teardown: removed {len(self.undone)} step(s)" + (": " if self.undone else "")]
+        lines[0] += ", ".join(self.undone)
+        if self.failed:
+            lines.append(f"teardown left {len(self.failed)} step(s) not undone:")
+            lines += [f"  - {name}: {error}" for name, error in self.failed.items()]
+        if self.remaining_error is not None:
+            lines.append(f"could not list what remains labelled run={self.run_id}: {self.remaining_error}")
+        elif self.remaining == []:
+            lines.append(f"nothing labelled run={self.run_id} remains")
+        elif self.remaining:
+            lines.append(f"still labelled run={self.run_id}: {', '.join(self.remaining)}")
+        if self.signals:
+            counted = ", ".join(
+                name if count == 1 else f"{name} x{count}" for name, count in Counter(self.signals).items()
+            )
+            lines.append(f"signals during teardown: {counted} (deferred until the teardown finished)")
+        if self.target is not None:
+            lines.append(self.target)
         return "\n".join(lines)
 
 
-def undo_all(record: Record, *, diagnostics: Callable[[], None] | None = None) -> TeardownReport:
-    """Diagnostics first (logs vanish with the services), then every undo in reverse completion order."""
-    report = TeardownReport()
+def undo_all(
+    record: Record,
+    *,
+    diagnostics: Callable[[], None] | None = None,
+    remaining: Callable[[], list[str]] | None = None,
+    run_id: str = "",
+) -> TeardownReport:
+    """Diagnostics first (logs vanish with the services), then every undo in reverse completion order,
+    then (given ``remaining``) what still carries the run's label."""
+    report = TeardownReport(run_id=run_id)
     if diagnostics is not None:
         try:
             diagnostics()
@@ -45,4 +74,9 @@ def undo_all(record: Record, *, diagnostics: Callable[[], None] | None = None) -
             report.failed[step.name] = f"{type(exc).__name__}: {exc}"
             continue
         report.undone.append(step.name)
+    if remaining is not None:
+        try:
+            report.remaining = remaining()
+        except Exception as exc:  # the account may be unreachable: say so rather than claim it is clean
+            report.remaining_error = f"{type(exc).__name__}: {exc}"
     return report
