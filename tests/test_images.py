@@ -211,4 +211,4 @@ def test_nightly_runs_the_spcs_suites_on_a_key_pair_connection_and_always_sweeps
     assert 'chmod 600 "$SNOWFLAKE_HOME/connections.toml"' in runs
     janitor = steps[-1]
     assert janitor["if"] == "always()"
-    assert janitor["run"] == "milvus-spcs janitor --older-than 6h --snowflake-connection nightly"
+    assert janitor["run"] == "milvus-spcs janitor --older-than 2h --snowflake-connection nightly"
