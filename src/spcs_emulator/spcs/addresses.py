@@ -6,7 +6,7 @@ each instance claims a block ``127.X.Y.0/24`` (X in 1..254, so 127.0.0.0/16 with
 ``127.0.0.53`` and Debian's ``127.0.1.1`` is never used), picked at random, and keeps it for its life:
 
 - a block with any listener on one of its addresses is skipped (something else lives there);
-- the claim is an exclusive ``flock`` on ``<tmp>/spcs-emulator-addresses/127.X.Y.lock``, held open until
+- the claim is an exclusive ``flock`` on ``<tmp>/spcs-address-blocks/127.X.Y.lock``, held open until
   :meth:`AddressBlock.release` (or the process's death: the kernel drops the lock), so two emulators
   starting at the same moment cannot both take a block.
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from spcs_emulator.spcs.listeners import Listener, all_listeners
 
-LOCK_DIR_NAME = "spcs-emulator-addresses"
+LOCK_DIR_NAME = "spcs-address-blocks"
 ATTEMPTS = 200
 
 
