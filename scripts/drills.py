@@ -60,7 +60,9 @@ class NamedEmulator:
         return result.stdout.strip()
 
     def container_pids(self) -> list[int]:
-        return descendants(self.process.pid)
+        """Processes of the emulator's containers (their watchdogs included), not its directory guards,
+        which live as long as the emulator itself."""
+        return [pid for pid in descendants(self.process.pid) if " guard " not in _command(pid)]
 
 
 @contextlib.contextmanager
@@ -167,15 +169,15 @@ def _gone_within(pids: list[int], seconds: float, what: str) -> None:
         raise DrillFailed(str(exc)) from None
 
 
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "?"
+
+
 def _describe(pids: list[int]) -> str:
-    names = []
-    for pid in pids:
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            cmd = "?"
-        names.append(f"{pid} ({cmd[:80].strip()})")
-    return ", ".join(names) or "-"
+    return ", ".join(f"{pid} ({_command(pid)[-100:].strip()})" for pid in pids) or "-"
 
 
 def drill_emulator_sigkill(artifacts: Path) -> str:
@@ -217,12 +219,7 @@ def drill_pytest_sigkill(artifacts: Path) -> str:
         after = emu.labelled_objects()
         if after != "no labelled objects":
             raise DrillFailed(f"the janitor left: {after}")
-        wait_for(
-            lambda: Probe(not emu.container_pids(), True, f"running: {_describe(emu.container_pids())}"),
-            what="the swept run's containers to stop",
-            timeout=60,
-            interval=0.2,
-        )
+        _gone_within(emu.container_pids(), 60, "the swept run's containers to stop")
     first = before.splitlines()[0] if before else "-"
     return f"pytest SIGKILLed mid-provisioning ({first[:100]}...); janitor left no object, no process"
 
