@@ -156,3 +156,25 @@ def test_a_server_without_current_timestamp_falls_back_to_the_client_clock_and_s
     before = dt.datetime.now(dt.UTC)
     assert server_now(runner, report=notes.append) >= before
     assert "this machine's clock" in notes[0]
+
+
+def test_a_label_on_someone_elses_old_object_does_not_age_a_live_run(
+    emulator: Emulator, runner: SqlRunner
+) -> None:
+    """The reviewer's attack: a comment is writable by any owner, so an old warehouse of someone else
+    relabelled `run=live01 created=2020...` made live run live01 look a year old, and the janitor swept
+    it. Only names the run creates count towards it; anything else carrying its label is skipped."""
+    from spcs_emulator.sql import ast
+
+    live = "milvus-spcs run=live01 created=" + dt.datetime.now(dt.UTC).isoformat()
+    forged = "milvus-spcs run=live01 created=2020-01-01T00:00:00+00:00"
+    create(emulator, {("database", "MILVUS_SPCS_LIVE01_DB"): live, ("warehouse", "MALLORY_OLD_WH"): forged})
+    old = emulator.account.catalog.get(ast.WAREHOUSE, ("MALLORY_OLD_WH",))
+    assert old is not None
+    old.created_on -= dt.timedelta(days=365)  # stands for a warehouse the attacker has owned for a year
+    scan = scan_labels(runner)
+    assert scan.runs["live01"].objects == ["database MILVUS_SPCS_LIVE01_DB"]
+    skipped = {s.object: s for s in scan.skipped}
+    assert "not a name run live01 creates" in skipped["warehouse MALLORY_OLD_WH"].reason
+    assert sweep(runner, dt.timedelta(hours=2)) == []
+    assert "MILVUS_SPCS_LIVE01_DB" in names_of(emulator, "SHOW DATABASES")

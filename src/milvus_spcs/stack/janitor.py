@@ -95,6 +95,32 @@ def _label_problem(comment: str, created_on: object) -> str | None:
     return None
 
 
+def _run_names(names: StackNames) -> dict[str, set[str]]:
+    """The account-level names a run creates, by SHOW kind (services: by their database)."""
+    return {
+        "compute pool": {names.milvus_pool, names.jupyter_pool},
+        "database": {names.database},
+        "warehouse": {names.warehouse},
+        "role": {names.role},
+        "user": {names.user, names.outsider},
+        "integration": {names.integration},
+        "service": {names.milvus_service, names.jupyter_service},
+    }
+
+
+def _foreign_object(run_id: str, kind: str, row: dict) -> str | None:
+    """Why an object labelled ``run_id`` is not one the run creates, or None. A label is a comment
+    anyone with OWNERSHIP can write: on an older object of someone else's it would make a live run look
+    old, and the janitor would sweep it."""
+    names = StackNames(run_id)
+    name = str(row.get("name") or "").upper()
+    if kind == "service" and str(row.get("database_name") or "").upper() != names.database:
+        return f"a service outside run {run_id}'s database {names.database} carries its label"
+    if name not in _run_names(names)[kind]:
+        return f"{name} is not a name run {run_id} creates, yet carries its label"
+    return None
+
+
 def _log_warning(message: str) -> None:
     log.warning("%s", message)
 
@@ -110,6 +136,8 @@ def scan_labels(runner: SqlRunner) -> LabelScan:
             what = f"{kind} {row.get('name')}"
             created_on = row.get("created_on")
             problem = _label_problem(comment, created_on)
+            if problem is None:
+                problem = _foreign_object(LABEL_PATTERN.fullmatch(comment)["run"], kind, row)  # type: ignore[index]
             if problem:
                 named = RUN_FIELD.match(comment, len(LABEL_PREFIX) - len("run="))
                 scan.skipped.append(SkippedLabel(what, problem, named["run"] if named else None))
