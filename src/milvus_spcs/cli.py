@@ -36,7 +36,7 @@ def serve(
     """Serve one emulated account until SIGINT or SIGTERM, then stop every process it started."""
     if ctx.invoked_subcommand is not None:
         return
-    from spcs_emulator.emulator import Emulator
+    from spcs_emulator.emulator import Emulator, SharedStateDir
     from spcs_emulator.spcs.leftovers import StateDirInUse
     from spcs_emulator.spcs.lifecycle import PROFILES
 
@@ -51,17 +51,17 @@ def serve(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    emulator = Emulator(
-        host=host,
-        port=port,
-        admin_password=admin_password,
-        profile=profile,
-        time_scale=time_scale,
-        state_dir=state_dir,
-    )
     try:
+        emulator = Emulator(
+            host=host,
+            port=port,
+            admin_password=admin_password,
+            profile=profile,
+            time_scale=time_scale,
+            state_dir=state_dir,
+        )
         emulator.start()
-    except StateDirInUse as exc:
+    except (StateDirInUse, SharedStateDir) as exc:
         typer.secho(f"ERROR: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
     try:

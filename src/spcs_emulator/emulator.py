@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -34,11 +35,25 @@ from spcs_emulator.spcs.runtime_api import Ingress, Runtime
 ACCOUNT_NAME = "EMULATED"
 
 
+class SharedStateDir(ValueError):
+    """The state directory given is shared with others (another owner, or open for anyone to write)."""
+
+
 def private_directory(path: Path) -> None:
-    """Create ``path`` for this user only (0700); tighten it if it is ours and open to others."""
+    """Create ``path`` for this user only (0700), or tighten an existing one of ours to 0700. A
+    directory others share (``/tmp``, another user's) is refused, never changed: it holds secrets, and
+    taking its sticky bit or its group access away would break everyone else using it."""
+    if path.exists():
+        status = path.stat()
+        if status.st_uid != os.getuid():
+            raise SharedStateDir(f"state directory {path} belongs to uid {status.st_uid}, not to this user")
+        if status.st_mode & (stat.S_ISVTX | stat.S_IWOTH):
+            raise SharedStateDir(
+                f"state directory {path} is shared (mode {stat.S_IMODE(status.st_mode):o}): "
+                "give the emulator a directory of its own"
+            )
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    status = path.stat()
-    if status.st_mode & 0o077 and status.st_uid == os.getuid():
+    if stat.S_IMODE(path.stat().st_mode) != 0o700:
         path.chmod(0o700)
 
 

@@ -364,3 +364,27 @@ def test_the_watchdog_passes_the_exit_code_and_closes_its_lifeline_fd(tmp_path: 
         assert (proc.returncode, b"cannot start /nonexistent/command" in out) == (127, True)
     finally:
         lifeline.close()
+
+
+@pytest.mark.parametrize("mode", [0o1777, 0o777])
+def test_a_shared_state_dir_is_refused_and_left_as_it_was(tmp_path: Path, mode: int) -> None:
+    """`--state-dir /tmp` (as root) used to lose its sticky bit to a chmod 0700 and gain a run/ folder."""
+    from spcs_emulator.emulator import Emulator, SharedStateDir
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(mode)
+    with pytest.raises(SharedStateDir, match="shared"):
+        Emulator(state_dir=shared, with_runtime=False)
+    assert stat.S_IMODE(shared.stat().st_mode) == mode
+    assert list(shared.iterdir()) == []
+
+
+def test_an_existing_private_state_dir_of_ours_is_tightened(tmp_path: Path) -> None:
+    from spcs_emulator.emulator import Emulator
+
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o755)
+    mine.chmod(0o755)
+    Emulator(state_dir=mine, with_runtime=False)
+    assert stat.S_IMODE(mine.stat().st_mode) == 0o700
