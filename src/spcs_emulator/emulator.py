@@ -12,6 +12,7 @@ stopping (SIGKILL), its containers' watchdogs end them and a guard removes a tem
 
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
 import shutil
@@ -33,6 +34,17 @@ from spcs_emulator.spcs.processes import Lifeline
 from spcs_emulator.spcs.runtime_api import Ingress, Runtime
 
 ACCOUNT_NAME = "EMULATED"
+
+
+PR_SET_DUMPABLE = 4
+
+
+def set_dumpable(value: int) -> None:
+    """Set the process's dumpable flag. A non-dumpable process's memory and
+    environment (/proc/<pid>/mem, environ) are closed to processes of the same uid that lack
+    CAP_SYS_PTRACE: the emulator's containers run as its uid (without capabilities, see watchdog.py),
+    and its memory holds the admin password and every session."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, value, 0, 0, 0)
 
 
 class SharedStateDir(ValueError):
@@ -111,6 +123,8 @@ class Emulator:
         """Claim the state directory, reap what a killed emulator left in it, then serve."""
         self._claim = StateDirClaim(self.state_dir)
         reap(self.state_dir)
+        # Before any container exists; never given back: another emulator in this process may still run.
+        set_dumpable(0)
         if self._own_state_dir:
             self.lifeline.guard(self.state_dir)  # removed even if this process is killed
         self.server.start()

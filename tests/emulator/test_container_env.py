@@ -103,6 +103,21 @@ def test_container_processes_see_the_platform_variables_and_none_of_the_emulator
     assert token.read_text() != emu.admin_password
 
 
+PROC_ATTACK = """
+import json, re
+found = {}
+for part in ("environ", "mem"):
+    try:
+        with open("/proc/EMULATOR_PID/" + part, "rb") as f:
+            found[part] = "opened, %d bytes read" % len(f.read(16))
+    except OSError as exc:
+        found[part] = "refused: %s" % exc
+status = open("/proc/self/status").read()
+found["capabilities"] = re.search(r"CapEff:\\s+(\\w+)", status).group(1)
+print(json.dumps(found))
+"""
+
+
 def test_a_notebook_cell_through_the_ingress_cannot_read_the_emulators_secrets(
     secret_looking_env: None, emulators: list[Emulator], tmp_path: Path
 ) -> None:
@@ -121,8 +136,15 @@ def test_a_notebook_cell_through_the_ingress_cannot_read_the_emulators_secrets(
 
     host = wait_for(ingress, what="the notebook's ingress URL", timeout=30, interval=0.2)
     cell = "import json, os\nprint(json.dumps(dict(os.environ)))\n"
-    seen = json.loads(JupyterOverIngress(f"http://{host}", token_of(conn)).run(cell)[0])
+    notebook = JupyterOverIngress(f"http://{host}", token_of(conn))
+    seen = json.loads(notebook.run(cell)[0])
+    # The reviewer's attack: the cell runs as the emulator's uid (root here) and read the admin
+    # password out of the emulator's /proc/<pid>/environ and mem, then logged in as ACCOUNTADMIN.
+    attack = json.loads(notebook.run(PROC_ATTACK.replace("EMULATOR_PID", str(os.getpid())))[0])
     conn.close()
+    assert attack["environ"].startswith("refused"), attack
+    assert attack["mem"].startswith("refused"), attack
+    assert attack["capabilities"] == "0000000000000000", attack  # no CAP_SYS_PTRACE, nor any other
     assert not set(CANARIES) & set(seen)
     assert not set(CANARIES.values()) & set(seen.values())
     assert seen["SNOWFLAKE_HOST"] == "127.0.0.1"

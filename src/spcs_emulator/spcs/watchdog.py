@@ -47,6 +47,8 @@ import time
 
 PROC = "/proc"
 PR_SET_CHILD_SUBREAPER = 36
+PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 38, 47, 4
+CAP_LAST_POSSIBLE = 63
 SHUTDOWN_GRACE = 3.0  # seconds the container gets to exit on SIGTERM once the emulator is gone
 KILL_DEADLINE = 10.0  # seconds to wait for SIGKILLed processes to be reaped
 GUARD_DEADLINE = 30.0  # seconds a guard keeps retrying to remove its directory
@@ -118,6 +120,20 @@ def _become_subreaper() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
+def _drop_capabilities_of_children() -> None:
+    """What the container execs gets no capability, ever: the bounding and ambient sets are emptied
+    and no_new_privs set (both inherited), so even as root (the emulator's uid here) it has no
+    CAP_SYS_PTRACE to read the non-dumpable emulator's memory or environment (its admin password),
+    no CAP_DAC_OVERRIDE, no CAP_SYS_ADMIN. The watchdog keeps its own effective set (it may still
+    need to enter a network namespace). Without CAP_SETPCAP (not root) there is nothing to drop."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in range(CAP_LAST_POSSIBLE + 1):
+        libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)  # EINVAL past the kernel's last: ignored
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+
 class Watchdog:
     def __init__(self, lifeline: int) -> None:
         self.lifeline = lifeline
@@ -141,6 +157,7 @@ class Watchdog:
         self.terminating = True
 
     def spawn(self, argv: list[str], env: dict[str, str]) -> bool:
+        _drop_capabilities_of_children()
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.close(devnull)
