@@ -8,16 +8,19 @@ are refused as SQL errors, LIST/REMOVE/PUT never follow a symlink, and PAT lifet
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 import snowflake.connector
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from snowflake.connector.errors import DatabaseError, ProgrammingError
 
 from spcs_emulator.emulator import Emulator
+from spcs_emulator.protocol.app import STAGE_BUCKET, STAGE_GRANT_SECONDS
 from tests.emulator.fakes import FakeIngress, FakeRuntime
 from tests.emulator.test_account import rows
 
@@ -158,3 +161,73 @@ def test_a_boolean_property_refuses_other_values(admin, mallory, value: str) -> 
     assert "DISABLED" in err.msg
     assert user_row(admin)["disabled"] == "false"
     assert rows(mallory, "SELECT 1 AS X")[0]["X"] == 1
+
+
+# -- 3. an S3 upload grant dies with its session, its privilege and its stage ---------------------------
+
+LOGIN = "/session/v1/login-request?databaseName=&schemaName=&warehouse=&roleName=APP"
+
+
+def _post(emulator: Emulator, path: str, body: dict, token: str | None = None) -> requests.Response:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f'Snowflake Token="{token}"'
+    url = f"http://127.0.0.1:{emulator.port}{path}"
+    return requests.post(url, data=json.dumps(body).encode(), headers=headers, timeout=60)
+
+
+def _grant_as_mallory(emulator: Emulator, tmp_path: Path) -> tuple[str, str]:
+    """(session token, grant) of a PUT, asked for over plain HTTP as an attacker would."""
+    data = {"ACCOUNT_NAME": "x", "LOGIN_NAME": "MALLORY", "PASSWORD": PASSWORD}
+    token = _post(emulator, LOGIN, {"data": data}).json()["data"]["token"]
+    payload = tmp_path / "grant.txt"
+    payload.write_text("x")
+    sql = f"PUT 'file://{payload}' @D.PUBLIC.FILES AUTO_COMPRESS=FALSE"
+    answer = _post(emulator, "/queries/v1/query-request", {"sqlText": sql}, token)
+    return token, answer.json()["data"]["stageInfo"]["path"].strip("/")
+
+
+def _upload(emulator: Emulator, grant: str, name: str) -> int:
+    url = f"http://127.0.0.1:{emulator.port}/{STAGE_BUCKET}/{grant}/{name}"
+    return requests.put(url, data=b"owned", timeout=10).status_code
+
+
+def _logout(emulator: Emulator, admin, token: str) -> None:
+    headers = {"Authorization": f'Snowflake Token="{token}"'}
+    url = f"http://127.0.0.1:{emulator.port}/session?delete=true"
+    assert requests.post(url, headers=headers, timeout=10).status_code == 200
+
+
+REVOCATIONS = {
+    "revoke write": lambda emu, admin, token: admin.execute(
+        "REVOKE WRITE ON STAGE D.PUBLIC.FILES FROM ROLE APP"
+    ),
+    "revoke role": lambda emu, admin, token: admin.execute("REVOKE ROLE APP FROM USER MALLORY"),
+    "drop user": lambda emu, admin, token: admin.execute("DROP USER MALLORY"),
+    "disable user": lambda emu, admin, token: admin.execute("ALTER USER MALLORY SET DISABLED = TRUE"),
+    "drop and re-create the stage": lambda emu, admin, token: (
+        admin.execute("DROP STAGE D.PUBLIC.FILES"),
+        admin.execute("CREATE STAGE D.PUBLIC.FILES"),
+    ),
+    "log out": _logout,
+}
+
+
+@pytest.mark.parametrize("revocation", sorted(REVOCATIONS))
+def test_an_upload_grant_dies_with_what_allowed_it(
+    emulator: Emulator, admin, tmp_path: Path, revocation
+) -> None:
+    token, grant = _grant_as_mallory(emulator, tmp_path)
+    assert _upload(emulator, grant, "before.txt") == 200
+    REVOCATIONS[revocation](emulator, admin, token)
+    assert _upload(emulator, grant, "after.txt") == 403
+    if revocation in ("revoke write", "revoke role"):  # the grant is gone for good, not only while revoked
+        admin.execute("GRANT ROLE APP TO USER MALLORY")
+        admin.execute("GRANT WRITE ON STAGE D.PUBLIC.FILES TO ROLE APP")
+        assert _upload(emulator, grant, "after.txt") == 403
+    stages = emulator.state_dir / "stages"
+    assert not [p for p in stages.rglob("after.txt")]
+
+
+def test_upload_grants_are_short_lived() -> None:
+    assert STAGE_GRANT_SECONDS <= 600

@@ -5,15 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from functools import partial
+from typing import TYPE_CHECKING
 
 from spcs_emulator import errors
+from spcs_emulator.account.auth import check_session, role_usable
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.kinds.stages import stage_directory
+from spcs_emulator.account.objects import CatalogObject
+from spcs_emulator.account.session import Session
 from spcs_emulator.account.show import columns
 from spcs_emulator.paths import inside, relative_parts
 from spcs_emulator.protocol.backend import Upload
 from spcs_emulator.results import Result, table
 from spcs_emulator.sql import ast
+
+if TYPE_CHECKING:
+    from spcs_emulator.account.engine import Account
 
 
 def _stage(ctx: Context, ref: ast.StageRef):
@@ -46,7 +54,23 @@ def put(ctx: Context, stmt: ast.Put) -> Upload:
         auto_compress=_flag(stmt.options, "AUTO_COMPRESS", True),
         overwrite=_flag(stmt.options, "OVERWRITE", False),
         source_compression=compression.value if isinstance(compression, ast.Ident) else str(compression),
+        still_allowed=partial(may_still_write, ctx.account, ctx.session, stage),
     )
+
+
+def may_still_write(account: Account, session: Session, stage: CatalogObject) -> bool:
+    """Whether an upload a PUT granted may still land: the session is alive and may act with its role,
+    the stage is the same object (not dropped, not re-created), and the session still holds WRITE on it."""
+    with account.lock:
+        if account.catalog.get(ast.STAGE, stage.fqn) is not stage:
+            return False
+        try:
+            check_session(account, session)
+        except errors.SnowflakeError:
+            return False
+        if not role_usable(account, session.user, session.role):
+            return False
+        return account.access.holds(Context(account, session).roles(), stage.kind, stage.fqn, "WRITE")
 
 
 def _files(ctx: Context, ref: ast.StageRef, pattern: str | None):
