@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from snowflake.connector.errors import DatabaseError, ProgrammingError
 
 from spcs_emulator.emulator import Emulator
+from spcs_emulator.paths import fqn_dir
 from spcs_emulator.protocol.app import STAGE_BUCKET, STAGE_GRANT_SECONDS
 from tests.emulator.fakes import FakeIngress, FakeRuntime
 from tests.emulator.test_account import rows
@@ -176,13 +178,13 @@ def _post(emulator: Emulator, path: str, body: dict, token: str | None = None) -
     return requests.post(url, data=json.dumps(body).encode(), headers=headers, timeout=60)
 
 
-def _grant_as_mallory(emulator: Emulator, tmp_path: Path) -> tuple[str, str]:
+def _grant_as_mallory(emulator: Emulator, tmp_path: Path, path: str = "") -> tuple[str, str]:
     """(session token, grant) of a PUT, asked for over plain HTTP as an attacker would."""
     data = {"ACCOUNT_NAME": "x", "LOGIN_NAME": "MALLORY", "PASSWORD": PASSWORD}
     token = _post(emulator, LOGIN, {"data": data}).json()["data"]["token"]
     payload = tmp_path / "grant.txt"
     payload.write_text("x")
-    sql = f"PUT 'file://{payload}' @D.PUBLIC.FILES AUTO_COMPRESS=FALSE"
+    sql = f"PUT 'file://{payload}' @D.PUBLIC.FILES{path} AUTO_COMPRESS=FALSE"
     answer = _post(emulator, "/queries/v1/query-request", {"sqlText": sql}, token)
     return token, answer.json()["data"]["stageInfo"]["path"].strip("/")
 
@@ -231,3 +233,127 @@ def test_an_upload_grant_dies_with_what_allowed_it(
 
 def test_upload_grants_are_short_lived() -> None:
     assert STAGE_GRANT_SECONDS <= 600
+
+
+# -- 4. a stage PATTERN cannot crash or stall the emulator -------------------------------------------------
+
+INVALID_REGEX = 100048  # "Invalid regular expression" (2201B)
+
+
+@pytest.mark.parametrize("statement", ["LIST @FILES PATTERN = '('", "REMOVE @FILES PATTERN = '[a-'"])
+def test_a_bad_pattern_is_a_sql_error(mallory, tmp_path: Path, statement: str) -> None:
+    payload = tmp_path / "keep.txt"
+    payload.write_text("keep")
+    mallory.execute(f"PUT 'file://{payload}' @FILES AUTO_COMPRESS=FALSE")
+    err = refused(mallory, statement)
+    assert (err.errno, err.sqlstate) == (INVALID_REGEX, "2201B")
+    assert [r["name"] for r in rows(mallory, "LIST @FILES")] == ["files/keep.txt"]
+
+
+def test_a_catastrophic_pattern_stops_at_its_time_limit(mallory, tmp_path: Path) -> None:
+    payload = tmp_path / ("a" * 40 + "b")
+    payload.write_text("x")
+    mallory.execute(f"PUT 'file://{payload}' @FILES AUTO_COMPRESS=FALSE")
+    started = time.monotonic()
+    err = refused(mallory, "LIST @FILES PATTERN = '(a|aa)+$'")
+    assert time.monotonic() - started < 5
+    assert (err.errno, err.sqlstate) == (INVALID_REGEX, "2201B")
+    assert "time limit" in err.msg
+
+
+def test_an_over_long_pattern_is_refused(mallory) -> None:
+    err = refused(mallory, f"LIST @FILES PATTERN = '{'a' * 5000}'")
+    assert (err.errno, err.sqlstate) == (INVALID_REGEX, "2201B")
+
+
+def test_a_good_pattern_still_filters(mallory, tmp_path: Path) -> None:
+    for name in ("one.csv", "two.txt"):
+        (tmp_path / name).write_text(name)
+        mallory.execute(f"PUT 'file://{tmp_path / name}' @FILES AUTO_COMPRESS=FALSE")
+    assert [r["name"] for r in rows(mallory, "LIST @FILES PATTERN = '.*[.]csv'")] == ["files/one.csv"]
+
+
+# -- 5. over-long names are refused as SQL errors, not HTTP 500s ---------------------------------------
+
+LONG = "x" * 300
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        f"CREATE SERVICE S IN COMPUTE POOL P FROM @FILES SPECIFICATION_FILE = '{LONG}'",
+        f"CREATE SERVICE S IN COMPUTE POOL P FROM @FILES SPECIFICATION_FILE = 'a/{'b' * 5000}'",
+        f"CREATE SERVICE S IN COMPUTE POOL P FROM @FILES/{LONG} SPECIFICATION_FILE = 's.yaml'",
+        f"LIST @FILES/{LONG}",
+        f"REMOVE @FILES/{LONG}",
+        f"LIST @FILES/{'/'.join(['d' * 200] * 30)}",
+    ],
+    ids=["spec-file", "spec-file-path", "spec-stage-path", "list", "remove", "list-total-length"],
+)
+def test_over_long_stage_paths_are_refused(admin, statement: str) -> None:
+    admin.execute("CREATE COMPUTE POOL P MIN_NODES=1 MAX_NODES=1 INSTANCE_FAMILY=CPU_X64_XS")
+    admin.execute("USE SCHEMA D.PUBLIC")
+    err = refused(admin, statement)
+    assert (err.errno, err.sqlstate) == (2043, "22023")
+
+
+def test_put_into_an_over_long_path_is_refused(mallory, tmp_path: Path) -> None:
+    payload = tmp_path / "p.txt"
+    payload.write_text("x")
+    err = refused(mallory, f"PUT 'file://{payload}' @FILES/{LONG} AUTO_COMPRESS=FALSE")
+    assert (err.errno, err.sqlstate) == (2043, "22023")
+
+
+def test_the_s3_stand_in_refuses_an_over_long_key(emulator: Emulator, admin, tmp_path: Path) -> None:
+    _, grant = _grant_as_mallory(emulator, tmp_path)
+    url = f"http://127.0.0.1:{emulator.port}/{STAGE_BUCKET}/{grant}/{LONG}"
+    answer = requests.put(url, data=b"x", timeout=10)
+    assert answer.status_code == 400, answer.text
+    assert "KeyTooLong" in answer.text
+
+
+# -- 6. LIST, REMOVE and uploads never follow a symlink ------------------------------------------------
+
+
+@pytest.fixture
+def planted(emulator: Emulator, admin, tmp_path: Path) -> Path:
+    """A host file a same-uid process linked into the stage (as files/leak.txt and files/dir/...)."""
+    host = tmp_path / "host-secret.txt"
+    host.write_text("host secret\n")
+    stage = fqn_dir(emulator.state_dir / "stages", ("D", "PUBLIC", "FILES"))
+    (stage / "leak.txt").symlink_to(host)
+    (stage / "dir").symlink_to(tmp_path)
+    return host
+
+
+def test_list_does_not_follow_symlinks(mallory, planted: Path) -> None:
+    assert rows(mallory, "LIST @FILES") == []
+    assert rows(mallory, "LIST @FILES/dir") == []
+
+
+def test_remove_does_not_follow_symlinks(mallory, planted: Path) -> None:
+    assert rows(mallory, "REMOVE @FILES") == []
+    assert planted.read_text() == "host secret\n"
+
+
+def test_put_does_not_write_through_a_symlinked_directory(mallory, planted: Path, tmp_path: Path) -> None:
+    payload = tmp_path / "upload" / "p.txt"
+    payload.parent.mkdir()
+    payload.write_text("x")
+    err = refused(mallory, f"PUT 'file://{payload}' @FILES/dir AUTO_COMPRESS=FALSE")
+    assert (err.errno, err.sqlstate) == (2043, "22023")
+
+
+def test_an_upload_does_not_write_through_a_symlink_planted_after_the_grant(
+    emulator: Emulator, admin, tmp_path: Path
+) -> None:
+    """The grant's directory is swapped for a symlink to a host directory after the PUT was granted."""
+    _, grant = _grant_as_mallory(emulator, tmp_path, "/sub")
+    stage = fqn_dir(emulator.state_dir / "stages", ("D", "PUBLIC", "FILES"))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (stage / "sub").rmdir()
+    (stage / "sub").symlink_to(outside)
+    url = f"http://127.0.0.1:{emulator.port}/{STAGE_BUCKET}/{grant}/x.txt"
+    assert requests.put(url, data=b"owned", timeout=10).status_code in (400, 403)
+    assert list(outside.iterdir()) == []

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import re
 import secrets
 import time
@@ -33,6 +34,7 @@ from typing import Any, Literal, TypeVar
 from aiohttp import web
 
 from spcs_emulator.errors import SnowflakeError, not_emulated
+from spcs_emulator.paths import segment_too_long
 from spcs_emulator.protocol.backend import AccountBackend, AccountSession, LoginRequest, Upload
 from spcs_emulator.protocol.sessions import BAD_REQUEST, SessionStore, TokenError, Tokens, missing_token
 from spcs_emulator.results import Result, encode_rowset, rowtype
@@ -609,6 +611,8 @@ async def _stage_target(request: web.Request) -> Path | web.Response:
     name = request.match_info["name"]
     if name in ("", ".", "..") or any(c in name for c in "/\\\x00"):
         return _s3_error(400, "InvalidArgument", "Invalid object name")
+    if segment_too_long(name):  # S3's answer to an over-long key, before the file system's ENAMETOOLONG
+        return _s3_error(400, "KeyTooLongError", "Your key is too long")
     target = grant.directory / name
     if target.resolve().parent != grant.directory.resolve():  # e.g. a symlink: the key stays in its grant
         return _s3_error(400, "InvalidArgument", "Invalid object name")
@@ -641,9 +645,12 @@ async def _stage_put(request: web.Request) -> web.Response:
             412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial_file = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    partial_file = target.with_name(f".upload-{secrets.token_hex(8)}.part")  # short whatever the key
+    # A new file, never an existing one or a symlink a process sharing the user id planted: the rename
+    # below replaces a symlink at the target instead of writing through it.
+    fd = os.open(partial_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
     try:
-        with partial_file.open("wb") as out:
+        with os.fdopen(fd, "wb") as out:
             # Local disk writes of one chunk are short enough to do on the loop.
             async for chunk in request.content.iter_chunked(256 * 1024):
                 out.write(chunk)
