@@ -357,3 +357,21 @@ def test_an_upload_does_not_write_through_a_symlink_planted_after_the_grant(
     url = f"http://127.0.0.1:{emulator.port}/{STAGE_BUCKET}/{grant}/x.txt"
     assert requests.put(url, data=b"owned", timeout=10).status_code in (400, 403)
     assert list(outside.iterdir()) == []
+
+
+# -- 7. a programmatic access token lives 1 to 365 days -------------------------------------------------
+
+
+@pytest.mark.parametrize("days", ["-5", "0", "366", "100000", "'soon'", "1.5"])
+def test_pat_days_to_expiry_out_of_range_is_refused(admin, days: str) -> None:
+    err = refused(admin, f"ALTER USER MALLORY ADD PROGRAMMATIC ACCESS TOKEN T DAYS_TO_EXPIRY = {days}")
+    assert (err.errno, err.sqlstate) == (2043, "22023")
+    assert "DAYS_TO_EXPIRY" in err.msg
+    # Nothing was created: the same name is still free.
+    rows(admin, "ALTER USER MALLORY ADD PROGRAMMATIC ACCESS TOKEN T DAYS_TO_EXPIRY = 1")
+
+
+@pytest.mark.parametrize("days", ["1", "365"])
+def test_pat_days_to_expiry_in_range_is_accepted(admin, days: str) -> None:
+    token = rows(admin, f"ALTER USER MALLORY ADD PROGRAMMATIC ACCESS TOKEN T DAYS_TO_EXPIRY = {days}")[0]
+    assert token["token_name"] == "T"
