@@ -165,6 +165,17 @@ def test_a_boolean_property_refuses_other_values(admin, mallory, value: str) -> 
     assert rows(mallory, "SELECT 1 AS X")[0]["X"] == 1
 
 
+def test_other_kinds_read_string_booleans_too(admin) -> None:
+    admin.execute(
+        "CREATE COMPUTE POOL P MIN_NODES=1 MAX_NODES=1 INSTANCE_FAMILY=CPU_X64_XS AUTO_RESUME = 'FALSE'"
+    )
+    assert rows(admin, "SHOW COMPUTE POOLS")[0]["auto_resume"] == "false"
+    admin.execute("ALTER COMPUTE POOL P SET AUTO_RESUME = 'true'")
+    assert rows(admin, "SHOW COMPUTE POOLS")[0]["auto_resume"] == "true"
+    err = refused(admin, "ALTER COMPUTE POOL P SET AUTO_RESUME = 'sometimes'")
+    assert (err.errno, err.sqlstate) == (2043, "22023")
+
+
 # -- 3. an S3 upload grant dies with its session, its privilege and its stage ---------------------------
 
 LOGIN = "/session/v1/login-request?databaseName=&schemaName=&warehouse=&roleName=APP"

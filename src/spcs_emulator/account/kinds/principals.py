@@ -84,29 +84,6 @@ USER_PROPERTIES = frozenset(
 )
 
 
-# Boolean properties take TRUE/FALSE or a string TO_BOOLEAN understands ('TRUE', 'false', 'yes', ...).
-USER_BOOLEANS = frozenset({"DISABLED", "MUST_CHANGE_PASSWORD"})
-_TRUE_WORDS = frozenset({"TRUE", "T", "YES", "Y", "ON", "1"})
-_FALSE_WORDS = frozenset({"FALSE", "F", "NO", "N", "OFF", "0"})
-
-
-def _boolean(name: str, value: Any) -> bool:
-    """A boolean property's value as Snowflake reads it; anything else is refused before any change
-    (002043 (22023); Snowflake's exact text for this case is unconfirmed)."""
-    if isinstance(value, bool):
-        return value
-    word = str(value).strip().upper()
-    if word in _TRUE_WORDS:
-        return True
-    if word in _FALSE_WORDS:
-        return False
-    raise errors.invalid(f"invalid value [{value!r}] for parameter '{name}'")
-
-
-def _coerce_booleans(props: dict[str, Any]) -> dict[str, Any]:
-    return {k: _boolean(k, v) if k in USER_BOOLEANS else v for k, v in props.items()}
-
-
 def _apply_user_properties(user: User, props: dict[str, Any]) -> None:
     # Credentials live in typed fields, never in `properties` (which SHOW and DESCRIBE render).
     if "PASSWORD" in props:
@@ -147,7 +124,7 @@ def _user_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> Non
     assert isinstance(obj, User)
     obj.properties = {}
     obj.default_secondary_roles = ("ALL",)  # Snowflake's default for new users
-    _apply_user_properties(obj, _coerce_booleans(props))
+    _apply_user_properties(obj, dict(props))  # booleans read by check_properties
 
 
 def _user_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result | None:
@@ -159,7 +136,7 @@ def _user_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result | N
         return pats.alter_tokens(ctx, obj, stmt)
     if stmt.action == "SET":
         ctx.require_owner(obj)
-        props = _coerce_booleans(check_properties(KINDS_USER, stmt.properties, creating=False))
+        props = check_properties(KINDS_USER, stmt.properties, creating=False)
         if "COMMENT" in props:
             obj.comment = props.pop("COMMENT")
         _apply_user_properties(obj, props)
