@@ -3,8 +3,8 @@
 Stage paths (``@stage/a/b``), spec file names and quoted identifiers (``CREATE STAGE "../x"``) come from
 SQL. Every host path the emulator builds from them goes through here: a ``..`` segment (or an absolute
 path where a relative one is expected) is refused with a Snowflake-style error before anything is read
-or written, identifiers become one opaque directory name each, and the joined path is checked to
-resolve inside its root (symlinks included).
+or written, identifiers become one opaque directory name each, the joined path is checked to resolve
+inside its root (symlinks included), and over-long names are refused before the file system sees them.
 """
 
 from __future__ import annotations
@@ -14,10 +14,29 @@ from urllib.parse import quote
 
 from spcs_emulator import errors
 
+# A host file name holds at most 255 bytes (NAME_MAX); a stage path at most what an S3 key may (1024).
+MAX_SEGMENT_BYTES = 255
+MAX_PATH_BYTES = 1024
+_SHOWN_CHARS = 80  # an error quotes at most this much of a value
+
 
 def invalid_path(what: str, value: str, why: str) -> errors.SnowflakeError:
     """002043 (22023), as for any value a statement refuses; the text says what to fix."""
-    return errors.invalid(f"Invalid {what} '{value}': {why}.")
+    shown = value if len(value) <= _SHOWN_CHARS else value[:_SHOWN_CHARS] + "..."
+    return errors.invalid(f"Invalid {what} '{shown}': {why}.")
+
+
+def segment_too_long(name: str) -> bool:
+    return len(name.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES
+
+
+def check_length(parts: tuple[str, ...], what: str) -> None:
+    """Refuse a path no host file system would take (instead of failing with ENAMETOOLONG later)."""
+    value = "/".join(parts)
+    if any(segment_too_long(p) for p in parts):
+        raise invalid_path(what, value, f"a path segment is longer than {MAX_SEGMENT_BYTES} bytes")
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        raise invalid_path(what, value, f"the path is longer than {MAX_PATH_BYTES} bytes")
 
 
 def relative_parts(value: str, what: str, *, allow_leading_slash: bool = True) -> tuple[str, ...]:
@@ -32,6 +51,7 @@ def relative_parts(value: str, what: str, *, allow_leading_slash: bool = True) -
     parts = tuple(p for p in value.split("/") if p not in ("", "."))
     if ".." in parts:
         raise invalid_path(what, value, "'..' segments are not allowed")
+    check_length(parts, what)
     return parts
 
 
@@ -54,7 +74,9 @@ def fqn_name(fqn: tuple[str, ...]) -> str:
 
 
 def inside(root: Path, parts: tuple[str, ...], what: str) -> Path:
-    """``root`` joined with ``parts``, refused unless it resolves inside ``root`` (a symlink cannot lead out)."""
+    """``root`` joined with ``parts``, refused unless it resolves inside ``root`` (a symlink cannot lead out)
+    and no file system would refuse its length."""
+    check_length(parts, what)
     path = root.joinpath(*parts)
     if not path.resolve().is_relative_to(root.resolve()):
         raise invalid_path(what, "/".join(parts), "the path leads out of its stage")

@@ -71,22 +71,24 @@ def public_key_fingerprint(public_key_b64: str) -> str:
 
 
 def _check_jwt(user: User, token: str) -> None:
-    if not user.rsa_public_key:
-        raise errors.SnowflakeError(390144, "08004", "JWT token is invalid.")
-    der = base64.b64decode("".join(user.rsa_public_key.split()))
-    key = serialization.load_der_public_key(der)
+    """The JWT must be signed by one of the user's keys (RSA_PUBLIC_KEY or RSA_PUBLIC_KEY_2) and name
+    that key's fingerprint in its issuer."""
+    invalid = errors.SnowflakeError(390144, "08004", "JWT token is invalid.")
+    keys = {public_key_fingerprint(k): k for k in (user.rsa_public_key, user.rsa_public_key_2) if k}
     try:
-        claims = jwt.decode(
-            token, key=key, algorithms=["RS256"], options={"require": ["iss", "sub", "exp", "iat"]}
-        )
+        unverified = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
-        raise errors.SnowflakeError(390144, "08004", "JWT token is invalid.") from None
+        raise invalid from None
     # iss = ACCOUNT.USER.SHA256:<fingerprint>; the account part is whatever the client called us.
-    issuer_user, _, fingerprint = claims["iss"].rpartition(".SHA256:")
-    if not issuer_user.upper().endswith("." + user.name) or "SHA256:" + fingerprint != public_key_fingerprint(
-        user.rsa_public_key
-    ):
-        raise errors.SnowflakeError(390144, "08004", "JWT token is invalid.")
+    issuer_user, _, fingerprint = str(unverified.get("iss", "")).rpartition(".SHA256:")
+    public_key = keys.get("SHA256:" + fingerprint)
+    if public_key is None or not issuer_user.upper().endswith("." + user.name):
+        raise invalid
+    key = serialization.load_der_public_key(base64.b64decode("".join(public_key.split())))
+    try:
+        jwt.decode(token, key=key, algorithms=["RS256"], options={"require": ["iss", "sub", "exp", "iat"]})
+    except jwt.PyJWTError:
+        raise invalid from None
 
 
 def pat_role_restriction(user: User, secret: str) -> tuple[bool, str | None]:

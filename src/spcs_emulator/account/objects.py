@@ -55,6 +55,7 @@ class CatalogObject:
 class User(CatalogObject):
     password: str | None = None
     rsa_public_key: str | None = None
+    rsa_public_key_2: str | None = None  # a second key, for rotation
     default_role: str | None = None
     default_secondary_roles: tuple[str, ...] = ()
     # PAT name -> (secret, role restriction, expiry)

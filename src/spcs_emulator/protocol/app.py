@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import re
 import secrets
 import time
@@ -33,6 +34,7 @@ from typing import Any, Literal, TypeVar
 from aiohttp import web
 
 from spcs_emulator.errors import SnowflakeError, not_emulated
+from spcs_emulator.paths import segment_too_long
 from spcs_emulator.protocol.backend import AccountBackend, AccountSession, LoginRequest, Upload
 from spcs_emulator.protocol.sessions import BAD_REQUEST, SessionStore, TokenError, Tokens, missing_token
 from spcs_emulator.results import Result, encode_rowset, rowtype
@@ -45,7 +47,7 @@ StageTransport = Literal["s3", "local_fs"]
 SERVER_VERSION = "9.0.0"
 INTERNAL_ERROR = 261000
 STAGE_BUCKET = "spcs-emulator-stage"
-STAGE_GRANT_SECONDS = 3600
+STAGE_GRANT_SECONDS = 300  # long enough for one PUT's files; re-checked on every file anyway
 UPLOAD_THRESHOLD = 200 * 1024 * 1024  # above it the client would switch to S3 multipart (not emulated)
 # Request bodies, inflated: login and token requests are a few hundred bytes (checked before
 # authentication, so kept small); a statement can carry an inline spec or a long script.
@@ -80,8 +82,12 @@ class _QueryStatus:
 
 @dataclass(frozen=True)
 class _StageGrant:
+    """What one PUT may write: into ``directory``, while its session lives and ``upload`` allows it."""
+
     directory: Path
     expires: float
+    session: AccountSession
+    upload: Upload
 
 
 @dataclass
@@ -104,13 +110,35 @@ class _State:
         while len(self.queries) > RECENT_QUERIES:
             self.queries.popitem(last=False)
 
-    def grant(self, directory: Path) -> str:
-        now = self.clock()
-        for stale in [g for g, v in self.grants.items() if v.expires <= now]:
-            del self.grants[stale]
+    def grant(self, session: AccountSession, upload: Upload) -> str:
+        self.drop_stale_grants()
         grant_id = secrets.token_urlsafe(24)
-        self.grants[grant_id] = _StageGrant(directory, now + STAGE_GRANT_SECONDS)
+        self.grants[grant_id] = _StageGrant(
+            upload.directory, self.clock() + STAGE_GRANT_SECONDS, session, upload
+        )
         return grant_id
+
+    def drop_stale_grants(self) -> None:
+        """Grants die with their session (logout, expiry, or ended by the account) and at their expiry."""
+        now = self.clock()
+        for stale in [
+            g for g, v in self.grants.items() if v.expires <= now or not self.sessions.alive(v.session)
+        ]:
+            del self.grants[stale]
+
+    async def live_grant(self, grant_id: str) -> _StageGrant | None:
+        """The grant if it may still be used now; one that may not is dropped for good."""
+        grant = self.grants.get(grant_id)
+        if grant is None:
+            return None
+        check = grant.upload.still_allowed
+        usable = grant.expires > self.clock() and self.sessions.alive(grant.session)
+        if usable and check is not None:
+            usable = await self.call(check)
+        if not usable:
+            self.grants.pop(grant_id, None)
+            return None
+        return grant
 
 
 STATE = web.AppKey("spcs_emulator_protocol_state", _State)
@@ -362,6 +390,7 @@ async def _logout(request: web.Request) -> web.Response:
         raise _bad_request("POST /session needs delete=true")
     token, _ = _authenticate(request)
     session = state.sessions.delete(token)
+    state.drop_stale_grants()  # its upload grants end with it
     if session is not None:
         log.debug("session %s closed", session.id)
         try:
@@ -480,7 +509,7 @@ async def _query(request: web.Request) -> web.Response:
     with contextlib.suppress(TokenError):  # a logout may have raced the statement; the result stands
         state.sessions.heartbeat(token)  # activity keeps the session alive
     if isinstance(outcome, Upload):
-        return _ok(_upload_data(request, state, outcome, query_id))
+        return _ok(_upload_data(request, state, session, outcome, query_id))
     return _ok(_result_data(outcome, context, query_id, state.parameters))
 
 
@@ -522,7 +551,9 @@ def _result_data(
     return data
 
 
-def _upload_data(request: web.Request, state: _State, upload: Upload, query_id: str) -> dict[str, Any]:
+def _upload_data(
+    request: web.Request, state: _State, session: AccountSession, upload: Upload, query_id: str
+) -> dict[str, Any]:
     if state.stage_transport == "local_fs":
         stage_info: dict[str, Any] = {
             "locationType": "LOCAL_FS",
@@ -532,7 +563,7 @@ def _upload_data(request: web.Request, state: _State, upload: Upload, query_id: 
             "creds": {},
         }
     else:
-        grant = state.grant(upload.directory)
+        grant = state.grant(session, upload)
         stage_info = {
             "locationType": "S3",
             "location": f"{STAGE_BUCKET}/{grant}/",
@@ -573,14 +604,15 @@ def _s3_error(status: int, code: str, message: str) -> web.Response:
     return web.Response(status=status, text=body, content_type="application/xml")
 
 
-def _stage_target(request: web.Request) -> Path | web.Response:
-    state = request.app[STATE]
-    grant = state.grants.get(request.match_info["grant"])
-    if grant is None or grant.expires <= state.clock():
+async def _stage_target(request: web.Request) -> Path | web.Response:
+    grant = await request.app[STATE].live_grant(request.match_info["grant"])
+    if grant is None:
         return _s3_error(403, "AccessDenied", "Access Denied")
     name = request.match_info["name"]
     if name in ("", ".", "..") or any(c in name for c in "/\\\x00"):
         return _s3_error(400, "InvalidArgument", "Invalid object name")
+    if segment_too_long(name):  # S3's answer to an over-long key, before the file system's ENAMETOOLONG
+        return _s3_error(400, "KeyTooLongError", "Your key is too long")
     target = grant.directory / name
     if target.resolve().parent != grant.directory.resolve():  # e.g. a symlink: the key stays in its grant
         return _s3_error(400, "InvalidArgument", "Invalid object name")
@@ -588,7 +620,7 @@ def _stage_target(request: web.Request) -> Path | web.Response:
 
 
 async def _stage_head(request: web.Request) -> web.StreamResponse:
-    target = _stage_target(request)
+    target = await _stage_target(request)
     if isinstance(target, web.Response):
         return web.Response(status=target.status)  # HEAD answers carry no body
     if not target.is_file():
@@ -604,7 +636,7 @@ async def _stage_head(request: web.Request) -> web.StreamResponse:
 
 
 async def _stage_put(request: web.Request) -> web.Response:
-    target = _stage_target(request)
+    target = await _stage_target(request)
     if isinstance(target, web.Response):
         return target
     # overwrite=false arrives as a conditional put (If-None-Match: *).
@@ -613,9 +645,12 @@ async def _stage_put(request: web.Request) -> web.Response:
             412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial_file = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    partial_file = target.with_name(f".upload-{secrets.token_hex(8)}.part")  # short whatever the key
+    # A new file, never an existing one or a symlink a process sharing the user id planted: the rename
+    # below replaces a symlink at the target instead of writing through it.
+    fd = os.open(partial_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
     try:
-        with partial_file.open("wb") as out:
+        with os.fdopen(fd, "wb") as out:
             # Local disk writes of one chunk are short enough to do on the loop.
             async for chunk in request.content.iter_chunked(256 * 1024):
                 out.write(chunk)

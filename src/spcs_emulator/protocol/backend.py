@@ -6,6 +6,7 @@ everything with meaning: who may log in, what a statement does, what a session's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -44,13 +45,18 @@ class AccountSession(Protocol):
 @dataclass(frozen=True)
 class Upload:
     """A PUT accepted by the account: the client writes ``src_locations`` into ``directory`` itself
-    (stageInfo LOCAL_FS; the emulator and its clients share one machine)."""
+    (stageInfo LOCAL_FS; the emulator and its clients share one machine).
+
+    ``still_allowed`` is asked before each file the client sends through the S3 stand-in: whether the
+    session's roles still hold WRITE on the very stage object the PUT named (it may have been revoked,
+    or the stage dropped and re-created since). None: the backend does not re-check (test doubles)."""
 
     src_locations: tuple[str, ...]
     directory: Path
     auto_compress: bool
     overwrite: bool
     source_compression: str = "auto_detect"
+    still_allowed: Callable[[], bool] | None = None
 
 
 class AccountBackend(Protocol):

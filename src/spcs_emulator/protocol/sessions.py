@@ -128,6 +128,12 @@ class SessionStore:
                 raise TokenError(SESSION_TOKEN_EXPIRED, "Session token expired.")
             return entry.session
 
+    def alive(self, session: AccountSession) -> bool:
+        """Whether ``session`` is still logged in (not logged out, ended by the account or expired)."""
+        now = self._clock()
+        with self._lock:
+            return any(e.session is session and e.master_expires > now for e in self._by_master.values())
+
     def heartbeat(self, token: str | None) -> AccountSession:
         """Activity keeps the session alive: the master token's validity restarts."""
         session = self.lookup(token)

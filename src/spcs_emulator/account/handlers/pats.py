@@ -12,6 +12,23 @@ from spcs_emulator.account.show import columns
 from spcs_emulator.results import Result, status, table
 from spcs_emulator.sql import ast
 
+# DAYS_TO_EXPIRY runs from 1 to the maximum the authentication policy allows [DOC ALTER USER ... ADD
+# PROGRAMMATIC ACCESS TOKEN]; without a policy that maximum is 365 days. The errno Snowflake gives for a
+# value outside the range is unconfirmed: 002043 (22023) as for any value a statement refuses.
+DEFAULT_DAYS = 15
+MAX_DAYS = 365
+
+
+def _days_to_expiry(value: object) -> int:
+    """The token's lifetime in days, refused before anything is created unless a whole 1..365."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.lstrip("+-").isdigit() or not 1 <= int(text) <= MAX_DAYS:
+        raise errors.invalid(
+            f"invalid value [{text[:40]}] for parameter 'DAYS_TO_EXPIRY': expected a whole number of days "
+            f"from 1 to {MAX_DAYS}"
+        )
+    return int(text)
+
 
 def alter_tokens(ctx: Context, user: User, stmt: ast.Alter) -> Result:
     # A user may manage its own tokens; otherwise ownership of the user is needed.
@@ -41,7 +58,7 @@ def alter_tokens(ctx: Context, user: User, stmt: ast.Alter) -> Result:
     role = str(role).upper() if role else None
     if role and role not in ctx.account.access.closure(ctx.account.access.roles_of_user(user.name)):
         raise errors.does_not_exist("Role", role)
-    days = int(props.get("DAYS_TO_EXPIRY", 15))
+    days = _days_to_expiry(props.get("DAYS_TO_EXPIRY", DEFAULT_DAYS))
     secret = secrets.token_urlsafe(48)
     user.tokens[name] = (secret, role, dt.datetime.now(dt.UTC) + dt.timedelta(days=days))
     return table(columns("token_name token_secret"), [(name, secret)])

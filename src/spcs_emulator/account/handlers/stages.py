@@ -4,16 +4,38 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
+import os
+import time
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import regex
 
 from spcs_emulator import errors
+from spcs_emulator.account.auth import check_session, role_usable
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.kinds.stages import stage_directory
+from spcs_emulator.account.objects import CatalogObject
+from spcs_emulator.account.session import Session
 from spcs_emulator.account.show import columns
 from spcs_emulator.paths import inside, relative_parts
 from spcs_emulator.protocol.backend import Upload
 from spcs_emulator.results import Result, table
 from spcs_emulator.sql import ast
+
+if TYPE_CHECKING:
+    from spcs_emulator.account.engine import Account
+
+# PATTERN is a user's regular expression run over every file name: bounded in length, and all its
+# matching in one statement bounded in time (a backtracking pattern such as '(a|aa)+$' would otherwise
+# hold the account's lock for as long as it likes).
+PATTERN_MAX_CHARS = 1000
+PATTERN_SECONDS = 1.0
+# 100048 (2201B) "Invalid regular expression": 2201B is the SQL standard's state for it; Snowflake's
+# errno for a bad PATTERN on LIST/REMOVE is unconfirmed.
+INVALID_REGEX = 100048
 
 
 def _stage(ctx: Context, ref: ast.StageRef):
@@ -46,31 +68,104 @@ def put(ctx: Context, stmt: ast.Put) -> Upload:
         auto_compress=_flag(stmt.options, "AUTO_COMPRESS", True),
         overwrite=_flag(stmt.options, "OVERWRITE", False),
         source_compression=compression.value if isinstance(compression, ast.Ident) else str(compression),
+        still_allowed=partial(
+            may_still_write, ctx.account, ctx.session, stage, stage_directory(ctx, stage.fqn), directory
+        ),
     )
+
+
+def may_still_write(
+    account: Account, session: Session, stage: CatalogObject, root: Path, directory: Path
+) -> bool:
+    """Whether an upload a PUT granted may still land: the session is alive and may act with its role,
+    the stage is the same object (not dropped, not re-created), the session still holds WRITE on it, and
+    the directory still resolves inside the stage (no symlink was planted in its path since)."""
+    with account.lock:
+        if account.catalog.get(ast.STAGE, stage.fqn) is not stage:
+            return False
+        if root.is_symlink() or not directory.resolve().is_relative_to(root.resolve()):
+            return False
+        try:
+            check_session(account, session)
+        except errors.SnowflakeError:
+            return False
+        if not role_usable(account, session.user, session.role):
+            return False
+        return account.access.holds(Context(account, session).roles(), stage.kind, stage.fqn, "WRITE")
+
+
+def invalid_regex(pattern: str, why: str) -> errors.SnowflakeError:
+    shown = pattern if len(pattern) <= 80 else pattern[:80] + "..."
+    return errors.SnowflakeError(INVALID_REGEX, "2201B", f"Invalid regular expression: '{shown}', {why}")
+
+
+def _compile_pattern(pattern: str) -> regex.Pattern:
+    if len(pattern) > PATTERN_MAX_CHARS:
+        raise invalid_regex(pattern, f"longer than {PATTERN_MAX_CHARS} characters")
+    try:
+        return regex.compile(pattern)
+    except regex.error as exc:
+        raise invalid_regex(pattern, str(exc)) from None
+
+
+def _stage_files(root: Path) -> Iterator[Path]:
+    """Regular files under ``root``, sorted; symlinks (to files or directories) are never followed or
+    listed: a process sharing the user id could plant one to read or delete a host file through LIST."""
+    if root.is_symlink():
+        return
+    found = []
+    for directory, _subdirectories, names in os.walk(root, followlinks=False):
+        for name in names:
+            path = Path(directory, name)
+            if not path.is_symlink() and path.is_file():
+                found.append(path)
+    yield from sorted(found)
 
 
 def _files(ctx: Context, ref: ast.StageRef, pattern: str | None):
     stage = _stage(ctx, ref)
     root = stage_directory(ctx, stage.fqn)
     prefix = "/".join(_stage_path(ref))
-    regex = re.compile(pattern) if pattern else None
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    compiled = _compile_pattern(pattern) if pattern else None
+    deadline = time.monotonic() + PATTERN_SECONDS
+    for path in _stage_files(root):
         relative = path.relative_to(root).as_posix()
         if prefix and not (relative == prefix or relative.startswith(prefix.rstrip("/") + "/")):
             continue
-        if regex and not regex.fullmatch(relative):
+        if compiled is not None and not _matches(compiled, relative, deadline):
             continue
         yield stage, relative, path
+
+
+def _matches(compiled: regex.Pattern, name: str, deadline: float) -> bool:
+    try:
+        return compiled.fullmatch(name, timeout=max(deadline - time.monotonic(), 0.001)) is not None
+    except TimeoutError:
+        raise invalid_regex(
+            compiled.pattern, f"matching took longer than its time limit of {PATTERN_SECONDS:g} s"
+        ) from None
+
+
+def _read_no_follow(path: Path) -> tuple[bytes, os.stat_result] | None:
+    """The file's bytes and status, or None if it is no longer a regular file (e.g. swapped for a symlink)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        return handle.read(), status
 
 
 def list_stage(ctx: Context, stmt: ast.ListStage) -> Result:
     rows = []
     for stage, relative, path in _files(ctx, stmt.target, stmt.pattern):
         ctx.require(stage, "READ")
-        data = path.read_bytes()
-        modified = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).strftime(
-            "%a, %d %b %Y %H:%M:%S GMT"
-        )
+        content = _read_no_follow(path)
+        if content is None:
+            continue
+        data, status = content
+        modified = dt.datetime.fromtimestamp(status.st_mtime, dt.UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
         rows.append((f"{stage.name.lower()}/{relative}", len(data), hashlib.md5(data).hexdigest(), modified))
     stage = _stage(ctx, stmt.target)
     ctx.require(stage, "READ")

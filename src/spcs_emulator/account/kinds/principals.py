@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from spcs_emulator import errors
+from spcs_emulator.account.auth import is_disabled
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.handlers.kinds import KindSpec, register
 from spcs_emulator.account.handlers.objects import describe_properties
@@ -89,6 +90,8 @@ def _apply_user_properties(user: User, props: dict[str, Any]) -> None:
         user.password = props.pop("PASSWORD")
     if "RSA_PUBLIC_KEY" in props:
         user.rsa_public_key = props.pop("RSA_PUBLIC_KEY")
+    if "RSA_PUBLIC_KEY_2" in props:
+        user.rsa_public_key_2 = props.pop("RSA_PUBLIC_KEY_2")
     if "DEFAULT_ROLE" in props:
         user.default_role = str(props.pop("DEFAULT_ROLE")).upper()
     if "DEFAULT_SECONDARY_ROLES" in props:
@@ -98,11 +101,30 @@ def _apply_user_properties(user: User, props: dict[str, Any]) -> None:
     user.properties.update(props)
 
 
+def _unset_user_property(user: User, key: str) -> None:
+    """Back to the default: no credential (later logins with it are refused; open sessions go on), no
+    default role, secondary roles ('ALL') (Snowflake's default since bundle 2024_08 [DOC bcr-1692])."""
+    if key == "PASSWORD":
+        user.password = None
+    elif key == "RSA_PUBLIC_KEY":
+        user.rsa_public_key = None
+    elif key == "RSA_PUBLIC_KEY_2":
+        user.rsa_public_key_2 = None
+    elif key == "DEFAULT_ROLE":
+        user.default_role = None
+    elif key == "DEFAULT_SECONDARY_ROLES":
+        user.default_secondary_roles = ("ALL",)
+    elif key == "COMMENT":
+        user.comment = None
+    else:
+        user.properties.pop(key, None)
+
+
 def _user_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
     assert isinstance(obj, User)
     obj.properties = {}
     obj.default_secondary_roles = ("ALL",)  # Snowflake's default for new users
-    _apply_user_properties(obj, dict(props))
+    _apply_user_properties(obj, dict(props))  # booleans read by check_properties
 
 
 def _user_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result | None:
@@ -118,8 +140,14 @@ def _user_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result | N
         if "COMMENT" in props:
             obj.comment = props.pop("COMMENT")
         _apply_user_properties(obj, props)
-        if obj.properties.get("DISABLED") is True:  # a disabled user's sessions end with it
+        if is_disabled(obj):  # a disabled user's sessions end with it
             ctx.account.end_sessions(lambda session: session.user == obj.name)
+        return table(columns("status"), [("Statement executed successfully.",)])
+    if stmt.action == "UNSET":
+        ctx.require_owner(obj)
+        check_properties(KINDS_USER, dict.fromkeys(stmt.unset), creating=False)
+        for key in stmt.unset:
+            _unset_user_property(obj, key)
         return table(columns("status"), [("Statement executed successfully.",)])
     return None
 
