@@ -1,0 +1,235 @@
+"""The real Milvus runs in a network namespace of its own: reachable only on its service's address.
+
+Milvus 2.3.5 listens on ``[::]`` for every server it runs (gRPC 19530, metrics/health 9091 with
+CVE-2026-26190, the coordinators) and nothing configures it. The emulator runs it in a private network
+namespace behind a forwarder (``spcs/netns.py``, ``spcs/watchdog.py``), so:
+
+- in this host's namespace, the only listeners of the container (its watchdog and everything below it)
+  are ``<service ip>:19530`` (its endpoint) and ``<service ip>:9091`` (the readiness probe's port,
+  probed by the runtime itself); 9091 is reachable on no other address of this host, etcd's 2379 and
+  the coordinators' ports on none at all;
+- two emulators run the same spec (port 19530) at once, each on its own Milvus;
+- a SIGKILLed emulator still takes Milvus (and its namespace) with it.
+
+These tests start the real Milvus binary: slow, and they need the machine's ports 19530/9091 free of
+other Milvus processes listening on every address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import socket
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from milvus_spcs.waits import Probe, wait_for
+from spcs_emulator.emulator import Emulator
+from spcs_emulator.spcs.listeners import Listener, listeners_inside
+from spcs_emulator.spcs.processes import descendants, is_alive
+from tests.emulator.test_account import rows, wait_status
+from tests.emulator.test_isolation import container_of, create_service, tree
+from tests.emulator.test_process_death import (
+    CliEmulator,
+    cli_emulators,  # noqa: F401 (a fixture)
+    kill_all,
+    publish,
+    start_cli,
+)
+
+pytestmark = pytest.mark.slow
+MILVUS_SPEC = """
+spec:
+  containers:
+  - name: milvus
+    image: /db/public/repo/milvus:v1
+    readinessProbe:
+      port: 9091
+      path: /healthz
+  endpoints:
+  - name: grpc
+    port: 19530
+    protocol: TCP
+"""
+START_TIMEOUT = 400  # two real Milvus starting at once on a small, busy machine
+
+
+@pytest.fixture
+def emulators(tmp_path: Path) -> Iterator[list[Emulator]]:
+    started: list[Emulator] = []
+    yield started
+    for emu in started:
+        emu.stop()
+
+
+def start_milvus(emulators: list[Emulator], state_dir: Path) -> tuple[Emulator, str]:
+    """An emulator with DB.PUBLIC.MILVUS (MILVUS_SPEC) created; returns it and the service's address."""
+    emu = Emulator(state_dir=state_dir).start()
+    emulators.append(emu)
+    conn = create_service(emu, "MILVUS", MILVUS_SPEC, "milvus")
+    cur = conn.cursor()
+
+    def has_address() -> Probe[str]:
+        found = rows(cur, "SHOW SERVICE INSTANCES IN SERVICE DB.PUBLIC.MILVUS")
+        ip = found[0]["ip_address"] if found else None
+        return Probe(bool(ip), ip, state=found)
+
+    ip = wait_for(has_address, what="the Milvus instance's address", timeout=60, interval=0.2)
+    conn.close()
+    assert ip is not None
+    return emu, ip
+
+
+def wait_running(emu: Emulator) -> None:
+    import snowflake.connector
+
+    with snowflake.connector.connect(**emu.connection_parameters()) as conn:
+        wait_status(conn.cursor(), "DB.PUBLIC.MILVUS", "RUNNING", timeout=START_TIMEOUT)
+
+
+def host_listeners(pids: set[int]) -> set[Listener]:
+    """Listening sockets of ``pids`` in this (the test's, the host's) network namespace: psutil maps the
+    socket inodes of /proc/self/net/tcp and tcp6 to the processes' file descriptors."""
+    return {
+        Listener(str(ipaddress.ip_address(c.laddr.ip)), c.laddr.port)
+        for c in psutil.net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN and c.pid in pids
+    }
+
+
+def host_addresses(ip: str) -> list[str]:
+    """Every address of this host's interfaces (link-local IPv6 aside: it needs a scope), 127.0.0.1,
+    the service's own address and a neighbour of it in its /24."""
+    neighbour = ipaddress.ip_address(ip) + (1 if int(ip.rsplit(".", 1)[1]) < 254 else -1)
+    found = {"127.0.0.1", ip, str(neighbour)}
+    for addresses in psutil.net_if_addrs().values():
+        for address in addresses:
+            if address.family in (socket.AF_INET, socket.AF_INET6) and not address.address.startswith("fe80"):
+                found.add(address.address.split("%")[0])
+    return sorted(found)
+
+
+def reaches(address: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(3)
+        try:
+            sock.connect((address, port))
+        except OSError:
+            return False
+    return True
+
+
+def foreign_listener_on(address: str, port: int, container: set[int]) -> bool:
+    """Somebody else (not the container) listens where ``address:port`` lands."""
+    for c in psutil.net_connections(kind="tcp"):
+        if c.status != psutil.CONN_LISTEN or c.laddr.port != port:
+            continue
+        if Listener(str(ipaddress.ip_address(c.laddr.ip)), port).covers(address) and c.pid not in container:
+            return True
+    return False
+
+
+def container_pids(emu: Emulator) -> set[int]:
+    handle = container_of(emu, "MILVUS")
+    assert handle.pid is not None
+    return {handle.pid, *tree(handle)}  # its watchdog (which forwards) and everything below it
+
+
+def test_milvus_listens_in_its_own_namespace_and_is_reachable_only_on_its_address(
+    emulators: list[Emulator], tmp_path: Path
+) -> None:
+    emu, ip = start_milvus(emulators, tmp_path / "state")
+    wait_running(emu)
+    handle = container_of(emu, "MILVUS")
+    pids = container_pids(emu)
+
+    # In the host's namespace: exactly the endpoint and the probe's port, on the service's address.
+    assert host_listeners(pids) == {Listener(ip, 19530), Listener(ip, 9091)}, sorted(
+        map(str, host_listeners(pids))
+    )
+    # Milvus itself runs with its defaults inside its namespace (etcd on 127.0.0.1:2379 there).
+    inside = listeners_inside(tree(handle))
+    assert {19530, 9091, 2379} <= {listener.port for listener in inside}, sorted(map(str, inside))
+    assert os.readlink(f"/proc/{tree(handle)[0]}/ns/net") != os.readlink("/proc/self/ns/net")
+
+    # What is allowed: ip:9091 (the runtime's readiness probe answers through it) and ip:19530.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(f"http://{ip}:9091/healthz", timeout=10) as response:
+        assert response.status == 200
+    assert reaches(ip, 19530)
+    # Nothing else: 9091 on no other address, 2379 and 53100 (rootCoord) on none.
+    for address in host_addresses(ip):
+        for port in (9091, 2379, 53100):
+            if (address, port) == (ip, 9091):
+                continue
+            if foreign_listener_on(address, port, pids):
+                continue  # another program of this host answers there, not this container
+            assert not reaches(address, port), f"{address}:{port} reaches the container"
+
+
+def test_two_emulators_run_real_milvus_with_the_same_ports_at_once(
+    emulators: list[Emulator], tmp_path: Path
+) -> None:
+    from pymilvus import MilvusClient
+
+    started = [start_milvus(emulators, tmp_path / f"state{n}") for n in (1, 2)]
+    for emu, _ in started:
+        wait_running(emu)
+    (emu_a, ip_a), (emu_b, ip_b) = started
+    assert ip_a != ip_b
+    assert not container_pids(emu_a) & container_pids(emu_b)
+    a = MilvusClient(uri=f"http://{ip_a}:19530", timeout=30)
+    b = MilvusClient(uri=f"http://{ip_b}:19530", timeout=30)
+    try:
+        a.create_collection("only_in_a", dimension=4)
+        assert "only_in_a" in a.list_collections()
+        assert "only_in_a" not in b.list_collections()
+    finally:
+        a.close()
+        b.close()
+
+
+def create_cli_milvus(cli: CliEmulator) -> str:
+    """DB.PUBLIC.MILVUS (MILVUS_SPEC) RUNNING in the CLI emulator; returns its address."""
+    cur = cli.connect().cursor()
+    for sql in (
+        "CREATE DATABASE DB",
+        "CREATE IMAGE REPOSITORY DB.PUBLIC.REPO",
+        "CREATE COMPUTE POOL P MIN_NODES=1 MAX_NODES=1 INSTANCE_FAMILY=CPU_X64_XS",
+    ):
+        cur.execute(sql)
+    url = rows(cur, "SHOW IMAGE REPOSITORIES IN SCHEMA DB.PUBLIC")[0]["repository_url"]
+    publish(cli.entry()["port"], f"{url}/milvus:v1", "milvus")
+    cur.execute(f"CREATE SERVICE DB.PUBLIC.MILVUS IN COMPUTE POOL P FROM SPECIFICATION $${MILVUS_SPEC}$$")
+    wait_status(cur, "DB.PUBLIC.MILVUS", "RUNNING", timeout=START_TIMEOUT)
+    return rows(cur, "SHOW SERVICE INSTANCES IN SERVICE DB.PUBLIC.MILVUS")[0]["ip_address"]
+
+
+def test_a_sigkilled_emulator_takes_milvus_and_its_forwarder_with_it(
+    tmp_path: Path,
+    cli_emulators: list[CliEmulator],  # noqa: F811
+) -> None:
+    cli = start_cli(tmp_path)
+    cli_emulators.append(cli)
+    ip = create_cli_milvus(cli)
+    everything = [cli.proc.pid, *descendants(cli.proc.pid)]
+    assert reaches(ip, 19530)
+
+    cli.proc.send_signal(signal.SIGKILL)
+    cli.proc.wait(timeout=10)
+
+    def all_gone() -> Probe[None]:
+        alive = [p for p in everything if is_alive(p)]
+        listening = [port for port in (19530, 9091) if reaches(ip, port)]
+        return Probe(not alive and not listening, None, state=f"alive={alive} listening={listening}")
+
+    try:
+        wait_for(all_gone, what="Milvus and its forwarder gone", timeout=15, interval=0.1)
+    finally:
+        kill_all(everything)
