@@ -21,6 +21,7 @@ import ipaddress
 import os
 import signal
 import socket
+import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,8 +31,11 @@ import pytest
 
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
-from spcs_emulator.spcs.listeners import Listener, listeners_inside
-from spcs_emulator.spcs.processes import descendants, is_alive
+from spcs_emulator.spcs.addresses import AddressBlock
+from spcs_emulator.spcs.listeners import Listener, bind_forwarded, listeners_inside
+from spcs_emulator.spcs.processes import Lifeline, descendants, is_alive
+from spcs_emulator.spcs.runtime import _serving
+from spcs_emulator.spcs.runtime_kinds import RunPlan
 from tests.emulator.test_account import rows, wait_status
 from tests.emulator.test_isolation import container_of, create_service, tree
 from tests.emulator.test_process_death import (
@@ -42,7 +46,6 @@ from tests.emulator.test_process_death import (
     start_cli,
 )
 
-pytestmark = pytest.mark.slow
 MILVUS_SPEC = """
 spec:
   containers:
@@ -57,6 +60,93 @@ spec:
     protocol: TCP
 """
 START_TIMEOUT = 400  # two real Milvus starting at once on a small, busy machine
+
+
+# An echo server that starts listening on 127.0.0.1:<port> once the file <go> exists.
+LATE_ECHO = """
+import os, socket, sys, time
+port, go = int(sys.argv[1]), sys.argv[2]
+while not os.path.exists(go):
+    time.sleep(0.02)
+server = socket.create_server(("127.0.0.1", port))
+open(go + ".listening", "w").close()
+while True:
+    conn, _ = server.accept()
+    with conn:
+        conn.sendall(conn.recv(100).upper())
+"""
+
+
+def exchange(address: str, port: int) -> bytes | None:
+    """Send ``ping`` and read the answer; None when the connection fails or is closed unanswered."""
+    try:
+        with socket.create_connection((address, port), timeout=5) as sock:
+            sock.sendall(b"ping")
+            return sock.recv(100) or None
+    except OSError:
+        return None
+
+
+def test_the_forwarder_is_the_only_way_in_and_never_answers_for_an_absent_server(tmp_path: Path) -> None:
+    block = AddressBlock.claim()
+    lifeline = Lifeline()
+    go = tmp_path / "go"
+    try:
+        ip = block.next_free(set())
+        with socket.socket() as spare:  # a port nobody uses, on any address
+            spare.bind(("0.0.0.0", 0))
+            port = spare.getsockname()[1]
+        forwards = bind_forwarded(ip, [port])
+        proc = lifeline.popen(
+            [sys.executable, "-c", LATE_ECHO, str(port), str(go)],
+            cwd=tmp_path,
+            env={},
+            forwards=forwards,
+        )
+        for sock, _ in forwards:
+            sock.close()
+        plan = RunPlan(["x"], tmp_path, port=port, isolate_network=True, forwarded_ports=(port,))
+        own = {Listener(ip, port)}  # what the runtime sees in the host's namespace: the forwarder
+
+        def main_started() -> Probe[int]:
+            children = psutil.Process(proc.pid).children()
+            return Probe(bool(children), children[0].pid if children else 0)
+
+        server = wait_for(main_started, what="the container's process", timeout=10, interval=0.02)
+        # Nothing listens inside yet: the forwarder resets the connection, and the port does not count.
+        assert exchange(ip, port) is None
+        assert _serving(plan, own, [proc.pid, server]) == set()
+        go.touch()
+        wait_for(
+            lambda: Probe((tmp_path / "go.listening").exists()),
+            what="the server inside listening",
+            timeout=10,
+            interval=0.02,
+        )
+        assert exchange(ip, port) == b"PING"  # through the forwarder
+        assert _serving(plan, own, [proc.pid, server]) == own
+        assert Listener("127.0.0.1", port) in listeners_inside([proc.pid, server])
+        # The server's 127.0.0.1 is not the host's: nothing answers there, nor on any other address.
+        assert exchange("127.0.0.1", port) is None
+        assert host_listeners({server}) == set(), "the container holds no socket of the host's namespace"
+        assert host_listeners({proc.pid}) == {Listener(ip, port)}
+    finally:
+        lifeline.close()
+        block.release()
+    proc.wait(timeout=15)  # the lifeline ends the watchdog, its tree and the forwarder with it
+    assert exchange(ip, port) is None
+
+
+def test_a_forwarded_port_held_by_another_process_fails_at_once_naming_it() -> None:
+    block = AddressBlock.claim()
+    try:
+        ip = block.next_free(set())
+        with socket.create_server((ip, 0)) as stranger:
+            port = stranger.getsockname()[1]
+            with pytest.raises(RuntimeError, match=rf"address {ip}:{port} is already in use"):
+                bind_forwarded(ip, [port])
+    finally:
+        block.release()
 
 
 @pytest.fixture
@@ -141,6 +231,7 @@ def container_pids(emu: Emulator) -> set[int]:
     return {handle.pid, *tree(handle)}  # its watchdog (which forwards) and everything below it
 
 
+@pytest.mark.slow
 def test_milvus_listens_in_its_own_namespace_and_is_reachable_only_on_its_address(
     emulators: list[Emulator], tmp_path: Path
 ) -> None:
@@ -173,6 +264,7 @@ def test_milvus_listens_in_its_own_namespace_and_is_reachable_only_on_its_addres
             assert not reaches(address, port), f"{address}:{port} reaches the container"
 
 
+@pytest.mark.slow
 def test_two_emulators_run_real_milvus_with_the_same_ports_at_once(
     emulators: list[Emulator], tmp_path: Path
 ) -> None:
@@ -211,6 +303,7 @@ def create_cli_milvus(cli: CliEmulator) -> str:
     return rows(cur, "SHOW SERVICE INSTANCES IN SERVICE DB.PUBLIC.MILVUS")[0]["ip_address"]
 
 
+@pytest.mark.slow
 def test_a_sigkilled_emulator_takes_milvus_and_its_forwarder_with_it(
     tmp_path: Path,
     cli_emulators: list[CliEmulator],  # noqa: F811
