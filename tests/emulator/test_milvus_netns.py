@@ -35,7 +35,7 @@ from spcs_emulator.spcs.addresses import AddressBlock
 from spcs_emulator.spcs.listeners import Listener, bind_forwarded, listeners_inside
 from spcs_emulator.spcs.processes import Lifeline, descendants, is_alive
 from spcs_emulator.spcs.runtime import _serving
-from spcs_emulator.spcs.runtime_kinds import RunPlan
+from spcs_emulator.spcs.runtime_kinds import RunPlan, _write_milvus_config
 from tests.emulator.test_account import rows, wait_status
 from tests.emulator.test_isolation import container_of, create_service, tree
 from tests.emulator.test_process_death import (
@@ -147,6 +147,20 @@ def test_a_forwarded_port_held_by_another_process_fails_at_once_naming_it() -> N
                 bind_forwarded(ip, [port])
     finally:
         block.release()
+
+
+def test_in_its_namespace_milvus_keeps_its_default_addresses_and_ports_that_do_not_collide(
+    tmp_path: Path,
+) -> None:
+    import yaml
+
+    _write_milvus_config(tmp_path, 19531, 9091, in_namespace=True)  # 19531 is queryCoord's default
+    config = yaml.safe_load((tmp_path / "configs" / "milvus.yaml").read_text())
+    assert config["proxy"]["port"] == 19531
+    assert config["queryCoord"]["port"] not in (19531, 9091)
+    assert config["etcd"]["endpoints"] == "localhost:2379"  # the defaults: 127.0.0.1 inside
+    assert "config" not in config["etcd"]  # no embed-etcd.yaml binding etcd to the host's address
+    assert all(not config[c].get("ip") for c in ("proxy", "rootCoord", "queryNode", "dataNode"))
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ An image in the emulated registry names a *runtime* instead of layers (see ``ima
 The spec's ``command``/``args`` are not interpreted: the runtime alone decides how the image runs.
 Port choice and config files are redone on every (re)start, because free ports can change meanwhile.
 Each plan says which address its run listens on in the host's namespace (``RunPlan.bind_ip``): the
-container's own, except for Milvus without a namespace (see above). Jupyter's kernels talk to the server over Unix sockets (``_private_kernel_channels``).
+container's own, except for Milvus without a namespace (see above). Jupyter's kernels talk to the
+server over Unix sockets (``_private_kernel_channels``).
 """
 
 from __future__ import annotations
@@ -270,16 +271,24 @@ def bind_milvus_to(ip: str, configs: Path) -> None:
     milvus_yaml.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
 
-def _write_milvus_config(base: Path, grpc_port: int, *, in_namespace: bool) -> None:
+def _write_milvus_config(base: Path, grpc_port: int, metrics_port: int, *, in_namespace: bool) -> None:
     """Render the package's config template: storage under ``base``, logs to stdout only (a container's
-    log). In a namespace of its own Milvus keeps the template's ports (nothing else listens there);
-    otherwise ``resolve`` picks free ones on this host for what is not fixed."""
+    log). In a namespace of its own Milvus keeps the template's ports (nothing else listens there), but
+    an internal one the spec's gRPC or metrics port would collide with moves; otherwise ``resolve``
+    picks free ones on this host for what is not fixed."""
     from milvus import MilvusServerConfig
 
     config = MilvusServerConfig(data_dir=str(base), proxy_port=grpc_port)
     if in_namespace:
         config.resolve_storage()
         config.set("proxy_port", grpc_port)
+        taken = {grpc_port, metrics_port}
+        for key in sorted(k for k in config.configurable_items if k.endswith("_port") and k != "proxy_port"):
+            port = config.get(key)
+            while port in taken:
+                port += 1
+            config.set(key, port)
+            taken.add(port)
     else:
         config.resolve()
     config.set("system_log_path", "")
@@ -297,7 +306,7 @@ def plan_milvus(launch: ContainerLaunch, dirs: ContainerDirs, cache: Path) -> Ru
     else:
         metrics_port = MILVUS_METRICS_PORT if problem is None else free_port(MILVUS_METRICS_PORT)
     base = data_dir(launch, dirs)
-    _write_milvus_config(base, grpc_port, in_namespace=problem is None)
+    _write_milvus_config(base, grpc_port, metrics_port, in_namespace=problem is None)
     if problem is not None:
         bind_milvus_to(launch.ip, base / "configs")
     executable = milvus_binaries(cache)
