@@ -35,7 +35,7 @@ from spcs_emulator.spcs.addresses import AddressBlock
 from spcs_emulator.spcs.listeners import Listener, bind_forwarded, listeners_inside
 from spcs_emulator.spcs.processes import Lifeline, descendants, is_alive
 from spcs_emulator.spcs.runtime import _serving
-from spcs_emulator.spcs.runtime_kinds import RunPlan, _write_milvus_config
+from spcs_emulator.spcs.runtime_kinds import RunPlan, _write_milvus_config, paths_in_volumes
 from tests.emulator.test_account import rows, wait_status
 from tests.emulator.test_isolation import container_of, create_service, tree
 from tests.emulator.test_process_death import (
@@ -161,6 +161,27 @@ def test_in_its_namespace_milvus_keeps_its_default_addresses_and_ports_that_do_n
     assert config["etcd"]["endpoints"] == "localhost:2379"  # the defaults: 127.0.0.1 inside
     assert "config" not in config["etcd"]  # no embed-etcd.yaml binding etcd to the host's address
     assert all(not config[c].get("ip") for c in ("proxy", "rootCoord", "queryNode", "dataNode"))
+
+
+def test_env_paths_in_a_volume_are_the_volume_on_this_host(tmp_path: Path) -> None:
+    """Two runs at once must not share the image's ETCD_DATA_DIR=/var/lib/milvus/etcd on the host."""
+    from tests.emulator.test_runtime import make_launch
+
+    launch = make_launch(
+        tmp_path,
+        "m",
+        runtime="milvus",
+        service="milvus",
+        ip="127.0.0.1",
+        port=19530,
+        hosts={},
+        volume=tmp_path / "vol",
+        env={"ETCD_DATA_DIR": "/var/lib/milvus/etcd", "OTHER": "/var/lib/milvusX", "ROOT": "/var/lib/milvus"},
+    )
+    assert paths_in_volumes(launch) == {
+        "ETCD_DATA_DIR": str(tmp_path / "vol" / "etcd"),
+        "ROOT": str(tmp_path / "vol"),
+    }
 
 
 @pytest.fixture

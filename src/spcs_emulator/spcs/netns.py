@@ -134,6 +134,8 @@ class Forwarder:
         while True:
             try:
                 outside, _ = listener.accept()
+            except ConnectionAbortedError:  # the client gave up before accept(): the next one
+                continue
             except OSError:
                 return
             threading.Thread(target=self._connect, args=(outside, port), daemon=True).start()

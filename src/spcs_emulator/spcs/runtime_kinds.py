@@ -271,6 +271,22 @@ def bind_milvus_to(ip: str, configs: Path) -> None:
     milvus_yaml.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
 
+def paths_in_volumes(launch: ContainerLaunch) -> dict[str, str]:
+    """The spec's env values that name a path in a mounted volume, as that path on this host.
+
+    A process here sees no ``/var/lib/milvus``: the Milvus image's ``ETCD_DATA_DIR=/var/lib/milvus/etcd``
+    taken literally would put every emulated Milvus's etcd in one host directory, shared by concurrent
+    runs (and outside the volume, so lost with it on SPCS but not here).
+    """
+    found: dict[str, str] = {}
+    for name, value in launch.env.items():
+        for mount, host in launch.volumes.items():
+            mount = mount.rstrip("/")
+            if value == mount or value.startswith(mount + "/"):
+                found[name] = str(host) + value[len(mount) :]
+    return found
+
+
 def _write_milvus_config(base: Path, grpc_port: int, metrics_port: int, *, in_namespace: bool) -> None:
     """Render the package's config template: storage under ``base``, logs to stdout only (a container's
     log). In a namespace of its own Milvus keeps the template's ports (nothing else listens there), but
@@ -316,6 +332,7 @@ def plan_milvus(launch: ContainerLaunch, dirs: ContainerDirs, cache: Path) -> Ru
         "METRICS_PORT": str(metrics_port),
         "MILVUS_RUN_DIR": str(base / "run"),
         "LD_LIBRARY_PATH": libs,
+        **paths_in_volumes(launch),
     }
     reachable = {e.port for e in launch.endpoints} | ({launch.readiness[0]} if launch.readiness else set())
     notices = () if problem is None else (f"{NO_NAMESPACE_NOTICE}: {problem}",)
