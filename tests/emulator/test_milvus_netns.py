@@ -34,8 +34,8 @@ from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.addresses import AddressBlock
 from spcs_emulator.spcs.listeners import Listener, bind_forwarded, listeners_inside
 from spcs_emulator.spcs.processes import Lifeline, descendants, is_alive
-from spcs_emulator.spcs.runtime import _serving
-from spcs_emulator.spcs.runtime_kinds import RunPlan, _write_milvus_config, paths_in_volumes
+from spcs_emulator.spcs.runtime import serving_listeners
+from spcs_emulator.spcs.runtime_kinds import RunPlan, paths_in_volumes, write_milvus_config
 from tests.emulator.test_account import rows, wait_status
 from tests.emulator.test_isolation import container_of, create_service, tree
 from tests.emulator.test_process_death import (
@@ -115,7 +115,7 @@ def test_the_forwarder_is_the_only_way_in_and_never_answers_for_an_absent_server
         server = wait_for(main_started, what="the container's process", timeout=10, interval=0.02)
         # Nothing listens inside yet: the forwarder resets the connection, and the port does not count.
         assert exchange(ip, port) is None
-        assert _serving(plan, own, [proc.pid, server]) == set()
+        assert serving_listeners(plan, own, [proc.pid, server]) == set()
         go.touch()
         wait_for(
             lambda: Probe((tmp_path / "go.listening").exists()),
@@ -124,7 +124,7 @@ def test_the_forwarder_is_the_only_way_in_and_never_answers_for_an_absent_server
             interval=0.02,
         )
         assert exchange(ip, port) == b"PING"  # through the forwarder
-        assert _serving(plan, own, [proc.pid, server]) == own
+        assert serving_listeners(plan, own, [proc.pid, server]) == own
         assert Listener("127.0.0.1", port) in listeners_inside([proc.pid, server])
         # The server's 127.0.0.1 is not the host's: nothing answers there, nor on any other address.
         assert exchange("127.0.0.1", port) is None
@@ -154,7 +154,7 @@ def test_in_its_namespace_milvus_keeps_its_default_addresses_and_ports_that_do_n
 ) -> None:
     import yaml
 
-    _write_milvus_config(tmp_path, 19531, 9091, in_namespace=True)  # 19531 is queryCoord's default
+    write_milvus_config(tmp_path, 19531, 9091, in_namespace=True)  # 19531 is queryCoord's default
     config = yaml.safe_load((tmp_path / "configs" / "milvus.yaml").read_text())
     assert config["proxy"]["port"] == 19531
     assert config["queryCoord"]["port"] not in (19531, 9091)

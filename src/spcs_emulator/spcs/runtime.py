@@ -145,7 +145,7 @@ def readiness(plan: RunPlan, ip: str, own: set[Listener] | None = None) -> tuple
     return True, READY_MESSAGE
 
 
-def _serving(plan: RunPlan, own: set[Listener], tree: list[int]) -> set[Listener]:
+def serving_listeners(plan: RunPlan, own: set[Listener], tree: list[int]) -> set[Listener]:
     """The container's listeners that serve: in a namespace of its own, a forwarder's port only while
     a process of the container listens on that port inside (an open forwarder alone is not a server)."""
     if not plan.isolate_network:
@@ -319,7 +319,7 @@ class LocalContainer:
                 clash = self._port_clash(plan, own, everything)
                 if clash is not None:
                     return self._fail_run(proc, f"Failed to start container {self.launch.container}: {clash}")
-                ready, message = readiness(plan, self.launch.ip, _serving(plan, own, tree))
+                ready, message = readiness(plan, self.launch.ip, serving_listeners(plan, own, tree))
                 with self._lock:
                     if proc.poll() is None and not self._stopping.is_set():
                         self._state = ("READY" if ready else "PENDING", message)

@@ -287,7 +287,7 @@ def paths_in_volumes(launch: ContainerLaunch) -> dict[str, str]:
     return found
 
 
-def _write_milvus_config(base: Path, grpc_port: int, metrics_port: int, *, in_namespace: bool) -> None:
+def write_milvus_config(base: Path, grpc_port: int, metrics_port: int, *, in_namespace: bool) -> None:
     """Render the package's config template: storage under ``base``, logs to stdout only (a container's
     log). In a namespace of its own Milvus keeps the template's ports (nothing else listens there), but
     an internal one the spec's gRPC or metrics port would collide with moves; otherwise ``resolve``
@@ -322,7 +322,7 @@ def plan_milvus(launch: ContainerLaunch, dirs: ContainerDirs, cache: Path) -> Ru
     else:
         metrics_port = MILVUS_METRICS_PORT if problem is None else free_port(MILVUS_METRICS_PORT)
     base = data_dir(launch, dirs)
-    _write_milvus_config(base, grpc_port, metrics_port, in_namespace=problem is None)
+    write_milvus_config(base, grpc_port, metrics_port, in_namespace=problem is None)
     if problem is not None:
         bind_milvus_to(launch.ip, base / "configs")
     executable = milvus_binaries(cache)
