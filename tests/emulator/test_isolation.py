@@ -1,7 +1,7 @@
 """Emulated services are confined to their own loopback address, and runs at once do not touch each other.
 
-- every listener of a container's processes is on the service's own address (Milvus 2.3.5's documented
-  exceptions aside: see runtime_kinds);
+- every listener of a container's processes is on the service's own address (Milvus runs in a network
+  namespace of its own: test_milvus_netns; without one, its documented exceptions: see runtime_kinds);
 - each emulator instance hands out addresses from a block of its own, so two emulators running the same
   spec (same fixed ports) both go RUNNING, each on its own process;
 - readiness counts only listeners of the container's own processes, and a port held by somebody else
@@ -212,11 +212,17 @@ def test_jupyter_and_its_kernels_listen_only_on_the_service_address(
 
 
 @pytest.mark.slow
-def test_real_milvus_keeps_etcd_on_its_address_and_nothing_on_127_0_0_1(
+def test_without_a_network_namespace_real_milvus_keeps_etcd_on_its_address_and_says_so(
     runtime: LocalRuntime,  # noqa: F811
     tmp_path: Path,
     marker: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The fallback where the host permits no network namespace (see test_milvus_netns for the rule)."""
+    from spcs_emulator.spcs import runtime_kinds
+
+    refused = "unshare: Operation not permitted"
+    monkeypatch.setattr(runtime_kinds, "network_isolation_problem", lambda: refused)
     block = AddressBlock.claim()
     try:
         ip = block.next_free(set())
@@ -226,9 +232,11 @@ def test_real_milvus_keeps_etcd_on_its_address_and_nothing_on_127_0_0_1(
         handle = runtime.launch(launch)
         wait_container(handle, "READY", timeout=180)
         found = listeners_of(tree(handle))
+        log = handle.logs()
         handle.stop()
     finally:
         block.release()
+    assert f"{runtime_kinds.NO_NAMESPACE_NOTICE}: {refused}" in log
     assert not any(listener.ip in ("127.0.0.1", "0.0.0.0") for listener in found), sorted(map(str, found))
     etcd = yaml.safe_load(
         (tmp_path / "runtime").glob("*/data/configs/embed-etcd.yaml").__next__().read_text()

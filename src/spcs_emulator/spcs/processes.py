@@ -15,13 +15,15 @@ before signalling.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -36,12 +38,14 @@ __all__ = [
     "descendants",
     "is_alive",
     "kill_tree",
+    "network_isolation_problem",
     "start_time",
     "terminate_tree",
     "write_record",
 ]
 
 WATCHDOG = Path(watchdog.__file__).resolve()
+NETNS = WATCHDOG.with_name("netns.py")
 GUARD_EXIT_TIMEOUT = 15.0
 
 
@@ -53,6 +57,23 @@ def boot_id() -> str:
 def _watchdog_argv(*args: str) -> list[str]:
     # -I -S: no environment, no site packages; the watchdog needs the standard library only.
     return [sys.executable, "-I", "-S", str(WATCHDOG), *args]
+
+
+@functools.cache
+def network_isolation_problem() -> str | None:
+    """None when containers can get a network namespace of their own here, else why not (asked once:
+    ``netns.py probe`` tries it in a throwaway process, never in this one)."""
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", str(NETNS), "probe"],
+        env={},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if done.returncode == 0:
+        return None
+    return (done.stdout.strip() or done.stderr.strip() or f"exit code {done.returncode}").splitlines()[-1]
 
 
 def write_record(record_dir: Path, pid: int, root: Path | None) -> Path:
@@ -96,12 +117,17 @@ class Lifeline:
         stdout: int | IO[Any] | None = None,
         stderr: int | IO[Any] | None = None,
         root: Path | None = None,
+        forwards: Sequence[tuple[socket.socket, int]] | None = None,
     ) -> subprocess.Popen[bytes]:
         """Start ``argv`` below a watchdog; the Popen is the watchdog's (its exit code is argv's).
 
         ``root``: the container's private directory: removed by the watchdog when the lifeline breaks,
         and recorded so that a later emulator removes it should the watchdog have been killed too.
+        ``forwards``: run ``argv`` in a network namespace of its own, reachable only through these
+        (listening socket in this namespace, port inside) pairs (see ``netns``). The sockets are handed
+        to the watchdog; the caller still closes its own copies.
         """
+        fds = tuple(sock.fileno() for sock, _ in forwards or ())
         with self._lock:
             if self._closed:
                 raise RuntimeError("the runtime is shut down: no container may start")
@@ -112,7 +138,7 @@ class Lifeline:
                 stdin=subprocess.PIPE,
                 stdout=stdout,
                 stderr=stderr,
-                pass_fds=(self._read,),
+                pass_fds=(self._read, *fds),
                 start_new_session=True,
             )
         assert proc.stdin is not None
@@ -124,6 +150,9 @@ class Lifeline:
                     "env": env,
                     "root": None if root is None else str(root),
                     "record_dir": None if self.record_dir is None else str(self.record_dir),
+                    "network": None
+                    if forwards is None
+                    else {"forwards": [[sock.fileno(), port] for sock, port in forwards]},
                 }
                 proc.stdin.write(json.dumps(request).encode())
         except OSError:

@@ -16,6 +16,12 @@ the kubelet SPCS runs on:
   is never taken for the container;
 - a port of the run already held by a process outside the container fails the run at once (FAILED,
   naming the address and port), before it starts and while it comes up, instead of probing forever;
+- a run that asks for a network namespace of its own (``RunPlan.isolate_network``: Milvus, whose
+  servers listen on every address) gets it from its watchdog (``netns``); the runtime binds the
+  forwarded ports on the container's address first (a clash fails the run at once, naming the address
+  and port) and hands the sockets to the watchdog. Such a port counts for readiness only while a
+  process of the container listens on it inside the namespace, and the probes go through the forwarder
+  (which resets the connection when nothing answers inside);
 - when the processes exit it reports FAILED with the exit code, keeps the run's log as the previous
   log, and restarts them after a back-off (``restart_count`` + 1), like a Kubernetes pod.
 
@@ -45,7 +51,14 @@ from spcs_emulator.spcs import processes
 from spcs_emulator.spcs.container_env import container_environment
 from spcs_emulator.spcs.container_logs import LineStamper, LogFiles, timestamp
 from spcs_emulator.spcs.dns import dns_environment
-from spcs_emulator.spcs.listeners import Listener, all_listeners, conflicts, listeners_of
+from spcs_emulator.spcs.listeners import (
+    Listener,
+    all_listeners,
+    bind_forwarded,
+    conflicts,
+    listeners_inside,
+    listeners_of,
+)
 from spcs_emulator.spcs.runtime_api import ContainerLaunch, ContainerStatus
 from spcs_emulator.spcs.runtime_kinds import ContainerDirs, Planner, RunPlan, planner
 
@@ -130,6 +143,15 @@ def readiness(plan: RunPlan, ip: str, own: set[Listener] | None = None) -> tuple
     if plan.milvus_uri is not None and not _milvus_answers(plan.milvus_uri):
         return False, "Readiness probe is failing: Milvus does not answer list_collections yet"
     return True, READY_MESSAGE
+
+
+def serving_listeners(plan: RunPlan, own: set[Listener], tree: list[int]) -> set[Listener]:
+    """The container's listeners that serve: in a namespace of its own, a forwarder's port only while
+    a process of the container listens on that port inside (an open forwarder alone is not a server)."""
+    if not plan.isolate_network:
+        return own
+    inside = {listener.port for listener in listeners_inside(tree) if listener.covers("127.0.0.1")}
+    return {listener for listener in own if listener.port in inside}
 
 
 class LocalContainer:
@@ -251,20 +273,27 @@ class LocalContainer:
             clash = self._port_clash(plan, set(), all_listeners())
             if clash is not None:
                 raise RuntimeError(clash)
-            with self._lock:
-                if self._stopping.is_set():
-                    return None
-                proc = self._lifeline.popen(
-                    plan.argv,
-                    cwd=plan.cwd,
-                    env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    root=self.dirs.root,
-                )
-                self._proc = proc
-                self._start_time = time.time()
-                self._state = ("PENDING", "Readiness probe is failing")
+            self._log_notices(plan)
+            forwards = bind_forwarded(self.launch.ip, plan.forwarded_ports) if plan.isolate_network else None
+            try:
+                with self._lock:
+                    if self._stopping.is_set():
+                        return None
+                    proc = self._lifeline.popen(
+                        plan.argv,
+                        cwd=plan.cwd,
+                        env=env,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        root=self.dirs.root,
+                        forwards=forwards,
+                    )
+                    self._proc = proc
+                    self._start_time = time.time()
+                    self._state = ("PENDING", "Readiness probe is failing")
+            finally:
+                for sock, _ in forwards or ():
+                    sock.close()  # the watchdog holds them now
         except (OSError, RuntimeError, ValueError) as exc:
             # A failure to start is a failed run: reported, counted and retried like a crash.
             message = f"Failed to start container {self.launch.container}: {exc}"
@@ -285,11 +314,12 @@ class LocalContainer:
         while proc.poll() is None and not self._stopping.is_set():
             if not ready:
                 everything = all_listeners()  # before the tree's own: see listeners.conflicts
-                own = listeners_of([proc.pid, *processes.descendants(proc.pid)])
+                tree = [proc.pid, *processes.descendants(proc.pid)]
+                own = listeners_of(tree)
                 clash = self._port_clash(plan, own, everything)
                 if clash is not None:
                     return self._fail_run(proc, f"Failed to start container {self.launch.container}: {clash}")
-                ready, message = readiness(plan, self.launch.ip, own)
+                ready, message = readiness(plan, self.launch.ip, serving_listeners(plan, own, tree))
                 with self._lock:
                     if proc.poll() is None and not self._stopping.is_set():
                         self._state = ("READY" if ready else "PENDING", message)
@@ -302,6 +332,11 @@ class LocalContainer:
         with self._lock:
             self._state = ("FAILED", f"Container {self.launch.container} exited with code {code}")
         return ready
+
+    def _log_notices(self, plan: RunPlan) -> None:
+        if plan.notices:
+            with self._logs.current.open("a", encoding="utf-8") as log:
+                log.writelines(f"{timestamp()} {notice}\n" for notice in plan.notices)
 
     def _port_clash(self, plan: RunPlan, own: set[Listener], everything: set[Listener]) -> str | None:
         """Why the run cannot bind one of its ports (a process outside the container holds it), or None."""

@@ -4,14 +4,18 @@ An image in the emulated registry names a *runtime* instead of layers (see ``ima
 
 - ``milvus``: the real Milvus 2.3 standalone binary shipped in the ``milvus`` PyPI package. Its gRPC
   port is the container's gRPC endpoint (19530); the metrics/health port (``/healthz``) is the readiness
-  probe's port, else another endpoint's, else 9091 when free; etcd and the coordinators take free ports.
-  Data, configs and etcd live in the block volume (``/var/lib/milvus`` or the only volume), so a stop
-  and a relaunch on the same volume keep collections. The embedded etcd listens on the container's IP
-  only, and every component advertises that IP. Milvus 2.3.5 has no setting for the address its gRPC
-  and HTTP servers listen on (they call ``net.Listen("tcp", ":<port>")``, every address, IPv4 and
-  IPv6): the gRPC port, the metrics/health port and the coordinators' ports stay on ``[::]``. So two
-  ``milvus`` containers with the same ports clash on one host (the second fails at once, naming the
-  port), unlike on SPCS where every service has its own network namespace.
+  probe's port, else another endpoint's, else 9091. Data, configs and etcd live in the block volume
+  (``/var/lib/milvus`` or the only volume), so a stop and a relaunch on the same volume keep
+  collections. Milvus 2.3.5 has no setting for the address its gRPC and HTTP servers listen on (they
+  call ``net.Listen("tcp", ":<port>")``: every address, IPv4 and IPv6), so it runs in a network
+  namespace of its own (``isolate_network``, see ``netns``) with its default configuration (etcd and
+  every component on 127.0.0.1 inside): only the spec's endpoints and the readiness probe's port are
+  reachable, on the container's own address, through the watchdog's forwarder; etcd, the coordinators
+  and everything else are not reachable from the host at all, and two Milvus containers with the same
+  ports run side by side, as on SPCS. Where the host permits no namespace (neither as root nor
+  through a user namespace), it falls back (said once in the container's log): the embedded etcd
+  listens on the container's IP only and every component advertises that IP, but the gRPC, metrics
+  and coordinator ports stay on ``[::]`` and a second Milvus with the same ports fails at once.
 - ``milvus-lite``: ``python -m milvus_lite server`` bound to the container's IP and gRPC port, data in
   the volume. It has no HTTP port, so a readiness probe in the spec is replaced by the gRPC check.
 - ``jupyter``: ``jupyter server`` on the container's IP and HTTP endpoint port, answering only requests
@@ -20,8 +24,9 @@ An image in the emulated registry names a *runtime* instead of layers (see ``ima
 
 The spec's ``command``/``args`` are not interpreted: the runtime alone decides how the image runs.
 Port choice and config files are redone on every (re)start, because free ports can change meanwhile.
-Each plan says which address its run listens on (``RunPlan.bind_ip``): the container's own, except for
-Milvus (see above). Jupyter's kernels talk to the server over Unix sockets (``_private_kernel_channels``).
+Each plan says which address its run listens on in the host's namespace (``RunPlan.bind_ip``): the
+container's own, except for Milvus without a namespace (see above). Jupyter's kernels talk to the
+server over Unix sockets (``_private_kernel_channels``).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from pathlib import Path
 
 import yaml
 
+from spcs_emulator.spcs.processes import network_isolation_problem
 from spcs_emulator.spcs.runtime_api import ContainerLaunch, EndpointSpec
 
 MILVUS_GRPC_PORT = 19530
@@ -48,6 +54,10 @@ DATA_MOUNT = "/var/lib/milvus"
 ETCD_CLIENT_PORT = 2379
 ETCD_PEER_PORT = 2380
 MILVUS_BIND_IP = "::"  # Milvus 2.3.5's servers listen on every address; nothing configures it
+NO_NAMESPACE_NOTICE = (
+    "Network isolation unavailable, Milvus listens on every address of this host (its ports 19530, "
+    "9091 and the coordinators' are reachable from other hosts; a second Milvus with these ports fails)"
+)
 MILVUS_COMPONENTS = ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dataCoord", "dataNode")
 
 
@@ -83,6 +93,11 @@ class RunPlan:
     milvus_uri: str | None = None  # readiness also needs MilvusClient(uri).list_collections()
     http_probe: tuple[int, str] | None = None  # (port, path) answering 2xx when ready
     bind_ip: str | None = None  # the address the run listens on ("::" = every address); None: unknown
+    # A private network namespace; <bind_ip>:<port> of the host's reaches 127.0.0.1:<port> inside for
+    # each forwarded port (watchdog + netns), nothing else of the run is reachable from the host.
+    isolate_network: bool = False
+    forwarded_ports: tuple[int, ...] = ()
+    notices: tuple[str, ...] = ()  # written to the container's log when the run starts
 
     @property
     def ports(self) -> set[int]:
@@ -256,9 +271,48 @@ def bind_milvus_to(ip: str, configs: Path) -> None:
     milvus_yaml.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
 
-def plan_milvus(launch: ContainerLaunch, dirs: ContainerDirs, cache: Path) -> RunPlan:
+def paths_in_volumes(launch: ContainerLaunch) -> dict[str, str]:
+    """The spec's env values that name a path in a mounted volume, as that path on this host.
+
+    A process here sees no ``/var/lib/milvus``: the Milvus image's ``ETCD_DATA_DIR=/var/lib/milvus/etcd``
+    taken literally would put every emulated Milvus's etcd in one host directory, shared by concurrent
+    runs (and outside the volume, so lost with it on SPCS but not here).
+    """
+    found: dict[str, str] = {}
+    for name, value in launch.env.items():
+        for mount, host in launch.volumes.items():
+            mount = mount.rstrip("/")
+            if value == mount or value.startswith(mount + "/"):
+                found[name] = str(host) + value[len(mount) :]
+    return found
+
+
+def write_milvus_config(base: Path, grpc_port: int, metrics_port: int, *, in_namespace: bool) -> None:
+    """Render the package's config template: storage under ``base``, logs to stdout only (a container's
+    log). In a namespace of its own Milvus keeps the template's ports (nothing else listens there), but
+    an internal one the spec's gRPC or metrics port would collide with moves; otherwise ``resolve``
+    picks free ones on this host for what is not fixed."""
     from milvus import MilvusServerConfig
 
+    config = MilvusServerConfig(data_dir=str(base), proxy_port=grpc_port)
+    if in_namespace:
+        config.resolve_storage()
+        config.set("proxy_port", grpc_port)
+        taken = {grpc_port, metrics_port}
+        for key in sorted(k for k in config.configurable_items if k.endswith("_port") and k != "proxy_port"):
+            port = config.get(key)
+            while port in taken:
+                port += 1
+            config.set(key, port)
+            taken.add(port)
+    else:
+        config.resolve()
+    config.set("system_log_path", "")
+    config.write_config()
+
+
+def plan_milvus(launch: ContainerLaunch, dirs: ContainerDirs, cache: Path) -> RunPlan:
+    problem = network_isolation_problem()
     grpc_port = grpc_endpoint(launch.endpoints)
     others = [e.port for e in launch.endpoints if e.port != grpc_port]
     if launch.readiness is not None:
@@ -266,15 +320,11 @@ def plan_milvus(launch: ContainerLaunch, dirs: ContainerDirs, cache: Path) -> Ru
     elif others:
         metrics_port = others[0]
     else:
-        metrics_port = free_port(MILVUS_METRICS_PORT)
+        metrics_port = MILVUS_METRICS_PORT if problem is None else free_port(MILVUS_METRICS_PORT)
     base = data_dir(launch, dirs)
-    # MilvusServerConfig renders the package's config template: the ports we fix, free ones for the
-    # rest, storage under ``base``. Logs go to stdout only (a container's log), not to files as well.
-    config = MilvusServerConfig(data_dir=str(base), proxy_port=grpc_port)
-    config.resolve()
-    config.set("system_log_path", "")
-    config.write_config()
-    bind_milvus_to(launch.ip, base / "configs")
+    write_milvus_config(base, grpc_port, metrics_port, in_namespace=problem is None)
+    if problem is not None:
+        bind_milvus_to(launch.ip, base / "configs")
     executable = milvus_binaries(cache)
     libs = os.pathsep.join(p for p in (str(executable.parent), os.environ.get("LD_LIBRARY_PATH", "")) if p)
     env = {
@@ -282,7 +332,10 @@ def plan_milvus(launch: ContainerLaunch, dirs: ContainerDirs, cache: Path) -> Ru
         "METRICS_PORT": str(metrics_port),
         "MILVUS_RUN_DIR": str(base / "run"),
         "LD_LIBRARY_PATH": libs,
+        **paths_in_volumes(launch),
     }
+    reachable = {e.port for e in launch.endpoints} | ({launch.readiness[0]} if launch.readiness else set())
+    notices = () if problem is None else (f"{NO_NAMESPACE_NOTICE}: {problem}",)
     # Milvus reads configs/milvus.yaml relative to its working directory.
     return RunPlan(
         [str(executable), "run", "standalone"],
@@ -291,7 +344,10 @@ def plan_milvus(launch: ContainerLaunch, dirs: ContainerDirs, cache: Path) -> Ru
         port=grpc_port,
         milvus_uri=f"http://{launch.ip}:{grpc_port}",
         http_probe=launch.readiness,
-        bind_ip=MILVUS_BIND_IP,
+        bind_ip=launch.ip if problem is None else MILVUS_BIND_IP,
+        isolate_network=problem is None,
+        forwarded_ports=tuple(sorted(reachable)) if problem is None else (),
+        notices=notices,
     )
 
 

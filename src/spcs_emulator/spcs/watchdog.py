@@ -25,6 +25,15 @@ container's command and environment arrive as JSON on stdin (never in argv, wher
 the watchdog itself runs with an empty environment (``python -I -S``, standard library only, so it can
 run as a plain script), and hands the container /dev/null as stdin and its own stdout/stderr.
 
+**Network isolation** (the request's ``network``, for runtime kinds whose software listens on every
+address: ``RunPlan.isolate_network``): before the command starts, the watchdog moves itself into a new
+network namespace with ``lo`` up (``netns.py``, loaded from this file's directory), so the command
+inherits a namespace of its own; the listening sockets the runtime bound on the service's address in
+the host's namespace arrive as inherited descriptors, and a forwarder (threads of the watchdog,
+started after the command) connects each accepted connection to ``127.0.0.1:<port>`` inside. The
+container never holds those sockets. If the namespace cannot be made, the container fails at once
+(exit ``NETWORK_FAILED``, the reason on stderr): the runtime asked because its probe said it works.
+
 ``guard <fd> <dir>`` mode waits for the same EOF and then removes ``<dir>`` (an emulator's temporary
 state directory), retrying while dying containers may still write into it.
 
@@ -37,6 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.util
 import json
 import os
 import select
@@ -44,6 +54,7 @@ import shutil
 import signal
 import sys
 import time
+import types
 
 PROC = "/proc"
 PR_SET_CHILD_SUBREAPER = 36
@@ -53,6 +64,7 @@ SHUTDOWN_GRACE = 3.0  # seconds the container gets to exit on SIGTERM once the e
 KILL_DEADLINE = 10.0  # seconds to wait for SIGKILLed processes to be reaped
 GUARD_DEADLINE = 30.0  # seconds a guard keeps retrying to remove its directory
 EXEC_FAILED = 127  # the exit code of a command that could not be started, as a shell reports it
+NETWORK_FAILED = 126  # the container's network namespace could not be made
 
 
 # -- /proc (shared with processes.py; standard library only) ---------------------------------------
@@ -247,12 +259,35 @@ def _clean_up_after(request: dict) -> None:
             os.unlink(os.path.join(request["record_dir"], f"{os.getpid()}.json"))
 
 
+def _netns_module() -> types.ModuleType:
+    """``netns.py`` loaded by path: ``-I`` keeps this file's directory off sys.path."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "netns.py")
+    spec = importlib.util.spec_from_file_location("spcs_watchdog_netns", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run(lifeline: int) -> int:
     request = json.loads(sys.stdin.buffer.read())
     watchdog = Watchdog(lifeline)
     _become_subreaper()
+    forwarder = None
+    if request.get("network") is not None:
+        netns = _netns_module()
+        listeners = netns.listeners_from_fds(request["network"]["forwards"])
+        try:
+            netns.isolate()  # still single-threaded, as a new user namespace requires
+        except OSError as exc:
+            os.write(2, f"watchdog: cannot give the container a network namespace: {exc}\n".encode())
+            return NETWORK_FAILED
+        forwarder = netns.Forwarder(listeners)
     if not watchdog.spawn(list(request["argv"]), dict(request["env"])):
         return EXEC_FAILED
+    if forwarder is not None:
+        forwarder.start()  # after the spawn: no thread runs while the command is started
     code = watchdog.supervise()
     if watchdog.lifeline_broken:
         _clean_up_after(request)
