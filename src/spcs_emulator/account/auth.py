@@ -34,13 +34,16 @@ def _user_disabled() -> errors.SnowflakeError:
     )
 
 
+SESSION_ENDED = 390104
+
+
 def session_ended() -> errors.SnowflakeError:
     """A session that was ended because its user was dropped or disabled. Snowflake documents that
     DISABLED = TRUE blocks login and aborts the user's running queries [DOC CREATE/ALTER USER]; the code
     an open session then gets is unconfirmed. We answer as for any session Snowflake no longer knows:
     390104 "User must login again" (reference §7.3, fakesnow), which the connector does not try to renew
     (390112 would send it to RENEW with a master token that is gone too)."""
-    return errors.SnowflakeError(390104, "08001", "User must login again to access the service.")
+    return errors.SnowflakeError(SESSION_ENDED, "08001", "User must login again to access the service.")
 
 
 def role_not_assigned(role: str) -> errors.SnowflakeError:
@@ -117,10 +120,14 @@ def role_usable(account: Account, user: str, role: str) -> bool:
     return role in account.access.closure(account.access.roles_of_user(user))
 
 
-def check_session(account: Account, session: Session) -> None:
-    """Every statement re-checks its session: ended (user dropped or disabled) -> 390104."""
+def check_session(account: Account, session: Session, *, role: bool = True) -> None:
+    """Every statement, ingress request and upload re-checks its session (call with the account lock held):
+    ended (user dropped or disabled) -> 390104; a current role no longer granted -> 003013, unless
+    ``role`` is False (USE ROLE lets such a session pick another)."""
     if account.sessions.get(session.id) is not session or active_user(account, session.user) is None:
         raise session_ended()
+    if role and not role_usable(account, session.user, session.role):
+        raise role_not_assigned(session.role)
 
 
 def authenticate(account: Account, request: LoginRequest) -> User:

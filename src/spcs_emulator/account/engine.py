@@ -103,11 +103,7 @@ class Account:
         statement = parse(sql)
         with self.lock:
             # Access taken away is gone: the user and the current role are checked on every statement.
-            auth.check_session(self, session)
-            if not _may_run_without_role(statement) and not auth.role_usable(
-                self, session.user, session.role
-            ):
-                raise auth.role_not_assigned(session.role)
+            auth.check_session(self, session, role=not _may_run_without_role(statement))
             self.faults.check_statement(sql)
             handler = self._handlers.get(type(statement))
             if handler is None:

@@ -10,8 +10,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from spcs_emulator.account.access import service_role_key
-from spcs_emulator.account.auth import active_user, is_disabled, pat_role_restriction, role_usable
+from spcs_emulator.account.auth import (
+    SESSION_ENDED,
+    check_session,
+    is_disabled,
+    pat_role_restriction,
+    role_usable,
+)
+from spcs_emulator.account.context import Context
 from spcs_emulator.account.objects import User
+from spcs_emulator.account.session import Session
+from spcs_emulator.errors import SnowflakeError
 from spcs_emulator.sql import ast
 
 if TYPE_CHECKING:
@@ -22,16 +31,15 @@ class _Refused(Exception):
     """The token was valid once but the access behind it is gone; the message says why (no secrets)."""
 
 
-def _session_identity(cp: ControlPlane, session) -> tuple[str, set[str]]:
-    account, access = cp.account, cp.account.access
-    if account.sessions.get(session.id) is not session or active_user(account, session.user) is None:
-        raise _Refused("the session has ended")
-    if not role_usable(account, session.user, session.role):
-        raise _Refused(f"role {session.role} is no longer granted to user {session.user}")
-    roles = access.closure([session.role])
-    if getattr(session, "secondary_all", False):
-        roles |= access.closure(access.roles_of_user(session.user))
-    return session.user, roles
+def _session_identity(cp: ControlPlane, session: Session) -> tuple[str, set[str]]:
+    """The statements' own re-check (auth.check_session) and role set (Context.roles), not a copy."""
+    try:
+        check_session(cp.account, session)
+    except SnowflakeError as error:
+        if error.errno == SESSION_ENDED:
+            raise _Refused("the session has ended") from None
+        raise _Refused(f"role {session.role} is no longer granted to user {session.user}") from None
+    return session.user, Context(cp.account, session).roles()
 
 
 def _pat_identity(cp: ControlPlane, user: User, role: str | None) -> tuple[str, set[str]]:

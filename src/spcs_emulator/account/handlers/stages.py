@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import regex
 
 from spcs_emulator import errors
-from spcs_emulator.account.auth import check_session, role_usable
+from spcs_emulator.account.auth import check_session
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.kinds.stages import stage_directory
 from spcs_emulator.account.objects import CatalogObject
@@ -88,8 +88,6 @@ def may_still_write(
         try:
             check_session(account, session)
         except errors.SnowflakeError:
-            return False
-        if not role_usable(account, session.user, session.role):
             return False
         return account.access.holds(Context(account, session).roles(), stage.kind, stage.fqn, "WRITE")
 
