@@ -84,7 +84,6 @@ class _QueryStatus:
 class _StageGrant:
     """What one PUT may write: into ``directory``, while its session lives and ``upload`` allows it."""
 
-    directory: Path
     expires: float
     session: AccountSession
     upload: Upload
@@ -113,9 +112,7 @@ class _State:
     def grant(self, session: AccountSession, upload: Upload) -> str:
         self.drop_stale_grants()
         grant_id = secrets.token_urlsafe(24)
-        self.grants[grant_id] = _StageGrant(
-            upload.directory, self.clock() + STAGE_GRANT_SECONDS, session, upload
-        )
+        self.grants[grant_id] = _StageGrant(self.clock() + STAGE_GRANT_SECONDS, session, upload)
         return grant_id
 
     def drop_stale_grants(self) -> None:
@@ -613,8 +610,10 @@ async def _stage_target(request: web.Request) -> Path | web.Response:
         return _s3_error(400, "InvalidArgument", "Invalid object name")
     if segment_too_long(name):  # S3's answer to an over-long key, before the file system's ENAMETOOLONG
         return _s3_error(400, "KeyTooLongError", "Your key is too long")
-    target = grant.directory / name
-    if target.resolve().parent != grant.directory.resolve():  # e.g. a symlink: the key stays in its grant
+    target = grant.upload.directory / name
+    if (
+        target.resolve().parent != grant.upload.directory.resolve()
+    ):  # e.g. a symlink: the key stays in its grant
         return _s3_error(400, "InvalidArgument", "Invalid object name")
     return target
 

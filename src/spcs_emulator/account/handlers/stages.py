@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import regex
 
@@ -18,15 +17,11 @@ from spcs_emulator.account.auth import check_session
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.kinds.stages import stage_directory
 from spcs_emulator.account.objects import CatalogObject
-from spcs_emulator.account.session import Session
 from spcs_emulator.account.show import columns
 from spcs_emulator.paths import inside, relative_parts
 from spcs_emulator.protocol.backend import Upload
 from spcs_emulator.results import Result, table
 from spcs_emulator.sql import ast
-
-if TYPE_CHECKING:
-    from spcs_emulator.account.engine import Account
 
 # PATTERN is a user's regular expression run over every file name: bounded in length, and all its
 # matching in one statement bounded in time (a backtracking pattern such as '(a|aa)+$' would otherwise
@@ -59,7 +54,8 @@ def _flag(options: dict, key: str, default: bool) -> bool:
 def put(ctx: Context, stmt: ast.Put) -> Upload:
     stage = _stage(ctx, stmt.target)
     ctx.require(stage, "WRITE")
-    directory = inside(stage_directory(ctx, stage.fqn), _stage_path(stmt.target), "stage path")
+    parts = _stage_path(stmt.target)
+    directory = inside(stage_directory(ctx, stage.fqn), parts, "stage path")
     directory.mkdir(parents=True, exist_ok=True)
     compression = stmt.options.get("SOURCE_COMPRESSION", "auto_detect")
     return Upload(
@@ -68,28 +64,26 @@ def put(ctx: Context, stmt: ast.Put) -> Upload:
         auto_compress=_flag(stmt.options, "AUTO_COMPRESS", True),
         overwrite=_flag(stmt.options, "OVERWRITE", False),
         source_compression=compression.value if isinstance(compression, ast.Ident) else str(compression),
-        still_allowed=partial(
-            may_still_write, ctx.account, ctx.session, stage, stage_directory(ctx, stage.fqn), directory
-        ),
+        still_allowed=partial(may_still_write, ctx, stage, parts),
     )
 
 
-def may_still_write(
-    account: Account, session: Session, stage: CatalogObject, root: Path, directory: Path
-) -> bool:
-    """Whether an upload a PUT granted may still land: the session is alive and may act with its role,
-    the stage is the same object (not dropped, not re-created), the session still holds WRITE on it, and
-    the directory still resolves inside the stage (no symlink was planted in its path since)."""
-    with account.lock:
-        if account.catalog.get(ast.STAGE, stage.fqn) is not stage:
-            return False
-        if root.is_symlink() or not directory.resolve().is_relative_to(root.resolve()):
+def may_still_write(ctx: Context, stage: CatalogObject, parts: tuple[str, ...]) -> bool:
+    """Whether an upload a PUT granted may still land: PUT's own checks, on the account as it is now
+    (the session is alive and may act with its role, the stage is the same object, not dropped or
+    re-created, the session still holds WRITE on it, and the directory still resolves inside the stage,
+    no symlink planted in its path since)."""
+    root = stage_directory(ctx, stage.fqn)
+    with ctx.account.lock:
+        if ctx.account.catalog.get(ast.STAGE, stage.fqn) is not stage or root.is_symlink():
             return False
         try:
-            check_session(account, session)
+            check_session(ctx.account, ctx.session)
+            ctx.require(stage, "WRITE")
+            inside(root, parts, "stage path")
         except errors.SnowflakeError:
             return False
-        return account.access.holds(Context(account, session).roles(), stage.kind, stage.fqn, "WRITE")
+        return True
 
 
 def invalid_regex(pattern: str, why: str) -> errors.SnowflakeError:
