@@ -128,6 +128,12 @@ def test_unset_default_role_and_secondary_roles_restore_the_defaults(admin) -> N
     assert (row["default_role"], row["default_secondary_roles"]) == (None, '["ALL"]')
 
 
+def test_unset_disabled_enables_the_user_again(emulator: Emulator, admin) -> None:
+    admin.execute("ALTER USER MALLORY SET DISABLED = TRUE")
+    admin.execute("ALTER USER MALLORY UNSET DISABLED")
+    snowflake.connector.connect(**mallory_params(emulator)).close()
+
+
 def test_unset_of_an_unknown_user_property_is_refused(admin) -> None:
     err = refused(admin, "ALTER USER MALLORY UNSET NO_SUCH_THING")
     assert (err.errno, err.sqlstate) == (1008, "22023")

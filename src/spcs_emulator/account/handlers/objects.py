@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from spcs_emulator import errors
@@ -49,12 +50,17 @@ def boolean(name: str, value: Any) -> bool:
     raise errors.invalid(f"invalid value [{str(value)[:40]!r}] for parameter '{name}'")
 
 
-def check_properties(spec: KindSpec, properties: dict[str, Any], *, creating: bool) -> dict[str, Any]:
-    unknown = [p for p in properties if p not in spec.properties]
+def check_property_names(spec: KindSpec, names: Iterable[str]) -> None:
+    """001008 (22023) for a property the kind does not have (SET and UNSET alike)."""
+    unknown = [p for p in names if p not in spec.properties]
     if unknown:
         raise errors.compilation(
             f"invalid property '{unknown[0]}' for '{spec.kind}'", errno=1008, sqlstate="22023"
         )
+
+
+def check_properties(spec: KindSpec, properties: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    check_property_names(spec, properties)
     if creating:
         missing = sorted(spec.required - set(properties))
         if missing:
@@ -150,6 +156,7 @@ def alter(ctx: Context, stmt: ast.Alter) -> Result:
         return status()
     if stmt.action == "UNSET":
         ctx.require_owner(obj)
+        check_property_names(spec, stmt.unset)
         for key in stmt.unset:
             if key == "COMMENT":
                 obj.comment = None

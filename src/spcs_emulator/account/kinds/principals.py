@@ -129,7 +129,7 @@ def _user_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> Non
 
 def _user_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result | None:
     from spcs_emulator.account.handlers import pats
-    from spcs_emulator.account.handlers.objects import check_properties
+    from spcs_emulator.account.handlers.objects import check_properties, check_property_names
 
     assert isinstance(obj, User)
     if stmt.action in ("ADD PAT", "REMOVE PAT"):
@@ -145,7 +145,7 @@ def _user_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result | N
         return table(columns("status"), [("Statement executed successfully.",)])
     if stmt.action == "UNSET":
         ctx.require_owner(obj)
-        check_properties(KINDS_USER, dict.fromkeys(stmt.unset), creating=False)
+        check_property_names(KINDS_USER, stmt.unset)
         for key in stmt.unset:
             _unset_user_property(obj, key)
         return table(columns("status"), [("Statement executed successfully.",)])
