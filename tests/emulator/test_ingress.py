@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +14,7 @@ from aiohttp import web
 
 from spcs_emulator.spcs.ingress import LOGIN_PATH, IngressProxy, token_from
 from spcs_emulator.spcs.runtime_api import IngressRoute
+from tests.emulator.upstream import UpstreamServer
 
 GOOD, BAD = "good-token-0123", "bad-token-4567"
 UPSTREAM_IP = "127.0.0.6"  # a container's own loopback address, as the runtime gives it
@@ -28,26 +28,16 @@ def authorize(token: str | None) -> tuple[bool, str | None, str]:
     return False, None, "the token is invalid or expired"
 
 
-class Upstream:
-    """A container stand-in on its own loop thread: /echo reports what arrived, /ws echoes, /big streams."""
+class Upstream(UpstreamServer):
+    """A container stand-in: /echo reports what arrived, /ws echoes, /big streams."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.runner: web.AppRunner | None = None
-        self.port = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+        super().__init__(UPSTREAM_IP)
 
-    async def _start(self) -> int:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/echo", self._echo)
         app.router.add_get("/ws", self._ws)
         app.router.add_get("/big", self._big)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, UPSTREAM_IP, 0)
-        await site.start()
-        return self.runner.addresses[0][1]
 
     async def _echo(self, request: web.Request) -> web.Response:
         body = (await request.read()).decode()
@@ -77,13 +67,6 @@ class Upstream:
             await response.write(f"{i:05d}".encode() * 200)
         await response.write_eof()
         return response
-
-    def stop(self) -> None:
-        assert self.runner is not None
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,7 @@ from tests.emulator.fakes import FakeIngress, FakeRuntime
 from tests.emulator.test_account import run_guide_setup
 from tests.emulator.test_account import wait_status as wait_service
 from tests.emulator.test_runtime import free_port, loopback_ip, make_launch, processes_with, wait_status
+from tests.emulator.upstream import UpstreamServer
 
 TOKEN = "tok-0123456789"
 UPSTREAM_IP = "127.0.0.6"
@@ -42,25 +43,15 @@ LIMIT = 4096
 RECHECK = 0.2
 
 
-class Upstream:
+class Upstream(UpstreamServer):
     """A container stand-in: /ws echoes text and, asked ``big <n>``, sends ``n`` bytes."""
 
     def __init__(self, ip: str = UPSTREAM_IP, port: int = 0) -> None:
-        self.ip, self.wanted_port = ip, port
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
         self.closed: list[int | None] = []
-        self.runner: web.AppRunner | None = None
-        self.port = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+        super().__init__(ip, port)
 
-    async def _start(self) -> int:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/ws", self._ws)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, self.ip, self.wanted_port).start()
-        return self.runner.addresses[0][1]
 
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0)  # the upstream itself takes anything
@@ -72,13 +63,6 @@ class Upstream:
                 await ws.send_str(f"echo:{len(msg.data)}")
         self.closed.append(ws.close_code)
         return ws
-
-    def stop(self) -> None:
-        assert self.runner is not None
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 @pytest.fixture(scope="module")
