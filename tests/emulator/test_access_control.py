@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import snowflake.connector
@@ -13,7 +11,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from snowflake.connector.errors import DatabaseError, ProgrammingError
 
 from spcs_emulator.emulator import Emulator
-from tests.emulator.fakes import FakeIngress, FakeRuntime
 from tests.emulator.test_account import rows
 
 GRANTS_TO_COLUMNS = [
@@ -29,15 +26,7 @@ GRANTS_TO_COLUMNS = [
 
 
 @pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[Emulator]:
-    with Emulator(runtime=FakeRuntime(), ingress=FakeIngress(), state_dir=tmp_path) as emu:
-        yield emu
-
-
-@pytest.fixture
-def admin(emulator: Emulator):
-    conn = snowflake.connector.connect(**emulator.connection_parameters())
-    cur = conn.cursor()
+def admin(admin):
     for sql in (
         "CREATE ROLE APP",
         "CREATE USER ALICE PASSWORD = 'alice-pw' DEFAULT_ROLE = APP",
@@ -45,9 +34,8 @@ def admin(emulator: Emulator):
         "CREATE DATABASE D",
         "CREATE WAREHOUSE W",
     ):
-        cur.execute(sql)
-    yield cur
-    conn.close()
+        admin.execute(sql)
+    return admin
 
 
 def alice(emulator: Emulator, **extra):

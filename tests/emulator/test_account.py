@@ -4,7 +4,6 @@ lifecycle. Runtime and ingress are test doubles here (test_runtime.py covers the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from snowflake.connector.errors import DatabaseError, ProgrammingError
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.lifecycle import ENDPOINT_PLACEHOLDER
-from tests.emulator.fakes import FakeIngress, FakeRuntime
 
 DATA = Path(__file__).parent / "data"
 
@@ -25,21 +23,8 @@ def statements(path: Path) -> list[str]:
     return [s.strip() for s in re.split(r";\s*\n", text + "\n") if s.strip()]
 
 
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[Emulator]:
-    with Emulator(runtime=FakeRuntime(), ingress=FakeIngress(), state_dir=tmp_path / "state") as emu:
-        yield emu
-
-
 def connect(emu: Emulator, **overrides):
     return snowflake.connector.connect(**{**emu.connection_parameters(), **overrides})
-
-
-@pytest.fixture
-def admin(emulator: Emulator):
-    conn = connect(emulator)
-    yield conn.cursor()
-    conn.close()
 
 
 def rows(cur, sql: str) -> list[dict]:

@@ -12,7 +12,6 @@ import http.client
 import json
 import logging
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,6 @@ from snowflake.connector.errors import ProgrammingError
 from spcs_emulator.emulator import ADMIN_USER, Emulator
 from spcs_emulator.protocol.app import STAGE_BUCKET
 from spcs_emulator.spcs.spec import parse_spec
-from tests.emulator.fakes import FakeIngress, FakeRuntime
 from tests.emulator.test_account import publish, rows
 
 USER_PASSWORD = "mallory-pw"
@@ -34,19 +32,11 @@ OUTSIDE_SPEC = (
 
 
 @pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[Emulator]:
-    with Emulator(runtime=FakeRuntime(), ingress=FakeIngress(), state_dir=tmp_path / "state") as emu:
-        yield emu
-
-
-@pytest.fixture
-def admin(emulator: Emulator):
+def admin(admin):
     """ACCOUNTADMIN, with database D, stage FILES, repository R, pool P, and role APP for user MALLORY.
 
     APP holds what the harness's run role holds: READ and WRITE on the one stage, and what CREATE
     SERVICE needs (CREATE SERVICE on the schema, USAGE on the pool, READ on the repository)."""
-    conn = snowflake.connector.connect(**emulator.connection_parameters())
-    cur = conn.cursor()
     for sql in (
         "CREATE DATABASE D",
         "CREATE STAGE D.PUBLIC.FILES",
@@ -62,9 +52,8 @@ def admin(emulator: Emulator):
         "GRANT USAGE ON COMPUTE POOL P TO ROLE APP",
         "GRANT READ ON IMAGE REPOSITORY D.PUBLIC.R TO ROLE APP",
     ):
-        cur.execute(sql)
-    yield cur
-    conn.close()
+        admin.execute(sql)
+    return admin
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,6 @@ from snowflake.connector.errors import DatabaseError, ProgrammingError
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.paths import fqn_dir
 from spcs_emulator.protocol.app import STAGE_BUCKET, STAGE_GRANT_SECONDS
-from tests.emulator.fakes import FakeIngress, FakeRuntime
 from tests.emulator.test_account import rows
 
 PASSWORD = "mallory-pw"
@@ -31,16 +29,8 @@ SESSION_ENDED = 390104
 
 
 @pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[Emulator]:
-    with Emulator(runtime=FakeRuntime(), ingress=FakeIngress(), state_dir=tmp_path / "state") as emu:
-        yield emu
-
-
-@pytest.fixture
-def admin(emulator: Emulator):
+def admin(admin):
     """ACCOUNTADMIN; user MALLORY with role APP, which holds READ and WRITE on stage D.PUBLIC.FILES."""
-    conn = snowflake.connector.connect(**emulator.connection_parameters())
-    cur = conn.cursor()
     for sql in (
         "CREATE DATABASE D",
         "CREATE STAGE D.PUBLIC.FILES",
@@ -51,9 +41,8 @@ def admin(emulator: Emulator):
         "GRANT USAGE ON SCHEMA D.PUBLIC TO ROLE APP",
         "GRANT READ, WRITE ON STAGE D.PUBLIC.FILES TO ROLE APP",
     ):
-        cur.execute(sql)
-    yield cur
-    conn.close()
+        admin.execute(sql)
+    return admin
 
 
 def mallory_params(emulator: Emulator) -> dict:
