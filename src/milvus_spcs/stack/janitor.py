@@ -74,9 +74,9 @@ CLOCK_TOLERANCE = dt.timedelta(minutes=15)
 RUN_FIELD = re.compile(r"run=(?P<run>[a-z0-9]{6})(?:\s|\Z)")
 
 
-def _label_problem(comment: str, created_on: object) -> str | None:
-    """Why a comment that starts like a label cannot age its object, or None."""
-    match = LABEL_PATTERN.fullmatch(comment)
+def _label_problem(comment: str, match: re.Match[str] | None, created_on: object) -> str | None:
+    """Why a comment that starts like a label (``match``: its LABEL_PATTERN match) cannot age its
+    object, or None."""
     if not match:
         return f"comment {comment[:80]!r} is not a label ('{LABEL_PREFIX}<6 chars> created=<ISO 8601>')"
     try:
@@ -135,14 +135,15 @@ def scan_labels(runner: SqlRunner) -> LabelScan:
                 continue
             what = f"{kind} {row.get('name')}"
             created_on = row.get("created_on")
-            problem = _label_problem(comment, created_on)
-            if problem is None:
-                problem = _foreign_object(LABEL_PATTERN.fullmatch(comment)["run"], kind, row)  # type: ignore[index]
-            if problem:
+            match = LABEL_PATTERN.fullmatch(comment)
+            problem = _label_problem(comment, match, created_on)
+            if match and problem is None:
+                problem = _foreign_object(match["run"], kind, row)
+            if problem or match is None:  # (no match always has a problem)
                 named = RUN_FIELD.match(comment, len(LABEL_PREFIX) - len("run="))
                 scan.skipped.append(SkippedLabel(what, problem, named["run"] if named else None))
                 continue
-            run_id = LABEL_PATTERN.fullmatch(comment)["run"]  # type: ignore[index]
+            run_id = match["run"]
             assert isinstance(created_on, dt.datetime)  # checked by _label_problem
             run = scan.runs.setdefault(run_id, RunObjects(run_id, created_on))
             run.created = min(run.created, created_on)
