@@ -14,8 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from snowflake.connector.errors import ProgrammingError
-
+from milvus_spcs.errors import HarnessError
 from milvus_spcs.naming import LABEL_PATTERN, LABEL_PREFIX, StackNames, check_run_id
 from milvus_spcs.paths import REPO_ROOT
 from milvus_spcs.sqlfiles import load_sql_dir
@@ -159,23 +158,13 @@ def find_runs(runner: SqlRunner, *, report: Callable[[str], None] = _log_warning
     return scan.runs
 
 
-def client_clock() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def server_now(runner: SqlRunner, *, report: Callable[[str], None] = _log_warning) -> dt.datetime:
-    """The server's CURRENT_TIMESTAMP(), the clock created_on is on. A server without it (an older
-    emulator, on this host and so on this clock) falls back to the client's clock, saying so."""
-    try:
-        row = runner.query("SELECT CURRENT_TIMESTAMP() AS SERVER_NOW")[0]
-        now = next(iter(row.values()))
-        if isinstance(now, dt.datetime) and now.tzinfo is not None:
-            return now
-        problem = f"CURRENT_TIMESTAMP() gave {now!r}"
-    except ProgrammingError as exc:
-        problem = f"CURRENT_TIMESTAMP() failed ({exc.errno})"
-    report(f"the server's clock is unavailable ({problem}): ages measured on this machine's clock")
-    return client_clock()
+def server_now(runner: SqlRunner) -> dt.datetime:
+    """The server's CURRENT_TIMESTAMP(), the clock created_on is on (never this machine's: a skewed
+    client must not make a live run look old)."""
+    now = next(iter(runner.query("SELECT CURRENT_TIMESTAMP() AS SERVER_NOW")[0].values()))
+    if not isinstance(now, dt.datetime) or now.tzinfo is None:
+        raise HarnessError(f"the server's CURRENT_TIMESTAMP() gave {now!r}, not a time with a zone")
+    return now
 
 
 def teardown_run(runner: SqlRunner, run_id: str) -> None:
@@ -195,7 +184,7 @@ def sweep(
 ) -> list[RunObjects]:
     """Tear down every run whose oldest object the server created at least ``older_than`` ago."""
     runs = find_runs(runner, report=report)
-    now = now or server_now(runner, report=report)
+    now = now or server_now(runner)
     stale = [run for run in runs.values() if now - run.created >= older_than]
     for run in stale:
         teardown_run(runner, run.run_id)
