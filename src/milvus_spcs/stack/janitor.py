@@ -127,8 +127,10 @@ def _log_warning(message: str) -> None:
 def scan_labels(runner: SqlRunner) -> LabelScan:
     """Every labelled object by run, aged by the server's created_on; untrustworthy labels skipped."""
     scan = LabelScan()
-    for query, kind in LABELLED:
-        for row in runner.query("USE ROLE ACCOUNTADMIN", query):
+    # One connection for every SHOW (each runner call logs in anew); results[0] is the USE ROLE.
+    results = runner.run(["USE ROLE ACCOUNTADMIN", *(query for query, _ in LABELLED)])
+    for (_, kind), rows in zip(LABELLED, results[1:], strict=True):
+        for row in rows:
             comment = str(row.get("comment") or "")
             if not comment.startswith(LABEL_PREFIX):
                 continue
