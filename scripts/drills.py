@@ -17,94 +17,36 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+
+from named_emulator import NamedEmulator, named_emulator
 
 from milvus_spcs.errors import WaitTimeout
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.spcs.processes import descendants, is_alive
 
 REPO = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-m", "milvus_spcs.cli"]
-LABEL = "milvus-spcs run="
 
 
 class DrillFailed(Exception):
     pass
 
 
-@dataclass
-class NamedEmulator:
-    """A `milvus-spcs emulator` in its own process, named `emulator` in a private connections.toml."""
-
-    process: subprocess.Popen[str]
-    env: dict[str, str]
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        command = [*CLI, *args, "--snowflake-connection", "emulator"]
-        return subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=600)
-
-    def labelled_objects(self) -> str:
-        """`milvus-spcs status` output; 'no labelled objects' when the account is clean."""
-        result = self.cli("status")
-        if result.returncode != 0:
-            raise DrillFailed(f"milvus-spcs status failed ({result.returncode}): {result.stderr[-1500:]}")
-        return result.stdout.strip()
-
-    def container_pids(self) -> list[int]:
-        """Processes of the emulator's containers (their watchdogs included), not its directory guards,
-        which live as long as the emulator itself."""
-        return [pid for pid in descendants(self.process.pid) if " guard " not in _command(pid)]
+def labelled_objects(emu: NamedEmulator) -> str:
+    """`milvus-spcs status` output; 'no labelled objects' when the account is clean."""
+    result = emu.cli("status")
+    if result.returncode != 0:
+        raise DrillFailed(f"milvus-spcs status failed ({result.returncode}): {result.stderr[-1500:]}")
+    return result.stdout.strip()
 
 
-@contextlib.contextmanager
-def named_emulator() -> Iterator[NamedEmulator]:
-    # The admin password lives only in this private, removed-on-exit SNOWFLAKE_HOME (mode 0700).
-    home = Path(tempfile.mkdtemp(prefix="drill-snowflake-home-"))
-    env = {
-        **os.environ,
-        "SPCS_EMULATOR_ADMIN_PASSWORD": secrets.token_urlsafe(18),
-        "SNOWFLAKE_HOME": str(home),
-    }
-    process = subprocess.Popen(
-        [*CLI, "emulator", "--state-dir", str(home / "state")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    lines: list[str] = []
-    assert process.stdout is not None
-    reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    try:
-        entry = wait_for(
-            lambda: Probe(any("role = " in line for line in lines), "".join(lines), "".join(lines)[-300:]),
-            what="the emulator's connections.toml entry",
-            timeout=120,
-            interval=0.1,
-        )
-        toml = "\n".join(line for line in (entry or "").splitlines() if not line.startswith("#"))
-        (home / "connections.toml").write_text(toml + "\n")
-        (home / "connections.toml").chmod(0o600)
-        yield NamedEmulator(process, env)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        shutil.rmtree(home, ignore_errors=True)
+def container_pids(emu: NamedEmulator) -> list[int]:
+    """Processes of the emulator's containers (their watchdogs included), not its directory guards,
+    which live as long as the emulator itself."""
+    return [pid for pid in descendants(emu.process.pid) if " guard " not in _command(pid)]
 
 
 def pytest_spcs(*extra: str, env: dict[str, str] | None = None, log: Path) -> subprocess.Popen[bytes]:
@@ -149,7 +91,7 @@ def drill_concurrent_named(artifacts: Path) -> str:
             )
             runs.append((pytest_spcs(*extra, env=emu.env, log=log), log))
         _finish_both(runs)
-        left = emu.labelled_objects()
+        left = labelled_objects(emu)
         if left != "no labelled objects":
             raise DrillFailed(f"objects left on the emulator: {left}")
     return "two runs at once on one named emulator, both green, nothing left"
@@ -186,7 +128,7 @@ def drill_emulator_sigkill(artifacts: Path) -> str:
         (artifacts / "drill-emulator-sigkill-up.log").write_text(up.stdout + up.stderr)
         if up.returncode != 0:
             raise DrillFailed(f"milvus-spcs up failed ({up.returncode}): {up.stderr[-1500:]}")
-        tree = emu.container_pids()
+        tree = container_pids(emu)
         if not tree:
             raise DrillFailed("no container process runs under the emulator after `milvus-spcs up`")
         os.kill(emu.process.pid, signal.SIGKILL)
@@ -212,20 +154,20 @@ def drill_pytest_sigkill(artifacts: Path) -> str:
             run.kill()
             run.wait()
         _gone_within(tree, 15, "the SIGKILLed pytest's child processes to end")
-        before = emu.labelled_objects()
+        before = labelled_objects(emu)
         sweep = emu.cli("janitor", "--older-than", "0s")
         if sweep.returncode != 0:
             raise DrillFailed(f"janitor failed ({sweep.returncode}): {sweep.stderr[-1500:]}")
-        after = emu.labelled_objects()
+        after = labelled_objects(emu)
         if after != "no labelled objects":
             raise DrillFailed(f"the janitor left: {after}")
-        _gone_within(emu.container_pids(), 60, "the swept run's containers to stop")
+        _gone_within(container_pids(emu), 60, "the swept run's containers to stop")
     first = before.splitlines()[0] if before else "-"
     return f"pytest SIGKILLed mid-provisioning ({first[:100]}...); janitor left no object, no process"
 
 
 def _service_exists(emu: NamedEmulator) -> Probe[bool]:
-    status = emu.labelled_objects()
+    status = labelled_objects(emu)
     return Probe(bool(re.search(r"service \S+", status)), True, status[-200:])
 
 

@@ -270,10 +270,13 @@ def test_a_failing_test_writes_no_password_into_junit_xml(emulator: Emulator, tm
 
 # -- the CI helper's SNOWFLAKE_HOME -------------------------------------------------------------------
 
-CI_HELPER = REPO / "scripts" / "spcs_on_running_emulator.py"
+SCRIPTS = REPO / "scripts"
+CI_HELPER = SCRIPTS / "spcs_on_running_emulator.py"
 
 
 def load_ci_helper():
+    if str(SCRIPTS) not in sys.path:  # as `python scripts/...` has it: the scripts share named_emulator
+        sys.path.insert(0, str(SCRIPTS))
     spec = importlib.util.spec_from_file_location("spcs_on_running_emulator", CI_HELPER)
     assert spec is not None
     assert spec.loader is not None
@@ -315,7 +318,7 @@ def test_the_ci_helper_removes_its_snowflake_home_when_starting_the_emulator_fai
 SIGTERM_DURING_RUN = """
 import os, signal, sys
 from pathlib import Path
-sys.path.insert(0, sys.argv[1])
+sys.path[:0] = [sys.argv[1], str(Path(sys.argv[2]).parent)]
 import importlib.util
 spec = importlib.util.spec_from_file_location("helper", sys.argv[2])
 helper = importlib.util.module_from_spec(spec)
@@ -347,13 +350,15 @@ def test_the_ci_helper_removes_its_snowflake_home_on_sigterm(tmp_path: Path) -> 
 
 
 def test_the_private_home_is_0700_its_file_0600_and_both_go_on_an_exception() -> None:
-    helper = load_ci_helper()
+    load_ci_helper()
+    from named_emulator import private_snowflake_home, write_private
+
     seen: list[Path] = []
 
     def use_the_home() -> None:
-        with helper.private_snowflake_home() as home:
+        with private_snowflake_home() as home:
             seen.append(home)
-            helper.write_private(home / "connections.toml", "password = 'admin'\n")
+            write_private(home / "connections.toml", "password = 'admin'\n")
             assert home.stat().st_mode & 0o777 == 0o700
             assert (home / "connections.toml").stat().st_mode & 0o777 == 0o600
             raise Boom

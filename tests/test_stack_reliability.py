@@ -13,9 +13,11 @@ import pytest
 from milvus_spcs.config import resolve_config
 from milvus_spcs.stack.executor import StepFailed
 from milvus_spcs.stack.run import provisioned_stack
+from milvus_spcs.stack.sql_runner import SqlRunner
 from milvus_spcs.target import Target
 from spcs_emulator.emulator import Emulator
 from tests.emulator.fakes import FakeIngress, FakeRuntime
+from tests.leftovers import objects_of_run
 
 pytestmark = pytest.mark.slow
 
@@ -35,15 +37,6 @@ STEP_FAULTS = {
     "service_jupyter": r"^CREATE SERVICE IF NOT EXISTS JUPYTER\b",
     "endpoint_access": r"^GRANT SERVICE ROLE",
 }
-LEFTOVER_QUERIES = (
-    "SHOW COMPUTE POOLS",
-    "SHOW SERVICES IN ACCOUNT",
-    "SHOW ROLES",
-    "SHOW USERS",
-    "SHOW DATABASES",
-    "SHOW WAREHOUSES",
-    "SHOW INTEGRATIONS",
-)
 
 
 @pytest.fixture(scope="module")
@@ -58,18 +51,7 @@ def target_of(emu: Emulator) -> Target:
 
 
 def leftovers(emu: Emulator, run_id: str) -> list[str]:
-    conn = target_of(emu).connect()
-    cur = conn.cursor()
-    found = []
-    for query in LEFTOVER_QUERIES:
-        cur.execute(query)
-        names = [d[0] for d in cur.description]
-        for row in cur.fetchall():
-            record = dict(zip(names, row, strict=True))
-            if run_id.upper() in str(record.get("name", "")).upper():
-                found.append(f"{query}: {record['name']}")
-    conn.close()
-    return found
+    return objects_of_run(SqlRunner(target_of(emu), []), run_id)
 
 
 def config(tmp_path: Path, run_id: str):

@@ -19,6 +19,7 @@ from milvus_spcs.stack.sql_runner import SqlRunner
 from milvus_spcs.target import Target
 from spcs_emulator.emulator import Emulator
 from tests.emulator.fakes import FakeIngress, FakeRuntime
+from tests.leftovers import objects_of_run
 
 UNDO = load_sql_dir(REPO_ROOT / "sql" / "undo")
 CREATING_STEPS = {
@@ -46,28 +47,6 @@ def test_undo_renders_and_only_drops_if_exists(name: str) -> None:
 
 
 # -- 90_teardown.sql (also what `down` and the janitor run) drops everything any code path creates -----
-
-LEFTOVER_QUERIES = (
-    "SHOW COMPUTE POOLS",
-    "SHOW SERVICES IN ACCOUNT",
-    "SHOW ROLES",
-    "SHOW USERS",
-    "SHOW DATABASES",
-    "SHOW WAREHOUSES",
-    "SHOW INTEGRATIONS",
-)
-
-
-def objects_of_run(runner: SqlRunner, run_id: str) -> list[str]:
-    """Every object named after the run or labelled with it."""
-    found = []
-    for query in LEFTOVER_QUERIES:
-        for row in runner.query("USE ROLE ACCOUNTADMIN", query):
-            named = run_id.upper() in str(row.get("name", "")).upper()
-            labelled = f"run={run_id}" in str(row.get("comment") or "")
-            if named or labelled:
-                found.append(f"{query}: {row['name']}")
-    return found
 
 
 @pytest.mark.slow

@@ -14,8 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from snowflake.connector.errors import ProgrammingError
-
+from milvus_spcs.errors import HarnessError
 from milvus_spcs.naming import LABEL_PATTERN, LABEL_PREFIX, StackNames, check_run_id
 from milvus_spcs.paths import REPO_ROOT
 from milvus_spcs.sqlfiles import load_sql_dir
@@ -74,9 +73,9 @@ CLOCK_TOLERANCE = dt.timedelta(minutes=15)
 RUN_FIELD = re.compile(r"run=(?P<run>[a-z0-9]{6})(?:\s|\Z)")
 
 
-def _label_problem(comment: str, created_on: object) -> str | None:
-    """Why a comment that starts like a label cannot age its object, or None."""
-    match = LABEL_PATTERN.fullmatch(comment)
+def _label_problem(comment: str, match: re.Match[str] | None, created_on: object) -> str | None:
+    """Why a comment that starts like a label (``match``: its LABEL_PATTERN match) cannot age its
+    object, or None."""
     if not match:
         return f"comment {comment[:80]!r} is not a label ('{LABEL_PREFIX}<6 chars> created=<ISO 8601>')"
     try:
@@ -128,21 +127,24 @@ def _log_warning(message: str) -> None:
 def scan_labels(runner: SqlRunner) -> LabelScan:
     """Every labelled object by run, aged by the server's created_on; untrustworthy labels skipped."""
     scan = LabelScan()
-    for query, kind in LABELLED:
-        for row in runner.query("USE ROLE ACCOUNTADMIN", query):
+    # One connection for every SHOW (each runner call logs in anew); results[0] is the USE ROLE.
+    results = runner.run(["USE ROLE ACCOUNTADMIN", *(query for query, _ in LABELLED)])
+    for (_, kind), rows in zip(LABELLED, results[1:], strict=True):
+        for row in rows:
             comment = str(row.get("comment") or "")
             if not comment.startswith(LABEL_PREFIX):
                 continue
             what = f"{kind} {row.get('name')}"
             created_on = row.get("created_on")
-            problem = _label_problem(comment, created_on)
-            if problem is None:
-                problem = _foreign_object(LABEL_PATTERN.fullmatch(comment)["run"], kind, row)  # type: ignore[index]
-            if problem:
+            match = LABEL_PATTERN.fullmatch(comment)
+            problem = _label_problem(comment, match, created_on)
+            if match and problem is None:
+                problem = _foreign_object(match["run"], kind, row)
+            if problem or match is None:  # (no match always has a problem)
                 named = RUN_FIELD.match(comment, len(LABEL_PREFIX) - len("run="))
                 scan.skipped.append(SkippedLabel(what, problem, named["run"] if named else None))
                 continue
-            run_id = LABEL_PATTERN.fullmatch(comment)["run"]  # type: ignore[index]
+            run_id = match["run"]
             assert isinstance(created_on, dt.datetime)  # checked by _label_problem
             run = scan.runs.setdefault(run_id, RunObjects(run_id, created_on))
             run.created = min(run.created, created_on)
@@ -158,23 +160,13 @@ def find_runs(runner: SqlRunner, *, report: Callable[[str], None] = _log_warning
     return scan.runs
 
 
-def client_clock() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def server_now(runner: SqlRunner, *, report: Callable[[str], None] = _log_warning) -> dt.datetime:
-    """The server's CURRENT_TIMESTAMP(), the clock created_on is on. A server without it (an older
-    emulator, on this host and so on this clock) falls back to the client's clock, saying so."""
-    try:
-        row = runner.query("SELECT CURRENT_TIMESTAMP() AS SERVER_NOW")[0]
-        now = next(iter(row.values()))
-        if isinstance(now, dt.datetime) and now.tzinfo is not None:
-            return now
-        problem = f"CURRENT_TIMESTAMP() gave {now!r}"
-    except ProgrammingError as exc:
-        problem = f"CURRENT_TIMESTAMP() failed ({exc.errno})"
-    report(f"the server's clock is unavailable ({problem}): ages measured on this machine's clock")
-    return client_clock()
+def server_now(runner: SqlRunner) -> dt.datetime:
+    """The server's CURRENT_TIMESTAMP(), the clock created_on is on (never this machine's: a skewed
+    client must not make a live run look old)."""
+    now = next(iter(runner.query("SELECT CURRENT_TIMESTAMP() AS SERVER_NOW")[0].values()))
+    if not isinstance(now, dt.datetime) or now.tzinfo is None:
+        raise HarnessError(f"the server's CURRENT_TIMESTAMP() gave {now!r}, not a time with a zone")
+    return now
 
 
 def teardown_run(runner: SqlRunner, run_id: str) -> None:
@@ -194,7 +186,7 @@ def sweep(
 ) -> list[RunObjects]:
     """Tear down every run whose oldest object the server created at least ``older_than`` ago."""
     runs = find_runs(runner, report=report)
-    now = now or server_now(runner, report=report)
+    now = now or server_now(runner)
     stale = [run for run in runs.values() if now - run.created >= older_than]
     for run in stale:
         teardown_run(runner, run.run_id)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -45,14 +46,10 @@ def signals_recorded(on_signal: Callable[[], None] = lambda: None) -> Iterator[l
             signal.signal(sig, old)
 
 
-def signals_cancel(cancelled: threading.Event) -> contextlib.AbstractContextManager[list[int]]:
-    """While provisioning, SIGINT/SIGTERM set ``cancelled`` (waits stop at once) instead of killing
-    the process mid-step; the caller re-raises after teardown."""
-    return signals_recorded(cancelled.set)
-
-
-def signal_names(received: list[int]) -> list[str]:
-    return [signal.Signals(signum).name for signum in received]
+def signal_names(received: list[int]) -> str:
+    """'SIGINT, SIGTERM x2'."""
+    counted = Counter(signal.Signals(signum).name for signum in received)
+    return ", ".join(name if count == 1 else f"{name} x{count}" for name, count in counted.items())
 
 
 def labelled_objects(runner: SqlRunner, run_id: str) -> list[str]:
@@ -100,11 +97,10 @@ def collect_diagnostics(runner: SqlRunner, state: StackState, folder: Path) -> N
 def refuse_existing_run(runner: SqlRunner, run_id: str) -> None:
     """Objects labelled with this run id already exist (another live run, or a leak): ``IF NOT EXISTS``
     would adopt them and this run's teardown would drop them from under their owner. Read-only."""
-    existing = find_runs(runner).get(run_id)
-    if existing is not None:
+    existing = labelled_objects(runner, run_id)
+    if existing:
         raise PreflightError(
-            f"objects labelled run={run_id} already exist: {', '.join(existing.objects)}; "
-            "nothing was created",
+            f"objects labelled run={run_id} already exist: {', '.join(existing)}; nothing was created",
             [
                 f"if that run is dead: milvus-spcs down --run {run_id} --snowflake-connection NAME",
                 "otherwise start this one with another run id (--run-id, or none for a random one)",
@@ -153,7 +149,7 @@ def provisioned_stack(
     refuse_existing_run(runner, config.run_id)
     record = Record()
     try:
-        with signals_cancel(cancelled) as received:
+        with signals_recorded(cancelled.set) as received:  # waits stop at once
             try:
                 execute(plan, record, cancelled=cancelled)
             except HarnessError as exc:
@@ -171,34 +167,31 @@ def provisioned_stack(
     finally:
         with signals_recorded() as during_teardown:
             try:
-                result = tear_down(runner, state, record, config, report)
+                result = None if config.keep_stack else tear_down(runner, state, record, config)
             finally:
                 closed = close_target(target) if close else None
+            lines = [str(result)] if result is not None else [keep_stack_notice(config.run_id)]
+            if during_teardown:
+                lines.append(
+                    f"signals during teardown: {signal_names(during_teardown)} "
+                    "(deferred until the teardown finished)"
+                )
+            if closed is not None:
+                lines.append(closed)
             if result is not None:
-                result.signals, result.target = signal_names(during_teardown), closed
-                (folder / "teardown.txt").write_text(str(result) + "\n")
-                report(str(result))
-            elif closed is not None:
-                report(closed)
+                (folder / "teardown.txt").write_text("\n".join(lines) + "\n")
+            report("\n".join(lines))
         if during_teardown:
-            kinds = ", ".join(dict.fromkeys(signal_names(during_teardown)))
+            kinds = signal_names(during_teardown)
             raise KeyboardInterrupt(f"interrupted by {kinds} during teardown (the teardown finished first)")
 
 
-def tear_down(
-    runner: SqlRunner,
-    state: StackState,
-    record: Record,
-    config: HarnessConfig,
-    report: Callable[[str], None],
-) -> TeardownReport | None:
-    """Undo everything (or keep it with --keep-stack), then list what still carries the run's label."""
-    if config.keep_stack:
-        report(
-            f"--keep-stack: the stack of run {config.run_id} stays; remove it with "
-            f"`milvus-spcs down --run {config.run_id}`"
-        )
-        return None
+def keep_stack_notice(run_id: str) -> str:
+    return f"--keep-stack: the stack of run {run_id} stays; remove it with `milvus-spcs down --run {run_id}`"
+
+
+def tear_down(runner: SqlRunner, state: StackState, record: Record, config: HarnessConfig) -> TeardownReport:
+    """Undo everything, then list what still carries the run's label."""
     return undo_all(
         record,
         diagnostics=lambda: collect_diagnostics(runner, state, config.run_artifacts / "diagnostics"),

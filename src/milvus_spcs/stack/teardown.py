@@ -4,7 +4,6 @@ and report exactly what was removed, what was not, and what is still labelled wi
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,8 +20,6 @@ class TeardownReport:
     remaining: list[str] | None = None
     remaining_error: str | None = None
     run_id: str = ""
-    signals: list[str] = field(default_factory=list)  # received (and deferred) while tearing down
-    target: str | None = None  # how the target was closed, when the teardown closed it
 
     @property
     def clean(self) -> bool:
@@ -40,13 +37,6 @@ class TeardownReport:
             lines.append(f"nothing labelled run={self.run_id} remains")
         elif self.remaining:
             lines.append(f"still labelled run={self.run_id}: {', '.join(self.remaining)}")
-        if self.signals:
-            counted = ", ".join(
-                name if count == 1 else f"{name} x{count}" for name, count in Counter(self.signals).items()
-            )
-            lines.append(f"signals during teardown: {counted} (deferred until the teardown finished)")
-        if self.target is not None:
-            lines.append(self.target)
         return "\n".join(lines)
 
 
