@@ -105,7 +105,7 @@ def test_the_forwarder_is_the_only_way_in_and_never_answers_for_an_absent_server
         )
         for sock, _ in forwards:
             sock.close()
-        plan = RunPlan(["x"], tmp_path, port=port, isolate_network=True, forwarded_ports=(port,))
+        plan = RunPlan(["x"], tmp_path, port=port, forwarded_ports=(port,))
         own = {Listener(ip, port)}  # what the runtime sees in the host's namespace: the forwarder
 
         def main_started() -> Probe[int]:

@@ -20,18 +20,14 @@ free: nobody runs there) and reaps each record before it starts anything:
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import logging
 import os
 import shutil
-import signal
 from pathlib import Path
 
-from milvus_spcs.errors import WaitTimeout
-from milvus_spcs.waits import Probe, wait_for
-from spcs_emulator.spcs.processes import boot_id, is_alive, start_time
+from spcs_emulator.spcs.processes import boot_id, kill_pids, start_time
 from spcs_emulator.spcs.watchdog import descendants_in, process_table
 
 log = logging.getLogger(__name__)
@@ -97,21 +93,6 @@ def _victims(record: dict, table: dict[int, list[str]]) -> list[int]:
     return sorted(p for p in found if table.get(p, ["X"])[0] not in ("Z", "X"))
 
 
-def _kill(pids: list[int]) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-
-    def gone() -> Probe[None]:
-        left = [p for p in pids if is_alive(p)]
-        return Probe(not left, None, f"still running: {left}")
-
-    try:
-        wait_for(gone, what="leftover processes killed", timeout=REAP_TIMEOUT, interval=0.05)
-    except WaitTimeout as exc:
-        log.warning("%s", exc)
-
-
 def _remove_inside(state_dir: Path, directory: str | None) -> None:
     if not directory:
         return
@@ -139,7 +120,9 @@ def reap(state_dir: Path) -> list[int]:
             victims = _victims(record, process_table())
             if victims:
                 log.warning("reaping processes %s left by a previous emulator in %s", victims, state_dir)
-                _kill(victims)
+                left = kill_pids(victims, what="leftover processes killed", timeout=REAP_TIMEOUT)
+                if left:
+                    log.warning("leftover processes %s still run after SIGKILL", left)
                 killed.extend(victims)
         if isinstance(record, dict):
             _remove_inside(state_dir, record.get("root"))

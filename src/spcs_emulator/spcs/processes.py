@@ -37,6 +37,7 @@ __all__ = [
     "boot_id",
     "descendants",
     "is_alive",
+    "kill_pids",
     "kill_tree",
     "network_isolation_problem",
     "start_time",
@@ -228,6 +229,23 @@ def kill_tree(proc: subprocess.Popen, *, also: Iterable[int] = (), timeout: floa
         timeout=timeout,
         interval=0.05,
     )
+
+
+def kill_pids(pids: Sequence[int], *, what: str, timeout: float = 10.0) -> list[int]:
+    """SIGKILL ``pids`` and wait until they are gone; return those still running at the deadline."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+    def gone() -> Probe[None]:
+        left = [p for p in pids if is_alive(p)]
+        return Probe(not left, None, f"still running: {left}")
+
+    try:
+        wait_for(gone, what=what, timeout=timeout, interval=0.05)
+    except WaitTimeout:
+        return [p for p in pids if is_alive(p)]
+    return []
 
 
 def terminate_tree(proc: subprocess.Popen, *, grace: float) -> None:

@@ -93,11 +93,15 @@ class RunPlan:
     milvus_uri: str | None = None  # readiness also needs MilvusClient(uri).list_collections()
     http_probe: tuple[int, str] | None = None  # (port, path) answering 2xx when ready
     bind_ip: str | None = None  # the address the run listens on ("::" = every address); None: unknown
-    # A private network namespace; <bind_ip>:<port> of the host's reaches 127.0.0.1:<port> inside for
-    # each forwarded port (watchdog + netns), nothing else of the run is reachable from the host.
-    isolate_network: bool = False
+    # When given, a private network namespace: <bind_ip>:<port> of the host's reaches 127.0.0.1:<port>
+    # inside for each of these ports (watchdog + netns); nothing else of the run is reachable from the host.
     forwarded_ports: tuple[int, ...] = ()
     notices: tuple[str, ...] = ()  # written to the container's log when the run starts
+
+    @property
+    def isolate_network(self) -> bool:
+        """Whether the run gets a network namespace of its own (it has ports forwarded into one)."""
+        return bool(self.forwarded_ports)
 
     @property
     def ports(self) -> set[int]:
@@ -345,7 +349,6 @@ def plan_milvus(launch: ContainerLaunch, dirs: ContainerDirs, cache: Path) -> Ru
         milvus_uri=f"http://{launch.ip}:{grpc_port}",
         http_probe=launch.readiness,
         bind_ip=launch.ip if problem is None else MILVUS_BIND_IP,
-        isolate_network=problem is None,
         forwarded_ports=tuple(sorted(reachable)) if problem is None else (),
         notices=notices,
     )
