@@ -26,3 +26,12 @@ def admin(emulator: Emulator) -> Iterator[snowflake.connector.cursor.SnowflakeCu
     conn = snowflake.connector.connect(**emulator.connection_parameters())
     yield conn.cursor()
     conn.close()
+
+
+@pytest.fixture
+def emulators() -> Iterator[list[Emulator]]:
+    """Emulators with real runtimes a test starts itself (several at once); all stopped afterwards."""
+    started: list[Emulator] = []
+    yield started
+    for emu in started:
+        emu.stop()

@@ -13,21 +13,19 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.container_env import container_environment
-from spcs_emulator.spcs.lifecycle import ENDPOINT_PLACEHOLDER
-from tests.emulator.test_account import rows, wait_status
+from tests.emulator.test_account import wait_status
 from tests.emulator.test_isolation import (
     JUPYTER_SPEC,
     LITE_SPEC,
     container_of,
     create_service,
+    notebook_over_ingress,
     tree,
 )
 
@@ -36,14 +34,6 @@ CANARIES = {
     "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE": "canary-passphrase-77c1",
     "FOO_CANARY": "canary-foo-0b2e",
 }
-
-
-@pytest.fixture
-def emulators(tmp_path: Path) -> Iterator[list[Emulator]]:
-    started: list[Emulator] = []
-    yield started
-    for emu in started:
-        emu.stop()
 
 
 @pytest.fixture
@@ -121,22 +111,14 @@ print(json.dumps(found))
 def test_a_notebook_cell_through_the_ingress_cannot_read_the_emulators_secrets(
     secret_looking_env: None, emulators: list[Emulator], tmp_path: Path
 ) -> None:
-    from milvus_spcs.jupyter_client import JupyterOverIngress
-    from milvus_spcs.target import token_of
-
     emu = Emulator(state_dir=tmp_path / "state").start()
     emulators.append(emu)
     conn = create_service(emu, "NOTEBOOK", JUPYTER_SPEC, "jupyter")
     cur = conn.cursor()
     wait_status(cur, "DB.PUBLIC.NOTEBOOK", "RUNNING", timeout=120)
 
-    def ingress() -> Probe[str]:
-        url = rows(cur, "SHOW ENDPOINTS IN SERVICE DB.PUBLIC.NOTEBOOK")[0]["ingress_url"]
-        return Probe(url != ENDPOINT_PLACEHOLDER, url, state=url)
-
-    host = wait_for(ingress, what="the notebook's ingress URL", timeout=30, interval=0.2)
     cell = "import json, os\nprint(json.dumps(dict(os.environ)))\n"
-    notebook = JupyterOverIngress(f"http://{host}", token_of(conn))
+    notebook = notebook_over_ingress(conn, "NOTEBOOK")
     seen = json.loads(notebook.run(cell)[0])
     # The reviewer's attack: the cell runs as the emulator's uid (root here) and read the admin
     # password out of the emulator's /proc/<pid>/environ and mem, then logged in as ACCOUNTADMIN.

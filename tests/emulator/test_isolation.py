@@ -16,8 +16,8 @@ import http.server
 import ipaddress
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -113,6 +113,23 @@ def container_of(emu: Emulator, name: str) -> LocalContainer:
     return handle
 
 
+def notebook_over_ingress(conn: Any, service: str) -> Any:
+    """The harness's Jupyter client on a running notebook service of DB.PUBLIC, through the ingress,
+    as the connection's user (waits for the endpoint's URL)."""
+    from milvus_spcs.jupyter_client import JupyterOverIngress
+    from milvus_spcs.target import token_of
+    from spcs_emulator.spcs.lifecycle import ENDPOINT_PLACEHOLDER
+
+    cur = conn.cursor()
+
+    def ingress() -> Probe[str]:
+        url = rows(cur, f"SHOW ENDPOINTS IN SERVICE DB.PUBLIC.{service}")[0]["ingress_url"]
+        return Probe(url != ENDPOINT_PLACEHOLDER, url, state=url)
+
+    host = wait_for(ingress, what=f"the {service} ingress URL", timeout=30, interval=0.2)
+    return JupyterOverIngress(f"http://{host}", token_of(conn))
+
+
 def tree(handle: LocalContainer) -> list[int]:
     """The container's processes, its main process first. ``handle.pid`` is the emulator's watchdog
     above them (spcs/watchdog.py), which is not part of the container."""
@@ -133,14 +150,6 @@ def command_line(pid: int) -> str:
 
 def service_ip(cur, name: str) -> str:
     return rows(cur, f"SHOW SERVICE INSTANCES IN SERVICE DB.PUBLIC.{name}")[0]["ip_address"]
-
-
-@pytest.fixture
-def emulators(tmp_path: Path) -> Iterator[list[Emulator]]:
-    started: list[Emulator] = []
-    yield started
-    for emu in started:
-        emu.stop()
 
 
 # -- address blocks (pure) -------------------------------------------------------------------------------
@@ -170,10 +179,6 @@ def test_an_address_block_is_never_claimed_twice_and_skips_blocks_with_listeners
 def test_jupyter_and_its_kernels_listen_only_on_the_service_address(
     emulators: list[Emulator], tmp_path: Path
 ) -> None:
-    from milvus_spcs.jupyter_client import JupyterOverIngress
-    from milvus_spcs.target import token_of
-    from spcs_emulator.spcs.lifecycle import ENDPOINT_PLACEHOLDER
-
     emu = Emulator(state_dir=tmp_path / "state").start()
     emulators.append(emu)
     conn = create_service(emu, "NOTEBOOK", JUPYTER_SPEC, "jupyter")
@@ -181,12 +186,7 @@ def test_jupyter_and_its_kernels_listen_only_on_the_service_address(
     wait_status(cur, "DB.PUBLIC.NOTEBOOK", "RUNNING", timeout=120)
     ip = service_ip(cur, "NOTEBOOK")
 
-    def ingress() -> Probe[str]:
-        url = rows(cur, "SHOW ENDPOINTS IN SERVICE DB.PUBLIC.NOTEBOOK")[0]["ingress_url"]
-        return Probe(url != ENDPOINT_PLACEHOLDER, url, state=url)
-
-    host = wait_for(ingress, what="the notebook's ingress URL", timeout=30, interval=0.2)
-    jupyter = JupyterOverIngress(f"http://{host}", token_of(conn))
+    jupyter = notebook_over_ingress(conn, "NOTEBOOK")
     handle = container_of(emu, "NOTEBOOK")
     cell = threading.Thread(target=jupyter.run, args=("import time; time.sleep(8)",), daemon=True)
     cell.start()  # a kernel is running while the listeners are read

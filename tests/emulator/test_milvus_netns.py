@@ -23,7 +23,6 @@ import signal
 import socket
 import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -182,14 +181,6 @@ def test_env_paths_in_a_volume_are_the_volume_on_this_host(tmp_path: Path) -> No
         "ETCD_DATA_DIR": str(tmp_path / "vol" / "etcd"),
         "ROOT": str(tmp_path / "vol"),
     }
-
-
-@pytest.fixture
-def emulators(tmp_path: Path) -> Iterator[list[Emulator]]:
-    started: list[Emulator] = []
-    yield started
-    for emu in started:
-        emu.stop()
 
 
 def start_milvus(emulators: list[Emulator], state_dir: Path) -> tuple[Emulator, str]:
