@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from spcs_emulator.account.objects import now
+from spcs_emulator.account.session import Session
 from spcs_emulator.sql import ast
 
 ACCOUNTADMIN, SECURITYADMIN, USERADMIN, SYSADMIN, PUBLIC = (
@@ -127,6 +128,18 @@ class AccessControl:
         return {g.role for g in self.role_grants if g.grantee_kind == ast.USER and g.grantee == user} | {
             PUBLIC
         }
+
+    def granted_roles(self, user: str) -> set[str]:
+        """Every role the user may act with: the closure of the roles granted to it."""
+        return self.closure(self.roles_of_user(user))
+
+    def session_roles(self, session: Session) -> set[str]:
+        """The roles a session acts with, for statements and ingress alike: its primary role's closure
+        plus, with secondary roles ALL, every role granted to its user."""
+        roles = self.closure([session.role])
+        if session.secondary_all:
+            roles |= self.granted_roles(session.user)
+        return roles
 
     def grant_role(self, role: str, grantee_kind: str, grantee: str, granted_by: str) -> None:
         if not any(

@@ -117,7 +117,7 @@ def role_usable(account: Account, user: str, role: str) -> bool:
     """Whether ``user`` may act with ``role`` now: it exists and is granted, directly or through roles."""
     if account.catalog.get(ast.ROLE, (role,)) is None:
         return False
-    return role in account.access.closure(account.access.roles_of_user(user))
+    return role in account.access.granted_roles(user)
 
 
 def check_session(account: Account, session: Session, *, role: bool = True) -> None:
@@ -154,7 +154,7 @@ def authenticate(account: Account, request: LoginRequest) -> User:
 
 
 def open_session(account: Account, user: User, request: LoginRequest) -> Session:
-    granted = account.access.closure(account.access.roles_of_user(user.name))
+    granted = account.access.granted_roles(user.name)
     role = None
     if (request.authenticator or "").upper() == "PROGRAMMATIC_ACCESS_TOKEN":
         _, role = pat_role_restriction(user, request.token or "")

@@ -28,11 +28,7 @@ class Context:
 
     def roles(self) -> set[str]:
         """Primary role closure plus, with secondary roles ALL, every role granted to the user."""
-        access = self.account.access
-        roles = access.closure([self.session.role])
-        if self.session.secondary_all:
-            roles |= access.closure(access.roles_of_user(self.session.user))
-        return roles
+        return self.account.access.session_roles(self.session)
 
     def has_account_privilege(self, privilege: str, *, primary_only: bool = False) -> bool:
         roles = self.primary_roles() if primary_only else self.roles()

@@ -47,7 +47,7 @@ def _pat_identity(cp: ControlPlane, user: User, role: str | None) -> tuple[str, 
     if is_disabled(user):
         raise _Refused(f"user {user.name} is disabled")
     if role is None:
-        return user.name, access.closure(access.roles_of_user(user.name))
+        return user.name, access.granted_roles(user.name)
     if not role_usable(cp.account, user.name, role):
         raise _Refused(f"role {role} is no longer granted to user {user.name}")
     return user.name, access.closure([role])

@@ -36,12 +36,7 @@ FUNCTIONS: dict[str, Callable[[Context, tuple[Any, ...]], tuple[Any, str]]] = {
         "text",
     ),
     "CURRENT_AVAILABLE_ROLES": lambda ctx, args: (
-        "["
-        + ",".join(
-            f'"{r}"'
-            for r in sorted(ctx.account.access.closure(ctx.account.access.roles_of_user(ctx.session.user)))
-        )
-        + "]",
+        "[" + ",".join(f'"{r}"' for r in sorted(ctx.account.access.granted_roles(ctx.session.user))) + "]",
         "text",
     ),
 }
@@ -62,7 +57,7 @@ def use(ctx: Context, stmt: ast.Use) -> Result:
     assert stmt.name is not None
     if stmt.kind == ast.ROLE:
         role = stmt.name.last
-        available = ctx.account.access.closure(ctx.account.access.roles_of_user(session.user))
+        available = ctx.account.access.granted_roles(session.user)
         if role not in available or ctx.account.catalog.get(ast.ROLE, (role,)) is None:
             raise errors.does_not_exist("Role", role)
         session.role = role
