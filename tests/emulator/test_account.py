@@ -202,7 +202,7 @@ def test_suspend_resume_and_statement_fault_injection(emulator: Emulator, admin)
     assert rows(admin, "SHOW SERVICE CONTAINERS IN SERVICE MILVUS")[0]["instance_id"] is None
     admin.execute("ALTER SERVICE MILVUS RESUME")
     wait_status(admin, "MILVUS", "RUNNING")
-    emulator.account.faults.fail_statement(r"^DROP SERVICE", message="Injected: drop refused.")
+    emulator.account.state.faults.fail_statement(r"^DROP SERVICE", message="Injected: drop refused.")
     with pytest.raises(ProgrammingError, match="Injected: drop refused"):
         admin.execute("DROP SERVICE MILVUS")
     admin.execute("DROP SERVICE MILVUS")  # the fault fired once

@@ -6,7 +6,6 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-from typing import TYPE_CHECKING
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -14,11 +13,9 @@ from cryptography.hazmat.primitives import serialization
 from spcs_emulator import errors
 from spcs_emulator.account.objects import User
 from spcs_emulator.account.session import Session
+from spcs_emulator.account.state import AccountState
 from spcs_emulator.protocol.backend import LoginRequest
 from spcs_emulator.sql import ast
-
-if TYPE_CHECKING:
-    from spcs_emulator.account.engine import Account
 
 
 def _bad_credentials() -> errors.SnowflakeError:
@@ -63,8 +60,8 @@ def normalise_login_name(name: str) -> str:
     return name.upper()
 
 
-def find_user(account: Account, login_name: str) -> User | None:
-    obj = account.catalog.get(ast.USER, (normalise_login_name(login_name),))
+def find_user(state: AccountState, login_name: str) -> User | None:
+    obj = state.catalog.get(ast.USER, (normalise_login_name(login_name),))
     return obj if isinstance(obj, User) else None
 
 
@@ -107,31 +104,31 @@ def is_disabled(user: User) -> bool:
     return user.properties.get("DISABLED") is True
 
 
-def active_user(account: Account, name: str) -> User | None:
+def active_user(state: AccountState, name: str) -> User | None:
     """The user if it still exists and is not disabled (call with the account lock held)."""
-    user = account.catalog.get(ast.USER, (name,))
+    user = state.catalog.get(ast.USER, (name,))
     return user if isinstance(user, User) and not is_disabled(user) else None
 
 
-def role_usable(account: Account, user: str, role: str) -> bool:
+def role_usable(state: AccountState, user: str, role: str) -> bool:
     """Whether ``user`` may act with ``role`` now: it exists and is granted, directly or through roles."""
-    if account.catalog.get(ast.ROLE, (role,)) is None:
+    if state.catalog.get(ast.ROLE, (role,)) is None:
         return False
-    return role in account.access.granted_roles(user)
+    return role in state.access.granted_roles(user)
 
 
-def check_session(account: Account, session: Session, *, role: bool = True) -> None:
+def check_session(state: AccountState, session: Session, *, role: bool = True) -> None:
     """Every statement, ingress request and upload re-checks its session (call with the account lock held):
     ended (user dropped or disabled) -> 390104; a current role no longer granted -> 003013, unless
     ``role`` is False (USE ROLE lets such a session pick another)."""
-    if account.sessions.get(session.id) is not session or active_user(account, session.user) is None:
+    if state.sessions.get(session.id) is not session or active_user(state, session.user) is None:
         raise session_ended()
-    if role and not role_usable(account, session.user, session.role):
+    if role and not role_usable(state, session.user, session.role):
         raise role_not_assigned(session.role)
 
 
-def authenticate(account: Account, request: LoginRequest) -> User:
-    user = find_user(account, request.login_name)
+def authenticate(state: AccountState, request: LoginRequest) -> User:
+    user = find_user(state, request.login_name)
     if user is None:
         raise _bad_credentials()
     method = (request.authenticator or "SNOWFLAKE").upper()
@@ -153,8 +150,8 @@ def authenticate(account: Account, request: LoginRequest) -> User:
     return user
 
 
-def open_session(account: Account, user: User, request: LoginRequest) -> Session:
-    granted = account.access.granted_roles(user.name)
+def open_session(state: AccountState, user: User, request: LoginRequest) -> Session:
+    granted = state.access.granted_roles(user.name)
     role = None
     if (request.authenticator or "").upper() == "PROGRAMMATIC_ACCESS_TOKEN":
         _, role = pat_role_restriction(user, request.token or "")
@@ -170,9 +167,9 @@ def open_session(account: Account, user: User, request: LoginRequest) -> Session
     if role is None:
         role = user.default_role if user.default_role in granted else "PUBLIC"
     session = Session(user=user.name, role=role, secondary_all="ALL" in user.default_secondary_roles)
-    if request.database and account.catalog.get(ast.DATABASE, (request.database.upper(),)):
+    if request.database and state.catalog.get(ast.DATABASE, (request.database.upper(),)):
         session.database = request.database.upper()
         session.schema = (request.schema or "PUBLIC").upper()
-    if request.warehouse and account.catalog.get(ast.WAREHOUSE, (request.warehouse.upper(),)):
+    if request.warehouse and state.catalog.get(ast.WAREHOUSE, (request.warehouse.upper(),)):
         session.warehouse = request.warehouse.upper()
     return session

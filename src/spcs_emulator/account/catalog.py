@@ -49,6 +49,11 @@ class Catalog:
                 del self._objects[key]
         return removed
 
+    def contents(self, fqn: tuple[str, ...]) -> list[CatalogObject]:
+        """Everything inside the database or schema ``fqn`` (schemas, and the objects in them)."""
+        n = len(fqn)
+        return [obj for (_, key), obj in self._objects.items() if len(key) > n and key[:n] == fqn]
+
     def get(self, kind: str, fqn: tuple[str, ...]) -> CatalogObject | None:
         return self._objects.get((family(kind), fqn))
 

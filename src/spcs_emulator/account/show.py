@@ -74,7 +74,7 @@ def listing(
 ) -> Result:
     pattern = like_regex(show.like) if show.like is not None else None
     rows = []
-    candidates = objects if objects is not None else ctx.account.catalog.all(kind)
+    candidates = objects if objects is not None else ctx.state.catalog.all(kind)
     for obj in candidates:
         if kind != family(kind) and obj.subtype != kind:  # e.g. SHOW SECURITY INTEGRATIONS
             continue
@@ -91,7 +91,7 @@ def listing(
 
 
 def owner_of(ctx: Context, obj: CatalogObject) -> str:
-    return ctx.account.access.owner(family(obj.kind), obj.fqn) or ""
+    return ctx.state.access.owner(family(obj.kind), obj.fqn) or ""
 
 
 def yn(flag: bool) -> str:
@@ -105,3 +105,8 @@ def tf(flag: bool) -> str:
 def text(value: Any) -> str:
     """Text columns Snowflake renders as '' rather than NULL (comments, urls)."""
     return "" if value is None else str(value)
+
+
+def describe_properties(rows: list[tuple[str, str, Any, Any]]) -> Result:
+    """DESCRIBE's property listing (users, integrations): one row per property."""
+    return table(columns("property property_type property_value property_default"), rows)

@@ -74,11 +74,11 @@ def may_still_write(ctx: Context, stage: CatalogObject, parts: tuple[str, ...]) 
     re-created, the session still holds WRITE on it, and the directory still resolves inside the stage,
     no symlink planted in its path since)."""
     root = stage_directory(ctx, stage.fqn)
-    with ctx.account.lock:
-        if ctx.account.catalog.get(ast.STAGE, stage.fqn) is not stage or root.is_symlink():
+    with ctx.state.lock:
+        if ctx.state.catalog.get(ast.STAGE, stage.fqn) is not stage or root.is_symlink():
             return False
         try:
-            check_session(ctx.account, ctx.session)
+            check_session(ctx.state, ctx.session)
             ctx.require(stage, "WRITE")
             inside(root, parts, "stage path")
         except errors.SnowflakeError:

@@ -7,8 +7,8 @@ from typing import Any
 
 from spcs_emulator import errors
 from spcs_emulator.account.context import Context
-from spcs_emulator.account.handlers import session
 from spcs_emulator.account.objects import CatalogObject
+from spcs_emulator.account.registry import Function
 from spcs_emulator.spcs import images
 from spcs_emulator.spcs.statements.common import control_plane
 from spcs_emulator.spcs.statements.show import containers_of
@@ -85,12 +85,10 @@ def _registry_list_images(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, str
     return json.dumps({"images": sorted({i.name for i in images.images_of(repo).values()})}), "text"
 
 
-session.FUNCTIONS.update(
-    {
-        "SYSTEM$GET_SERVICE_STATUS": _get_service_status,
-        "SYSTEM$GET_SERVICE_LOGS": _get_service_logs,
-        "SYSTEM$GET_COMPUTE_POOL_STATUS": _get_compute_pool_status,
-        "SYSTEM$GET_SERVICE_DNS_DOMAIN": _get_service_dns_domain,
-        "SYSTEM$REGISTRY_LIST_IMAGES": _registry_list_images,
-    }
-)
+SPCS_FUNCTIONS: dict[str, Function] = {
+    "SYSTEM$GET_SERVICE_STATUS": _get_service_status,
+    "SYSTEM$GET_SERVICE_LOGS": _get_service_logs,
+    "SYSTEM$GET_COMPUTE_POOL_STATUS": _get_compute_pool_status,
+    "SYSTEM$GET_SERVICE_DNS_DOMAIN": _get_service_dns_domain,
+    "SYSTEM$REGISTRY_LIST_IMAGES": _registry_list_images,
+}
