@@ -17,42 +17,7 @@ from spcs_emulator.account.state import AccountState
 from spcs_emulator.protocol.backend import LoginRequest
 from spcs_emulator.sql import ast
 
-
-def _bad_credentials() -> errors.SnowflakeError:
-    return errors.SnowflakeError(390100, "08004", "Incorrect username or password was specified.")
-
-
-def _user_disabled() -> errors.SnowflakeError:
-    # A disabled user's login, as real logs show it through the connector: "250001 (08001): Failed to
-    # connect to DB: <account>.snowflakecomputing.com:443. User access disabled. Contact your local system
-    # administrator." (GS code 390101) [3P OpenMetadata's Snowflake troubleshooting page].
-    return errors.SnowflakeError(
-        390101, "08004", "User access disabled. Contact your local system administrator."
-    )
-
-
-SESSION_ENDED = 390104
-
-
-def session_ended() -> errors.SnowflakeError:
-    """A session that was ended because its user was dropped or disabled. Snowflake documents that
-    DISABLED = TRUE blocks login and aborts the user's running queries [DOC CREATE/ALTER USER]; the code
-    an open session then gets is unconfirmed. We answer as for any session Snowflake no longer knows:
-    390104 "User must login again" (reference §7.3, fakesnow), which the connector does not try to renew
-    (390112 would send it to RENEW with a master token that is gone too)."""
-    return errors.SnowflakeError(SESSION_ENDED, "08001", "User must login again to access the service.")
-
-
-def role_not_assigned(role: str) -> errors.SnowflakeError:
-    """003013 (42501): Snowflake's answer to USE ROLE of a role not granted to the user (real logs: "003013
-    (42501): SQL access control error: Requested role 'WORKROLE' is not assigned to the executing user.
-    Specify another role to activate."); the emulator gives it for a current role revoked or dropped."""
-    return errors.SnowflakeError(
-        3013,
-        "42501",
-        f"SQL access control error:\nRequested role '{role}' is not assigned to the executing user. "
-        "Specify another role to activate.",
-    )
+SESSION_ENDED = errors.SESSION_ENDED  # for ingress_auth, until it imports errors' own
 
 
 def normalise_login_name(name: str) -> str:
@@ -73,7 +38,7 @@ def public_key_fingerprint(public_key_b64: str) -> str:
 def _check_jwt(user: User, token: str) -> None:
     """The JWT must be signed by one of the user's keys (RSA_PUBLIC_KEY or RSA_PUBLIC_KEY_2) and name
     that key's fingerprint in its issuer."""
-    invalid = errors.SnowflakeError(390144, "08004", "JWT token is invalid.")
+    invalid = errors.jwt_invalid()
     keys = {public_key_fingerprint(k): k for k in (user.rsa_public_key, user.rsa_public_key_2) if k}
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})
@@ -122,31 +87,29 @@ def check_session(state: AccountState, session: Session, *, role: bool = True) -
     ended (user dropped or disabled) -> 390104; a current role no longer granted -> 003013, unless
     ``role`` is False (USE ROLE lets such a session pick another)."""
     if state.sessions.get(session.id) is not session or active_user(state, session.user) is None:
-        raise session_ended()
+        raise errors.session_ended()
     if role and not role_usable(state, session.user, session.role):
-        raise role_not_assigned(session.role)
+        raise errors.role_not_assigned(session.role)
 
 
 def authenticate(state: AccountState, request: LoginRequest) -> User:
     user = find_user(state, request.login_name)
     if user is None:
-        raise _bad_credentials()
+        raise errors.bad_credentials()
     method = (request.authenticator or "SNOWFLAKE").upper()
     if method == "SNOWFLAKE":
         if user.password is None or not hmac.compare_digest(user.password, request.password or ""):
-            raise _bad_credentials()
+            raise errors.bad_credentials()
     elif method == "SNOWFLAKE_JWT":
         _check_jwt(user, request.token or "")
     elif method == "PROGRAMMATIC_ACCESS_TOKEN":
         valid, _ = pat_role_restriction(user, request.token or "")
         if not valid:
-            raise errors.SnowflakeError(394400, "08004", "Programmatic access token is invalid.")
+            raise errors.pat_invalid()
     else:
-        raise errors.SnowflakeError(
-            390100, "08004", f"Authenticator {method} is not supported by the emulator."
-        )
+        raise errors.authenticator_not_supported(method)
     if is_disabled(user):  # only after the credentials: a disabled account is not revealed to guessers
-        raise _user_disabled()
+        raise errors.user_disabled()
     return user
 
 
@@ -158,12 +121,7 @@ def open_session(state: AccountState, user: User, request: LoginRequest) -> Sess
     if role is None and request.role:
         role = request.role.upper() if not request.role.startswith('"') else request.role.strip('"')
         if role not in granted:
-            raise errors.SnowflakeError(
-                390189,
-                "08004",
-                f"Role '{role}' specified in the connect string is not granted to this user. "
-                "Contact your local system administrator, or attempt to login with another role, e.g. PUBLIC.",
-            )
+            raise errors.login_role_not_granted(role)
     if role is None:
         role = user.default_role if user.default_role in granted else "PUBLIC"
     session = Session(user=user.name, role=role, secondary_all="ALL" in user.default_secondary_roles)

@@ -85,11 +85,7 @@ class Context:
     def require_create_in_account(self, kind: str, privilege: str) -> None:
         # Creation is authorised by the primary role alone (it becomes the owner).
         if not self.has_account_privilege(privilege, primary_only=True):
-            raise errors.SnowflakeError(
-                3001,
-                "42501",
-                f"SQL access control error:\nInsufficient privileges to operate on account '{self.state.name}'.",
-            )
+            raise errors.insufficient_account_privileges(self.state.name)
 
     def require_create_in_schema(self, kind: str, fqn: tuple[str, ...]) -> None:
         """CREATE <kind> in db.schema: USAGE on the database, and CREATE <kind> (or ownership) on the schema."""

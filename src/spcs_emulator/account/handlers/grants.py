@@ -59,11 +59,7 @@ def _expand(privileges: tuple[str, ...], kind: str) -> tuple[str, ...]:
     allowed = ACCOUNT_PRIVILEGES if kind == ast.ACCOUNT else frozenset(ALL_PRIVILEGES[family(kind)])
     for privilege in privileges:
         if privilege != OWNERSHIP and privilege not in allowed:
-            raise errors.SnowflakeError(
-                3011,
-                "42601",
-                f"SQL compilation error:\nInvalid privilege {privilege} for {family(kind).lower()}.",
-            )
+            raise errors.invalid_privilege(privilege, family(kind).lower())
     return privileges
 
 
@@ -128,11 +124,7 @@ def grant_role(ctx: StatementContext, stmt: ast.GrantRole) -> Result:
     if stmt.grantee_kind == ast.ROLE:
         grantee = _role(ctx, stmt.grantee).name
         if not stmt.revoke and access.would_cycle(role_key, grantee):
-            raise errors.SnowflakeError(
-                3014,
-                "42601",
-                f"SQL access control error:\nGranting role '{role_key}' to role '{grantee}' would create a cycle.",
-            )
+            raise errors.role_grant_cycle(role_key, grantee)
     else:
         user = ctx.state.catalog.get(ast.USER, (stmt.grantee.last,))
         if user is None:

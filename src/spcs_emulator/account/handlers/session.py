@@ -46,7 +46,7 @@ CONTEXT_FUNCTIONS: dict[str, Function] = {
 def call_function(ctx: StatementContext, call: ast.FunctionCall) -> tuple[Any, str]:
     function = ctx.registry.functions.get(call.name)
     if function is None:
-        raise errors.SnowflakeError(2140, "42601", f"SQL compilation error:\nUnknown function {call.name}")
+        raise errors.unknown_function(call.name)
     return function(ctx, call.args)
 
 

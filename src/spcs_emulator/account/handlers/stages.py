@@ -30,7 +30,6 @@ PATTERN_MAX_CHARS = 1000
 PATTERN_SECONDS = 1.0
 # 100048 (2201B) "Invalid regular expression": 2201B is the SQL standard's state for it; Snowflake's
 # errno for a bad PATTERN on LIST/REMOVE is unconfirmed.
-INVALID_REGEX = 100048
 
 
 def _stage(ctx: Context, ref: ast.StageRef):
@@ -86,18 +85,13 @@ def may_still_write(ctx: Context, stage: CatalogObject, parts: tuple[str, ...]) 
         return True
 
 
-def invalid_regex(pattern: str, why: str) -> errors.SnowflakeError:
-    shown = pattern if len(pattern) <= 80 else pattern[:80] + "..."
-    return errors.SnowflakeError(INVALID_REGEX, "2201B", f"Invalid regular expression: '{shown}', {why}")
-
-
 def _compile_pattern(pattern: str) -> regex.Pattern:
     if len(pattern) > PATTERN_MAX_CHARS:
-        raise invalid_regex(pattern, f"longer than {PATTERN_MAX_CHARS} characters")
+        raise errors.invalid_regex(pattern, f"longer than {PATTERN_MAX_CHARS} characters")
     try:
         return regex.compile(pattern)
     except regex.error as exc:
-        raise invalid_regex(pattern, str(exc)) from None
+        raise errors.invalid_regex(pattern, str(exc)) from None
 
 
 def _stage_files(root: Path) -> Iterator[Path]:
@@ -133,7 +127,7 @@ def _matches(compiled: regex.Pattern, name: str, deadline: float) -> bool:
     try:
         return compiled.fullmatch(name, timeout=max(deadline - time.monotonic(), 0.001)) is not None
     except TimeoutError:
-        raise invalid_regex(
+        raise errors.invalid_regex(
             compiled.pattern, f"matching took longer than its time limit of {PATTERN_SECONDS:g} s"
         ) from None
 
@@ -181,9 +175,5 @@ def read_stage_file(ctx: Context, ref: ast.StageRef, file: str) -> str:
     parts = _stage_path(ref) + relative_parts(file, "specification file", allow_leading_slash=False)
     path = inside(stage_directory(ctx, stage.fqn), parts, "specification file")
     if not path.is_file():
-        raise errors.SnowflakeError(
-            2003,
-            "02000",
-            f"SQL compilation error:\nSpecification file '{file}' does not exist in stage '{stage.display}'.",
-        )
+        raise errors.spec_file_missing(file, stage.display)
     return path.read_text()

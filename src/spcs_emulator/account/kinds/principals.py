@@ -38,9 +38,7 @@ def _role_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
 
 def _role_drop(ctx: Context, obj: CatalogObject) -> None:
     if obj.name in SYSTEM_ROLES:
-        raise errors.SnowflakeError(
-            3016, "42601", f"SQL access control error:\nCannot drop system role '{obj.name}'."
-        )
+        raise errors.cannot_drop_system_role(obj.name)
     ctx.state.access.forget_role(obj.name, heir=ctx.session.role)
 
 

@@ -44,10 +44,8 @@ def _get_service_status(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, str]:
 
 def _get_service_logs(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, str]:
     if len(args) < 3:
-        raise errors.SnowflakeError(
-            1044,
-            "42P13",
-            "SQL compilation error:\nSYSTEM$GET_SERVICE_LOGS needs service, instance id and container",
+        raise errors.wrong_function_arguments(
+            "SYSTEM$GET_SERVICE_LOGS needs service, instance id and container"
         )
     obj = _service_arg(ctx, args[0])
     instance_id, container = str(args[1]), str(args[2])
@@ -60,11 +58,7 @@ def _get_service_logs(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, str]:
             return instance.containers[container].logs(
                 previous=previous, lines=lines, timestamps=timestamps
             ), "text"
-    raise errors.SnowflakeError(
-        391403,
-        "22023",
-        f"Container '{container}' of instance {instance_id} of service {obj.name} is not running.",
-    )
+    raise errors.container_not_running(container, instance_id, obj.name)
 
 
 def _get_compute_pool_status(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, str]:

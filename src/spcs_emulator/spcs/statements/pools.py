@@ -67,12 +67,7 @@ def _pool_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> Non
 def _pool_drop(ctx: Context, obj: CatalogObject) -> None:
     services = control_plane(ctx).pool_services(obj.name)
     if services:
-        raise errors.SnowflakeError(
-            391415,
-            "55000",
-            f"Cannot drop compute pool {obj.name} because it has {len(services)} service(s) or job(s) running. "
-            f"Drop them first, or run ALTER COMPUTE POOL {obj.name} STOP ALL.",
-        )
+        raise errors.pool_has_services(obj.name, len(services))
     control_plane(ctx).pools.pop(obj.fqn, None)
 
 

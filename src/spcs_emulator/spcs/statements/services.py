@@ -46,10 +46,8 @@ def _check_service_privileges(
     if not access.holds(roles, pool.kind, pool.fqn, "USAGE"):
         raise errors.insufficient_privileges("compute pool", pool.name)
     if spec.public_endpoints and not access.has_account_privilege(roles, "BIND SERVICE ENDPOINT"):
-        raise errors.SnowflakeError(
-            3001,
-            "42501",
-            "SQL access control error:\nInsufficient privileges to operate on account: BIND SERVICE ENDPOINT is required for public endpoints.",
+        raise errors.insufficient_account_privileges(
+            ctx.state.name, "BIND SERVICE ENDPOINT is required for public endpoints."
         )
     for container in spec.containers:
         ref = images.parse_image(container.image)
@@ -126,11 +124,7 @@ def create_service(ctx: Context, stmt: ast.CreateService) -> Result:
 def _check_drop(ctx: Context, obj: CatalogObject, stmt: ast.Drop) -> None:
     state = control_plane(ctx).services.get(obj.fqn)
     if state is not None and state.spec.has_block_volume and not stmt.force:
-        raise errors.SnowflakeError(
-            391417,
-            "55000",
-            f"Service {obj.name} has block storage volumes; use DROP SERVICE {obj.name} FORCE to drop it and its volumes.",
-        )
+        raise errors.service_has_block_volumes(obj.name)
 
 
 def _service_drop(ctx: Context, obj: CatalogObject) -> None:
