@@ -9,6 +9,7 @@ import hmac
 
 import jwt
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from spcs_emulator import errors
 from spcs_emulator.account.objects import User
@@ -50,6 +51,8 @@ def _check_jwt(user: User, token: str) -> None:
     if public_key is None or not issuer_user.upper().endswith("." + user.name):
         raise invalid
     key = serialization.load_der_public_key(base64.b64decode("".join(public_key.split())))
+    if not isinstance(key, RSAPublicKey):  # RS256 only, as Snowflake's key-pair authentication
+        raise invalid
     try:
         jwt.decode(token, key=key, algorithms=["RS256"], options={"require": ["iss", "sub", "exp", "iat"]})
     except jwt.PyJWTError:

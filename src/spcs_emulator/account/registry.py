@@ -13,10 +13,10 @@ from spcs_emulator.account.context import Context
 from spcs_emulator.account.object_kinds import ObjectKind
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.protocol.backend import Upload
-from spcs_emulator.results import Result
+from spcs_emulator.results import ColumnType, Result
 
 # A function of SELECT/CALL: f(ctx, args) -> (value, column type).
-Function = Callable[["StatementContext", tuple[Any, ...]], tuple[Any, str]]
+Function = Callable[["StatementContext", tuple[Any, ...]], tuple[Any, ColumnType]]
 Handler = Callable[["StatementContext", Any], Result | Upload]
 
 

@@ -8,15 +8,15 @@ from typing import Any
 
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.objects import SCHEMA_KINDS, CatalogObject, family
-from spcs_emulator.results import Column, Result, table
+from spcs_emulator.results import Column, ColumnType, Result, table
 from spcs_emulator.sql import ast
 
-TS = "timestamp_ltz"
+TS: ColumnType = "timestamp_ltz"
 
 
 def columns(spec: str) -> tuple[Column, ...]:
     """'created_on:ts name is_public:bool port:int' -> Column tuple (text unless typed)."""
-    types = {"ts": TS, "bool": "boolean", "int": "fixed", "variant": "variant"}
+    types: dict[str, ColumnType] = {"ts": TS, "bool": "boolean", "int": "fixed", "variant": "variant"}
     out = []
     for word in spec.split():
         name, _, kind = word.partition(":")
@@ -55,6 +55,7 @@ def in_scope(ctx: Context, obj: CatalogObject, scope: ast.Scope | None) -> bool:
         db = scope.name.last if scope.name else session.database
         return obj.fqn[0] == db
     if scope.kind == ast.SCHEMA:
+        target: tuple[str | None, ...]
         if scope.name is None:
             target = (session.database, session.schema)
         else:

@@ -8,7 +8,7 @@ from typing import Any
 from spcs_emulator import errors
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.registry import Function, StatementContext
-from spcs_emulator.results import Column, Result, status, table
+from spcs_emulator.results import Column, ColumnType, Result, status, table
 from spcs_emulator.sql import ast
 
 EMULATED_VERSION = "9.40.0"
@@ -43,7 +43,7 @@ CONTEXT_FUNCTIONS: dict[str, Function] = {
 }
 
 
-def call_function(ctx: StatementContext, call: ast.FunctionCall) -> tuple[Any, str]:
+def call_function(ctx: StatementContext, call: ast.FunctionCall) -> tuple[Any, ColumnType]:
     function = ctx.registry.functions.get(call.name)
     if function is None:
         raise errors.unknown_function(call.name)
@@ -86,6 +86,7 @@ def alter_session(ctx: Context, stmt: ast.AlterSession) -> Result:
 def select(ctx: StatementContext, stmt: ast.Select) -> Result:
     values, cols = [], []
     for item, alias, source in zip(stmt.items, stmt.aliases, stmt.sources, strict=True):
+        kind: ColumnType
         if isinstance(item, ast.FunctionCall):
             value, kind = call_function(ctx, item)
         else:
@@ -98,13 +99,13 @@ def select(ctx: StatementContext, stmt: ast.Select) -> Result:
                 else "text"
             )
         values.append(value)
-        cols.append(Column(alias or source.upper(), kind))  # type: ignore[arg-type]
+        cols.append(Column(alias or source.upper(), kind))
     return table(cols, [values], select=True)
 
 
 def call(ctx: StatementContext, stmt: ast.Call) -> Result:
     value, kind = call_function(ctx, stmt.call)
-    return table([Column(stmt.call.name, kind)], [[value]])  # type: ignore[list-item]
+    return table([Column(stmt.call.name, kind)], [[value]])
 
 
 def begin(ctx: Context, stmt: ast.Begin) -> Result:

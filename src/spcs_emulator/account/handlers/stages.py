@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import regex
 
@@ -32,7 +33,7 @@ PATTERN_SECONDS = 1.0
 # errno for a bad PATTERN on LIST/REMOVE is unconfirmed.
 
 
-def _stage(ctx: Context, ref: ast.StageRef):
+def _stage(ctx: Context, ref: ast.StageRef) -> CatalogObject:
     return ctx.lookup(ast.STAGE, ref.stage)
 
 
@@ -41,7 +42,7 @@ def _stage_path(ref: ast.StageRef) -> tuple[str, ...]:
     return relative_parts(ref.path, "stage path")
 
 
-def _flag(options: dict, key: str, default: bool) -> bool:
+def _flag(options: dict[str, Any], key: str, default: bool) -> bool:
     value = options.get(key, default)
     if isinstance(value, ast.Ident):
         value = value.value
@@ -85,7 +86,7 @@ def may_still_write(ctx: Context, stage: CatalogObject, parts: tuple[str, ...]) 
         return True
 
 
-def _compile_pattern(pattern: str) -> regex.Pattern:
+def _compile_pattern(pattern: str) -> regex.Pattern[str]:
     if len(pattern) > PATTERN_MAX_CHARS:
         raise errors.invalid_regex(pattern, f"longer than {PATTERN_MAX_CHARS} characters")
     try:
@@ -108,7 +109,7 @@ def _stage_files(root: Path) -> Iterator[Path]:
     yield from sorted(found)
 
 
-def _files(ctx: Context, ref: ast.StageRef, pattern: str | None):
+def _files(ctx: Context, ref: ast.StageRef, pattern: str | None) -> Iterator[tuple[CatalogObject, str, Path]]:
     stage = _stage(ctx, ref)
     root = stage_directory(ctx, stage.fqn)
     prefix = "/".join(_stage_path(ref))
@@ -123,7 +124,7 @@ def _files(ctx: Context, ref: ast.StageRef, pattern: str | None):
         yield stage, relative, path
 
 
-def _matches(compiled: regex.Pattern, name: str, deadline: float) -> bool:
+def _matches(compiled: regex.Pattern[str], name: str, deadline: float) -> bool:
     try:
         return compiled.fullmatch(name, timeout=max(deadline - time.monotonic(), 0.001)) is not None
     except TimeoutError:

@@ -86,7 +86,7 @@ def _pool_row(ctx: Context, obj: CatalogObject, describe: bool = False) -> tuple
     state = cp.pool_state(obj)
     up = state in ("IDLE", "ACTIVE")
     services = len(cp.pool_services(obj.name))
-    row = (
+    row: tuple[Any, ...] = (
         obj.name,
         state,
         p["MIN_NODES"],

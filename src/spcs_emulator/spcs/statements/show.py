@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.objects import CatalogObject
@@ -11,7 +12,7 @@ from spcs_emulator.account.show import columns, like_regex, listing, tf
 from spcs_emulator.protocol.backend import Upload
 from spcs_emulator.results import Result, table
 from spcs_emulator.spcs import images
-from spcs_emulator.spcs.lifecycle import ENDPOINT_PLACEHOLDER
+from spcs_emulator.spcs.lifecycle import ENDPOINT_PLACEHOLDER, ServiceState
 from spcs_emulator.spcs.statements.common import control_plane, epoch
 from spcs_emulator.spcs.statements.services import SERVICE_COLUMNS, service_row
 from spcs_emulator.sql import ast
@@ -110,63 +111,54 @@ def spcs_show(account_show: Handler) -> Callable[[StatementContext, ast.Show], R
     return show
 
 
-def containers_of(ctx: Context, obj: CatalogObject) -> Result:
-    state = control_plane(ctx).services[obj.fqn]
-    rows = []
-    if state.instances:
-        for instance in state.instances:
-            for name, handle in instance.containers.items():
-                container_status, message = handle.status()
-                image = next(c.image for c in state.spec.containers if c.name == name)
-                rows.append(
-                    (
-                        obj.fqn[0],
-                        obj.fqn[1],
-                        obj.name,
-                        state.status,
-                        str(instance.id),
-                        "READY" if state.status == "RUNNING" else "PENDING",
-                        name,
-                        container_status,
-                        message,
-                        image,
-                        None,
-                        handle.restart_count,
-                        epoch(handle.start_time),
-                        handle.last_exit_code,
-                        None,
-                    )
-                )
-    else:
-        for container in state.spec.containers:
-            message = state.failure or ("Waiting for compute" if state.status == "PENDING" else "")
-            container_status = "FAILED" if state.status == "FAILED" else None
+CONTAINER_COLUMNS = columns(
+    "database_name schema_name service_name service_status instance_id instance_status container_name status "
+    "message image_name image_digest restart_count:int start_time:ts last_exit_code:int last_restart_time:ts"
+)
+
+
+def _started_containers(obj: CatalogObject, state: ServiceState) -> list[tuple[Any, ...]]:
+    """One row per container the runtime started, with what its handle reports."""
+    images_by_name = {c.name: c.image for c in state.spec.containers}
+    instance_status = "READY" if state.status == "RUNNING" else "PENDING"
+    rows: list[tuple[Any, ...]] = []
+    for instance in state.instances:
+        for name, handle in instance.containers.items():
+            container_status, message = handle.status()
             rows.append(
                 (
-                    obj.fqn[0],
-                    obj.fqn[1],
-                    obj.name,
+                    *obj.fqn,
                     state.status,
-                    None,
-                    None,
-                    container.name,
+                    str(instance.id),
+                    instance_status,
+                    name,
                     container_status,
-                    message or None,
-                    container.image,
+                    message,
+                    images_by_name[name],
                     None,
-                    None,
-                    None,
-                    None,
+                    handle.restart_count,
+                    epoch(handle.start_time),
+                    handle.last_exit_code,
                     None,
                 )
             )
-    return table(
-        columns(
-            "database_name schema_name service_name service_status instance_id instance_status container_name status "
-            "message image_name image_digest restart_count:int start_time:ts last_exit_code:int last_restart_time:ts"
-        ),
-        rows,
-    )
+    return rows
+
+
+def _unstarted_containers(obj: CatalogObject, state: ServiceState) -> list[tuple[Any, ...]]:
+    """Before any container runs (pending, failed to start, suspended): the spec's containers."""
+    message = state.failure or ("Waiting for compute" if state.status == "PENDING" else "")
+    container_status = "FAILED" if state.status == "FAILED" else None
+    return [
+        (*obj.fqn, state.status, None, None, c.name, container_status, message or None, c.image) + (None,) * 5
+        for c in state.spec.containers
+    ]
+
+
+def containers_of(ctx: Context, obj: CatalogObject) -> Result:
+    state = control_plane(ctx).services[obj.fqn]
+    rows = _started_containers(obj, state) if state.instances else _unstarted_containers(obj, state)
+    return table(CONTAINER_COLUMNS, rows)
 
 
 def instances_of(ctx: Context, obj: CatalogObject) -> Result:
