@@ -145,7 +145,7 @@ def scan_labels(runner: SqlRunner) -> LabelScan:
                 named = RUN_FIELD.match(comment, len(LABEL_PREFIX) - len("run="))
                 scan.skipped.append(SkippedLabel(what, problem, named["run"] if named else None))
                 continue
-            assert match is not None  # _label_problem reports every comment that is no label
+            assert match is not None  # _label_problem reports every comment that is not a label
             run_id = match["run"]
             assert isinstance(created_on, dt.datetime)  # checked by _label_problem
             run = scan.runs.setdefault(run_id, RunObjects(run_id, created_on))
