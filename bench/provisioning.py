@@ -15,19 +15,19 @@ import time
 from pathlib import Path
 
 from milvus_spcs.naming import StackNames, new_run_id
-from milvus_spcs.stack.executor import Record, execute
+from milvus_spcs.stack.executor import ExecutionRecord, execute
 from milvus_spcs.stack.spcs_plan import build_plan
 from milvus_spcs.stack.teardown import undo_all
-from milvus_spcs.target import Target
+from milvus_spcs.target import Target, TargetKind
 from spcs_emulator.emulator import Emulator
 
 REPORT = Path(__file__).parent / "reports" / "provisioning.md"
 GOAL_RATIO = 1.15
 
 
-def provision_once(target: Target, workers: int, staging: Path) -> tuple[Record, object]:
+def provision_once(target: Target, workers: int, staging: Path) -> tuple[ExecutionRecord, object]:
     plan, _state = build_plan(target, StackNames(new_run_id()), staging_dir=staging)
-    record = Record()
+    record = ExecutionRecord()
     try:
         execute(plan, record, workers=workers)
     finally:
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     with Emulator(
         profile="realistic", time_scale=args.time_scale, state_dir=staging / "emulator"
     ) as emulator:
-        target = Target("emulator", "bench emulator", emulator.connection_parameters())
+        target = Target(TargetKind.EMULATOR, "bench emulator", emulator.connection_parameters())
         started = time.monotonic()
         harness, plan = provision_once(target, workers=4, staging=staging)
         guide, _ = provision_once(target, workers=1, staging=staging)

@@ -28,6 +28,11 @@ def test_silent_result_cell_is_an_error() -> None:
         result_of(_notebook("", ["result"]))
 
 
+def test_a_result_that_is_no_json_object_is_an_error() -> None:
+    with pytest.raises(HarnessError, match="not a JSON object"):
+        result_of(_notebook("[1, 2]", ["result"]))
+
+
 def test_shipped_notebook_is_valid_and_uses_the_search_module(pytestconfig: pytest.Config) -> None:
     notebook = nbformat.read(pytestconfig.rootpath / NOTEBOOK_RELATIVE_PATH, as_version=4)
     nbformat.validate(notebook)

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from milvus_spcs.stack.executor import Interrupted, Record, StepFailed, execute
+from milvus_spcs.stack.executor import ExecutionRecord, Interrupted, StepFailed, execute
 from milvus_spcs.stack.plan import Plan, Step, critical_path
 from milvus_spcs.stack.teardown import undo_all
 
@@ -38,7 +38,7 @@ def recording_plan(log: list[str], fail: str | None = None) -> Plan:
 def test_dependencies_come_first_and_undo_runs_in_reverse() -> None:
     log: list[str] = []
     plan = recording_plan(log)
-    record = execute(plan, Record())
+    record = execute(plan, ExecutionRecord())
     runs = [entry.split()[1] for entry in log]
     assert runs[0] == "role"
     assert runs[-1] == "service"
@@ -52,12 +52,12 @@ def test_dependencies_come_first_and_undo_runs_in_reverse() -> None:
 def test_independent_steps_really_run_at_the_same_time() -> None:
     both_started = threading.Barrier(2, timeout=5)  # breaks (fails) unless the two overlap
     plan = Plan([Step("a", both_started.wait), Step("b", both_started.wait)])
-    execute(plan, Record(), workers=2)
+    execute(plan, ExecutionRecord(), workers=2)
 
 
 def test_a_failure_names_the_step_and_what_completed_is_undone() -> None:
     log: list[str] = []
-    record = Record()
+    record = ExecutionRecord()
     with pytest.raises(StepFailed, match="step 'db' failed: RuntimeError: db broke"):
         execute(recording_plan(log, fail="db"), record)
     assert "run service" not in log  # nothing starts after a failure
@@ -70,7 +70,7 @@ def test_a_failure_names_the_step_and_what_completed_is_undone() -> None:
 def test_cancel_stops_scheduling_and_reports_interruption() -> None:
     cancelled = threading.Event()
     plan = Plan([Step("first", cancelled.set), Step("second", lambda: None, after=("first",))])
-    record = Record()
+    record = ExecutionRecord()
     with pytest.raises(Interrupted):
         execute(plan, record, cancelled=cancelled)
     assert [s.name for s in record.completed] == ["first"]
@@ -80,7 +80,7 @@ def test_undo_failures_are_collected_not_fatal() -> None:
     def broken() -> None:
         raise RuntimeError("still has services")
 
-    record = Record(
+    record = ExecutionRecord(
         completed=[Step("pool", lambda: None, broken), Step("service", lambda: None, lambda: None)]
     )
     report = undo_all(record)
@@ -112,5 +112,5 @@ def test_bad_plans_fail_before_anything_runs(steps: list[Step], message: str) ->
 
 def test_summary_line_format() -> None:
     plan = Plan([Step("a", lambda: None)])
-    record = Record(durations={"a": 2.0}, wall=2.2)
+    record = ExecutionRecord(durations={"a": 2.0}, wall=2.2)
     assert record.summary(plan) == "provisioning: wall=2.20 critical_path=2.00 ratio=1.100"

@@ -14,7 +14,7 @@ from milvus_spcs.config import resolve_config
 from milvus_spcs.stack.executor import StepFailed
 from milvus_spcs.stack.run import provisioned_stack
 from milvus_spcs.stack.sql_runner import SqlRunner
-from milvus_spcs.target import Target
+from milvus_spcs.target import Target, TargetKind
 from spcs_emulator.emulator import Emulator
 from tests.emulator.fakes import FakeIngress, FakeRuntime
 from tests.leftovers import objects_of_run
@@ -47,7 +47,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulato
 
 
 def target_of(emu: Emulator) -> Target:
-    return Target("emulator", "test emulator", emu.connection_parameters())
+    return Target(TargetKind.EMULATOR, "test emulator", emu.connection_parameters())
 
 
 def leftovers(emu: Emulator, run_id: str) -> list[str]:

@@ -22,7 +22,7 @@ import yaml
 from milvus_spcs.errors import WaitTimeout
 from milvus_spcs.naming import check_run_id
 from milvus_spcs.paths import REPO_ROOT
-from milvus_spcs.stack.executor import Record, StepFailed, execute
+from milvus_spcs.stack.executor import ExecutionRecord, StepFailed, execute
 from milvus_spcs.stack.janitor import parse_duration
 from milvus_spcs.stack.plan import Plan, Step
 from milvus_spcs.stack.run import provisioned_stack
@@ -53,7 +53,7 @@ def test_a_failed_step_cancels_the_other_running_waits() -> None:
         raise RuntimeError("CREATE USER failed")
 
     plan = Plan([Step("pool", lambda: None, wait=slow_pool_wait), Step("role", failing_step)])
-    record = Record()
+    record = ExecutionRecord()
     began = time.monotonic()
     with pytest.raises(StepFailed, match="'role' failed"):
         execute(plan, record, cancelled=cancelled)

@@ -11,12 +11,12 @@ import pytest
 from milvus_spcs.config import resolve_config
 from milvus_spcs.naming import StackNames
 from milvus_spcs.paths import REPO_ROOT
-from milvus_spcs.sqlfiles import load_sql_dir, split_statements
+from milvus_spcs.sqlfiles import TEMPLATE_VARIABLE, load_sql_dir, split_statements
 from milvus_spcs.stack.janitor import teardown_run
 from milvus_spcs.stack.run import provisioned_stack
 from milvus_spcs.stack.spcs_plan import create_outsider
 from milvus_spcs.stack.sql_runner import SqlRunner
-from milvus_spcs.target import Target
+from milvus_spcs.target import Target, TargetKind
 from spcs_emulator.emulator import Emulator
 from tests.emulator.fakes import FakeIngress, FakeRuntime
 from tests.leftovers import objects_of_run
@@ -53,7 +53,7 @@ def test_undo_renders_and_only_drops_if_exists(name: str) -> None:
 def test_teardown_file_drops_the_whole_stack_and_the_ingress_outsider(tmp_path: Path) -> None:
     run_id = "tdn001"
     with Emulator(runtime=FakeRuntime(), ingress=FakeIngress(), state_dir=tmp_path / "emu") as emu:
-        target = Target("emulator", "test emulator", emu.connection_parameters())
+        target = Target(TargetKind.EMULATOR, "test emulator", emu.connection_parameters())
         options = {"run_id": run_id, "artifacts_dir": str(tmp_path), "keep_stack": "1"}
         with provisioned_stack(target, resolve_config(options, {}), report=print) as state:
             pass
@@ -67,7 +67,6 @@ def test_teardown_file_drops_the_whole_stack_and_the_ingress_outsider(tmp_path: 
 CREATED = re.compile(
     r"^CREATE\s+(?:OR\s+REPLACE\s+)?(?P<kind>[A-Z ]+?)\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>\S*<%\S+)"
 )
-PLACEHOLDER = re.compile(r"<%\s*(\w+)\s*%>")
 SHARED = {"INGRESS_INTEGRATION"}  # one per account, reused by every run, never dropped (01_account.sql)
 
 
@@ -76,9 +75,9 @@ def created_objects() -> list[tuple[str, str, list[str]]]:
     found = []
     for path in sorted((REPO_ROOT / "sql").rglob("*.sql")):
         for statement in split_statements(path.read_text().upper()):
-            match = CREATED.match(PLACEHOLDER.sub(r"<%\1%>", statement))
+            match = CREATED.match(TEMPLATE_VARIABLE.sub(r"<%\1%>", statement))
             if match:
-                found.append((path.name, match["kind"], PLACEHOLDER.findall(match["name"])))
+                found.append((path.name, match["kind"], TEMPLATE_VARIABLE.findall(match["name"])))
     return found
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from milvus_spcs.target import Target
 
 app = typer.Typer(
     help="Milvus on Snowpark Container Services: acceptance harness and emulator.", no_args_is_help=True
@@ -117,7 +120,7 @@ def push(
     typer.echo(response.json()["image"])
 
 
-def _target(connection: str | None):
+def _target(connection: str | None) -> Target:
     from milvus_spcs.config import resolve_config
     from milvus_spcs.errors import PreflightError
     from milvus_spcs.target import resolve_target

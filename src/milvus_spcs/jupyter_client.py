@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 
 from milvus_spcs.errors import HarnessError
-from milvus_spcs.notebook import RESULT_TAG
+from milvus_spcs.notebook import RESULT_TAG, result_json
 
 XSRF = uuid.uuid4().hex
 
@@ -108,5 +108,5 @@ class JupyterOverIngress:
         outputs = self.run(setup, *sources)[1:]
         for cell, output in zip(code_cells, outputs, strict=True):
             if RESULT_TAG in cell.get("metadata", {}).get("tags", []):
-                return json.loads(output.strip().splitlines()[-1])
+                return result_json(output.strip().splitlines()[-1])
         raise HarnessError(f"notebook {name} has no cell tagged {RESULT_TAG!r}")

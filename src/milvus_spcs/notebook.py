@@ -23,6 +23,14 @@ class NotebookRun:
     notebook: nbformat.NotebookNode
 
 
+def result_json(line: str) -> dict[str, Any]:
+    """The result cell's last printed line, which must be one JSON object."""
+    result = json.loads(line)
+    if not isinstance(result, dict):
+        raise HarnessError(f"the notebook's result is not a JSON object: {line[:200]!r}")
+    return result
+
+
 def result_of(notebook: nbformat.NotebookNode) -> dict[str, Any]:
     """The JSON printed by the cell tagged ``result``."""
     for cell in notebook.cells:
@@ -30,7 +38,7 @@ def result_of(notebook: nbformat.NotebookNode) -> dict[str, Any]:
             text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("name") == "stdout")
             if not text.strip():
                 raise HarnessError("the notebook's result cell printed nothing")
-            return json.loads(text.strip().splitlines()[-1])
+            return result_json(text.strip().splitlines()[-1])
     raise HarnessError(f"the notebook has no cell tagged {RESULT_TAG!r}")
 
 
@@ -38,7 +46,8 @@ def execute_notebook(
     path: Path, *, milvus_uri: str, collection: str, timeout: float = 600, workdir: Path | None = None
 ) -> NotebookRun:
     """Run every cell of ``path`` with ``MILVUS_URI`` set; a failing cell raises with its traceback."""
-    notebook = nbformat.read(path, as_version=4)
+    # nbformat ships py.typed but leaves read() unannotated.
+    notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
     env = {**os.environ, "MILVUS_URI": milvus_uri, "MILVUS_COLLECTION": collection, "HF_HUB_OFFLINE": "1"}
     client = NotebookClient(
         notebook,

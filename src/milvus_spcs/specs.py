@@ -243,7 +243,7 @@ def _image_violations(container: str, image: Any) -> list[str]:
     return []
 
 
-def _block_volume_violation(container: Mapping[str, Any], volumes: Mapping[str, Any]) -> str | None:
+def _block_volume_violation(container: Mapping[str, Any], volumes: Mapping[Any, Any]) -> str | None:
     """Milvus keeps etcd, objects and its WAL under its data path: without a block volume, a restart
     loses them."""
     image = container.get("image")

@@ -18,7 +18,8 @@ from milvus_spcs.paths import REPO_ROOT
 
 SQL_DIR = REPO_ROOT / "sql"
 
-PLACEHOLDER = re.compile(r"<%\s*([A-Za-z_][A-Za-z0-9_]*)\s*%>")
+# A `<% name %>` of a template; group 1 is the name.
+TEMPLATE_VARIABLE = re.compile(r"<%\s*([A-Za-z_][A-Za-z0-9_]*)\s*%>")
 # Applied with fullmatch (a `$` would let a trailing newline through).
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}")
 # The label's created= part ends up inside '...': an ISO 8601 alphabet, so no quote or backslash.
@@ -48,16 +49,16 @@ def _check_value(name: str, value: str, run_id: str | None) -> None:
         raise ValueError(f"SQL variable {name!r} has an invalid value {value!r}")
 
 
-def placeholders(sql_text: str) -> set[str]:
+def template_variables(sql_text: str) -> set[str]:
     """The variable names a file needs. A `<%` that is not a plain `<% name %>` is refused."""
-    if sql_text.count("<%") != len(PLACEHOLDER.findall(sql_text)):
+    if sql_text.count("<%") != len(TEMPLATE_VARIABLE.findall(sql_text)):
         raise ValueError("malformed template: every '<%' must open a plain '<% name %>'")
-    return set(PLACEHOLDER.findall(sql_text))
+    return set(TEMPLATE_VARIABLE.findall(sql_text))
 
 
 def validate(sql_text: str, variables: Mapping[str, str]) -> None:
     """Raise ValueError, naming the variable, unless every value is known, well-formed and every
-    placeholder has one. Values the file does not use are fine when they are known names, so that
+    template variable has one. Values the file does not use are fine when they are known names, so that
     one mapping (StackNames.variables() + comment + password) serves every file."""
     for name in variables:
         if name not in KNOWN_NAMES:
@@ -65,7 +66,7 @@ def validate(sql_text: str, variables: Mapping[str, str]) -> None:
     run_id = variables.get("run_id")
     for name, value in variables.items():
         _check_value(name, value, run_id)
-    missing = sorted(placeholders(sql_text) - set(variables))
+    missing = sorted(template_variables(sql_text) - set(variables))
     if missing:
         raise ValueError(f"SQL variable(s) without a value: {', '.join(missing)}")
 
@@ -117,7 +118,7 @@ def split_statements(sql_text: str) -> list[str]:
 def render(sql_text: str, variables: Mapping[str, str]) -> list[str]:
     """The statements of `sql_text` with every `<% name %>` replaced, after validating everything."""
     validate(sql_text, variables)
-    return [PLACEHOLDER.sub(lambda m: variables[m[1]], s) for s in split_statements(sql_text)]
+    return [TEMPLATE_VARIABLE.sub(lambda m: variables[m[1]], s) for s in split_statements(sql_text)]
 
 
 # What a local path inside PUT 'file://...' may not hold: a quote or backslash would end or escape the
@@ -170,7 +171,7 @@ class SqlFile:
 
     @property
     def variables(self) -> set[str]:
-        return placeholders(self.text)
+        return template_variables(self.text)
 
     def statements(self, variables: Mapping[str, str]) -> list[str]:
         return render(self.text, variables)

@@ -6,15 +6,20 @@ from __future__ import annotations
 import ipaddress
 import logging
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import requests
 
 from milvus_spcs.config import HarnessConfig
 from milvus_spcs.errors import PreflightError
 from milvus_spcs.secret import Secret
+
+if TYPE_CHECKING:
+    from snowflake.connector import SnowflakeConnection
 
 log = logging.getLogger(__name__)
 SECRET_KEYS = {"password", "token", "private_key", "private_key_file_pwd", "passcode"}
@@ -36,26 +41,37 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
+class TargetKind(StrEnum):
+    """What answers the SQL: the bundled emulator (self-started or a running one) or a real account."""
+
+    EMULATOR = "emulator"
+    ACCOUNT = "account"
+
+
 @dataclass
 class Target:
-    kind: str  # "emulator" (self-started or named) or "account"
+    kind: TargetKind
     description: str
     _params: dict[str, Any] = field(repr=False)
     _emulator: Any = field(default=None, repr=False)  # spcs_emulator.emulator.Emulator when self-started
 
+    def __post_init__(self) -> None:
+        # A plain "emulator" is accepted (and a misspelt kind refused) rather than taken for an account.
+        self.kind = TargetKind(self.kind)
+
     @property
     def is_emulator(self) -> bool:
-        return self.kind == "emulator"
+        return self.kind is TargetKind.EMULATOR
 
     def secrets(self) -> list[str]:
         return [str(v) for k, v in self._params.items() if k in SECRET_KEYS and v]
 
-    def connect(self, **overrides: Any):
+    def connect(self, **overrides: Any) -> SnowflakeConnection:
         import snowflake.connector
 
         return snowflake.connector.connect(**{**self._params, **overrides})
 
-    def connect_as(self, user: str, password: str):
+    def connect_as(self, user: str, password: str) -> SnowflakeConnection:
         # Not the named connection: its role and authenticator are the admin's, not this user's.
         dropped = SECRET_KEYS | {"authenticator", "role", "user", "connection_name"}
         params = {k: v for k, v in self._params.items() if k not in dropped}
@@ -63,7 +79,7 @@ class Target:
 
         return snowflake.connector.connect(**params, user=user, password=password)
 
-    def session_token(self, user: str, password: str) -> tuple[Any, Secret]:
+    def session_token(self, user: str, password: str) -> tuple[SnowflakeConnection, Secret]:
         """(connection, its session token) for ``user``: what a client of the ingress holds. Close the
         connection when done; the token dies with it."""
         conn = self.connect_as(user, password)
@@ -109,15 +125,18 @@ def resolve_target(config: HarnessConfig) -> Target:
             state_dir=None,
         ).start()
         return Target(
-            "emulator",
+            TargetKind.EMULATOR,
             f"bundled emulator on 127.0.0.1:{emulator.port} (self-started)",
             emulator.connection_parameters(),
             emulator,
         )
     from snowflake.connector.config_manager import CONFIG_MANAGER
 
+    # The option's value (the connections.toml tables); __getitem__ is annotated as if it returned the
+    # option itself, which is why the connector's own code casts it the same way.
+    connections = cast(Mapping[str, Mapping[str, Any]], CONFIG_MANAGER["connections"])
     try:
-        entry = dict(CONFIG_MANAGER["connections"][config.snowflake_connection])
+        entry = dict(connections[config.snowflake_connection])
     except KeyError:
         raise PreflightError(
             f"no connection {config.snowflake_connection!r} in connections.toml",
@@ -132,14 +151,14 @@ def resolve_target(config: HarnessConfig) -> Target:
     )
     if entry.get("protocol") == "http" and _is_loopback(str(entry.get("host"))):
         return Target(
-            "emulator",
+            TargetKind.EMULATOR,
             f"running emulator at {entry['host']}:{entry['port']} (connection {config.snowflake_connection})",
             params,
         )
     if not (entry.get("account") and entry.get("user")):
         raise PreflightError(f"connection {config.snowflake_connection!r} needs account and user")
     return Target(
-        "account",
+        TargetKind.ACCOUNT,
         f"Snowflake account {entry['account']} (connection {config.snowflake_connection}; costs credits)",
         params,
     )

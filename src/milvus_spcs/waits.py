@@ -39,7 +39,7 @@ def wait_for(
     interval: float = 0.5,
     transient: tuple[type[BaseException], ...] = (),
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] = time.sleep,  # Event.wait fits too (its bool is ignored)
     cancelled: threading.Event | None = None,
 ) -> T | None:
     """Poll ``check`` until it reports done; raise :class:`WaitTimeout` at the deadline, or

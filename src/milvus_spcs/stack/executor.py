@@ -33,8 +33,10 @@ class Interrupted(HarnessError):
 
 
 @dataclass
-class Record:
-    """What ran, in completion order, and how long each step took (for teardown and the summary)."""
+class ExecutionRecord:
+    """What executing a plan did: the steps started, those completed (in completion order), how long
+    each took and the wall time. Teardown undoes what it lists; the summary compares wall time with the
+    critical path."""
 
     completed: list[Step] = field(default_factory=list)
     started: list[Step] = field(default_factory=list)
@@ -49,12 +51,12 @@ class Record:
 
 def execute(
     plan: Plan,
-    record: Record,
+    record: ExecutionRecord,
     *,
     workers: int = 4,
     cancelled: threading.Event | None = None,
     on_step: Callable[[str, str], None] = lambda name, event: None,
-) -> Record:
+) -> ExecutionRecord:
     cancelled = cancelled or threading.Event()
     steps = plan.by_name()
     done: set[str] = set()

@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from milvus_spcs.errors import HarnessError
 from milvus_spcs.naming import LABEL_PATTERN, LABEL_PREFIX, StackNames, check_run_id
@@ -107,7 +108,7 @@ def _run_names(names: StackNames) -> dict[str, set[str]]:
     }
 
 
-def _foreign_object(run_id: str, kind: str, row: dict) -> str | None:
+def _foreign_object(run_id: str, kind: str, row: dict[str, Any]) -> str | None:
     """Why an object labelled ``run_id`` is not one the run creates, or None. A label is a comment
     anyone with OWNERSHIP can write: on an older object of someone else's it would make a live run look
     old, and the janitor would sweep it."""
@@ -140,10 +141,11 @@ def scan_labels(runner: SqlRunner) -> LabelScan:
             problem = _label_problem(comment, match, created_on)
             if match and problem is None:
                 problem = _foreign_object(match["run"], kind, row)
-            if problem or match is None:  # (no match always has a problem)
+            if problem:
                 named = RUN_FIELD.match(comment, len(LABEL_PREFIX) - len("run="))
                 scan.skipped.append(SkippedLabel(what, problem, named["run"] if named else None))
                 continue
+            assert match is not None  # _label_problem reports every comment that is not a label
             run_id = match["run"]
             assert isinstance(created_on, dt.datetime)  # checked by _label_problem
             run = scan.runs.setdefault(run_id, RunObjects(run_id, created_on))

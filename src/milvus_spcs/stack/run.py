@@ -14,9 +14,10 @@ from pathlib import Path
 from milvus_spcs.config import HarnessConfig
 from milvus_spcs.errors import HarnessError, PreflightError
 from milvus_spcs.naming import StackNames
-from milvus_spcs.stack.executor import Record, execute
+from milvus_spcs.stack.executor import ExecutionRecord, execute
 from milvus_spcs.stack.janitor import find_runs
-from milvus_spcs.stack.spcs_plan import StackState, build_plan, service_logs
+from milvus_spcs.stack.service_status import service_logs
+from milvus_spcs.stack.spcs_plan import SPECS_DIR, StackState, build_plan
 from milvus_spcs.stack.sql_runner import SqlRunner
 from milvus_spcs.stack.teardown import TeardownReport, undo_all
 from milvus_spcs.target import Target
@@ -143,11 +144,11 @@ def provisioned_stack(
         image_repository=config.image_repository,
         staging_dir=folder / "staging",
         cancelled=cancelled,
-        **({"specs_dir": specs_dir} if specs_dir is not None else {}),
+        specs_dir=specs_dir if specs_dir is not None else SPECS_DIR,
     )
     runner = SqlRunner(target, [state.password])
     refuse_existing_run(runner, config.run_id)
-    record = Record()
+    record = ExecutionRecord()
     try:
         with signals_recorded(cancelled.set) as received:  # waits stop at once
             try:
@@ -190,7 +191,9 @@ def keep_stack_notice(run_id: str) -> str:
     return f"--keep-stack: the stack of run {run_id} stays; remove it with `milvus-spcs down --run {run_id}`"
 
 
-def tear_down(runner: SqlRunner, state: StackState, record: Record, config: HarnessConfig) -> TeardownReport:
+def tear_down(
+    runner: SqlRunner, state: StackState, record: ExecutionRecord, config: HarnessConfig
+) -> TeardownReport:
     """Undo everything, then list what still carries the run's label."""
     return undo_all(
         record,

@@ -10,26 +10,31 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
-from milvus_spcs.errors import PreflightError, WaitFailed
+from milvus_spcs.errors import PreflightError
 from milvus_spcs.naming import StackNames, label
 from milvus_spcs.paths import REPO_ROOT
 from milvus_spcs.secret import Secret
 from milvus_spcs.specs import SpecError, check_spec_policy, parse_spec, render_spec, spec_variables
-from milvus_spcs.sqlfiles import load_sql_dir, put_file, render
-from milvus_spcs.stack.plan import Plan, Step
+from milvus_spcs.sqlfiles import SQL_DIR, SqlFile, load_sql_dir, put_file, render
+from milvus_spcs.stack.plan import Action, Plan, Step
+from milvus_spcs.stack.service_status import ingress_url, pool_ready, service_running
 from milvus_spcs.stack.sql_runner import SqlRunner
 from milvus_spcs.target import Target
 from milvus_spcs.waits import Probe, wait_for
 
-PLACEHOLDER = "Endpoints provisioning in progress"
 SPEC_FILES = ("milvus.yaml", "jupyter.yaml")
+SPECS_DIR = REPO_ROOT / "specs"
+IMAGES_DIR = REPO_ROOT / "images"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,7 @@ def checked_specs(
     return texts
 
 
-def create_outsider(runner: SqlRunner, state: StackState, *, sql_dir: Path = REPO_ROOT / "sql") -> Secret:
+def create_outsider(runner: SqlRunner, state: StackState, *, sql_dir: Path = SQL_DIR) -> Secret:
     """Create the run's outsider (sql/suites/ingress_outsider.sql) and return its password. Labelled
     with the run, so that 90_teardown.sql, `down` and the janitor remove it even if its fixture never
     gets to (a killed run)."""
@@ -106,15 +111,6 @@ def drop_outsider(runner: SqlRunner, names: StackNames) -> None:
     )
 
 
-def _undo(runner: SqlRunner, template: str, variables: dict[str, str]):
-    statements = render(template, variables)  # rendered with the plan: a broken undo fails preflight
-
-    def undo() -> None:
-        runner.run(statements)
-
-    return undo
-
-
 def check_images(runner: SqlRunner, repository: str, tag: str) -> None:
     """Both images must already be in ``repository`` with ``tag`` (pushed by `milvus-spcs images push`)."""
     rows = runner.query("USE ROLE SYSADMIN", f"SHOW IMAGES IN IMAGE REPOSITORY {repository}")
@@ -127,32 +123,182 @@ def check_images(runner: SqlRunner, repository: str, tag: str) -> None:
         )
 
 
-def _pool_ready(runner: SqlRunner, pool: str) -> Probe[None]:
-    row = runner.query("USE ROLE SYSADMIN", f"DESCRIBE COMPUTE POOL {pool}")[0]
-    state = f"{row['state']} {row.get('status_message') or ''}".strip()
-    return Probe(row["state"] in ("IDLE", "ACTIVE"), state=state)
+@dataclass(frozen=True)
+class ProvisioningContext:
+    """What every step of one run's plan works with: its target, names, state, files and budgets."""
+
+    target: Target
+    names: StackNames
+    state: StackState
+    runner: SqlRunner
+    budgets: Budgets
+    cancelled: threading.Event | None
+    image_repository: str | None
+    images_dir: Path
+    staging_dir: Path
+    files: dict[str, SqlFile]  # sql/
+    undo_files: dict[str, SqlFile]  # sql/undo/
+    variables: dict[str, str]  # every validated name, the run's label and its password
+
+    @property
+    def schema(self) -> str:
+        """The run's schema, qualified: DATABASE.SCHEMA."""
+        return f"{self.names.database}.{self.names.schema}"
+
+    def statements(self, sql_file: SqlFile) -> list[str]:
+        """The file's statements, rendered with the variables it uses."""
+        text = sql_file.text
+        return render(text, {k: v for k, v in self.variables.items() if f"<% {k} %>" in text})
+
+    def wait(self, probe: Callable[[], Probe[T]], what: str, timeout: float) -> T | None:
+        """A step's wait: poll ``probe`` with the run's interval and deadline, stopping on an interrupt."""
+        return wait_for(
+            probe, what=what, timeout=timeout, interval=self.budgets.interval, cancelled=self.cancelled
+        )
 
 
-def service_logs(runner: SqlRunner, fqn: str, container: str, *, previous: bool = False) -> str:
-    rows = runner.query(
-        "USE ROLE SYSADMIN",
-        f"CALL SYSTEM$GET_SERVICE_LOGS('{fqn}', '0', '{container}', 200, {str(previous).upper()})",
+# -- what the steps do besides their SQL file --------------------------------------------------------
+
+
+def publish_images(context: ProvisioningContext) -> None:
+    """Given a repository: check that both images are there. Otherwise (the emulator): publish them
+    into the run's own repository."""
+    tag = context.state.image_tag
+    if context.image_repository is not None:
+        check_images(context.runner, context.image_repository, tag)
+        return
+    rows = context.runner.query("USE ROLE SYSADMIN", f"SHOW IMAGE REPOSITORIES IN SCHEMA {context.schema}")
+    url = rows[0]["repository_url"]
+    context.target.publish_image(f"{url}/milvus:{tag}", "milvus", None)
+    context.target.publish_image(f"{url}/jupyter:{tag}", "jupyter", context.images_dir / "jupyter")
+
+
+def upload_specs(context: ProvisioningContext) -> None:
+    """PUT both specs (checked at preflight) on the run's specs stage."""
+    staging = context.staging_dir / "specs"
+    staging.mkdir(parents=True, exist_ok=True)
+    stage = f"{context.schema}.{context.names.specs_stage}"
+    statements = ["USE ROLE SYSADMIN"]
+    for spec, text in context.state.spec_texts.items():
+        (staging / spec).write_text(text)
+        statements.append(put_file(staging / spec, stage, "OVERWRITE = TRUE AUTO_COMPRESS = FALSE"))
+    context.runner.run(statements)
+
+
+def _wait_for_pool(context: ProvisioningContext, pool: str) -> None:
+    context.wait(
+        partial(pool_ready, context.runner, pool),
+        f"compute pool {pool} to be IDLE or ACTIVE",
+        context.budgets.pool,
     )
-    return str(next(iter(rows[0].values()))) if rows else ""
 
 
-def _service_running(runner: SqlRunner, fqn: str, container: str) -> Probe[None]:
-    """RUNNING is done; FAILED fails the wait at once, with the containers' messages and last logs."""
-    status = runner.query("USE ROLE SYSADMIN", f"DESCRIBE SERVICE {fqn}")[0]["status"]
-    if status == "FAILED":
-        containers = runner.query("USE ROLE SYSADMIN", f"SHOW SERVICE CONTAINERS IN SERVICE {fqn}")
-        messages = "; ".join(f"{c['container_name']}: {c['message']}" for c in containers)
-        try:
-            logs = service_logs(runner, fqn, container)
-        except Exception as exc:  # no running container means no logs; say so
-            logs = f"(no logs: {exc})"
-        raise WaitFailed(f"service {fqn} FAILED ({messages})\n--- last logs ---\n{logs}")
-    return Probe(status == "RUNNING", state=status)
+def _wait_for_service(context: ProvisioningContext, service: str, container: str) -> None:
+    fqn = f"{context.schema}.{service}"
+    context.wait(
+        partial(service_running, context.runner, fqn, container),
+        f"service {fqn} to be RUNNING",
+        context.budgets.service,
+    )
+
+
+def wait_for_milvus_pool(context: ProvisioningContext) -> None:
+    _wait_for_pool(context, context.names.milvus_pool)
+
+
+def wait_for_jupyter_pool(context: ProvisioningContext) -> None:
+    _wait_for_pool(context, context.names.jupyter_pool)
+
+
+def wait_for_milvus_service(context: ProvisioningContext) -> None:
+    _wait_for_service(context, context.names.milvus_service, "milvus")
+
+
+def wait_for_jupyter_service(context: ProvisioningContext) -> None:
+    _wait_for_service(context, context.names.jupyter_service, "jupyter")
+
+
+def wait_for_ingress_url(context: ProvisioningContext) -> None:
+    """The ingress URL is what the suites connect to: kept in the run's state."""
+    service = f"{context.schema}.{context.names.jupyter_service}"
+    context.state.ingress_host = context.wait(
+        partial(ingress_url, context.runner, service), "the Jupyter ingress URL", context.budgets.endpoint
+    )
+
+
+# -- the plan ---------------------------------------------------------------------------------------
+
+StepAction = Callable[[ProvisioningContext], None]
+
+
+@dataclass(frozen=True)
+class StackStep:
+    """One step of the stack: its sql/ file or its Python ``action``, the steps it needs first, whether
+    sql/undo/<name>.sql undoes it, and what it then waits for."""
+
+    name: str
+    sql: str | None = None
+    action: StepAction | None = None
+    description: str = ""  # an action's; a SQL step is described by its file
+    after: tuple[str, ...] = ()
+    undoable: bool = False
+    wait: StepAction | None = None
+
+    def __post_init__(self) -> None:
+        if (self.sql is None) == (self.action is None):
+            raise ValueError(f"step {self.name!r} needs either a sql file or an action")
+
+
+STACK_STEPS = (
+    StackStep("account", sql="01_account.sql"),
+    StackStep("role_and_user", sql="02_role_and_user.sql", undoable=True),
+    StackStep("storage", sql="03_storage.sql", after=("role_and_user",), undoable=True),
+    StackStep("grants", sql="04_grants.sql", after=("storage",)),
+    StackStep("network", sql="05_network.sql", after=("storage",), undoable=True),
+    StackStep("pool_milvus", sql="06_compute_milvus.sql", undoable=True, wait=wait_for_milvus_pool),
+    StackStep("pool_jupyter", sql="06_compute_jupyter.sql", undoable=True, wait=wait_for_jupyter_pool),
+    StackStep("images", action=publish_images, description="publish or check the images", after=("storage",)),
+    StackStep("specs", action=upload_specs, description="render and upload the specs", after=("storage",)),
+    StackStep(
+        "service_milvus",
+        sql="07_service_milvus.sql",
+        after=("pool_milvus", "images", "specs", "network", "grants"),
+        undoable=True,
+        wait=wait_for_milvus_service,
+    ),
+    StackStep(
+        "service_jupyter",
+        sql="07_service_jupyter.sql",
+        after=("pool_jupyter", "images", "specs", "network", "grants"),
+        undoable=True,
+        wait=wait_for_jupyter_service,
+    ),
+    StackStep(
+        "endpoint_access", sql="08_endpoint_access.sql", after=("service_jupyter",), wait=wait_for_ingress_url
+    ),
+)
+
+
+def plan_step(context: ProvisioningContext, step: StackStep) -> Step:
+    """The executor's form of ``step``. Its SQL and its undo are rendered now, so that a file that does
+    not render fails preflight, before anything is created."""
+    undo = None
+    if step.undoable:
+        undo = partial(context.runner.run, context.statements(context.undo_files[f"{step.name}.sql"]))
+    if step.sql is not None:
+        run: Action = partial(context.runner.run, context.statements(context.files[step.sql]))
+        description = step.sql
+    else:
+        assert step.action is not None  # StackStep holds one or the other
+        run, description = partial(step.action, context), step.description
+    wait = partial(step.wait, context) if step.wait is not None else None
+    return Step(step.name, run, undo=undo, after=step.after, wait=wait, description=description)
+
+
+def new_stack_state(names: StackNames, image_tag: str | None) -> StackState:
+    """A fresh password, the run's label (created now) and the images' tag (default: the run's)."""
+    created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return StackState(names, new_password(), label(names.run_id, created), image_tag or f"run-{names.run_id}")
 
 
 def build_plan(
@@ -162,134 +308,31 @@ def build_plan(
     image_tag: str | None = None,
     image_repository: str | None = None,
     budgets: Budgets | None = None,
-    sql_dir: Path = REPO_ROOT / "sql",
-    specs_dir: Path = REPO_ROOT / "specs",
-    images_dir: Path = REPO_ROOT / "images",
+    sql_dir: Path = SQL_DIR,
+    specs_dir: Path = SPECS_DIR,
+    images_dir: Path = IMAGES_DIR,
     staging_dir: Path,
     cancelled: threading.Event | None = None,
 ) -> tuple[Plan, StackState]:
-    budgets = budgets or (EMULATOR_BUDGETS if target.is_emulator else Budgets())
-    created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    state = StackState(
-        names, new_password(), label(names.run_id, created), image_tag or f"run-{names.run_id}"
-    )
-    runner = SqlRunner(target, [state.password])
+    """The run's plan (STACK_STEPS) and the state it fills in. Preflight happens here: the specs are
+    held to the policy and every SQL and undo file is rendered before anything is created."""
+    state = new_stack_state(names, image_tag)
     specs = spec_variables(
         names, milvus_tag=state.image_tag, jupyter_tag=state.image_tag, repository=image_repository
     )
     state.spec_texts.update(checked_specs(specs_dir, specs, [state.password]))
-    files = load_sql_dir(sql_dir)
-    undo_files = load_sql_dir(sql_dir / "undo")
-    variables = {**names.variables(), "comment": state.comment, "password": state.password}
-
-    def sql_step(name: str, file: str, *, after: tuple[str, ...] = (), undo=None, wait=None) -> Step:
-        sql_file = files[file]
-        needed = {k: v for k, v in variables.items() if f"<% {k} %>" in sql_file.text}
-        statements = render(sql_file.text, needed)  # now: a file that does not render fails preflight
-        return Step(
-            name,
-            lambda: runner.run(statements),
-            undo=undo,
-            after=after,
-            wait=wait,
-            description=file,
-        )
-
-    fq = f"{names.database}.{names.schema}"
-
-    def publish_images() -> None:
-        if image_repository is not None:
-            check_images(runner, image_repository, state.image_tag)
-            return
-        url = runner.query("USE ROLE SYSADMIN", f"SHOW IMAGE REPOSITORIES IN SCHEMA {fq}")[0][
-            "repository_url"
-        ]
-        target.publish_image(f"{url}/milvus:{state.image_tag}", "milvus", None)
-        target.publish_image(f"{url}/jupyter:{state.image_tag}", "jupyter", images_dir / "jupyter")
-
-    def upload_specs() -> None:
-        staging = staging_dir / "specs"
-        staging.mkdir(parents=True, exist_ok=True)
-        statements = ["USE ROLE SYSADMIN"]
-        for spec, text in state.spec_texts.items():  # checked at preflight
-            (staging / spec).write_text(text)
-            statements.append(
-                put_file(
-                    staging / spec, f"{fq}.{names.specs_stage}", "OVERWRITE = TRUE AUTO_COMPRESS = FALSE"
-                )
-            )
-        runner.run(statements)
-
-    def until(probe, what: str, timeout: float):
-        """A step's wait: poll ``probe`` with the run's interval and deadline, stopping on an interrupt."""
-        return lambda: wait_for(
-            probe, what=what, timeout=timeout, interval=budgets.interval, cancelled=cancelled
-        )
-
-    def ingress_probe() -> Probe[str]:
-        rows = runner.query("USE ROLE SYSADMIN", f"SHOW ENDPOINTS IN SERVICE {fq}.{names.jupyter_service}")
-        url = next((r["ingress_url"] for r in rows if r["is_public"] == "true"), None) or ""
-        return Probe(bool(url) and PLACEHOLDER not in url, url, state=url or "no public endpoint")
-
-    def wait_ingress() -> None:
-        state.ingress_host = until(ingress_probe, "the Jupyter ingress URL", budgets.endpoint)()
-
-    def undo(step: str):
-        # sql/undo/<step>.sql, rendered like every other file: only validated names are substituted.
-        text = undo_files[f"{step}.sql"].text
-        return _undo(runner, text, {k: v for k, v in variables.items() if f"<% {k} %>" in text})
-
-    service = f"{fq}.{names.milvus_service}", f"{fq}.{names.jupyter_service}"
-    steps = [
-        sql_step("account", "01_account.sql"),
-        sql_step("role_and_user", "02_role_and_user.sql", undo=undo("role_and_user")),
-        sql_step("storage", "03_storage.sql", after=("role_and_user",), undo=undo("storage")),
-        sql_step("grants", "04_grants.sql", after=("storage",)),
-        sql_step("network", "05_network.sql", after=("storage",), undo=undo("network")),
-        sql_step(
-            "pool_milvus",
-            "06_compute_milvus.sql",
-            undo=undo("pool_milvus"),
-            wait=until(
-                partial(_pool_ready, runner, names.milvus_pool),
-                f"compute pool {names.milvus_pool} to be IDLE or ACTIVE",
-                budgets.pool,
-            ),
-        ),
-        sql_step(
-            "pool_jupyter",
-            "06_compute_jupyter.sql",
-            undo=undo("pool_jupyter"),
-            wait=until(
-                partial(_pool_ready, runner, names.jupyter_pool),
-                f"compute pool {names.jupyter_pool} to be IDLE or ACTIVE",
-                budgets.pool,
-            ),
-        ),
-        Step("images", publish_images, after=("storage",), description="publish or check the images"),
-        Step("specs", upload_specs, after=("storage",), description="render and upload the specs"),
-        sql_step(
-            "service_milvus",
-            "07_service_milvus.sql",
-            after=("pool_milvus", "images", "specs", "network", "grants"),
-            undo=undo("service_milvus"),
-            wait=until(
-                partial(_service_running, runner, service[0], "milvus"),
-                f"service {service[0]} to be RUNNING",
-                budgets.service,
-            ),
-        ),
-        sql_step(
-            "service_jupyter",
-            "07_service_jupyter.sql",
-            after=("pool_jupyter", "images", "specs", "network", "grants"),
-            undo=undo("service_jupyter"),
-            wait=until(
-                partial(_service_running, runner, service[1], "jupyter"),
-                f"service {service[1]} to be RUNNING",
-                budgets.service,
-            ),
-        ),
-        sql_step("endpoint_access", "08_endpoint_access.sql", after=("service_jupyter",), wait=wait_ingress),
-    ]
-    return Plan(steps), state
+    context = ProvisioningContext(
+        target=target,
+        names=names,
+        state=state,
+        runner=SqlRunner(target, [state.password]),
+        budgets=budgets or (EMULATOR_BUDGETS if target.is_emulator else Budgets()),
+        cancelled=cancelled,
+        image_repository=image_repository,
+        images_dir=images_dir,
+        staging_dir=staging_dir,
+        files=load_sql_dir(sql_dir),
+        undo_files=load_sql_dir(sql_dir / "undo"),
+        variables={**names.variables(), "comment": state.comment, "password": state.password},
+    )
+    return Plan([plan_step(context, step) for step in STACK_STEPS]), state

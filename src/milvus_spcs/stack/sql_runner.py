@@ -27,18 +27,20 @@ class SqlFailed(HarnessError):
 
 
 def _redacted_snowflake_error(exc: SnowflakeError, secrets: Sequence[str]) -> SnowflakeError:
-    fields = {
-        "msg": redact(exc.raw_msg or "", secrets),
-        "errno": exc.errno,
-        "sqlstate": exc.sqlstate,
-        "sfqid": exc.sfqid,
-        "query": redact(exc.query, secrets) if exc.query else None,
-        "request_id": exc.request_id,
-    }
+    def rebuilt(error_class: type[SnowflakeError]) -> SnowflakeError:
+        return error_class(
+            msg=redact(exc.raw_msg or "", secrets),
+            errno=exc.errno,
+            sqlstate=exc.sqlstate,
+            sfqid=exc.sfqid,
+            query=redact(exc.query, secrets) if exc.query else None,
+            request_id=exc.request_id,
+        )
+
     try:
-        return type(exc)(**fields)
+        return rebuilt(type(exc))
     except TypeError:  # a subclass with its own constructor: the base class keeps errno and sqlstate
-        return SnowflakeError(**fields)
+        return rebuilt(SnowflakeError)
 
 
 def redacted_error(exc: BaseException, secrets: Sequence[str]) -> Exception:

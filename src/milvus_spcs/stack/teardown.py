@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from milvus_spcs.stack.executor import Record
+from milvus_spcs.stack.executor import ExecutionRecord
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class TeardownReport:
 
 
 def undo_all(
-    record: Record,
+    record: ExecutionRecord,
     *,
     diagnostics: Callable[[], None] | None = None,
     remaining: Callable[[], list[str]] | None = None,
