@@ -152,7 +152,7 @@ def test_a_label_on_someone_elses_old_object_does_not_age_a_live_run(
     live = "milvus-spcs run=live01 created=" + dt.datetime.now(dt.UTC).isoformat()
     forged = "milvus-spcs run=live01 created=2020-01-01T00:00:00+00:00"
     create(emulator, {("database", "MILVUS_SPCS_LIVE01_DB"): live, ("warehouse", "MALLORY_OLD_WH"): forged})
-    old = emulator.account.catalog.get(ast.WAREHOUSE, ("MALLORY_OLD_WH",))
+    old = emulator.account.state.catalog.get(ast.WAREHOUSE, ("MALLORY_OLD_WH",))
     assert old is not None
     old.created_on -= dt.timedelta(days=365)  # stands for a warehouse the attacker has owned for a year
     scan = scan_labels(runner)

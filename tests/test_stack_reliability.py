@@ -63,7 +63,7 @@ def test_a_fault_at_any_step_names_it_and_leaves_nothing(emulator, tmp_path: Pat
     emu, runtime = emulator
     emu.reset()
     run_id = "flt" + format(list(STEP_FAULTS).index(step), "03d")
-    emu.account.faults.fail_statement(STEP_FAULTS[step], message=f"Injected failure at {step}.")
+    emu.account.state.faults.fail_statement(STEP_FAULTS[step], message=f"Injected failure at {step}.")
     with (
         pytest.raises(StepFailed) as info,
         provisioned_stack(target_of(emu), config(tmp_path, run_id), report=print),

@@ -74,7 +74,7 @@ def test_a_failed_step_on_the_emulator_starts_teardown_while_pools_still_start(t
         profile="realistic",
         time_scale=0.1,
     ) as emu:
-        emu.account.faults.fail_statement(r"^CREATE USER", message="Injected failure at role_and_user.")
+        emu.account.state.faults.fail_statement(r"^CREATE USER", message="Injected failure at role_and_user.")
         began = time.monotonic()
         with (
             pytest.raises(StepFailed, match="role_and_user"),

@@ -41,8 +41,8 @@ class ControlError(Exception):
 
 def publish_image(emulator: Emulator, image: str, runtime: str, files: Path | None) -> dict[str, Any]:
     ref = images.parse_image(image)
-    with emulator.account.lock:
-        repo = emulator.account.catalog.get(ast.IMAGE_REPOSITORY, ref.repository)
+    with emulator.account.state.lock:
+        repo = emulator.account.state.catalog.get(ast.IMAGE_REPOSITORY, ref.repository)
         if repo is None:
             raise ControlError(f"no image repository {'.'.join(ref.repository)}")
         published = images.publish(repo, ref, runtime, files, emulator.state_dir / "images")
@@ -54,14 +54,14 @@ def publish_image(emulator: Emulator, image: str, runtime: str, files: Path | No
 
 
 def fail_service_start(emulator: Emulator, service: str, reason: str) -> dict[str, Any]:
-    with emulator.account.lock:
+    with emulator.account.state.lock:
         emulator.control.service_faults[service.split(".")[-1].upper()] = START_FAILURES.get(reason, reason)
     return {"service": service, "reason": reason}
 
 
 def crash_container(emulator: Emulator, service: str, container: str) -> dict[str, Any]:
     fqn = tuple(p.upper() for p in service.split("."))
-    with emulator.account.lock:
+    with emulator.account.state.lock:
         state = next((s for f, s in emulator.control.services.items() if f[-len(fqn) :] == fqn), None)
         if state is None or not state.instances or container not in state.instances[0].containers:
             raise ControlError(f"no running container {container!r} in service {service}")
@@ -103,7 +103,7 @@ def add_control_routes(app: web.Application, emulator: Emulator) -> None:
         return {"reset": True}
 
     def fault_statement(body: dict[str, Any]) -> dict[str, Any]:
-        emulator.account.faults.fail_statement(
+        emulator.account.state.faults.fail_statement(
             body["pattern"],
             message=body.get("message", "Injected failure."),
             errno=int(body.get("errno", 1234)),

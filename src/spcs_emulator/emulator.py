@@ -28,9 +28,9 @@ from spcs_emulator.protocol.app import build_app
 from spcs_emulator.protocol.server import ProtocolServer
 from spcs_emulator.protocol.sessions import SessionStore, TokenError
 from spcs_emulator.spcs.control import ControlPlane
-from spcs_emulator.spcs.handlers import SPCS_HANDLERS
 from spcs_emulator.spcs.leftovers import StateDirClaim, reap, records_dir
 from spcs_emulator.spcs.processes import Lifeline
+from spcs_emulator.spcs.registration import register_spcs
 from spcs_emulator.spcs.runtime_api import Ingress, Runtime
 
 ACCOUNT_NAME = "EMULATED"
@@ -91,7 +91,10 @@ class Emulator:
         self._claim: StateDirClaim | None = None
         self.lifeline = Lifeline(records_dir(self.state_dir))
         self.account = Account(
-            name=ACCOUNT_NAME, admin_password=self.admin_password, state_dir=self.state_dir
+            name=ACCOUNT_NAME,
+            admin_password=self.admin_password,
+            state_dir=self.state_dir,
+            registry_host=f"{ACCOUNT_NAME.lower()}.registry.spcs-emulator.local",
         )
         if with_runtime and runtime is None:
             from spcs_emulator.spcs.ingress import IngressProxy
@@ -100,16 +103,15 @@ class Emulator:
             runtime = LocalRuntime(self.state_dir / "containers", lifeline=self.lifeline)
             ingress = ingress or IngressProxy()
         self.control = ControlPlane(
-            self.account, runtime=runtime, ingress=ingress, profile=profile, time_scale=time_scale
+            self.account.state, runtime=runtime, ingress=ingress, profile=profile, time_scale=time_scale
         )
-        self.account.register(SPCS_HANDLERS)
+        register_spcs(self.account, self.control)
         self.sessions = SessionStore()
-        self.account.session_end_listeners.append(self.sessions.end)
+        self.account.state.session_end_listeners.append(self.sessions.end)
         self.control.token_resolver = self._resolve_token
         app = build_app(self.account, self.sessions)
         add_control_routes(app, self)
         self.server = ProtocolServer(app, host=host, port=port)
-        self.account.extensions["registry_host"] = f"{ACCOUNT_NAME.lower()}.registry.spcs-emulator.local"
 
     def _resolve_token(self, token: str) -> Any:
         try:

@@ -66,3 +66,150 @@ def not_emulated(what: str) -> SnowflakeError:
         "0A000",
         f"Unsupported feature: {what} is not emulated by spcs-emulator (see docs/emulator-coverage.md).",
     )
+
+
+# -- the catalogue: every refusal the emulator gives, by name (reference/snowflake.md §7) -----------------
+# Grouped by where Snowflake gives them; the codes tests match on are constants.
+
+SESSION_ENDED = 390104
+INVALID_REGEX = 100048
+
+# Login and sessions
+
+
+def bad_credentials() -> SnowflakeError:
+    return SnowflakeError(390100, "08004", "Incorrect username or password was specified.")
+
+
+def authenticator_not_supported(method: str) -> SnowflakeError:
+    return SnowflakeError(390100, "08004", f"Authenticator {method} is not supported by the emulator.")
+
+
+def user_disabled() -> SnowflakeError:
+    # A disabled user's login, as real logs show it through the connector: "250001 (08001): Failed to
+    # connect to DB: <account>.snowflakecomputing.com:443. User access disabled. Contact your local system
+    # administrator." (GS code 390101) [3P OpenMetadata's Snowflake troubleshooting page].
+    return SnowflakeError(390101, "08004", "User access disabled. Contact your local system administrator.")
+
+
+def jwt_invalid() -> SnowflakeError:
+    return SnowflakeError(390144, "08004", "JWT token is invalid.")
+
+
+def pat_invalid() -> SnowflakeError:
+    return SnowflakeError(394400, "08004", "Programmatic access token is invalid.")
+
+
+def login_role_not_granted(role: str) -> SnowflakeError:
+    return SnowflakeError(
+        390189,
+        "08004",
+        f"Role '{role}' specified in the connect string is not granted to this user. "
+        "Contact your local system administrator, or attempt to login with another role, e.g. PUBLIC.",
+    )
+
+
+def session_ended() -> SnowflakeError:
+    """A session that was ended because its user was dropped or disabled. Snowflake documents that
+    DISABLED = TRUE blocks login and aborts the user's running queries [DOC CREATE/ALTER USER]; the code
+    an open session then gets is unconfirmed. We answer as for any session Snowflake no longer knows:
+    390104 "User must login again" (reference §7.3, fakesnow), which the connector does not try to renew
+    (390112 would send it to RENEW with a master token that is gone too)."""
+    return SnowflakeError(SESSION_ENDED, "08001", "User must login again to access the service.")
+
+
+def role_not_assigned(role: str) -> SnowflakeError:
+    """003013 (42501): Snowflake's answer to USE ROLE of a role not granted to the user (real logs: "003013
+    (42501): SQL access control error: Requested role 'WORKROLE' is not assigned to the executing user.
+    Specify another role to activate."); the emulator gives it for a current role revoked or dropped."""
+    return SnowflakeError(
+        3013,
+        "42501",
+        f"SQL access control error:\nRequested role '{role}' is not assigned to the executing user. "
+        "Specify another role to activate.",
+    )
+
+
+def no_current(what: str) -> SnowflakeError:
+    """090105 (22000): an unqualified name with no current database or schema."""
+    return SnowflakeError(
+        90105,
+        "22000",
+        f"Cannot perform operation. This session does not have a current {what}. "
+        f"Call 'USE {what.upper()}', or use a qualified name.",
+    )
+
+
+# Access control
+
+
+def insufficient_account_privileges(account: str, detail: str | None = None) -> SnowflakeError:
+    """003001 (42501) on the account itself (CREATE <kind>, BIND SERVICE ENDPOINT)."""
+    target = f": {detail}" if detail else f" '{account}'."
+    return SnowflakeError(
+        3001, "42501", f"SQL access control error:\nInsufficient privileges to operate on account{target}"
+    )
+
+
+def invalid_privilege(privilege: str, noun: str) -> SnowflakeError:
+    return SnowflakeError(3011, "42601", f"SQL compilation error:\nInvalid privilege {privilege} for {noun}.")
+
+
+def role_grant_cycle(role: str, grantee: str) -> SnowflakeError:
+    return SnowflakeError(
+        3014,
+        "42601",
+        f"SQL access control error:\nGranting role '{role}' to role '{grantee}' would create a cycle.",
+    )
+
+
+def cannot_drop_system_role(role: str) -> SnowflakeError:
+    return SnowflakeError(3016, "42601", f"SQL access control error:\nCannot drop system role '{role}'.")
+
+
+# Statements
+
+
+def unknown_function(name: str) -> SnowflakeError:
+    return SnowflakeError(2140, "42601", f"SQL compilation error:\nUnknown function {name}")
+
+
+def invalid_regex(pattern: str, why: str) -> SnowflakeError:
+    shown = pattern if len(pattern) <= 80 else pattern[:80] + "..."
+    return SnowflakeError(INVALID_REGEX, "2201B", f"Invalid regular expression: '{shown}', {why}")
+
+
+def spec_file_missing(file: str, stage: str) -> SnowflakeError:
+    return compilation(f"Specification file '{file}' does not exist in stage '{stage}'.")
+
+
+# SPCS
+
+
+def wrong_function_arguments(text: str) -> SnowflakeError:
+    return SnowflakeError(1044, "42P13", f"SQL compilation error:\n{text}")
+
+
+def container_not_running(container: str, instance_id: str, service: str) -> SnowflakeError:
+    return SnowflakeError(
+        391403,
+        "22023",
+        f"Container '{container}' of instance {instance_id} of service {service} is not running.",
+    )
+
+
+def pool_has_services(pool: str, count: int) -> SnowflakeError:
+    return SnowflakeError(
+        391415,
+        "55000",
+        f"Cannot drop compute pool {pool} because it has {count} service(s) or job(s) running. "
+        f"Drop them first, or run ALTER COMPUTE POOL {pool} STOP ALL.",
+    )
+
+
+def service_has_block_volumes(service: str) -> SnowflakeError:
+    return SnowflakeError(
+        391417,
+        "55000",
+        f"Service {service} has block storage volumes; use DROP SERVICE {service} FORCE to drop it and its volumes.",
+    )

@@ -202,7 +202,7 @@ def test_suspend_resume_and_statement_fault_injection(emulator: Emulator, admin)
     assert rows(admin, "SHOW SERVICE CONTAINERS IN SERVICE MILVUS")[0]["instance_id"] is None
     admin.execute("ALTER SERVICE MILVUS RESUME")
     wait_status(admin, "MILVUS", "RUNNING")
-    emulator.account.faults.fail_statement(r"^DROP SERVICE", message="Injected: drop refused.")
+    emulator.account.state.faults.fail_statement(r"^DROP SERVICE", message="Injected: drop refused.")
     with pytest.raises(ProgrammingError, match="Injected: drop refused"):
         admin.execute("DROP SERVICE MILVUS")
     admin.execute("DROP SERVICE MILVUS")  # the fault fired once
@@ -262,3 +262,21 @@ def test_service_roles_are_granted_and_shown(emulator: Emulator, admin) -> None:
     with pytest.raises(ProgrammingError) as info:
         admin.execute("GRANT SERVICE ROLE MILVUS_DEMO.PUBLIC.JUPYTER!NO_SUCH_ROLE TO ROLE MILVUS_ROLE")
     assert info.value.errno == 2003
+
+
+@pytest.mark.parametrize("drop", ["DROP DATABASE MILVUS_DEMO", "DROP SCHEMA MILVUS_DEMO.PUBLIC"])
+def test_dropping_what_holds_a_service_cascades_through_the_services_own_drop(
+    emulator: Emulator, admin, drop: str
+) -> None:
+    """DROP DATABASE/SCHEMA removes each object it holds through that object's kind: the service stops
+    and its service roles stop being granted (they used to outlive the database in SHOW GRANTS)."""
+    run_guide_setup(emulator, admin)
+    admin.execute("USE ROLE SYSADMIN")
+    wait_status(admin, "JUPYTER", "RUNNING")
+    admin.execute("GRANT SERVICE ROLE MILVUS_DEMO.PUBLIC.JUPYTER!ALL_ENDPOINTS_USAGE TO ROLE MILVUS_ROLE")
+    admin.execute("USE ROLE ACCOUNTADMIN")
+    admin.execute(drop)
+    held = [g["name"] for g in rows(admin, "SHOW GRANTS TO ROLE MILVUS_ROLE")]
+    assert not [name for name in held if "!" in name], held
+    assert rows(admin, "SHOW SERVICES IN ACCOUNT") == []
+    assert emulator.control.services == {}

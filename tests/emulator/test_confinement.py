@@ -333,7 +333,7 @@ def test_revoked_read_stops_the_secret_at_the_next_start(emulator, admin, mallor
     _create_with_secret(mallory)
     admin.execute("REVOKE READ ON SECRET D.PUBLIC.CREDS FROM ROLE APP")
     launch = emulator.control._launch_request  # the request the runtime would get
-    service = emulator.account.catalog.get("SERVICE", ("D", "PUBLIC", "S"))
+    service = emulator.account.state.catalog.get("SERVICE", ("D", "PUBLIC", "S"))
     state = emulator.control.services[("D", "PUBLIC", "S")]
     with pytest.raises(Exception, match="does not exist or not authorized"):
         launch(service, state, state.spec.containers[0])

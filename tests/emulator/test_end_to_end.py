@@ -80,7 +80,7 @@ def test_guide_stack_runs_for_real_and_leaves_nothing_behind(tmp_path: Path) -> 
         cur.execute("GRANT SERVICE ROLE MILVUS_DEMO.PUBLIC.JUPYTER!ALL_ENDPOINTS_USAGE TO ROLE MILVUS_ROLE")
         assert requests.get(api, headers=as_user, timeout=10).status_code == 200
 
-        with emu.account.lock:
+        with emu.account.state.lock:
             handles = [
                 h for s in emu.control.services.values() for i in s.instances for h in i.containers.values()
             ]

@@ -184,7 +184,7 @@ def test_dropping_a_user_closes_its_websocket_through_the_whole_stack(tmp_path: 
         admin.execute("USE ROLE SYSADMIN")
         wait_service(admin, "JUPYTER", "RUNNING")
         admin.execute("GRANT SERVICE ROLE MILVUS_DEMO.PUBLIC.JUPYTER!ALL_ENDPOINTS_USAGE TO ROLE MILVUS_ROLE")
-        with emu.account.lock:
+        with emu.account.state.lock:
             state = next(s for s in emu.control.services.values() if s.dns_name.startswith("jupyter."))
         container = Upstream(state.ip, state.spec.public_endpoints[0].port)
         try:

@@ -106,7 +106,7 @@ def publish_files(emu: Emulator, image: str, runtime_kind: str, files: Path) -> 
 
 
 def container_of(emu: Emulator, name: str) -> LocalContainer:
-    with emu.account.lock:
+    with emu.account.state.lock:
         state = emu.control.services[("DB", "PUBLIC", name.upper())]
         handle = next(iter(state.instances[0].containers.values()))
     assert isinstance(handle, LocalContainer)

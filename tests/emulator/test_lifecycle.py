@@ -13,8 +13,8 @@ from spcs_emulator.account.engine import Account
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.protocol.backend import LoginRequest
 from spcs_emulator.spcs.control import ControlPlane
-from spcs_emulator.spcs.handlers import SPCS_HANDLERS
 from spcs_emulator.spcs.lifecycle import ENDPOINT_PLACEHOLDER, PROFILES
+from spcs_emulator.spcs.registration import register_spcs
 from tests.emulator.fakes import FakeIngress, FakeRuntime
 from tests.emulator.test_account import publish, rows
 
@@ -37,8 +37,8 @@ def plane(tmp_path: Path):
     account = Account(admin_password="pw", state_dir=tmp_path)
     clock = Clock()
     runtime = FakeRuntime(initial_state="PENDING")
-    cp = ControlPlane(account, runtime=runtime, ingress=FakeIngress(), profile="realistic", clock=clock)
-    account.register(SPCS_HANDLERS)
+    cp = ControlPlane(account.state, runtime=runtime, ingress=FakeIngress(), profile="realistic", clock=clock)
+    register_spcs(account, cp)
     session = account.login(LoginRequest(account="x", login_name="ADMIN", password="pw"))
 
     def sql(text: str):
@@ -47,7 +47,7 @@ def plane(tmp_path: Path):
     sql("CREATE SECURITY INTEGRATION I TYPE = OAUTH OAUTH_CLIENT = SNOWSERVICES_INGRESS ENABLED = TRUE")
     sql("CREATE DATABASE D")
     sql("CREATE IMAGE REPOSITORY R")
-    repo = account.catalog.get("IMAGE REPOSITORY", ("D", "PUBLIC", "R"))
+    repo = account.state.catalog.get("IMAGE REPOSITORY", ("D", "PUBLIC", "R"))
     from spcs_emulator.spcs import images
 
     images.publish(repo, images.parse_image("/d/public/r/web:1"), "jupyter", None, tmp_path)

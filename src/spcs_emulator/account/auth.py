@@ -6,56 +6,19 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-from typing import TYPE_CHECKING
 
 import jwt
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from spcs_emulator import errors
 from spcs_emulator.account.objects import User
 from spcs_emulator.account.session import Session
+from spcs_emulator.account.state import AccountState
 from spcs_emulator.protocol.backend import LoginRequest
 from spcs_emulator.sql import ast
 
-if TYPE_CHECKING:
-    from spcs_emulator.account.engine import Account
-
-
-def _bad_credentials() -> errors.SnowflakeError:
-    return errors.SnowflakeError(390100, "08004", "Incorrect username or password was specified.")
-
-
-def _user_disabled() -> errors.SnowflakeError:
-    # A disabled user's login, as real logs show it through the connector: "250001 (08001): Failed to
-    # connect to DB: <account>.snowflakecomputing.com:443. User access disabled. Contact your local system
-    # administrator." (GS code 390101) [3P OpenMetadata's Snowflake troubleshooting page].
-    return errors.SnowflakeError(
-        390101, "08004", "User access disabled. Contact your local system administrator."
-    )
-
-
-SESSION_ENDED = 390104
-
-
-def session_ended() -> errors.SnowflakeError:
-    """A session that was ended because its user was dropped or disabled. Snowflake documents that
-    DISABLED = TRUE blocks login and aborts the user's running queries [DOC CREATE/ALTER USER]; the code
-    an open session then gets is unconfirmed. We answer as for any session Snowflake no longer knows:
-    390104 "User must login again" (reference §7.3, fakesnow), which the connector does not try to renew
-    (390112 would send it to RENEW with a master token that is gone too)."""
-    return errors.SnowflakeError(SESSION_ENDED, "08001", "User must login again to access the service.")
-
-
-def role_not_assigned(role: str) -> errors.SnowflakeError:
-    """003013 (42501): Snowflake's answer to USE ROLE of a role not granted to the user (real logs: "003013
-    (42501): SQL access control error: Requested role 'WORKROLE' is not assigned to the executing user.
-    Specify another role to activate."); the emulator gives it for a current role revoked or dropped."""
-    return errors.SnowflakeError(
-        3013,
-        "42501",
-        f"SQL access control error:\nRequested role '{role}' is not assigned to the executing user. "
-        "Specify another role to activate.",
-    )
+SESSION_ENDED = errors.SESSION_ENDED  # for ingress_auth, until it imports errors' own
 
 
 def normalise_login_name(name: str) -> str:
@@ -63,8 +26,8 @@ def normalise_login_name(name: str) -> str:
     return name.upper()
 
 
-def find_user(account: Account, login_name: str) -> User | None:
-    obj = account.catalog.get(ast.USER, (normalise_login_name(login_name),))
+def find_user(state: AccountState, login_name: str) -> User | None:
+    obj = state.catalog.get(ast.USER, (normalise_login_name(login_name),))
     return obj if isinstance(obj, User) else None
 
 
@@ -76,7 +39,7 @@ def public_key_fingerprint(public_key_b64: str) -> str:
 def _check_jwt(user: User, token: str) -> None:
     """The JWT must be signed by one of the user's keys (RSA_PUBLIC_KEY or RSA_PUBLIC_KEY_2) and name
     that key's fingerprint in its issuer."""
-    invalid = errors.SnowflakeError(390144, "08004", "JWT token is invalid.")
+    invalid = errors.jwt_invalid()
     keys = {public_key_fingerprint(k): k for k in (user.rsa_public_key, user.rsa_public_key_2) if k}
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})
@@ -88,6 +51,8 @@ def _check_jwt(user: User, token: str) -> None:
     if public_key is None or not issuer_user.upper().endswith("." + user.name):
         raise invalid
     key = serialization.load_der_public_key(base64.b64decode("".join(public_key.split())))
+    if not isinstance(key, RSAPublicKey):  # RS256 only, as Snowflake's key-pair authentication
+        raise invalid
     try:
         jwt.decode(token, key=key, algorithms=["RS256"], options={"require": ["iss", "sub", "exp", "iat"]})
     except jwt.PyJWTError:
@@ -107,72 +72,65 @@ def is_disabled(user: User) -> bool:
     return user.properties.get("DISABLED") is True
 
 
-def active_user(account: Account, name: str) -> User | None:
+def active_user(state: AccountState, name: str) -> User | None:
     """The user if it still exists and is not disabled (call with the account lock held)."""
-    user = account.catalog.get(ast.USER, (name,))
+    user = state.catalog.get(ast.USER, (name,))
     return user if isinstance(user, User) and not is_disabled(user) else None
 
 
-def role_usable(account: Account, user: str, role: str) -> bool:
+def role_usable(state: AccountState, user: str, role: str) -> bool:
     """Whether ``user`` may act with ``role`` now: it exists and is granted, directly or through roles."""
-    if account.catalog.get(ast.ROLE, (role,)) is None:
+    if state.catalog.get(ast.ROLE, (role,)) is None:
         return False
-    return role in account.access.granted_roles(user)
+    return role in state.access.granted_roles(user)
 
 
-def check_session(account: Account, session: Session, *, role: bool = True) -> None:
+def check_session(state: AccountState, session: Session, *, role: bool = True) -> None:
     """Every statement, ingress request and upload re-checks its session (call with the account lock held):
     ended (user dropped or disabled) -> 390104; a current role no longer granted -> 003013, unless
     ``role`` is False (USE ROLE lets such a session pick another)."""
-    if account.sessions.get(session.id) is not session or active_user(account, session.user) is None:
-        raise session_ended()
-    if role and not role_usable(account, session.user, session.role):
-        raise role_not_assigned(session.role)
+    if state.sessions.get(session.id) is not session or active_user(state, session.user) is None:
+        raise errors.session_ended()
+    if role and not role_usable(state, session.user, session.role):
+        raise errors.role_not_assigned(session.role)
 
 
-def authenticate(account: Account, request: LoginRequest) -> User:
-    user = find_user(account, request.login_name)
+def authenticate(state: AccountState, request: LoginRequest) -> User:
+    user = find_user(state, request.login_name)
     if user is None:
-        raise _bad_credentials()
+        raise errors.bad_credentials()
     method = (request.authenticator or "SNOWFLAKE").upper()
     if method == "SNOWFLAKE":
         if user.password is None or not hmac.compare_digest(user.password, request.password or ""):
-            raise _bad_credentials()
+            raise errors.bad_credentials()
     elif method == "SNOWFLAKE_JWT":
         _check_jwt(user, request.token or "")
     elif method == "PROGRAMMATIC_ACCESS_TOKEN":
         valid, _ = pat_role_restriction(user, request.token or "")
         if not valid:
-            raise errors.SnowflakeError(394400, "08004", "Programmatic access token is invalid.")
+            raise errors.pat_invalid()
     else:
-        raise errors.SnowflakeError(
-            390100, "08004", f"Authenticator {method} is not supported by the emulator."
-        )
+        raise errors.authenticator_not_supported(method)
     if is_disabled(user):  # only after the credentials: a disabled account is not revealed to guessers
-        raise _user_disabled()
+        raise errors.user_disabled()
     return user
 
 
-def open_session(account: Account, user: User, request: LoginRequest) -> Session:
-    granted = account.access.granted_roles(user.name)
+def open_session(state: AccountState, user: User, request: LoginRequest) -> Session:
+    granted = state.access.granted_roles(user.name)
     role = None
     if (request.authenticator or "").upper() == "PROGRAMMATIC_ACCESS_TOKEN":
         _, role = pat_role_restriction(user, request.token or "")
     if role is None and request.role:
         role = request.role.upper() if not request.role.startswith('"') else request.role.strip('"')
         if role not in granted:
-            raise errors.SnowflakeError(
-                390189,
-                "08004",
-                f"Role '{role}' specified in the connect string is not granted to this user. "
-                "Contact your local system administrator, or attempt to login with another role, e.g. PUBLIC.",
-            )
+            raise errors.login_role_not_granted(role)
     if role is None:
         role = user.default_role if user.default_role in granted else "PUBLIC"
     session = Session(user=user.name, role=role, secondary_all="ALL" in user.default_secondary_roles)
-    if request.database and account.catalog.get(ast.DATABASE, (request.database.upper(),)):
+    if request.database and state.catalog.get(ast.DATABASE, (request.database.upper(),)):
         session.database = request.database.upper()
         session.schema = (request.schema or "PUBLIC").upper()
-    if request.warehouse and account.catalog.get(ast.WAREHOUSE, (request.warehouse.upper(),)):
+    if request.warehouse and state.catalog.get(ast.WAREHOUSE, (request.warehouse.upper(),)):
         session.warehouse = request.warehouse.upper()
     return session

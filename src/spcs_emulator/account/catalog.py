@@ -49,6 +49,11 @@ class Catalog:
                 del self._objects[key]
         return removed
 
+    def contents(self, fqn: tuple[str, ...]) -> list[CatalogObject]:
+        """Everything inside the database or schema ``fqn`` (schemas, and the objects in them)."""
+        n = len(fqn)
+        return [obj for (_, key), obj in self._objects.items() if len(key) > n and key[:n] == fqn]
+
     def get(self, kind: str, fqn: tuple[str, ...]) -> CatalogObject | None:
         return self._objects.get((family(kind), fqn))
 
@@ -88,20 +93,11 @@ def qualify(kind: str, name: ast.Name, session: Session) -> tuple[str, ...]:
             return parts
         if len(parts) == 2:
             if not session.database:
-                raise _no_current("database")
+                raise errors.no_current("database")
             return (session.database, *parts)
         if not session.database:
-            raise _no_current("database")
+            raise errors.no_current("database")
         if not session.schema:
-            raise _no_current("schema")
+            raise errors.no_current("schema")
         return (session.database, session.schema, parts[0])
     raise errors.not_emulated(f"objects of kind {kind}")
-
-
-def _no_current(what: str) -> errors.SnowflakeError:
-    return errors.SnowflakeError(
-        90105,
-        "22000",
-        f"Cannot perform operation. This session does not have a current {what}. "
-        f"Call 'USE {what.upper()}', or use a qualified name.",
-    )

@@ -1,38 +1,36 @@
-"""What a statement handler works with: the account, the session, and the privilege checks."""
+"""What object kinds and statement handlers work with: the account's state, the session, and the
+privilege checks."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from spcs_emulator import errors
 from spcs_emulator.account.access import ACCOUNT_FQN, OWNERSHIP
 from spcs_emulator.account.catalog import kind_word, privilege_noun, qualify
 from spcs_emulator.account.objects import SCHEMA_KINDS, CatalogObject, family
 from spcs_emulator.account.session import Session
+from spcs_emulator.account.state import AccountState
 from spcs_emulator.sql import ast
-
-if TYPE_CHECKING:
-    from spcs_emulator.account.engine import Account
 
 
 @dataclass
 class Context:
-    account: Account
+    state: AccountState
     session: Session
 
     # -- roles ------------------------------------------------------------------------------------
 
     def primary_roles(self) -> set[str]:
-        return self.account.access.closure([self.session.role])
+        return self.state.access.closure([self.session.role])
 
     def roles(self) -> set[str]:
         """Primary role closure plus, with secondary roles ALL, every role granted to the user."""
-        return self.account.access.session_roles(self.session)
+        return self.state.access.session_roles(self.session)
 
     def has_account_privilege(self, privilege: str, *, primary_only: bool = False) -> bool:
         roles = self.primary_roles() if primary_only else self.roles()
-        return self.account.access.has_account_privilege(roles, privilege)
+        return self.state.access.has_account_privilege(roles, privilege)
 
     def manages_grants(self) -> bool:
         return self.has_account_privilege("MANAGE GRANTS")
@@ -43,7 +41,7 @@ class Context:
         return qualify(kind, name, self.session)
 
     def visible(self, obj: CatalogObject) -> bool:
-        access, roles = self.account.access, self.roles()
+        access, roles = self.state.access, self.roles()
         if obj.kind == ast.ROLE:  # SHOW ROLES lists every role of the account
             return True
         if obj.kind == ast.USER and (obj.name == self.session.user or self.manages_grants()):
@@ -62,7 +60,7 @@ class Context:
     def lookup(self, kind: str, name: ast.Name, *, bypass_visibility: bool = False) -> CatalogObject:
         """The object, if it exists and the session may see it; else 002003, worded as Snowflake does."""
         fqn = self.qualify(kind, name)
-        obj = self.account.catalog.get(kind, fqn)
+        obj = self.state.catalog.get(kind, fqn)
         if obj is None or (not bypass_visibility and not self.visible(obj)):
             raise errors.does_not_exist(kind_word(kind), ".".join(fqn))
         if kind != family(kind) and obj.subtype not in (None, kind):
@@ -78,7 +76,7 @@ class Context:
 
     def require(self, obj: CatalogObject, *privileges: str) -> None:
         """003001 unless the session holds one of ``privileges`` (OWNERSHIP always counts)."""
-        if not self.account.access.holds(self.roles(), obj.kind, obj.fqn, *privileges):
+        if not self.state.access.holds(self.roles(), obj.kind, obj.fqn, *privileges):
             raise errors.insufficient_privileges(privilege_noun(obj.kind), obj.display)
 
     def require_owner(self, obj: CatalogObject) -> None:
@@ -87,20 +85,16 @@ class Context:
     def require_create_in_account(self, kind: str, privilege: str) -> None:
         # Creation is authorised by the primary role alone (it becomes the owner).
         if not self.has_account_privilege(privilege, primary_only=True):
-            raise errors.SnowflakeError(
-                3001,
-                "42501",
-                f"SQL access control error:\nInsufficient privileges to operate on account '{self.account.name}'.",
-            )
+            raise errors.insufficient_account_privileges(self.state.name)
 
     def require_create_in_schema(self, kind: str, fqn: tuple[str, ...]) -> None:
         """CREATE <kind> in db.schema: USAGE on the database, and CREATE <kind> (or ownership) on the schema."""
-        access, roles = self.account.access, self.primary_roles()
+        access, roles = self.state.access, self.primary_roles()
         db_fqn, schema_fqn = fqn[:1], fqn[:2]
-        db = self.account.catalog.get(ast.DATABASE, db_fqn)
+        db = self.state.catalog.get(ast.DATABASE, db_fqn)
         if db is None or not access.has_any(self.roles(), ast.DATABASE, db_fqn):
             raise errors.does_not_exist("Database", db_fqn[0])
-        schema = self.account.catalog.get(ast.SCHEMA, schema_fqn)
+        schema = self.state.catalog.get(ast.SCHEMA, schema_fqn)
         if schema is None or not access.has_any(self.roles(), ast.SCHEMA, schema_fqn):
             raise errors.does_not_exist("Schema", ".".join(schema_fqn))
         if not access.holds(roles, ast.DATABASE, db_fqn, "USAGE") or not access.holds(

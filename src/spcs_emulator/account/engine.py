@@ -1,114 +1,144 @@
-"""The emulated account: authentication, one lock, and statement dispatch to the handler modules."""
+"""The emulated account as the protocol sees it: login, logout, statement execution, and registration
+of what other layers add (object kinds, statement handlers, functions).
+
+The state (catalog, grants, sessions, faults, lock) lives in ``state.py``; what each statement does
+lives in ``handlers/`` and, per object kind, in ``kinds/``.
+"""
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 from spcs_emulator import errors
 from spcs_emulator.account import auth
 from spcs_emulator.account.access import ACCOUNTADMIN, SYSTEM_ROLES, AccessControl
-from spcs_emulator.account.catalog import Catalog
-from spcs_emulator.account.context import Context
-from spcs_emulator.account.faults import Faults
+from spcs_emulator.account.handlers import grants, objects, session, stages
+from spcs_emulator.account.kinds import databases, network, principals, repositories, secrets, warehouses
+from spcs_emulator.account.kinds import stages as stage_kind
+from spcs_emulator.account.object_kinds import ObjectKind
 from spcs_emulator.account.objects import CatalogObject, User
+from spcs_emulator.account.registry import Function, Handler, Registry, StatementContext
 from spcs_emulator.account.session import Session
+from spcs_emulator.account.state import DEFAULT_REGISTRY_HOST, AccountState
 from spcs_emulator.protocol.backend import LoginRequest, Upload
 from spcs_emulator.results import Result
 from spcs_emulator.sql import ast
 from spcs_emulator.sql.parser import parse
 
-log = logging.getLogger(__name__)
-
 ADMIN_USER = "ADMIN"
-Handler = Callable[[Context, Any], Result | Upload]
+
+ACCOUNT_HANDLERS: dict[type, Handler] = {
+    ast.Use: session.use,
+    ast.AlterSession: session.alter_session,
+    ast.Select: session.select,
+    ast.Call: session.call,
+    ast.Begin: session.begin,
+    ast.Create: objects.create,
+    ast.Drop: objects.drop,
+    ast.Alter: objects.alter,
+    ast.Describe: objects.describe,
+    ast.Show: objects.show,
+    ast.Grant: grants.grant,
+    ast.GrantRole: grants.grant_role,
+    ast.ShowGrants: grants.show_grants,
+    ast.Put: stages.put,
+    ast.ListStage: stages.list_stage,
+    ast.RemoveStage: stages.remove_stage,
+}
+
+ACCOUNT_KINDS: tuple[ObjectKind, ...] = (
+    databases.DATABASE_KIND,
+    databases.SCHEMA_KIND,
+    warehouses.WAREHOUSE_KIND,
+    principals.ROLE_KIND,
+    principals.USER_KIND,
+    stage_kind.STAGE_KIND,
+    repositories.IMAGE_REPOSITORY_KIND,
+    secrets.SECRET_KIND,
+    network.NETWORK_RULE_KIND,
+    *network.INTEGRATION_KINDS,
+)
 
 
 class Account:
-    """One account. Thread-safe: the protocol thread, the ingress proxies and the lifecycle loop share it."""
+    """One account. Thread-safe: every statement runs under the state's lock."""
 
-    def __init__(self, *, name: str = "EMULATED", admin_password: str, state_dir: Path) -> None:
-        self.name = name
-        self.state_dir = state_dir
-        self.lock = threading.RLock()
-        self.catalog = Catalog()
-        self.access = AccessControl()
-        self.faults = Faults()
-        self.sessions: dict[int, Session] = {}
-        # Told the id of every session the account ends (the protocol's token store forgets it).
-        self.session_end_listeners: list[Callable[[int], None]] = []
+    def __init__(
+        self,
+        *,
+        name: str = "EMULATED",
+        admin_password: str,
+        state_dir: Path,
+        registry_host: str = DEFAULT_REGISTRY_HOST,
+    ) -> None:
+        self.state = AccountState(name=name, state_dir=state_dir, registry_host=registry_host)
+        self.registry = Registry(handlers=dict(ACCOUNT_HANDLERS), functions=dict(session.CONTEXT_FUNCTIONS))
+        self.registry.add_kinds(ACCOUNT_KINDS)
         self._admin_password = admin_password
-        self._handlers: dict[type, Handler] = {}
-        self._extensions_handlers: dict[type, Handler] = {}  # registered from outside; survive reset()
-        self.extensions: dict[str, Any] = {}  # the SPCS control plane registers itself here
         self._bootstrap()
 
-    # -- set-up -----------------------------------------------------------------------------------
+    # -- registration (by the layers above, once, before serving) --------------------------------
 
-    def register(self, handlers: dict[type, Handler]) -> None:
-        self._extensions_handlers.update(handlers)
-        self._handlers.update(handlers)
+    def add_kinds(self, kinds: Iterable[ObjectKind]) -> None:
+        self.registry.add_kinds(kinds)
+
+    def add_handlers(self, handlers: Mapping[type, Handler]) -> None:
+        self.registry.handlers.update(handlers)
+
+    def add_functions(self, functions: Mapping[str, Function]) -> None:
+        self.registry.functions.update(functions)
+
+    def handler(self, statement: type) -> Handler:
+        """The handler registered for ``statement`` now (one registered later may wrap it)."""
+        return self.registry.handlers[statement]
+
+    # -- state ------------------------------------------------------------------------------------
 
     def _bootstrap(self) -> None:
+        catalog, access = self.state.catalog, self.state.access
         for role in SYSTEM_ROLES:
-            self.catalog.add(CatalogObject(ast.ROLE, (role,), owner=ACCOUNTADMIN))
-        self.access.bootstrap()
+            catalog.add(CatalogObject(ast.ROLE, (role,), owner=ACCOUNTADMIN))
+        access.bootstrap()
         admin = User(ast.USER, (ADMIN_USER,), owner=ACCOUNTADMIN, password=self._admin_password)
         admin.default_role = ACCOUNTADMIN
-        self.catalog.add(admin)
-        self.access.grant_role(ACCOUNTADMIN, ast.USER, ADMIN_USER, ACCOUNTADMIN)
-        from spcs_emulator.account.handlers import ALL_HANDLERS
-
-        self._handlers = {**ALL_HANDLERS, **self._extensions_handlers}
+        catalog.add(admin)
+        access.grant_role(ACCOUNTADMIN, ast.USER, ADMIN_USER, ACCOUNTADMIN)
 
     def reset(self) -> None:
         """Back to a fresh account (fixtures call this between tests)."""
-        with self.lock:
-            self.catalog.reset()
-            self.access = AccessControl()
+        with self.state.lock:
+            self.state.catalog.reset()
+            self.state.access = AccessControl()
             # The admin user is recreated as it was, so its sessions live on; every other user is gone.
-            self.end_sessions(lambda session: session.user != ADMIN_USER)
-            self.faults.clear()
-            for hook in self.extensions.values():
-                reset = getattr(hook, "reset", None)
-                if reset:
-                    reset()
+            self.state.end_sessions(lambda session: session.user != ADMIN_USER)
+            self.state.faults.clear()
+            self.state.extensions.reset()
             self._bootstrap()
 
     # -- AccountBackend ---------------------------------------------------------------------------
 
     def login(self, request: LoginRequest) -> Session:
-        with self.lock:
-            user = auth.authenticate(self, request)
-            session = auth.open_session(self, user, request)
-            self.sessions[session.id] = session
+        with self.state.lock:
+            user = auth.authenticate(self.state, request)
+            session = auth.open_session(self.state, user, request)
+            self.state.sessions[session.id] = session
             return session
 
     def logout(self, session: Session) -> None:
-        with self.lock:
-            self.sessions.pop(session.id, None)
-
-    def end_sessions(self, which: Callable[[Session], bool]) -> None:
-        """End the sessions ``which`` selects (their user was dropped or disabled); call with the lock held."""
-        for session in [s for s in self.sessions.values() if which(s)]:
-            del self.sessions[session.id]
-            log.debug("session %s of user %r ended", session.id, session.user)
-            for listener in self.session_end_listeners:
-                listener(session.id)
+        with self.state.lock:
+            self.state.sessions.pop(session.id, None)
 
     def execute(self, session: Session, sql: str) -> Result | Upload:
         statement = parse(sql)
-        with self.lock:
+        with self.state.lock:
             # Access taken away is gone: the user and the current role are checked on every statement.
-            auth.check_session(self, session, role=not _may_run_without_role(statement))
-            self.faults.check_statement(sql)
-            handler = self._handlers.get(type(statement))
+            auth.check_session(self.state, session, role=not _may_run_without_role(statement))
+            self.state.faults.check_statement(sql)
+            handler = self.registry.handlers.get(type(statement))
             if handler is None:
                 raise errors.not_emulated(type(statement).__name__)
-            return handler(Context(self, session), statement)
+            return handler(StatementContext(self.state, session, self.registry), statement)
 
 
 def _may_run_without_role(statement: object) -> bool:

@@ -8,15 +8,15 @@ from typing import Any
 
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.objects import SCHEMA_KINDS, CatalogObject, family
-from spcs_emulator.results import Column, Result, table
+from spcs_emulator.results import Column, ColumnType, Result, table
 from spcs_emulator.sql import ast
 
-TS = "timestamp_ltz"
+TS: ColumnType = "timestamp_ltz"
 
 
 def columns(spec: str) -> tuple[Column, ...]:
     """'created_on:ts name is_public:bool port:int' -> Column tuple (text unless typed)."""
-    types = {"ts": TS, "bool": "boolean", "int": "fixed", "variant": "variant"}
+    types: dict[str, ColumnType] = {"ts": TS, "bool": "boolean", "int": "fixed", "variant": "variant"}
     out = []
     for word in spec.split():
         name, _, kind = word.partition(":")
@@ -55,6 +55,7 @@ def in_scope(ctx: Context, obj: CatalogObject, scope: ast.Scope | None) -> bool:
         db = scope.name.last if scope.name else session.database
         return obj.fqn[0] == db
     if scope.kind == ast.SCHEMA:
+        target: tuple[str | None, ...]
         if scope.name is None:
             target = (session.database, session.schema)
         else:
@@ -74,7 +75,7 @@ def listing(
 ) -> Result:
     pattern = like_regex(show.like) if show.like is not None else None
     rows = []
-    candidates = objects if objects is not None else ctx.account.catalog.all(kind)
+    candidates = objects if objects is not None else ctx.state.catalog.all(kind)
     for obj in candidates:
         if kind != family(kind) and obj.subtype != kind:  # e.g. SHOW SECURITY INTEGRATIONS
             continue
@@ -91,7 +92,7 @@ def listing(
 
 
 def owner_of(ctx: Context, obj: CatalogObject) -> str:
-    return ctx.account.access.owner(family(obj.kind), obj.fqn) or ""
+    return ctx.state.access.owner(family(obj.kind), obj.fqn) or ""
 
 
 def yn(flag: bool) -> str:
@@ -105,3 +106,8 @@ def tf(flag: bool) -> str:
 def text(value: Any) -> str:
     """Text columns Snowflake renders as '' rather than NULL (comments, urls)."""
     return "" if value is None else str(value)
+
+
+def describe_properties(rows: list[tuple[str, str, Any, Any]]) -> Result:
+    """DESCRIBE's property listing (users, integrations): one row per property."""
+    return table(columns("property property_type property_value property_default"), rows)

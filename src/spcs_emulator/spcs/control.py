@@ -79,7 +79,6 @@ class ControlPlane:
         self._stopper = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spcs-stop")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        account.extensions["spcs"] = self
 
     # -- reconciler thread ------------------------------------------------------------------------
 
@@ -219,7 +218,7 @@ class ControlPlane:
             state.schedule_at = self.clock() + self.timing.service_schedule
             self._ensure_pool_running(obj)
 
-    def drop_service(self, ctx, obj: CatalogObject) -> None:
+    def drop_service(self, obj: CatalogObject) -> None:
         state = self.services.pop(obj.fqn, None)
         self._ips.pop(obj.fqn, None)
         self._publish_hosts()
@@ -229,44 +228,6 @@ class ControlPlane:
 
     def service_roles(self, obj: CatalogObject) -> dict[str, tuple[str, ...]]:
         return self.services[obj.fqn].spec.service_roles
-
-    def show_service_role_grants(self, ctx, stmt: ast.ShowGrants):
-        """SHOW GRANTS TO SERVICE ROLE svc!r (its endpoints) / OF SERVICE ROLE svc!r (who holds it)."""
-        from spcs_emulator import errors
-        from spcs_emulator.account.access import service_role_key
-        from spcs_emulator.account.show import columns
-        from spcs_emulator.results import table
-
-        target = stmt.name
-        assert isinstance(target, ast.ServiceRoleName)
-        service = ctx.lookup(ast.SERVICE, target.service)
-        endpoints = self.service_roles(service).get(target.role)
-        if endpoints is None:
-            raise errors.does_not_exist("Service role", f"{service.display}!{target.role}")
-        key = service_role_key(service.fqn, target.role)
-        if stmt.mode == "TO SERVICE ROLE":
-            return table(
-                columns("created_on:ts privilege granted_on name granted_to grantee_name"),
-                [
-                    (
-                        service.created_on,
-                        "USAGE",
-                        "SERVICE_ENDPOINT",
-                        f"{service.display}!{e}",
-                        "SERVICE_ROLE",
-                        key,
-                    )
-                    for e in endpoints
-                ],
-            )
-        return table(
-            columns("created_on:ts role granted_to grantee_name granted_by"),
-            [
-                (g.created_on, key, g.grantee_kind, g.grantee, g.granted_by)
-                for g in self.account.access.role_grants
-                if g.role == key
-            ],
-        )
 
     def _close_ingress(self, state: ServiceState) -> None:
         if self.ingress is not None and state.ingress:

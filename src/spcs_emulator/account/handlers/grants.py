@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from spcs_emulator import errors
 from spcs_emulator.account.access import ALL_PRIVILEGES, OWNERSHIP, service_role_key
-from spcs_emulator.account.context import Context
 from spcs_emulator.account.objects import CatalogObject, family
+from spcs_emulator.account.registry import StatementContext
 from spcs_emulator.account.show import columns
 from spcs_emulator.results import Result, status, table
 from spcs_emulator.sql import ast
@@ -40,11 +41,13 @@ def granted_on(kind: str) -> str:
 
 
 def _target(
-    ctx: Context, kind: str, name: ast.Name | None
+    ctx: StatementContext, kind: str, name: ast.Name | None
 ) -> tuple[str, tuple[str, ...], CatalogObject | None]:
     if kind == ast.ACCOUNT:
         return ast.ACCOUNT, (), None
-    obj = ctx.lookup(kind, name, bypass_visibility=ctx.manages_grants())  # type: ignore[arg-type]
+    if name is None:
+        raise errors.not_emulated(f"GRANT ... ON {kind} without a name")
+    obj = ctx.lookup(kind, name, bypass_visibility=ctx.manages_grants())
     return obj.kind, obj.fqn, obj
 
 
@@ -56,18 +59,14 @@ def _expand(privileges: tuple[str, ...], kind: str) -> tuple[str, ...]:
     allowed = ACCOUNT_PRIVILEGES if kind == ast.ACCOUNT else frozenset(ALL_PRIVILEGES[family(kind)])
     for privilege in privileges:
         if privilege != OWNERSHIP and privilege not in allowed:
-            raise errors.SnowflakeError(
-                3011,
-                "42601",
-                f"SQL compilation error:\nInvalid privilege {privilege} for {family(kind).lower()}.",
-            )
+            raise errors.invalid_privilege(privilege, family(kind).lower())
     return privileges
 
 
-def _may_grant(ctx: Context, kind: str, fqn: tuple[str, ...], privilege: str) -> bool:
+def _may_grant(ctx: StatementContext, kind: str, fqn: tuple[str, ...], privilege: str) -> bool:
     if ctx.manages_grants():
         return True
-    access, roles = ctx.account.access, ctx.roles()
+    access, roles = ctx.state.access, ctx.roles()
     if kind != ast.ACCOUNT and OWNERSHIP in access.privileges_of(roles, kind, fqn):
         return True
     return any(
@@ -76,23 +75,23 @@ def _may_grant(ctx: Context, kind: str, fqn: tuple[str, ...], privilege: str) ->
     )
 
 
-def _role(ctx: Context, name: ast.Name) -> CatalogObject:
-    role = ctx.account.catalog.get(ast.ROLE, (name.last,))
+def _role(ctx: StatementContext, name: ast.Name) -> CatalogObject:
+    role = ctx.state.catalog.get(ast.ROLE, (name.last,))
     if role is None:
         raise errors.does_not_exist("Role", name.last)
     return role
 
 
-def grant(ctx: Context, stmt: ast.Grant) -> Result:
+def grant(ctx: StatementContext, stmt: ast.Grant) -> Result:
     if stmt.grantee_kind != ast.ROLE:
         raise errors.not_emulated(f"GRANT ... TO {stmt.grantee_kind}")
     kind, fqn, obj = _target(ctx, stmt.on_kind, stmt.on_name)
     role = _role(ctx, stmt.grantee)
-    access = ctx.account.access
+    access = ctx.state.access
     for privilege in _expand(stmt.privileges, kind):
         if not _may_grant(ctx, kind, fqn, privilege):
             noun = "account" if obj is None else family(kind).lower()
-            raise errors.insufficient_privileges(noun, ctx.account.name if obj is None else obj.display)
+            raise errors.insufficient_privileges(noun, ctx.state.name if obj is None else obj.display)
         if stmt.revoke:
             if privilege == OWNERSHIP:
                 raise errors.compilation(
@@ -108,12 +107,11 @@ def grant(ctx: Context, stmt: ast.Grant) -> Result:
     return status()
 
 
-def grant_role(ctx: Context, stmt: ast.GrantRole) -> Result:
-    access = ctx.account.access
+def grant_role(ctx: StatementContext, stmt: ast.GrantRole) -> Result:
+    access = ctx.state.access
     if isinstance(stmt.role, ast.ServiceRoleName):
         service = ctx.lookup(ast.SERVICE, stmt.role.service, bypass_visibility=ctx.manages_grants())
-        spcs = ctx.account.extensions["spcs"]
-        if stmt.role.role not in spcs.service_roles(service):
+        if stmt.role.role not in object_roles(ctx, service):
             raise errors.does_not_exist("Service role", f"{service.display}!{stmt.role.role}")
         if not (ctx.manages_grants() or access.holds(ctx.roles(), service.kind, service.fqn, OWNERSHIP)):
             raise errors.insufficient_privileges("service", service.display)
@@ -126,13 +124,9 @@ def grant_role(ctx: Context, stmt: ast.GrantRole) -> Result:
     if stmt.grantee_kind == ast.ROLE:
         grantee = _role(ctx, stmt.grantee).name
         if not stmt.revoke and access.would_cycle(role_key, grantee):
-            raise errors.SnowflakeError(
-                3014,
-                "42601",
-                f"SQL access control error:\nGranting role '{role_key}' to role '{grantee}' would create a cycle.",
-            )
+            raise errors.role_grant_cycle(role_key, grantee)
     else:
-        user = ctx.account.catalog.get(ast.USER, (stmt.grantee.last,))
+        user = ctx.state.catalog.get(ast.USER, (stmt.grantee.last,))
         if user is None:
             raise errors.does_not_exist("User", stmt.grantee.last)
         grantee = user.name
@@ -143,108 +137,137 @@ def grant_role(ctx: Context, stmt: ast.GrantRole) -> Result:
     return status()
 
 
-def _object_name(ctx: Context, kind: str, fqn: tuple[str, ...]) -> str:
-    return ctx.account.name if kind == ast.ACCOUNT else ".".join(fqn)
+def _object_name(ctx: StatementContext, kind: str, fqn: tuple[str, ...]) -> str:
+    return ctx.state.name if kind == ast.ACCOUNT else ".".join(fqn)
 
 
-def _may_inspect_role(ctx: Context, role: str) -> bool:
+def _may_inspect_role(ctx: StatementContext, role: str) -> bool:
     return (
         role in ctx.roles()
         or ctx.manages_grants()
-        or ctx.account.access.holds(ctx.roles(), ast.ROLE, (role,), OWNERSHIP)
+        or ctx.state.access.holds(ctx.roles(), ast.ROLE, (role,), OWNERSHIP)
     )
 
 
-def show_grants(ctx: Context, stmt: ast.ShowGrants) -> Result:
-    access = ctx.account.access
-    if stmt.mode == "TO ROLE":
-        role = _role(ctx, stmt.name).name  # type: ignore[arg-type]
-        if not _may_inspect_role(ctx, role):
-            raise errors.insufficient_privileges("role", role)
-        rows: list[tuple[Any, ...]] = [
+def object_roles(ctx: StatementContext, obj: CatalogObject) -> Mapping[str, tuple[str, ...]]:
+    """The roles ``obj`` defines (a service's service roles), as its kind declares them."""
+    kind = ctx.registry.kind_of(obj)
+    return {} if kind is None or kind.roles is None else kind.roles(ctx, obj)
+
+
+def _grants_to_role(ctx: StatementContext, stmt: ast.ShowGrants) -> Result:
+    access = ctx.state.access
+    role = _role(ctx, _named(stmt)).name
+    if not _may_inspect_role(ctx, role):
+        raise errors.insufficient_privileges("role", role)
+    rows: list[tuple[Any, ...]] = [
+        (
+            g.created_on,
+            g.privilege,
+            granted_on(g.kind),
+            _object_name(ctx, g.kind, g.fqn),
+            "ROLE",
+            role,
+            str(g.grant_option).lower(),
+            g.granted_by,
+        )
+        for g in access.grants
+        if g.grantee == role
+    ]
+    rows += [
+        (
+            g.created_on,
+            "USAGE",
+            "SERVICE_ROLE" if "!" in g.role else "ROLE",
+            g.role,
+            "ROLE",
+            role,
+            "false",
+            g.granted_by,
+        )
+        for g in access.role_grants
+        if g.grantee_kind == ast.ROLE and g.grantee == role
+    ]
+    return table(GRANTS_TO_COLUMNS, rows)
+
+
+def _grants_of_role(ctx: StatementContext, stmt: ast.ShowGrants) -> Result:
+    role = _role(ctx, _named(stmt)).name
+    if not _may_inspect_role(ctx, role):
+        raise errors.insufficient_privileges("role", role)
+    return table(
+        columns("created_on:ts role granted_to grantee_name granted_by"),
+        [
+            (g.created_on, role, g.grantee_kind, g.grantee, g.granted_by)
+            for g in ctx.state.access.role_grants
+            if g.role == role
+        ],
+    )
+
+
+def _grants_to_user(ctx: StatementContext, stmt: ast.ShowGrants) -> Result:
+    name = _named(stmt).last
+    if ctx.state.catalog.get(ast.USER, (name,)) is None:
+        raise errors.does_not_exist("User", name)
+    if name != ctx.session.user and not ctx.manages_grants():
+        raise errors.insufficient_privileges("user", name)
+    return table(
+        columns(
+            "created_on:ts privilege granted_on name role granted_to grantee_name grant_option granted_by"
+        ),
+        [
+            (g.created_on, "USAGE", "ROLE", g.role, g.role, "USER", name, "false", g.granted_by)
+            for g in ctx.state.access.role_grants
+            if g.grantee_kind == ast.USER and g.grantee == name
+        ],
+    )
+
+
+def _grants_on(ctx: StatementContext, stmt: ast.ShowGrants) -> Result:
+    kind, fqn, obj = _target(
+        ctx, stmt.kind or ast.ACCOUNT, stmt.name if isinstance(stmt.name, ast.Name) else None
+    )
+    if obj is not None and not (ctx.visible(obj) or ctx.manages_grants()):
+        raise errors.does_not_exist(kind.capitalize(), obj.display)
+    return table(
+        columns(
+            "created_on:ts privilege granted_on name granted_to grantee_name grant_option granted_by granted_by_role_type"
+        ),
+        [
             (
                 g.created_on,
                 g.privilege,
                 granted_on(g.kind),
                 _object_name(ctx, g.kind, g.fqn),
-                "ROLE",
-                role,
+                "SERVICE_ROLE" if "!" in g.grantee else "ROLE",
+                g.grantee,
                 str(g.grant_option).lower(),
                 g.granted_by,
-            )
-            for g in access.grants
-            if g.grantee == role
-        ]
-        rows += [
-            (
-                g.created_on,
-                "USAGE",
-                "SERVICE_ROLE" if "!" in g.role else "ROLE",
-                g.role,
                 "ROLE",
-                role,
-                "false",
-                g.granted_by,
             )
-            for g in access.role_grants
-            if g.grantee_kind == ast.ROLE and g.grantee == role
-        ]
-        return table(GRANTS_TO_COLUMNS, rows)
-    if stmt.mode == "OF ROLE":
-        role = _role(ctx, stmt.name).name  # type: ignore[arg-type]
-        if not _may_inspect_role(ctx, role):
-            raise errors.insufficient_privileges("role", role)
-        return table(
-            columns("created_on:ts role granted_to grantee_name granted_by"),
-            [
-                (g.created_on, role, g.grantee_kind, g.grantee, g.granted_by)
-                for g in access.role_grants
-                if g.role == role
-            ],
-        )
-    if stmt.mode == "TO USER":
-        name = stmt.name.last  # type: ignore[union-attr]
-        if ctx.account.catalog.get(ast.USER, (name,)) is None:
-            raise errors.does_not_exist("User", name)
-        if name != ctx.session.user and not ctx.manages_grants():
-            raise errors.insufficient_privileges("user", name)
-        return table(
-            columns(
-                "created_on:ts privilege granted_on name role granted_to grantee_name grant_option granted_by"
-            ),
-            [
-                (g.created_on, "USAGE", "ROLE", g.role, g.role, "USER", name, "false", g.granted_by)
-                for g in access.role_grants
-                if g.grantee_kind == ast.USER and g.grantee == name
-            ],
-        )
-    if stmt.mode == "ON":
-        kind, fqn, obj = _target(
-            ctx, stmt.kind or ast.ACCOUNT, stmt.name if isinstance(stmt.name, ast.Name) else None
-        )
-        if obj is not None and not (ctx.visible(obj) or ctx.manages_grants()):
-            raise errors.does_not_exist(kind.capitalize(), obj.display)
-        return table(
-            columns(
-                "created_on:ts privilege granted_on name granted_to grantee_name grant_option granted_by granted_by_role_type"
-            ),
-            [
-                (
-                    g.created_on,
-                    g.privilege,
-                    granted_on(g.kind),
-                    _object_name(ctx, g.kind, g.fqn),
-                    "SERVICE_ROLE" if "!" in g.grantee else "ROLE",
-                    g.grantee,
-                    str(g.grant_option).lower(),
-                    g.granted_by,
-                    "ROLE",
-                )
-                for g in access.grants
-                if g.kind == kind and g.fqn == fqn
-            ],
-        )
-    if stmt.mode in ("TO SERVICE ROLE", "OF SERVICE ROLE"):
-        spcs = ctx.account.extensions["spcs"]
-        return spcs.show_service_role_grants(ctx, stmt)
-    raise errors.not_emulated(f"SHOW GRANTS {stmt.mode}".strip())
+            for g in ctx.state.access.grants
+            if g.kind == kind and g.fqn == fqn
+        ],
+    )
+
+
+def _named(stmt: ast.ShowGrants) -> ast.Name:
+    if not isinstance(stmt.name, ast.Name):  # the grammar gives these modes a plain name
+        raise errors.not_emulated(f"SHOW GRANTS {stmt.mode} without a role or user name")
+    return stmt.name
+
+
+# SHOW GRANTS <mode>: TO/OF SERVICE ROLE are the service's layer's (spcs/statements/grants.py).
+SHOW_GRANTS: dict[str, Callable[[StatementContext, ast.ShowGrants], Result]] = {
+    "TO ROLE": _grants_to_role,
+    "OF ROLE": _grants_of_role,
+    "TO USER": _grants_to_user,
+    "ON": _grants_on,
+}
+
+
+def show_grants(ctx: StatementContext, stmt: ast.ShowGrants) -> Result:
+    listing = SHOW_GRANTS.get(stmt.mode)
+    if listing is None:
+        raise errors.not_emulated(f"SHOW GRANTS {stmt.mode}".strip())
+    return listing(ctx, stmt)

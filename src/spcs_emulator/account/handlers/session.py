@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 from spcs_emulator import errors
 from spcs_emulator.account.context import Context
-from spcs_emulator.results import Column, Result, status, table
+from spcs_emulator.account.registry import Function, StatementContext
+from spcs_emulator.results import Column, ColumnType, Result, status, table
 from spcs_emulator.sql import ast
 
 EMULATED_VERSION = "9.40.0"
 
-# name -> f(ctx, args) -> (value, column type). The SPCS control plane adds its SYSTEM$ functions.
-FUNCTIONS: dict[str, Callable[[Context, tuple[Any, ...]], tuple[Any, str]]] = {
+# name -> f(ctx, args) -> (value, column type): the account's own; other layers register theirs
+# (the SYSTEM$ functions of SPCS).
+CONTEXT_FUNCTIONS: dict[str, Function] = {
     "CURRENT_ROLE": lambda ctx, args: (ctx.session.role, "text"),
     "CURRENT_USER": lambda ctx, args: (ctx.session.user, "text"),
     "CURRENT_DATABASE": lambda ctx, args: (ctx.session.database, "text"),
     "CURRENT_SCHEMA": lambda ctx, args: (ctx.session.schema, "text"),
     "CURRENT_WAREHOUSE": lambda ctx, args: (ctx.session.warehouse, "text"),
-    "CURRENT_ACCOUNT": lambda ctx, args: (ctx.account.name, "text"),
-    "CURRENT_ACCOUNT_NAME": lambda ctx, args: (ctx.account.name, "text"),
+    "CURRENT_ACCOUNT": lambda ctx, args: (ctx.state.name, "text"),
+    "CURRENT_ACCOUNT_NAME": lambda ctx, args: (ctx.state.name, "text"),
     "CURRENT_REGION": lambda ctx, args: ("EMULATED_LOCAL", "text"),
     "CURRENT_VERSION": lambda ctx, args: (EMULATED_VERSION, "text"),
     "CURRENT_SESSION": lambda ctx, args: (str(ctx.session.id), "text"),
@@ -36,16 +37,16 @@ FUNCTIONS: dict[str, Callable[[Context, tuple[Any, ...]], tuple[Any, str]]] = {
         "text",
     ),
     "CURRENT_AVAILABLE_ROLES": lambda ctx, args: (
-        "[" + ",".join(f'"{r}"' for r in sorted(ctx.account.access.granted_roles(ctx.session.user))) + "]",
+        "[" + ",".join(f'"{r}"' for r in sorted(ctx.state.access.granted_roles(ctx.session.user))) + "]",
         "text",
     ),
 }
 
 
-def call_function(ctx: Context, call: ast.FunctionCall) -> tuple[Any, str]:
-    function = FUNCTIONS.get(call.name)
+def call_function(ctx: StatementContext, call: ast.FunctionCall) -> tuple[Any, ColumnType]:
+    function = ctx.registry.functions.get(call.name)
     if function is None:
-        raise errors.SnowflakeError(2140, "42601", f"SQL compilation error:\nUnknown function {call.name}")
+        raise errors.unknown_function(call.name)
     return function(ctx, call.args)
 
 
@@ -57,8 +58,8 @@ def use(ctx: Context, stmt: ast.Use) -> Result:
     assert stmt.name is not None
     if stmt.kind == ast.ROLE:
         role = stmt.name.last
-        available = ctx.account.access.granted_roles(session.user)
-        if role not in available or ctx.account.catalog.get(ast.ROLE, (role,)) is None:
+        available = ctx.state.access.granted_roles(session.user)
+        if role not in available or ctx.state.catalog.get(ast.ROLE, (role,)) is None:
             raise errors.does_not_exist("Role", role)
         session.role = role
     elif stmt.kind == ast.WAREHOUSE:
@@ -82,9 +83,10 @@ def alter_session(ctx: Context, stmt: ast.AlterSession) -> Result:
     return status()
 
 
-def select(ctx: Context, stmt: ast.Select) -> Result:
+def select(ctx: StatementContext, stmt: ast.Select) -> Result:
     values, cols = [], []
     for item, alias, source in zip(stmt.items, stmt.aliases, stmt.sources, strict=True):
+        kind: ColumnType
         if isinstance(item, ast.FunctionCall):
             value, kind = call_function(ctx, item)
         else:
@@ -97,13 +99,13 @@ def select(ctx: Context, stmt: ast.Select) -> Result:
                 else "text"
             )
         values.append(value)
-        cols.append(Column(alias or source.upper(), kind))  # type: ignore[arg-type]
+        cols.append(Column(alias or source.upper(), kind))
     return table(cols, [values], select=True)
 
 
-def call(ctx: Context, stmt: ast.Call) -> Result:
+def call(ctx: StatementContext, stmt: ast.Call) -> Result:
     value, kind = call_function(ctx, stmt.call)
-    return table([Column(stmt.call.name, kind)], [[value]])  # type: ignore[list-item]
+    return table([Column(stmt.call.name, kind)], [[value]])
 
 
 def begin(ctx: Context, stmt: ast.Begin) -> Result:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import regex
 
@@ -30,10 +31,9 @@ PATTERN_MAX_CHARS = 1000
 PATTERN_SECONDS = 1.0
 # 100048 (2201B) "Invalid regular expression": 2201B is the SQL standard's state for it; Snowflake's
 # errno for a bad PATTERN on LIST/REMOVE is unconfirmed.
-INVALID_REGEX = 100048
 
 
-def _stage(ctx: Context, ref: ast.StageRef):
+def _stage(ctx: Context, ref: ast.StageRef) -> CatalogObject:
     return ctx.lookup(ast.STAGE, ref.stage)
 
 
@@ -42,7 +42,7 @@ def _stage_path(ref: ast.StageRef) -> tuple[str, ...]:
     return relative_parts(ref.path, "stage path")
 
 
-def _flag(options: dict, key: str, default: bool) -> bool:
+def _flag(options: dict[str, Any], key: str, default: bool) -> bool:
     value = options.get(key, default)
     if isinstance(value, ast.Ident):
         value = value.value
@@ -74,11 +74,11 @@ def may_still_write(ctx: Context, stage: CatalogObject, parts: tuple[str, ...]) 
     re-created, the session still holds WRITE on it, and the directory still resolves inside the stage,
     no symlink planted in its path since)."""
     root = stage_directory(ctx, stage.fqn)
-    with ctx.account.lock:
-        if ctx.account.catalog.get(ast.STAGE, stage.fqn) is not stage or root.is_symlink():
+    with ctx.state.lock:
+        if ctx.state.catalog.get(ast.STAGE, stage.fqn) is not stage or root.is_symlink():
             return False
         try:
-            check_session(ctx.account, ctx.session)
+            check_session(ctx.state, ctx.session)
             ctx.require(stage, "WRITE")
             inside(root, parts, "stage path")
         except errors.SnowflakeError:
@@ -86,18 +86,13 @@ def may_still_write(ctx: Context, stage: CatalogObject, parts: tuple[str, ...]) 
         return True
 
 
-def invalid_regex(pattern: str, why: str) -> errors.SnowflakeError:
-    shown = pattern if len(pattern) <= 80 else pattern[:80] + "..."
-    return errors.SnowflakeError(INVALID_REGEX, "2201B", f"Invalid regular expression: '{shown}', {why}")
-
-
-def _compile_pattern(pattern: str) -> regex.Pattern:
+def _compile_pattern(pattern: str) -> regex.Pattern[str]:
     if len(pattern) > PATTERN_MAX_CHARS:
-        raise invalid_regex(pattern, f"longer than {PATTERN_MAX_CHARS} characters")
+        raise errors.invalid_regex(pattern, f"longer than {PATTERN_MAX_CHARS} characters")
     try:
         return regex.compile(pattern)
     except regex.error as exc:
-        raise invalid_regex(pattern, str(exc)) from None
+        raise errors.invalid_regex(pattern, str(exc)) from None
 
 
 def _stage_files(root: Path) -> Iterator[Path]:
@@ -114,7 +109,7 @@ def _stage_files(root: Path) -> Iterator[Path]:
     yield from sorted(found)
 
 
-def _files(ctx: Context, ref: ast.StageRef, pattern: str | None):
+def _files(ctx: Context, ref: ast.StageRef, pattern: str | None) -> Iterator[tuple[CatalogObject, str, Path]]:
     stage = _stage(ctx, ref)
     root = stage_directory(ctx, stage.fqn)
     prefix = "/".join(_stage_path(ref))
@@ -129,11 +124,11 @@ def _files(ctx: Context, ref: ast.StageRef, pattern: str | None):
         yield stage, relative, path
 
 
-def _matches(compiled: regex.Pattern, name: str, deadline: float) -> bool:
+def _matches(compiled: regex.Pattern[str], name: str, deadline: float) -> bool:
     try:
         return compiled.fullmatch(name, timeout=max(deadline - time.monotonic(), 0.001)) is not None
     except TimeoutError:
-        raise invalid_regex(
+        raise errors.invalid_regex(
             compiled.pattern, f"matching took longer than its time limit of {PATTERN_SECONDS:g} s"
         ) from None
 
@@ -181,9 +176,5 @@ def read_stage_file(ctx: Context, ref: ast.StageRef, file: str) -> str:
     parts = _stage_path(ref) + relative_parts(file, "specification file", allow_leading_slash=False)
     path = inside(stage_directory(ctx, stage.fqn), parts, "specification file")
     if not path.is_file():
-        raise errors.SnowflakeError(
-            2003,
-            "02000",
-            f"SQL compilation error:\nSpecification file '{file}' does not exist in stage '{stage.display}'.",
-        )
+        raise errors.spec_file_missing(file, stage.display)
     return path.read_text()

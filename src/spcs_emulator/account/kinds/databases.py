@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from spcs_emulator.account.context import Context
-from spcs_emulator.account.handlers.kinds import KindSpec, register
-from spcs_emulator.account.kinds.stages import remove_stage_dirs
+from spcs_emulator.account.object_kinds import ObjectKind
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.show import columns, owner_of, text, yn
 from spcs_emulator.results import table
@@ -16,8 +15,8 @@ from spcs_emulator.sql import ast
 def _database_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
     # Every database comes with PUBLIC (and INFORMATION_SCHEMA, not emulated), owned by the creator.
     schema = CatalogObject(ast.SCHEMA, (*obj.fqn, "PUBLIC"), owner=ctx.session.role)
-    ctx.account.catalog.add(schema)
-    ctx.account.access.set_owner(ast.SCHEMA, schema.fqn, ctx.session.role, ctx.session.role)
+    ctx.state.catalog.add(schema)
+    ctx.state.access.set_owner(ast.SCHEMA, schema.fqn, ctx.session.role, ctx.session.role)
     if ctx.session.database is None or ctx.session.database == obj.name:
         # As in Snowflake, creating a database makes it (and PUBLIC) current.
         ctx.session.database, ctx.session.schema = obj.name, "PUBLIC"
@@ -42,40 +41,29 @@ def _database_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
 
 
 def _database_drop(ctx: Context, obj: CatalogObject) -> None:
-    services = [s for s in ctx.account.catalog.all(ast.SERVICE) if s.fqn[0] == obj.name]
-    for service in services:
-        hook = ctx.account.extensions.get("spcs")
-        if hook:
-            hook.drop_service(ctx, service)
-    remove_stage_dirs(ctx, prefix=obj.fqn)
+    # What the database holds goes through each object's own drop hook first (handlers/objects.py).
     if ctx.session.database == obj.name:
         ctx.session.database = ctx.session.schema = None
 
 
-register(
-    KindSpec(
-        kind=ast.DATABASE,
-        word="Database",
-        scope="account",
-        create_privilege="CREATE DATABASE",
-        properties=frozenset({"COMMENT", "DATA_RETENTION_TIME_IN_DAYS", "MAX_DATA_EXTENSION_TIME_IN_DAYS"}),
-        plural="DATABASES",
-        columns=columns(
-            "created_on:ts name is_default is_current origin owner comment options retention_time kind budget "
-            "owner_role_type"
-        ),
-        row=_database_row,
-        on_create=_database_create,
-        on_drop=_database_drop,
-        describe=lambda ctx, obj: table(
-            columns("created_on:ts name kind"),
-            [
-                (s.created_on, s.name, "SCHEMA")
-                for s in ctx.account.catalog.all(ast.SCHEMA)
-                if s.fqn[0] == obj.name
-            ],
-        ),
-    )
+DATABASE_KIND = ObjectKind(
+    kind=ast.DATABASE,
+    word="Database",
+    scope="account",
+    create_privilege="CREATE DATABASE",
+    properties=frozenset({"COMMENT", "DATA_RETENTION_TIME_IN_DAYS", "MAX_DATA_EXTENSION_TIME_IN_DAYS"}),
+    plural="DATABASES",
+    columns=columns(
+        "created_on:ts name is_default is_current origin owner comment options retention_time kind budget "
+        "owner_role_type"
+    ),
+    row=_database_row,
+    on_create=_database_create,
+    on_drop=_database_drop,
+    describe=lambda ctx, obj: table(
+        columns("created_on:ts name kind"),
+        [(s.created_on, s.name, "SCHEMA") for s in ctx.state.catalog.all(ast.SCHEMA) if s.fqn[0] == obj.name],
+    ),
 )
 
 
@@ -96,27 +84,16 @@ def _schema_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
     )
 
 
-def _schema_drop(ctx: Context, obj: CatalogObject) -> None:
-    hook = ctx.account.extensions.get("spcs")
-    for service in [s for s in ctx.account.catalog.all(ast.SERVICE) if s.fqn[:2] == obj.fqn]:
-        if hook:
-            hook.drop_service(ctx, service)
-    remove_stage_dirs(ctx, prefix=obj.fqn)
-
-
-register(
-    KindSpec(
-        kind=ast.SCHEMA,
-        word="Schema",
-        scope="database",
-        create_privilege="CREATE SCHEMA",
-        properties=frozenset({"COMMENT", "DATA_RETENTION_TIME_IN_DAYS", "WITH MANAGED ACCESS"}),
-        plural="SCHEMAS",
-        columns=columns(
-            "created_on:ts name is_default is_current database_name owner comment options retention_time "
-            "owner_role_type budget"
-        ),
-        row=_schema_row,
-        on_drop=_schema_drop,
-    )
+SCHEMA_KIND = ObjectKind(
+    kind=ast.SCHEMA,
+    word="Schema",
+    scope="database",
+    create_privilege="CREATE SCHEMA",
+    properties=frozenset({"COMMENT", "DATA_RETENTION_TIME_IN_DAYS", "WITH MANAGED ACCESS"}),
+    plural="SCHEMAS",
+    columns=columns(
+        "created_on:ts name is_default is_current database_name owner comment options retention_time "
+        "owner_role_type budget"
+    ),
+    row=_schema_row,
 )

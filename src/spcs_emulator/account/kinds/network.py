@@ -6,7 +6,7 @@ from typing import Any
 
 from spcs_emulator import errors
 from spcs_emulator.account.context import Context
-from spcs_emulator.account.handlers.kinds import KindSpec, register
+from spcs_emulator.account.object_kinds import ObjectKind
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.show import columns, owner_of, text, tf
 from spcs_emulator.results import table
@@ -33,49 +33,47 @@ def _network_rule_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]
     )
 
 
-register(
-    KindSpec(
-        kind=ast.NETWORK_RULE,
-        word="Network rule",
-        scope="schema",
-        create_privilege="CREATE NETWORK RULE",
-        properties=frozenset({"TYPE", "MODE", "VALUE_LIST", "COMMENT"}),
-        required=frozenset({"VALUE_LIST"}),
-        plural="NETWORK RULES",
-        columns=columns(
-            "created_on:ts name database_name schema_name owner comment type mode entries_in_valuelist:int "
-            "owner_role_type"
-        ),
-        row=lambda ctx, obj: (
-            obj.created_on,
-            obj.name,
-            obj.fqn[0],
-            obj.fqn[1],
-            owner_of(ctx, obj),
-            text(obj.comment),
-            obj.properties["TYPE"],
-            obj.properties["MODE"],
-            len(obj.properties["VALUE_LIST"]),
-            "ROLE",
-        ),
-        on_create=_network_rule_create,
-        describe=lambda ctx, obj: table(
-            columns("created_on:ts name database_name schema_name owner comment type mode value_list"),
-            [
-                (
-                    obj.created_on,
-                    obj.name,
-                    obj.fqn[0],
-                    obj.fqn[1],
-                    owner_of(ctx, obj),
-                    text(obj.comment),
-                    obj.properties["TYPE"],
-                    obj.properties["MODE"],
-                    ",".join(obj.properties["VALUE_LIST"]),
-                )
-            ],
-        ),
-    )
+NETWORK_RULE_KIND = ObjectKind(
+    kind=ast.NETWORK_RULE,
+    word="Network rule",
+    scope="schema",
+    create_privilege="CREATE NETWORK RULE",
+    properties=frozenset({"TYPE", "MODE", "VALUE_LIST", "COMMENT"}),
+    required=frozenset({"VALUE_LIST"}),
+    plural="NETWORK RULES",
+    columns=columns(
+        "created_on:ts name database_name schema_name owner comment type mode entries_in_valuelist:int "
+        "owner_role_type"
+    ),
+    row=lambda ctx, obj: (
+        obj.created_on,
+        obj.name,
+        obj.fqn[0],
+        obj.fqn[1],
+        owner_of(ctx, obj),
+        text(obj.comment),
+        obj.properties["TYPE"],
+        obj.properties["MODE"],
+        len(obj.properties["VALUE_LIST"]),
+        "ROLE",
+    ),
+    on_create=_network_rule_create,
+    describe=lambda ctx, obj: table(
+        columns("created_on:ts name database_name schema_name owner comment type mode value_list"),
+        [
+            (
+                obj.created_on,
+                obj.name,
+                obj.fqn[0],
+                obj.fqn[1],
+                owner_of(ctx, obj),
+                text(obj.comment),
+                obj.properties["TYPE"],
+                obj.properties["MODE"],
+                ",".join(obj.properties["VALUE_LIST"]),
+            )
+        ],
+    ),
 )
 
 
@@ -107,28 +105,26 @@ def _integration_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
 
 INTEGRATION_COLUMNS = columns("name type category enabled comment created_on:ts")
 
-register(
-    KindSpec(
-        kind=ast.EXTERNAL_ACCESS_INTEGRATION,
-        word="Integration",
-        created_word="Integration",
-        scope="account",
-        create_privilege="CREATE INTEGRATION",
-        properties=frozenset(
-            {
-                "ALLOWED_NETWORK_RULES",
-                "ALLOWED_API_AUTHENTICATION_INTEGRATIONS",
-                "ALLOWED_AUTHENTICATION_SECRETS",
-                "ENABLED",
-                "COMMENT",
-            }
-        ),
-        required=frozenset({"ALLOWED_NETWORK_RULES", "ENABLED"}),
-        plural="EXTERNAL ACCESS INTEGRATIONS",
-        columns=INTEGRATION_COLUMNS,
-        row=_integration_row,
-        on_create=_eai_create,
-    )
+EXTERNAL_ACCESS_INTEGRATION_KIND = ObjectKind(
+    kind=ast.EXTERNAL_ACCESS_INTEGRATION,
+    word="Integration",
+    created_word="Integration",
+    scope="account",
+    create_privilege="CREATE INTEGRATION",
+    properties=frozenset(
+        {
+            "ALLOWED_NETWORK_RULES",
+            "ALLOWED_API_AUTHENTICATION_INTEGRATIONS",
+            "ALLOWED_AUTHENTICATION_SECRETS",
+            "ENABLED",
+            "COMMENT",
+        }
+    ),
+    required=frozenset({"ALLOWED_NETWORK_RULES", "ENABLED"}),
+    plural="EXTERNAL ACCESS INTEGRATIONS",
+    columns=INTEGRATION_COLUMNS,
+    row=_integration_row,
+    on_create=_eai_create,
 )
 
 
@@ -140,7 +136,7 @@ def _security_integration_create(ctx: Context, obj: CatalogObject, props: dict[s
         raise errors.not_emulated(
             "security integrations other than TYPE = OAUTH OAUTH_CLIENT = SNOWSERVICES_INGRESS"
         )
-    for other in ctx.account.catalog.all(ast.INTEGRATION):
+    for other in ctx.state.catalog.all(ast.INTEGRATION):
         if other.subtype == ast.SECURITY_INTEGRATION and other.name != obj.name:
             # Only one SNOWSERVICES_INGRESS integration may exist per account.
             raise errors.compilation(
@@ -151,31 +147,30 @@ def _security_integration_create(ctx: Context, obj: CatalogObject, props: dict[s
     obj.properties["OAUTH_CLIENT"] = "SNOWSERVICES_INGRESS"
 
 
-register(
-    KindSpec(
-        kind=ast.SECURITY_INTEGRATION,
-        word="Integration",
-        scope="account",
-        create_privilege="CREATE INTEGRATION",
-        properties=frozenset({"TYPE", "OAUTH_CLIENT", "ENABLED", "COMMENT"}),
-        required=frozenset({"TYPE", "OAUTH_CLIENT"}),
-        plural="SECURITY INTEGRATIONS",
-        columns=INTEGRATION_COLUMNS,
-        row=_integration_row,
-        on_create=_security_integration_create,
-    )
+SECURITY_INTEGRATION_KIND = ObjectKind(
+    kind=ast.SECURITY_INTEGRATION,
+    word="Integration",
+    scope="account",
+    create_privilege="CREATE INTEGRATION",
+    properties=frozenset({"TYPE", "OAUTH_CLIENT", "ENABLED", "COMMENT"}),
+    required=frozenset({"TYPE", "OAUTH_CLIENT"}),
+    plural="SECURITY INTEGRATIONS",
+    columns=INTEGRATION_COLUMNS,
+    row=_integration_row,
+    on_create=_security_integration_create,
 )
 
 # SHOW INTEGRATIONS / DROP INTEGRATION / GRANT ... ON INTEGRATION: both flavours, one namespace.
-register(
-    KindSpec(
-        kind=ast.INTEGRATION,
-        word="Integration",
-        scope="account",
-        create_privilege="CREATE INTEGRATION",
-        properties=frozenset({"ENABLED", "COMMENT"}),
-        plural="INTEGRATIONS",
-        columns=INTEGRATION_COLUMNS,
-        row=_integration_row,
-    )
+INTEGRATION_KIND = ObjectKind(
+    kind=ast.INTEGRATION,
+    word="Integration",
+    scope="account",
+    create_privilege="CREATE INTEGRATION",
+    properties=frozenset({"ENABLED", "COMMENT"}),
+    plural="INTEGRATIONS",
+    columns=INTEGRATION_COLUMNS,
+    row=_integration_row,
 )
+
+# Both integration flavours, and the family SHOW INTEGRATIONS lists.
+INTEGRATION_KINDS = (EXTERNAL_ACCESS_INTEGRATION_KIND, SECURITY_INTEGRATION_KIND, INTEGRATION_KIND)

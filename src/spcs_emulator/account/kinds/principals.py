@@ -5,18 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from spcs_emulator import errors
+from spcs_emulator.account.access import SYSTEM_ROLES
 from spcs_emulator.account.auth import is_disabled
 from spcs_emulator.account.context import Context
-from spcs_emulator.account.handlers.kinds import KindSpec, register
-from spcs_emulator.account.handlers.objects import describe_properties
+from spcs_emulator.account.kinds import pats
+from spcs_emulator.account.object_kinds import ObjectKind
 from spcs_emulator.account.objects import CatalogObject, User
-from spcs_emulator.account.show import columns, owner_of, text, tf, yn
+from spcs_emulator.account.properties import check_properties, check_property_names
+from spcs_emulator.account.show import columns, describe_properties, owner_of, text, tf, yn
 from spcs_emulator.results import Result, table
 from spcs_emulator.sql import ast
 
 
 def _role_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
-    access = ctx.account.access
+    access = ctx.state.access
     users = sum(1 for g in access.role_grants if g.role == obj.name and g.grantee_kind == ast.USER)
     to_roles = sum(1 for g in access.role_grants if g.role == obj.name and g.grantee_kind == ast.ROLE)
     granted = sum(1 for g in access.role_grants if g.grantee_kind == ast.ROLE and g.grantee == obj.name)
@@ -35,30 +37,24 @@ def _role_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
 
 
 def _role_drop(ctx: Context, obj: CatalogObject) -> None:
-    from spcs_emulator.account.access import SYSTEM_ROLES
-
     if obj.name in SYSTEM_ROLES:
-        raise errors.SnowflakeError(
-            3016, "42601", f"SQL access control error:\nCannot drop system role '{obj.name}'."
-        )
-    ctx.account.access.forget_role(obj.name, heir=ctx.session.role)
+        raise errors.cannot_drop_system_role(obj.name)
+    ctx.state.access.forget_role(obj.name, heir=ctx.session.role)
 
 
-register(
-    KindSpec(
-        kind=ast.ROLE,
-        word="Role",
-        scope="account",
-        create_privilege="CREATE ROLE",
-        properties=frozenset({"COMMENT"}),
-        plural="ROLES",
-        columns=columns(
-            "created_on:ts name is_default is_current is_inherited assigned_to_users:int granted_to_roles:int "
-            "granted_roles:int owner comment"
-        ),
-        row=_role_row,
-        on_drop=_role_drop,
-    )
+ROLE_KIND = ObjectKind(
+    kind=ast.ROLE,
+    word="Role",
+    scope="account",
+    create_privilege="CREATE ROLE",
+    properties=frozenset({"COMMENT"}),
+    plural="ROLES",
+    columns=columns(
+        "created_on:ts name is_default is_current is_inherited assigned_to_users:int granted_to_roles:int "
+        "granted_roles:int owner comment"
+    ),
+    row=_role_row,
+    on_drop=_role_drop,
 )
 
 USER_PROPERTIES = frozenset(
@@ -128,24 +124,21 @@ def _user_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> Non
 
 
 def _user_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result | None:
-    from spcs_emulator.account.handlers import pats
-    from spcs_emulator.account.handlers.objects import check_properties, check_property_names
-
     assert isinstance(obj, User)
     if stmt.action in ("ADD PAT", "REMOVE PAT"):
         return pats.alter_tokens(ctx, obj, stmt)
     if stmt.action == "SET":
         ctx.require_owner(obj)
-        props = check_properties(KINDS_USER, stmt.properties, creating=False)
+        props = check_properties(USER_KIND, stmt.properties, creating=False)
         if "COMMENT" in props:
             obj.comment = props.pop("COMMENT")
         _apply_user_properties(obj, props)
         if is_disabled(obj):  # a disabled user's sessions end with it
-            ctx.account.end_sessions(lambda session: session.user == obj.name)
+            ctx.state.end_sessions(lambda session: session.user == obj.name)
         return table(columns("status"), [("Statement executed successfully.",)])
     if stmt.action == "UNSET":
         ctx.require_owner(obj)
-        check_property_names(KINDS_USER, stmt.unset)
+        check_property_names(USER_KIND, stmt.unset)
         for key in stmt.unset:
             _unset_user_property(obj, key)
         return table(columns("status"), [("Statement executed successfully.",)])
@@ -192,13 +185,13 @@ def _user_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
 
 
 def _user_drop(ctx: Context, obj: CatalogObject) -> None:
-    ctx.account.access.forget_user(obj.name)
-    ctx.account.end_sessions(lambda session: session.user == obj.name)
+    ctx.state.access.forget_user(obj.name)
+    ctx.state.end_sessions(lambda session: session.user == obj.name)
 
 
 def _user_describe(ctx: Context, obj: CatalogObject) -> Result:
     row = _user_row(ctx, obj)
-    names = [c.name for c in KINDS_USER.columns]
+    names = [c.name for c in USER_KIND.columns]
     return describe_properties(
         [
             (n.upper(), "String", "null" if v is None else str(v), "null")
@@ -207,25 +200,23 @@ def _user_describe(ctx: Context, obj: CatalogObject) -> Result:
     )
 
 
-KINDS_USER = register(
-    KindSpec(
-        kind=ast.USER,
-        word="User",
-        scope="account",
-        create_privilege="CREATE USER",
-        properties=USER_PROPERTIES,
-        plural="USERS",
-        columns=columns(
-            "name created_on:ts login_name display_name first_name last_name email mins_to_unlock days_to_expiry "
-            "comment disabled must_change_password snowflake_lock default_warehouse default_namespace "
-            "default_role default_secondary_roles ext_authn_duo ext_authn_uid mins_to_bypass_mfa owner "
-            "last_success_login:ts expires_at_time:ts locked_until_time:ts has_password has_rsa_public_key type "
-            "has_mfa has_workload_identity"
-        ),
-        row=_user_row,
-        on_create=_user_create,
-        on_alter=_user_alter,
-        on_drop=_user_drop,
-        describe=_user_describe,
-    )
+USER_KIND = ObjectKind(
+    kind=ast.USER,
+    word="User",
+    scope="account",
+    create_privilege="CREATE USER",
+    properties=USER_PROPERTIES,
+    plural="USERS",
+    columns=columns(
+        "name created_on:ts login_name display_name first_name last_name email mins_to_unlock days_to_expiry "
+        "comment disabled must_change_password snowflake_lock default_warehouse default_namespace "
+        "default_role default_secondary_roles ext_authn_duo ext_authn_uid mins_to_bypass_mfa owner "
+        "last_success_login:ts expires_at_time:ts locked_until_time:ts has_password has_rsa_public_key type "
+        "has_mfa has_workload_identity"
+    ),
+    row=_user_row,
+    on_create=_user_create,
+    on_alter=_user_alter,
+    on_drop=_user_drop,
+    describe=_user_describe,
 )

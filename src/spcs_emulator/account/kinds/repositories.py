@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from spcs_emulator.account.context import Context
-from spcs_emulator.account.handlers.kinds import KindSpec, register
+from spcs_emulator.account.object_kinds import ObjectKind
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.show import columns, owner_of
 from spcs_emulator.sql import ast
 
 
 def repository_url(ctx: Context, obj: CatalogObject) -> str:
-    host = ctx.account.extensions.get("registry_host", "registry.local")
+    host = ctx.state.registry_host
     return f"{host}/" + "/".join(p.lower() for p in obj.fqn)
 
 
@@ -38,19 +38,17 @@ def _repo_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
     )
 
 
-register(
-    KindSpec(
-        kind=ast.IMAGE_REPOSITORY,
-        word="Image repository",
-        scope="schema",
-        create_privilege="CREATE IMAGE REPOSITORY",
-        properties=frozenset({"ENCRYPTION", "COMMENT"}),
-        plural="IMAGE REPOSITORIES",
-        columns=columns(
-            "created_on:ts name database_name schema_name repository_url owner owner_role_type comment encryption "
-            "privatelink_repository_url"
-        ),
-        row=_repo_row,
-        on_create=_repo_create,
-    )
+IMAGE_REPOSITORY_KIND = ObjectKind(
+    kind=ast.IMAGE_REPOSITORY,
+    word="Image repository",
+    scope="schema",
+    create_privilege="CREATE IMAGE REPOSITORY",
+    properties=frozenset({"ENCRYPTION", "COMMENT"}),
+    plural="IMAGE REPOSITORIES",
+    columns=columns(
+        "created_on:ts name database_name schema_name repository_url owner owner_role_type comment encryption "
+        "privatelink_repository_url"
+    ),
+    row=_repo_row,
+    on_create=_repo_create,
 )

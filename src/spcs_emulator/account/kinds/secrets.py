@@ -6,7 +6,7 @@ from typing import Any
 
 from spcs_emulator import errors
 from spcs_emulator.account.context import Context
-from spcs_emulator.account.handlers.kinds import KindSpec, register
+from spcs_emulator.account.object_kinds import ObjectKind
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.show import columns, owner_of, text
 from spcs_emulator.results import table
@@ -46,40 +46,38 @@ def _secret_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
     )
 
 
-register(
-    KindSpec(
-        kind=ast.SECRET,
-        word="Secret",
-        scope="schema",
-        create_privilege="CREATE SECRET",
-        properties=frozenset({"TYPE", "USERNAME", "PASSWORD", "SECRET_STRING", "COMMENT"}),
-        plural="SECRETS",
-        columns=columns(
-            "created_on:ts name schema_name database_name owner comment secret_type oauth_scopes owner_role_type"
+SECRET_KIND = ObjectKind(
+    kind=ast.SECRET,
+    word="Secret",
+    scope="schema",
+    create_privilege="CREATE SECRET",
+    properties=frozenset({"TYPE", "USERNAME", "PASSWORD", "SECRET_STRING", "COMMENT"}),
+    plural="SECRETS",
+    columns=columns(
+        "created_on:ts name schema_name database_name owner comment secret_type oauth_scopes owner_role_type"
+    ),
+    row=_secret_row,
+    on_create=_secret_create,
+    describe=lambda ctx, obj: table(
+        columns(
+            "created_on:ts name schema_name database_name owner comment secret_type username "
+            "oauth_access_token_expiry_time oauth_refresh_token_expiry_time oauth_scopes integration_name"
         ),
-        row=_secret_row,
-        on_create=_secret_create,
-        describe=lambda ctx, obj: table(
-            columns(
-                "created_on:ts name schema_name database_name owner comment secret_type username "
-                "oauth_access_token_expiry_time oauth_refresh_token_expiry_time oauth_scopes integration_name"
-            ),
-            [
-                (
-                    obj.created_on,
-                    obj.name,
-                    obj.fqn[1],
-                    obj.fqn[0],
-                    owner_of(ctx, obj),
-                    text(obj.comment),
-                    obj.properties["TYPE"],
-                    obj.properties.get("USERNAME"),
-                    None,
-                    None,
-                    None,
-                    None,
-                )
-            ],
-        ),
-    )
+        [
+            (
+                obj.created_on,
+                obj.name,
+                obj.fqn[1],
+                obj.fqn[0],
+                owner_of(ctx, obj),
+                text(obj.comment),
+                obj.properties["TYPE"],
+                obj.properties.get("USERNAME"),
+                None,
+                None,
+                None,
+                None,
+            )
+        ],
+    ),
 )

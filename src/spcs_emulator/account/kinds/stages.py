@@ -8,7 +8,7 @@ from typing import Any
 
 from spcs_emulator import errors
 from spcs_emulator.account.context import Context
-from spcs_emulator.account.handlers.kinds import KindSpec, register
+from spcs_emulator.account.object_kinds import ObjectKind
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.show import columns, owner_of, text, yn
 from spcs_emulator.paths import fqn_dir
@@ -17,7 +17,7 @@ from spcs_emulator.sql import ast
 
 def stage_directory(ctx: Context, fqn: tuple[str, ...]) -> Path:
     """One directory per identifier: a quoted name such as ".." stays a directory of its own."""
-    return fqn_dir(ctx.account.state_dir / "stages", fqn)
+    return fqn_dir(ctx.state.state_dir / "stages", fqn)
 
 
 def _stage_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
@@ -29,8 +29,8 @@ def _stage_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> No
     directory.mkdir(parents=True)
 
 
-def remove_stage_dirs(ctx: Context, prefix: tuple[str, ...]) -> None:
-    shutil.rmtree(stage_directory(ctx, prefix), ignore_errors=True)
+def _stage_drop(ctx: Context, obj: CatalogObject) -> None:
+    shutil.rmtree(stage_directory(ctx, obj.fqn), ignore_errors=True)
 
 
 def _stage_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
@@ -56,22 +56,20 @@ def _stage_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
     )
 
 
-register(
-    KindSpec(
-        kind=ast.STAGE,
-        word="Stage",
-        created_word="Stage area",
-        scope="schema",
-        create_privilege="CREATE STAGE",
-        properties=frozenset({"ENCRYPTION", "DIRECTORY", "COMMENT", "FILE_FORMAT", "COPY_OPTIONS"}),
-        plural="STAGES",
-        columns=columns(
-            "created_on:ts name database_name schema_name url has_credentials has_encryption_key owner comment "
-            "region type cloud notification_channel storage_integration endpoint owner_role_type "
-            "directory_enabled"
-        ),
-        row=_stage_row,
-        on_create=_stage_create,
-        on_drop=lambda ctx, obj: remove_stage_dirs(ctx, obj.fqn),
-    )
+STAGE_KIND = ObjectKind(
+    kind=ast.STAGE,
+    word="Stage",
+    created_word="Stage area",
+    scope="schema",
+    create_privilege="CREATE STAGE",
+    properties=frozenset({"ENCRYPTION", "DIRECTORY", "COMMENT", "FILE_FORMAT", "COPY_OPTIONS"}),
+    plural="STAGES",
+    columns=columns(
+        "created_on:ts name database_name schema_name url has_credentials has_encryption_key owner comment "
+        "region type cloud notification_channel storage_integration endpoint owner_role_type "
+        "directory_enabled"
+    ),
+    row=_stage_row,
+    on_create=_stage_create,
+    on_drop=_stage_drop,
 )

@@ -6,7 +6,7 @@ from typing import Any
 
 from spcs_emulator import errors
 from spcs_emulator.account.context import Context
-from spcs_emulator.account.handlers.kinds import KindSpec, register
+from spcs_emulator.account.object_kinds import ObjectKind
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.show import columns, owner_of, text, tf
 from spcs_emulator.results import Result, table
@@ -62,34 +62,32 @@ def _warehouse_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
     )
 
 
-register(
-    KindSpec(
-        kind=ast.WAREHOUSE,
-        word="Warehouse",
-        scope="account",
-        create_privilege="CREATE WAREHOUSE",
-        properties=frozenset(
-            {
-                "WAREHOUSE_SIZE",
-                "WAREHOUSE_TYPE",
-                "AUTO_SUSPEND",
-                "AUTO_RESUME",
-                "INITIALLY_SUSPENDED",
-                "MIN_CLUSTER_COUNT",
-                "MAX_CLUSTER_COUNT",
-                "SCALING_POLICY",
-                "COMMENT",
-                "STATEMENT_TIMEOUT_IN_SECONDS",
-            }
-        ),
-        plural="WAREHOUSES",
-        columns=columns(
-            "name state type size min_cluster_count:int max_cluster_count:int started_clusters:int running:int "
-            "queued:int is_default is_current auto_suspend:int auto_resume created_on:ts resumed_on:ts "
-            "updated_on:ts owner comment owner_role_type"
-        ),
-        row=_warehouse_row,
-        on_create=_warehouse_create,
-        on_alter=_warehouse_alter,
-    )
+WAREHOUSE_KIND = ObjectKind(
+    kind=ast.WAREHOUSE,
+    word="Warehouse",
+    scope="account",
+    create_privilege="CREATE WAREHOUSE",
+    properties=frozenset(
+        {
+            "WAREHOUSE_SIZE",
+            "WAREHOUSE_TYPE",
+            "AUTO_SUSPEND",
+            "AUTO_RESUME",
+            "INITIALLY_SUSPENDED",
+            "MIN_CLUSTER_COUNT",
+            "MAX_CLUSTER_COUNT",
+            "SCALING_POLICY",
+            "COMMENT",
+            "STATEMENT_TIMEOUT_IN_SECONDS",
+        }
+    ),
+    plural="WAREHOUSES",
+    columns=columns(
+        "name state type size min_cluster_count:int max_cluster_count:int started_clusters:int running:int "
+        "queued:int is_default is_current auto_suspend:int auto_resume created_on:ts resumed_on:ts "
+        "updated_on:ts owner comment owner_role_type"
+    ),
+    row=_warehouse_row,
+    on_create=_warehouse_create,
+    on_alter=_warehouse_alter,
 )

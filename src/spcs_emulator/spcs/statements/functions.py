@@ -7,8 +7,9 @@ from typing import Any
 
 from spcs_emulator import errors
 from spcs_emulator.account.context import Context
-from spcs_emulator.account.handlers import session
 from spcs_emulator.account.objects import CatalogObject
+from spcs_emulator.account.registry import Function
+from spcs_emulator.results import ColumnType
 from spcs_emulator.spcs import images
 from spcs_emulator.spcs.statements.common import control_plane
 from spcs_emulator.spcs.statements.show import containers_of
@@ -21,7 +22,7 @@ def _service_arg(ctx: Context, value: Any) -> CatalogObject:
     return obj
 
 
-def _get_service_status(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, str]:
+def _get_service_status(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, ColumnType]:
     obj = _service_arg(ctx, args[0])
     containers = containers_of(ctx, obj).as_dicts()
     out = []
@@ -42,12 +43,10 @@ def _get_service_status(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, str]:
     return json.dumps(out), "text"
 
 
-def _get_service_logs(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, str]:
+def _get_service_logs(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, ColumnType]:
     if len(args) < 3:
-        raise errors.SnowflakeError(
-            1044,
-            "42P13",
-            "SQL compilation error:\nSYSTEM$GET_SERVICE_LOGS needs service, instance id and container",
+        raise errors.wrong_function_arguments(
+            "SYSTEM$GET_SERVICE_LOGS needs service, instance id and container"
         )
     obj = _service_arg(ctx, args[0])
     instance_id, container = str(args[1]), str(args[2])
@@ -60,37 +59,31 @@ def _get_service_logs(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, str]:
             return instance.containers[container].logs(
                 previous=previous, lines=lines, timestamps=timestamps
             ), "text"
-    raise errors.SnowflakeError(
-        391403,
-        "22023",
-        f"Container '{container}' of instance {instance_id} of service {obj.name} is not running.",
-    )
+    raise errors.container_not_running(container, instance_id, obj.name)
 
 
-def _get_compute_pool_status(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, str]:
+def _get_compute_pool_status(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, ColumnType]:
     obj = ctx.lookup(ast.COMPUTE_POOL, ast.Name((str(args[0]).upper(),)))
     pool = control_plane(ctx).pools[obj.fqn]
     return json.dumps({"status": control_plane(ctx).pool_state(obj), "message": pool.status_message}), "text"
 
 
-def _get_service_dns_domain(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, str]:
+def _get_service_dns_domain(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, ColumnType]:
     schema = ctx.lookup(ast.SCHEMA, ast.Name(tuple(p.upper() for p in str(args[0]).split("."))))
     return control_plane(ctx).dns_domain(schema.fqn), "text"
 
 
-def _registry_list_images(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, str]:
+def _registry_list_images(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, ColumnType]:
     parts = tuple(p.upper() for p in str(args[0]).strip("/").split("/"))
     repo = ctx.lookup(ast.IMAGE_REPOSITORY, ast.Name(parts))
     ctx.require(repo, "READ")
     return json.dumps({"images": sorted({i.name for i in images.images_of(repo).values()})}), "text"
 
 
-session.FUNCTIONS.update(
-    {
-        "SYSTEM$GET_SERVICE_STATUS": _get_service_status,
-        "SYSTEM$GET_SERVICE_LOGS": _get_service_logs,
-        "SYSTEM$GET_COMPUTE_POOL_STATUS": _get_compute_pool_status,
-        "SYSTEM$GET_SERVICE_DNS_DOMAIN": _get_service_dns_domain,
-        "SYSTEM$REGISTRY_LIST_IMAGES": _registry_list_images,
-    }
-)
+SPCS_FUNCTIONS: dict[str, Function] = {
+    "SYSTEM$GET_SERVICE_STATUS": _get_service_status,
+    "SYSTEM$GET_SERVICE_LOGS": _get_service_logs,
+    "SYSTEM$GET_COMPUTE_POOL_STATUS": _get_compute_pool_status,
+    "SYSTEM$GET_SERVICE_DNS_DOMAIN": _get_service_dns_domain,
+    "SYSTEM$REGISTRY_LIST_IMAGES": _registry_list_images,
+}

@@ -6,12 +6,11 @@ from typing import Any
 
 from spcs_emulator import errors
 from spcs_emulator.account.context import Context
-from spcs_emulator.account.handlers import objects
-from spcs_emulator.account.handlers.kinds import KindSpec, register
+from spcs_emulator.account.object_kinds import ObjectKind, remove_object
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.show import columns, owner_of, tf
 from spcs_emulator.results import Result, status, table
-from spcs_emulator.spcs.statements.common import control_plane
+from spcs_emulator.spcs.statements.common import control_plane, suspend_or_resume
 from spcs_emulator.spcs.statements.services import SERVICE_KIND
 from spcs_emulator.sql import ast
 
@@ -68,27 +67,18 @@ def _pool_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> Non
 def _pool_drop(ctx: Context, obj: CatalogObject) -> None:
     services = control_plane(ctx).pool_services(obj.name)
     if services:
-        raise errors.SnowflakeError(
-            391415,
-            "55000",
-            f"Cannot drop compute pool {obj.name} because it has {len(services)} service(s) or job(s) running. "
-            f"Drop them first, or run ALTER COMPUTE POOL {obj.name} STOP ALL.",
-        )
+        raise errors.pool_has_services(obj.name, len(services))
     control_plane(ctx).pools.pop(obj.fqn, None)
 
 
 def _pool_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result | None:
     cp = control_plane(ctx)
-    if stmt.action in ("SUSPEND", "RESUME"):
-        ctx.require(obj, "OPERATE")
-        (cp.suspend_pool if stmt.action == "SUSPEND" else cp.resume_pool)(obj)
-        return status()
     if stmt.action == "STOP ALL":
         ctx.require(obj, "OPERATE")
         for service in cp.pool_services(obj.name):
-            objects.drop_object(ctx, SERVICE_KIND, service)
+            remove_object(ctx, SERVICE_KIND, service)
         return status()
-    return None
+    return suspend_or_resume(ctx, obj, stmt, cp.suspend_pool, cp.resume_pool)
 
 
 def _pool_row(ctx: Context, obj: CatalogObject, describe: bool = False) -> tuple[Any, ...]:
@@ -96,7 +86,7 @@ def _pool_row(ctx: Context, obj: CatalogObject, describe: bool = False) -> tuple
     state = cp.pool_state(obj)
     up = state in ("IDLE", "ACTIVE")
     services = len(cp.pool_services(obj.name))
-    row = (
+    row: tuple[Any, ...] = (
         obj.name,
         state,
         p["MIN_NODES"],
@@ -130,32 +120,30 @@ POOL_COLUMNS = columns(
     "comment is_exclusive:bool application budget"
 )
 
-POOL_KIND = register(
-    KindSpec(
-        kind=ast.COMPUTE_POOL,
-        word="Compute pool",
-        scope="account",
-        create_privilege="CREATE COMPUTE POOL",
-        properties=frozenset(
-            {
-                "MIN_NODES",
-                "MAX_NODES",
-                "INSTANCE_FAMILY",
-                "AUTO_RESUME",
-                "INITIALLY_SUSPENDED",
-                "AUTO_SUSPEND_SECS",
-                "COMMENT",
-            }
-        ),
-        required=frozenset({"MIN_NODES", "MAX_NODES", "INSTANCE_FAMILY"}),
-        plural="COMPUTE POOLS",
-        columns=POOL_COLUMNS,
-        row=_pool_row,
-        on_create=_pool_create,
-        on_drop=_pool_drop,
-        on_alter=_pool_alter,
-        describe=lambda ctx, obj: table(
-            POOL_COLUMNS + columns("error_code status_message"), [_pool_row(ctx, obj, describe=True)]
-        ),
-    )
+POOL_KIND = ObjectKind(
+    kind=ast.COMPUTE_POOL,
+    word="Compute pool",
+    scope="account",
+    create_privilege="CREATE COMPUTE POOL",
+    properties=frozenset(
+        {
+            "MIN_NODES",
+            "MAX_NODES",
+            "INSTANCE_FAMILY",
+            "AUTO_RESUME",
+            "INITIALLY_SUSPENDED",
+            "AUTO_SUSPEND_SECS",
+            "COMMENT",
+        }
+    ),
+    required=frozenset({"MIN_NODES", "MAX_NODES", "INSTANCE_FAMILY"}),
+    plural="COMPUTE POOLS",
+    columns=POOL_COLUMNS,
+    row=_pool_row,
+    on_create=_pool_create,
+    on_drop=_pool_drop,
+    on_alter=_pool_alter,
+    describe=lambda ctx, obj: table(
+        POOL_COLUMNS + columns("error_code status_message"), [_pool_row(ctx, obj, describe=True)]
+    ),
 )

@@ -7,15 +7,15 @@ from typing import Any
 from spcs_emulator import errors
 from spcs_emulator.account.access import AccessControl
 from spcs_emulator.account.context import Context
-from spcs_emulator.account.handlers import objects
-from spcs_emulator.account.handlers.kinds import KindSpec, register
 from spcs_emulator.account.handlers.stages import read_stage_file
+from spcs_emulator.account.object_kinds import ObjectKind
 from spcs_emulator.account.objects import CatalogObject
+from spcs_emulator.account.properties import check_properties
 from spcs_emulator.account.show import columns, owner_of, tf
 from spcs_emulator.results import Result, status, table
 from spcs_emulator.spcs import images
 from spcs_emulator.spcs.spec import ServiceSpec, parse_spec
-from spcs_emulator.spcs.statements.common import control_plane
+from spcs_emulator.spcs.statements.common import control_plane, suspend_or_resume
 from spcs_emulator.sql import ast
 
 SERVICE_PROPERTIES = frozenset(
@@ -42,18 +42,16 @@ def _spec_text(ctx: Context, source: ast.SpecSource) -> str:
 def _check_service_privileges(
     ctx: Context, spec: ServiceSpec, pool: CatalogObject, props: dict[str, Any]
 ) -> None:
-    access, roles = ctx.account.access, ctx.primary_roles()
+    access, roles = ctx.state.access, ctx.primary_roles()
     if not access.holds(roles, pool.kind, pool.fqn, "USAGE"):
         raise errors.insufficient_privileges("compute pool", pool.name)
     if spec.public_endpoints and not access.has_account_privilege(roles, "BIND SERVICE ENDPOINT"):
-        raise errors.SnowflakeError(
-            3001,
-            "42501",
-            "SQL access control error:\nInsufficient privileges to operate on account: BIND SERVICE ENDPOINT is required for public endpoints.",
+        raise errors.insufficient_account_privileges(
+            ctx.state.name, "BIND SERVICE ENDPOINT is required for public endpoints."
         )
     for container in spec.containers:
         ref = images.parse_image(container.image)
-        repo = ctx.account.catalog.get(ast.IMAGE_REPOSITORY, ref.repository)
+        repo = ctx.state.catalog.get(ast.IMAGE_REPOSITORY, ref.repository)
         if repo is None or not access.has_any(ctx.roles(), repo.kind, repo.fqn):
             raise errors.does_not_exist("Image repository", ".".join(ref.repository))
         if not access.holds(roles, repo.kind, repo.fqn, "READ"):
@@ -77,19 +75,19 @@ def _sees_secret(access: AccessControl, roles: set[str], fqn: tuple[str, ...]) -
 def _check_secrets(ctx: Context, spec: ServiceSpec, service_fqn: tuple[str, ...], owner: str) -> None:
     """Each ``snowflakeSecret`` is resolved as the service's owner role, which needs READ on it (USAGE,
     what UDFs need, is not enough for SPCS); a secret it cannot see is reported as missing."""
-    access = ctx.account.access
+    access = ctx.state.access
     roles = access.closure([owner])
     for container in spec.containers:
         for mount in container.secrets:
             fqn = mount.fqn(service_fqn)
-            secret = ctx.account.catalog.get(ast.SECRET, fqn)
+            secret = ctx.state.catalog.get(ast.SECRET, fqn)
             if secret is None or not _sees_secret(access, roles, fqn):
                 raise errors.does_not_exist("Secret", ".".join(fqn))
             if not access.holds(roles, ast.SECRET, fqn, "READ"):
                 raise errors.insufficient_privileges("secret", secret.display)
 
 
-def _checkinstances_of(props: dict[str, Any]) -> None:
+def _check_instance_counts(props: dict[str, Any]) -> None:
     low, high = props.get("MIN_INSTANCES", 1), props.get("MAX_INSTANCES", props.get("MIN_INSTANCES", 1))
     if not isinstance(low, int) or low < 1 or not isinstance(high, int) or high < low:
         raise errors.invalid("MIN_INSTANCES must be > 0 and MAX_INSTANCES >= MIN_INSTANCES")
@@ -102,12 +100,12 @@ def create_service(ctx: Context, stmt: ast.CreateService) -> Result:
         # Services have no CREATE OR REPLACE (snowflake-cli PR#2059 drops first for that reason).
         raise errors.syntax_error(1, 18, "SERVICE")
     fqn = ctx.qualify(ast.SERVICE, stmt.name)
-    if ctx.account.catalog.get(ast.SERVICE, fqn) is not None:
+    if ctx.state.catalog.get(ast.SERVICE, fqn) is not None:
         if stmt.if_not_exists:
             return status(f"{fqn[-1]} already exists, statement succeeded.")
         raise errors.already_exists("Service", ".".join(fqn))
-    props = objects.check_properties(SERVICE_KIND, stmt.properties, creating=True)
-    _checkinstances_of(props)
+    props = check_properties(SERVICE_KIND, stmt.properties, creating=True)
+    _check_instance_counts(props)
     ctx.require_create_in_schema(ast.SERVICE, fqn)
     pool = ctx.lookup(ast.COMPUTE_POOL, stmt.compute_pool)
     spec = parse_spec(_spec_text(ctx, stmt.spec))
@@ -117,8 +115,8 @@ def create_service(ctx: Context, stmt: ast.CreateService) -> Result:
         ast.SERVICE, fqn, owner=ctx.session.role, comment=props.pop("COMMENT", None), properties=props
     )
     obj.properties["COMPUTE_POOL"] = pool.name
-    ctx.account.catalog.add(obj)
-    ctx.account.access.set_owner(ast.SERVICE, fqn, ctx.session.role, ctx.session.role)
+    ctx.state.catalog.add(obj)
+    ctx.state.access.set_owner(ast.SERVICE, fqn, ctx.session.role, ctx.session.role)
     control_plane(ctx).service_created(obj, spec)
     return status(f"Service {fqn[-1]} successfully created.")
 
@@ -126,39 +124,31 @@ def create_service(ctx: Context, stmt: ast.CreateService) -> Result:
 def _check_drop(ctx: Context, obj: CatalogObject, stmt: ast.Drop) -> None:
     state = control_plane(ctx).services.get(obj.fqn)
     if state is not None and state.spec.has_block_volume and not stmt.force:
-        raise errors.SnowflakeError(
-            391417,
-            "55000",
-            f"Service {obj.name} has block storage volumes; use DROP SERVICE {obj.name} FORCE to drop it and its volumes.",
-        )
+        raise errors.service_has_block_volumes(obj.name)
 
 
 def _service_drop(ctx: Context, obj: CatalogObject) -> None:
-    control_plane(ctx).drop_service(ctx, obj)
+    control_plane(ctx).drop_service(obj)
 
 
 def _service_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result | None:
     cp = control_plane(ctx)
-    if stmt.action in ("SUSPEND", "RESUME"):
-        ctx.require(obj, "OPERATE")
-        (cp.suspend_service if stmt.action == "SUSPEND" else cp.resume_service)(obj)
-        return status()
     if stmt.action == "FROM SPEC":
         ctx.require_owner(obj)
         assert stmt.spec is not None
         spec = parse_spec(_spec_text(ctx, stmt.spec))
         pool = ctx.lookup(ast.COMPUTE_POOL, ast.Name((obj.properties["COMPUTE_POOL"],)))
         _check_service_privileges(ctx, spec, pool, obj.properties)
-        _check_secrets(ctx, spec, obj.fqn, ctx.account.access.owner(ast.SERVICE, obj.fqn) or ctx.session.role)
+        _check_secrets(ctx, spec, obj.fqn, ctx.state.access.owner(ast.SERVICE, obj.fqn) or ctx.session.role)
         cp.suspend_service(obj)
         cp.services[obj.fqn].spec = spec
         cp.resume_service(obj)
         return status()
     if stmt.action == "SET":
-        _checkinstances_of(
-            {**obj.properties, **objects.check_properties(SERVICE_KIND, stmt.properties, creating=False)}
+        _check_instance_counts(
+            {**obj.properties, **check_properties(SERVICE_KIND, stmt.properties, creating=False)}
         )
-    return None
+    return suspend_or_resume(ctx, obj, stmt, cp.suspend_service, cp.resume_service)
 
 
 def service_row(ctx: Context, obj: CatalogObject, describe: bool = False) -> tuple[Any, ...]:
@@ -212,22 +202,21 @@ SERVICE_COLUMNS_TAIL = (
 )
 SERVICE_COLUMNS = columns(f"{SERVICE_COLUMNS_HEAD} {SERVICE_COLUMNS_TAIL}")
 
-SERVICE_KIND = register(
-    KindSpec(
-        kind=ast.SERVICE,
-        word="Service",
-        scope="schema",
-        create_privilege="CREATE SERVICE",
-        properties=SERVICE_PROPERTIES,
-        plural="SERVICES",
-        columns=SERVICE_COLUMNS,
-        row=service_row,
-        on_drop=_service_drop,
-        check_drop=_check_drop,
-        on_alter=_service_alter,
-        describe=lambda ctx, obj: table(
-            columns(f"{SERVICE_COLUMNS_HEAD} spec {SERVICE_COLUMNS_TAIL}"),
-            [service_row(ctx, obj, describe=True)],
-        ),
-    )
+SERVICE_KIND = ObjectKind(
+    kind=ast.SERVICE,
+    word="Service",
+    scope="schema",
+    create_privilege="CREATE SERVICE",
+    properties=SERVICE_PROPERTIES,
+    plural="SERVICES",
+    columns=SERVICE_COLUMNS,
+    row=service_row,
+    on_drop=_service_drop,
+    check_drop=_check_drop,
+    on_alter=_service_alter,
+    roles=lambda ctx, obj: control_plane(ctx).service_roles(obj),
+    describe=lambda ctx, obj: table(
+        columns(f"{SERVICE_COLUMNS_HEAD} spec {SERVICE_COLUMNS_TAIL}"),
+        [service_row(ctx, obj, describe=True)],
+    ),
 )

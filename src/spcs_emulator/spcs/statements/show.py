@@ -2,140 +2,163 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from spcs_emulator.account.context import Context
-from spcs_emulator.account.handlers import objects
 from spcs_emulator.account.objects import CatalogObject
-from spcs_emulator.account.show import columns, like_regex, tf
+from spcs_emulator.account.registry import Handler, StatementContext
+from spcs_emulator.account.show import columns, like_regex, listing, tf
+from spcs_emulator.protocol.backend import Upload
 from spcs_emulator.results import Result, table
 from spcs_emulator.spcs import images
-from spcs_emulator.spcs.lifecycle import ENDPOINT_PLACEHOLDER
+from spcs_emulator.spcs.lifecycle import ENDPOINT_PLACEHOLDER, ServiceState
 from spcs_emulator.spcs.statements.common import control_plane, epoch
 from spcs_emulator.spcs.statements.services import SERVICE_COLUMNS, service_row
 from spcs_emulator.sql import ast
 
 
 def _service_for_show(ctx: Context, show: ast.Show, *privileges: str) -> CatalogObject:
-    assert show.scope is not None
-    assert show.scope.name is not None
-    obj = ctx.lookup(ast.SERVICE, show.scope.name)
+    obj = ctx.lookup(ast.SERVICE, _scope_name(show))
     if privileges:
         ctx.require(obj, *privileges)
     return obj
 
 
-def show(ctx: Context, stmt: ast.Show) -> Result:
-    cp = control_plane(ctx)
-    scope_kind = stmt.scope.kind if stmt.scope else None
-    if stmt.what == "ENDPOINTS" and scope_kind == ast.SERVICE:
-        obj = _service_for_show(ctx, stmt, "USAGE")
-        state = cp.services[obj.fqn]
-        rows = []
-        for e in state.spec.endpoints:
-            url = None
-            if e.public:
-                url = state.ingress.get(e.name) or ENDPOINT_PLACEHOLDER
-            rows.append((e.name, e.port, None, e.protocol, tf(e.public), url))
-        return table(columns("name port:int port_range protocol is_public ingress_url"), rows)
-    if stmt.what in ("SERVICE CONTAINERS", "SERVICE INSTANCES") and scope_kind == ast.SERVICE:
-        obj = _service_for_show(ctx, stmt, "MONITOR")
-        return containers_of(ctx, obj) if stmt.what == "SERVICE CONTAINERS" else instances_of(ctx, obj)
-    if stmt.what == "ROLES" and scope_kind == ast.SERVICE:
-        obj = _service_for_show(ctx, stmt)
-        roles = cp.services[obj.fqn].spec.service_roles
-        return table(columns("created_on:ts name comment"), [(obj.created_on, r, None) for r in roles])
-    if stmt.what == "SERVICES" and scope_kind == ast.COMPUTE_POOL:
-        assert stmt.scope is not None
-        assert stmt.scope.name is not None
-        pool = ctx.lookup(ast.COMPUTE_POOL, stmt.scope.name)
-        inner = ast.Show("SERVICES", like=stmt.like, scope=ast.Scope(ast.ACCOUNT), limit=stmt.limit)
-        from spcs_emulator.account.show import listing
+def _scope_name(show: ast.Show) -> ast.Name:
+    # SPCS_LISTINGS is keyed by the scope's kind, and those scopes always name their object.
+    assert show.scope is not None
+    assert show.scope.name is not None
+    return show.scope.name
 
-        return listing(
-            ctx,
-            inner,
-            ast.SERVICE,
-            SERVICE_COLUMNS,
-            lambda o: service_row(ctx, o),
-            objects=cp.pool_services(pool.name),
+
+def _endpoints(ctx: StatementContext, stmt: ast.Show) -> Result:
+    obj = _service_for_show(ctx, stmt, "USAGE")
+    state = control_plane(ctx).services[obj.fqn]
+    rows = []
+    for e in state.spec.endpoints:
+        url = None
+        if e.public:
+            url = state.ingress.get(e.name) or ENDPOINT_PLACEHOLDER
+        rows.append((e.name, e.port, None, e.protocol, tf(e.public), url))
+    return table(columns("name port:int port_range protocol is_public ingress_url"), rows)
+
+
+def _service_containers(ctx: StatementContext, stmt: ast.Show) -> Result:
+    return containers_of(ctx, _service_for_show(ctx, stmt, "MONITOR"))
+
+
+def _service_instances(ctx: StatementContext, stmt: ast.Show) -> Result:
+    return instances_of(ctx, _service_for_show(ctx, stmt, "MONITOR"))
+
+
+def _service_roles(ctx: StatementContext, stmt: ast.Show) -> Result:
+    obj = _service_for_show(ctx, stmt)
+    roles = control_plane(ctx).services[obj.fqn].spec.service_roles
+    return table(columns("created_on:ts name comment"), [(obj.created_on, r, None) for r in roles])
+
+
+def _pool_services(ctx: StatementContext, stmt: ast.Show) -> Result:
+    pool = ctx.lookup(ast.COMPUTE_POOL, _scope_name(stmt))
+    inner = ast.Show("SERVICES", like=stmt.like, scope=ast.Scope(ast.ACCOUNT), limit=stmt.limit)
+    return listing(
+        ctx,
+        inner,
+        ast.SERVICE,
+        SERVICE_COLUMNS,
+        lambda o: service_row(ctx, o),
+        objects=control_plane(ctx).pool_services(pool.name),
+    )
+
+
+def _images(ctx: StatementContext, stmt: ast.Show) -> Result:
+    repo = ctx.lookup(ast.IMAGE_REPOSITORY, _scope_name(stmt))
+    ctx.require(repo, "READ")
+    pattern = like_regex(stmt.like) if stmt.like else None
+    rows = [
+        (
+            i.created_on,
+            i.name,
+            f'["{i.tag}"]',
+            i.digest,
+            "/".join(p.lower() for p in repo.fqn) + f"/{i.name}:{i.tag}",
         )
-    if stmt.what == "IMAGES" and scope_kind == ast.IMAGE_REPOSITORY:
-        assert stmt.scope is not None
-        assert stmt.scope.name is not None
-        repo = ctx.lookup(ast.IMAGE_REPOSITORY, stmt.scope.name)
-        ctx.require(repo, "READ")
-        pattern = like_regex(stmt.like) if stmt.like else None
-        rows = [
-            (
-                i.created_on,
-                i.name,
-                f'["{i.tag}"]',
-                i.digest,
-                "/".join(p.lower() for p in repo.fqn) + f"/{i.name}:{i.tag}",
+        for i in images.images_of(repo).values()
+        if pattern is None or pattern.match(i.name)
+    ]
+    return table(columns("created_on:ts image_name tags digest image_path"), rows)
+
+
+# (what is shown, the kind of its IN scope) -> listing; every other SHOW is the account's.
+SPCS_LISTINGS: dict[tuple[str, str], Callable[[StatementContext, ast.Show], Result]] = {
+    ("ENDPOINTS", ast.SERVICE): _endpoints,
+    ("SERVICE CONTAINERS", ast.SERVICE): _service_containers,
+    ("SERVICE INSTANCES", ast.SERVICE): _service_instances,
+    ("ROLES", ast.SERVICE): _service_roles,
+    ("SERVICES", ast.COMPUTE_POOL): _pool_services,
+    ("IMAGES", ast.IMAGE_REPOSITORY): _images,
+}
+
+
+def spcs_show(account_show: Handler) -> Callable[[StatementContext, ast.Show], Result | Upload]:
+    """SHOW: the SPCS listings above, else what the account answered before SPCS was registered."""
+
+    def show(ctx: StatementContext, stmt: ast.Show) -> Result | Upload:
+        scope_kind = stmt.scope.kind if stmt.scope else None
+        listing_of = SPCS_LISTINGS.get((stmt.what, scope_kind)) if scope_kind else None
+        return listing_of(ctx, stmt) if listing_of else account_show(ctx, stmt)
+
+    return show
+
+
+CONTAINER_COLUMNS = columns(
+    "database_name schema_name service_name service_status instance_id instance_status container_name status "
+    "message image_name image_digest restart_count:int start_time:ts last_exit_code:int last_restart_time:ts"
+)
+
+
+def _started_containers(obj: CatalogObject, state: ServiceState) -> list[tuple[Any, ...]]:
+    """One row per container the runtime started, with what its handle reports."""
+    images_by_name = {c.name: c.image for c in state.spec.containers}
+    instance_status = "READY" if state.status == "RUNNING" else "PENDING"
+    rows: list[tuple[Any, ...]] = []
+    for instance in state.instances:
+        for name, handle in instance.containers.items():
+            container_status, message = handle.status()
+            rows.append(
+                (
+                    *obj.fqn,
+                    state.status,
+                    str(instance.id),
+                    instance_status,
+                    name,
+                    container_status,
+                    message,
+                    images_by_name[name],
+                    None,
+                    handle.restart_count,
+                    epoch(handle.start_time),
+                    handle.last_exit_code,
+                    None,
+                )
             )
-            for i in images.images_of(repo).values()
-            if pattern is None or pattern.match(i.name)
-        ]
-        return table(columns("created_on:ts image_name tags digest image_path"), rows)
-    return objects.show(ctx, stmt)
+    return rows
+
+
+def _unstarted_containers(obj: CatalogObject, state: ServiceState) -> list[tuple[Any, ...]]:
+    """Before any container runs (pending, failed to start, suspended): the spec's containers."""
+    message = state.failure or ("Waiting for compute" if state.status == "PENDING" else "")
+    container_status = "FAILED" if state.status == "FAILED" else None
+    return [
+        (*obj.fqn, state.status, None, None, c.name, container_status, message or None, c.image) + (None,) * 5
+        for c in state.spec.containers
+    ]
 
 
 def containers_of(ctx: Context, obj: CatalogObject) -> Result:
     state = control_plane(ctx).services[obj.fqn]
-    rows = []
-    if state.instances:
-        for instance in state.instances:
-            for name, handle in instance.containers.items():
-                container_status, message = handle.status()
-                image = next(c.image for c in state.spec.containers if c.name == name)
-                rows.append(
-                    (
-                        obj.fqn[0],
-                        obj.fqn[1],
-                        obj.name,
-                        state.status,
-                        str(instance.id),
-                        "READY" if state.status == "RUNNING" else "PENDING",
-                        name,
-                        container_status,
-                        message,
-                        image,
-                        None,
-                        handle.restart_count,
-                        epoch(handle.start_time),
-                        handle.last_exit_code,
-                        None,
-                    )
-                )
-    else:
-        for container in state.spec.containers:
-            message = state.failure or ("Waiting for compute" if state.status == "PENDING" else "")
-            container_status = "FAILED" if state.status == "FAILED" else None
-            rows.append(
-                (
-                    obj.fqn[0],
-                    obj.fqn[1],
-                    obj.name,
-                    state.status,
-                    None,
-                    None,
-                    container.name,
-                    container_status,
-                    message or None,
-                    container.image,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                )
-            )
-    return table(
-        columns(
-            "database_name schema_name service_name service_status instance_id instance_status container_name status "
-            "message image_name image_digest restart_count:int start_time:ts last_exit_code:int last_restart_time:ts"
-        ),
-        rows,
-    )
+    rows = _started_containers(obj, state) if state.instances else _unstarted_containers(obj, state)
+    return table(CONTAINER_COLUMNS, rows)
 
 
 def instances_of(ctx: Context, obj: CatalogObject) -> Result:

@@ -56,7 +56,7 @@ def alter_tokens(ctx: Context, user: User, stmt: ast.Alter) -> Result:
         )
     role = props.get("ROLE_RESTRICTION")
     role = str(role).upper() if role else None
-    if role and role not in ctx.account.access.granted_roles(user.name):
+    if role and role not in ctx.state.access.granted_roles(user.name):
         raise errors.does_not_exist("Role", role)
     days = _days_to_expiry(props.get("DAYS_TO_EXPIRY", DEFAULT_DAYS))
     secret = secrets.token_urlsafe(48)

@@ -1,0 +1,57 @@
+"""Object kinds: what CREATE/DROP/ALTER/SHOW/DESCRIBE do for each kind, declared once per kind.
+
+A kind's hooks take a :class:`Context` (state, session, privilege checks). The kinds of the account
+live in ``account/kinds/``; other layers declare theirs (compute pools and services: ``spcs/``) and
+register them with the account (``engine.Account.add_kinds``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from spcs_emulator.account.context import Context
+from spcs_emulator.account.objects import CatalogObject
+from spcs_emulator.results import Column, Result
+from spcs_emulator.sql import ast
+
+Row = Callable[[Context, CatalogObject], Sequence[Any]]
+Hook = Callable[[Context, CatalogObject], None]
+CreateHook = Callable[[Context, CatalogObject, dict[str, Any]], None]
+AlterHook = Callable[[Context, CatalogObject, ast.Alter], Result | None]
+# Where CREATE is authorised: an account privilege, CREATE SCHEMA on the database, or CREATE <kind>
+# on the schema.
+CreateScope = Literal["account", "database", "schema"]
+
+
+@dataclass(frozen=True)
+class ObjectKind:
+    kind: str
+    word: str  # "Warehouse", for status messages
+    scope: CreateScope
+    create_privilege: str
+    properties: frozenset[str]  # accepted CREATE/ALTER ... SET properties; anything else is refused
+    plural: str  # SHOW <plural>
+    columns: tuple[Column, ...]
+    row: Row
+    describe: Callable[[Context, CatalogObject], Result] | None = None
+    on_create: CreateHook | None = None
+    # Runs when the object goes, by its own DROP or with the database or schema that holds it.
+    on_drop: Hook | None = None
+    # Refuses a DROP statement before anything happens (DROP SERVICE without FORCE on a block volume).
+    check_drop: Callable[[Context, CatalogObject, ast.Drop], None] | None = None
+    on_alter: AlterHook | None = None
+    # The roles the object defines, each with what it covers (a service's service roles -> endpoints).
+    roles: Callable[[Context, CatalogObject], Mapping[str, tuple[str, ...]]] | None = None
+    required: frozenset[str] = field(default_factory=frozenset)
+    created_word: str | None = None  # e.g. "Stage area" for stages
+
+
+def remove_object(ctx: Context, kind: ObjectKind, obj: CatalogObject) -> None:
+    """The object goes: its kind's drop hook, then its catalog entry and every grant on it. What it
+    contains is the caller's business (``handlers/objects.drop_object`` cascades)."""
+    if kind.on_drop is not None:
+        kind.on_drop(ctx, obj)
+    ctx.state.catalog.remove(obj.kind, obj.fqn)
+    ctx.state.access.forget_object(obj.kind, obj.fqn)
