@@ -23,6 +23,8 @@ from types import TracebackType
 from typing import Any
 
 from spcs_emulator.account.engine import ADMIN_USER, Account
+from spcs_emulator.account.faults import Faults
+from spcs_emulator.account.session import Session
 from spcs_emulator.control_api import add_control_routes
 from spcs_emulator.protocol.app import build_app
 from spcs_emulator.protocol.server import ProtocolServer
@@ -103,7 +105,7 @@ class Emulator:
             self.account, runtime=runtime, ingress=ingress, profile=profile, time_scale=time_scale
         )
         self.account.register(SPCS_HANDLERS)
-        self.sessions = SessionStore()
+        self.sessions: SessionStore[Session] = SessionStore()
         self.account.session_end_listeners.append(self.sessions.end)
         self.control.token_resolver = self._resolve_token
         app = build_app(self.account, self.sessions)
@@ -111,7 +113,7 @@ class Emulator:
         self.server = ProtocolServer(app, host=host, port=port)
         self.account.extensions["registry_host"] = f"{ACCOUNT_NAME.lower()}.registry.spcs-emulator.local"
 
-    def _resolve_token(self, token: str) -> Any:
+    def _resolve_token(self, token: str) -> Session | None:
         try:
             return self.sessions.lookup(token)
         except TokenError:
@@ -156,6 +158,11 @@ class Emulator:
 
     def reset(self) -> None:
         self.account.reset()
+
+    @property
+    def statement_faults(self) -> Faults:
+        """Statements made to fail on purpose (the control API's ``faults/statement``)."""
+        return self.account.faults
 
     # -- how clients reach it -----------------------------------------------------------------------
 

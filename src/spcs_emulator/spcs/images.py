@@ -64,7 +64,8 @@ def parse_image(image: str) -> ImageRef:
 
 
 def images_of(repository: CatalogObject) -> dict[str, PublishedImage]:
-    return repository.properties.setdefault("_IMAGES", {})
+    published: dict[str, PublishedImage] = repository.properties.setdefault("_IMAGES", {})
+    return published
 
 
 def publish(

@@ -229,10 +229,10 @@ def parse_spec(text: str) -> ServiceSpec:
     roles: dict[str, tuple[str, ...]] = {ALL_ENDPOINTS_USAGE: tuple(e.name for e in endpoints)}
     for role in document.get("serviceRoles") or []:
         role_name = str(role.get("name", "")).upper()
-        names = tuple(role.get("endpoints") or [])
-        missing = [n for n in names if n not in {e.name for e in endpoints}]
+        covered = tuple(str(n) for n in role.get("endpoints") or [])
+        missing = [n for n in covered if n not in {e.name for e in endpoints}]
         if not role_name or missing:
             raise _fail(f"service role {role_name or '?'} names unknown endpoints {missing}")
-        roles[role_name] = names
+        roles[role_name] = covered
     digest = hashlib.sha256(text.encode()).hexdigest()
     return ServiceSpec(containers, endpoints, volumes, roles, text, digest)
