@@ -3,7 +3,8 @@ emulator stands alone, and each emulator layer imports only the layers below it.
 
 Imports are read from the source with ``ast`` (module level, inside functions, and under
 ``TYPE_CHECKING`` alike: a circle the type checker has to follow is a circle), and importing
-``a.b.c`` counts as importing the packages ``a`` and ``a.b`` too, since Python runs their ``__init__``.
+``a.b.c`` counts as importing the packages ``a`` and ``a.b`` too, since Python runs their ``__init__``
+(except the importer's own packages: they ran before it did).
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Emulator layers, lowest first: a module may import its own layer and those before it.
 EMULATOR_LAYERS: tuple[tuple[str, ...], ...] = (
-    ("spcs_emulator.errors", "spcs_emulator.results", "spcs_emulator.paths", "spcs_emulator.sql"),
+    (
+        "spcs_emulator.errors",
+        "spcs_emulator.results",
+        "spcs_emulator.paths",
+        "spcs_emulator.sql",
+        "spcs_emulator.waits",
+    ),
     ("spcs_emulator.protocol",),
     ("spcs_emulator.account",),
     ("spcs_emulator.spcs",),
@@ -43,9 +50,12 @@ def _known(name: str, modules: dict[str, Path]) -> str | None:
     return name or None
 
 
-def _with_parents(name: str, modules: dict[str, Path]) -> set[str]:
+def _with_parents(name: str, modules: dict[str, Path], importer: str) -> set[str]:
+    """``name`` and the packages above it, less the importer's own packages (already run)."""
     parts = name.split(".")
-    return {".".join(parts[:i]) for i in range(1, len(parts) + 1)} & modules.keys()
+    packages = {".".join(parts[:i]) for i in range(1, len(parts))}
+    own = {".".join(importer.split(".")[:i]) for i in range(1, len(importer.split(".")))}
+    return ({name} | packages - own) & modules.keys()
 
 
 @functools.cache
@@ -68,7 +78,7 @@ def import_graph(root: Path = SRC) -> dict[str, set[str]]:
             for name in names:
                 found = _known(name, modules)
                 if found:
-                    targets |= _with_parents(found, modules)
+                    targets |= _with_parents(found, modules, module)
         graph[module] = targets - {module}
     return graph
 
@@ -135,7 +145,7 @@ def test_the_graph_reads_relative_imports_and_counts_parent_packages(tmp_path: P
     (tmp_path / "pkg" / "sub" / "leaf.py").write_text("from ..top import thing\n")
     (tmp_path / "pkg" / "top.py").write_text("def f():\n    from pkg.sub.leaf import x\n")
     graph = import_graph(tmp_path)
-    assert graph["pkg.sub.leaf"] == {"pkg", "pkg.top"}
+    assert graph["pkg.sub.leaf"] == {"pkg.top"}  # its own packages ran before it
     assert "pkg.sub" in graph["pkg.top"]
     assert cycles(graph) == [["pkg.sub", "pkg.sub.leaf", "pkg.top"]]
 

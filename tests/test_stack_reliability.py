@@ -79,8 +79,8 @@ def test_a_fault_at_any_step_names_it_and_leaves_nothing(emulator, tmp_path: Pat
 def test_a_service_that_fails_to_start_fails_its_step_with_the_reason(emulator, tmp_path: Path) -> None:
     emu, _ = emulator
     emu.reset()
-    emu.control.service_faults["MILVUS"] = (
-        "Unschedulable due to insufficient CPU resources in the compute pool."
+    emu.control.fail_next_start(
+        "MILVUS", "Unschedulable due to insufficient CPU resources in the compute pool."
     )
     with (
         pytest.raises(StepFailed) as info,

@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
 from spcs_emulator.spcs import images
-from spcs_emulator.sql import ast
+from spcs_emulator.spcs.control import NotFound
 
 if TYPE_CHECKING:
-    from spcs_emulator.emulator import Emulator
+    from spcs_emulator.account.faults import Faults
+    from spcs_emulator.spcs.control import ControlPlane
 
 START_FAILURES = {
     "image": "Failed to pull image: image not found in the repository.",
@@ -35,17 +36,24 @@ START_FAILURES = {
 HEADER = "X-Emulator-Admin-Password"
 
 
-class ControlError(Exception):
-    pass
+class Controllable(Protocol):
+    """What the control API drives: an emulator (``emulator.Emulator``), or a stand-in in a test."""
+
+    @property
+    def admin_password(self) -> str: ...
+
+    @property
+    def control(self) -> ControlPlane: ...
+
+    @property
+    def statement_faults(self) -> Faults: ...
+
+    def reset(self) -> None: ...
 
 
-def publish_image(emulator: Emulator, image: str, runtime: str, files: Path | None) -> dict[str, Any]:
+def publish_image(control: ControlPlane, image: str, runtime: str, files: Path | None) -> dict[str, Any]:
     ref = images.parse_image(image)
-    with emulator.account.state.lock:
-        repo = emulator.account.state.catalog.get(ast.IMAGE_REPOSITORY, ref.repository)
-        if repo is None:
-            raise ControlError(f"no image repository {'.'.join(ref.repository)}")
-        published = images.publish(repo, ref, runtime, files, emulator.state_dir / "images")
+    published = control.publish_image(ref, runtime, files)
     return {
         "image": f"/{'/'.join(ref.repository).lower()}/{ref.key}",
         "digest": published.digest,
@@ -53,20 +61,13 @@ def publish_image(emulator: Emulator, image: str, runtime: str, files: Path | No
     }
 
 
-def fail_service_start(emulator: Emulator, service: str, reason: str) -> dict[str, Any]:
-    with emulator.account.state.lock:
-        emulator.control.service_faults[service.split(".")[-1].upper()] = START_FAILURES.get(reason, reason)
+def fail_service_start(control: ControlPlane, service: str, reason: str) -> dict[str, Any]:
+    control.fail_next_start(service, START_FAILURES.get(reason, reason))
     return {"service": service, "reason": reason}
 
 
-def crash_container(emulator: Emulator, service: str, container: str) -> dict[str, Any]:
-    fqn = tuple(p.upper() for p in service.split("."))
-    with emulator.account.state.lock:
-        state = next((s for f, s in emulator.control.services.items() if f[-len(fqn) :] == fqn), None)
-        if state is None or not state.instances or container not in state.instances[0].containers:
-            raise ControlError(f"no running container {container!r} in service {service}")
-        handle = state.instances[0].containers[container]
-    handle.crash()
+def crash_container(control: ControlPlane, service: str, container: str) -> dict[str, Any]:
+    control.crash_container(service, container)
     return {"service": service, "container": container}
 
 
@@ -77,8 +78,11 @@ def _admin_password_matches(request: web.Request, password: str) -> bool:
     return hmac.compare_digest(given, password.encode("utf-8"))
 
 
-def add_control_routes(app: web.Application, emulator: Emulator) -> None:
-    def route(action: Callable[[dict[str, Any]], dict[str, Any]]):
+Action = Callable[[dict[str, Any]], dict[str, Any]]  # the request's JSON body -> the answer's
+
+
+def add_control_routes(app: web.Application, emulator: Controllable) -> None:
+    def route(action: Action) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handler(request: web.Request) -> web.Response:
             if not _admin_password_matches(request, emulator.admin_password):
                 return web.json_response({"error": f"missing or wrong {HEADER}"}, status=401)
@@ -90,7 +94,7 @@ def add_control_routes(app: web.Application, emulator: Emulator) -> None:
                 return web.json_response({"error": "the body is not a JSON object"}, status=400)
             try:
                 result = await asyncio.get_running_loop().run_in_executor(None, action, body)
-            except (ControlError, ValueError, KeyError) as exc:
+            except (NotFound, ValueError, KeyError) as exc:
                 return web.json_response({"error": str(exc)}, status=400)
             except Exception as exc:  # a Snowflake-style error from the account, e.g. a bad image path
                 return web.json_response({"error": str(exc)}, status=400)
@@ -103,7 +107,7 @@ def add_control_routes(app: web.Application, emulator: Emulator) -> None:
         return {"reset": True}
 
     def fault_statement(body: dict[str, Any]) -> dict[str, Any]:
-        emulator.account.state.faults.fail_statement(
+        emulator.statement_faults.fail_statement(
             body["pattern"],
             message=body.get("message", "Injected failure."),
             errno=int(body.get("errno", 1234)),
@@ -116,17 +120,17 @@ def add_control_routes(app: web.Application, emulator: Emulator) -> None:
     app.router.add_post("/_emulator/faults/statement", route(fault_statement))
     app.router.add_post(
         "/_emulator/faults/service-start",
-        route(lambda b: fail_service_start(emulator, b["service"], b.get("reason", "image"))),
+        route(lambda b: fail_service_start(emulator.control, b["service"], b.get("reason", "image"))),
     )
     app.router.add_post(
         "/_emulator/faults/crash-container",
-        route(lambda b: crash_container(emulator, b["service"], b["container"])),
+        route(lambda b: crash_container(emulator.control, b["service"], b["container"])),
     )
     app.router.add_post(
         "/_emulator/images",
         route(
             lambda b: publish_image(
-                emulator, b["image"], b["runtime"], Path(b["files"]) if b.get("files") else None
+                emulator.control, b["image"], b["runtime"], Path(b["files"]) if b.get("files") else None
             )
         ),
     )

@@ -23,6 +23,8 @@ from types import TracebackType
 from typing import Any
 
 from spcs_emulator.account.engine import ADMIN_USER, Account
+from spcs_emulator.account.faults import Faults
+from spcs_emulator.account.session import Session
 from spcs_emulator.control_api import add_control_routes
 from spcs_emulator.protocol.app import build_app
 from spcs_emulator.protocol.server import ProtocolServer
@@ -106,14 +108,14 @@ class Emulator:
             self.account.state, runtime=runtime, ingress=ingress, profile=profile, time_scale=time_scale
         )
         register_spcs(self.account, self.control)
-        self.sessions = SessionStore()
+        self.sessions: SessionStore[Session] = SessionStore()
         self.account.state.session_end_listeners.append(self.sessions.end)
         self.control.token_resolver = self._resolve_token
         app = build_app(self.account, self.sessions)
         add_control_routes(app, self)
         self.server = ProtocolServer(app, host=host, port=port)
 
-    def _resolve_token(self, token: str) -> Any:
+    def _resolve_token(self, token: str) -> Session | None:
         try:
             return self.sessions.lookup(token)
         except TokenError:
@@ -158,6 +160,11 @@ class Emulator:
 
     def reset(self) -> None:
         self.account.reset()
+
+    @property
+    def statement_faults(self) -> Faults:
+        """Statements made to fail on purpose (the control API's ``faults/statement``)."""
+        return self.account.state.faults
 
     # -- how clients reach it -----------------------------------------------------------------------
 

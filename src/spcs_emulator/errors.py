@@ -74,6 +74,13 @@ def not_emulated(what: str) -> SnowflakeError:
 SESSION_ENDED = 390104
 INVALID_REGEX = 100048
 
+# The wire protocol
+
+
+def empty_statement() -> SnowflakeError:
+    return SnowflakeError(900, "42000", "Empty SQL statement.")
+
+
 # Login and sessions
 
 
@@ -184,6 +191,16 @@ def spec_file_missing(file: str, stage: str) -> SnowflakeError:
 
 
 # SPCS
+
+
+def invalid_spec(message: str) -> SnowflakeError:
+    """395018 (22023): a service specification (or an image name in it) SPCS refuses."""
+    return SnowflakeError(395018, "22023", f"Invalid spec: {message}")
+
+
+def stage_mount_v1() -> SnowflakeError:
+    """Stage Mount V1, rejected since the 2026_08 bundle (bcr-2449)."""
+    return SnowflakeError(395018, "22023", "stage mount v1 not supported, please use v2 instead")
 
 
 def wrong_function_arguments(text: str) -> SnowflakeError:

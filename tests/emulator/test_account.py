@@ -13,7 +13,7 @@ from snowflake.connector.errors import DatabaseError, ProgrammingError
 
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
-from spcs_emulator.spcs.lifecycle import ENDPOINT_PLACEHOLDER
+from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT
 
 DATA = Path(__file__).parent / "data"
 
@@ -78,7 +78,7 @@ def test_the_guide_runs_verbatim_and_both_services_run(emulator: Emulator, admin
     def ingress_ready() -> Probe[str]:
         endpoint = rows(admin, "SHOW ENDPOINTS IN SERVICE MILVUS_DEMO.PUBLIC.JUPYTER")[0]
         url = endpoint["ingress_url"]
-        return Probe(url != ENDPOINT_PLACEHOLDER, url, state=url)
+        return Probe(url != ENDPOINT_PROVISIONING_TEXT, url, state=url)
 
     url = wait_for(ingress_ready, what="the Jupyter ingress URL", timeout=10, interval=0.05)
     assert re.fullmatch(r"127\.0\.0\.1:\d+", url)

@@ -12,7 +12,7 @@ import snowflake.connector
 from milvus_spcs.target import token_of
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
-from spcs_emulator.spcs.lifecycle import ENDPOINT_PLACEHOLDER
+from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT
 from spcs_emulator.spcs.processes import descendants, is_alive
 from tests.emulator.test_account import DATA, publish, rows, statements, wait_status
 
@@ -55,7 +55,7 @@ def test_guide_stack_runs_for_real_and_leaves_nothing_behind(tmp_path: Path) -> 
 
         def ingress() -> Probe[str]:
             url = rows(cur, "SHOW ENDPOINTS IN SERVICE MILVUS_DEMO.PUBLIC.JUPYTER")[0]["ingress_url"]
-            return Probe(url != ENDPOINT_PLACEHOLDER, url, state=url)
+            return Probe(url != ENDPOINT_PROVISIONING_TEXT, url, state=url)
 
         host = wait_for(ingress, what="the Jupyter ingress URL", timeout=30, interval=0.2)
         api = f"http://{host}/api/contents"

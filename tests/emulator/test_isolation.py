@@ -118,13 +118,13 @@ def notebook_over_ingress(conn: Any, service: str) -> Any:
     as the connection's user (waits for the endpoint's URL)."""
     from milvus_spcs.jupyter_client import JupyterOverIngress
     from milvus_spcs.target import token_of
-    from spcs_emulator.spcs.lifecycle import ENDPOINT_PLACEHOLDER
+    from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT
 
     cur = conn.cursor()
 
     def ingress() -> Probe[str]:
         url = rows(cur, f"SHOW ENDPOINTS IN SERVICE DB.PUBLIC.{service}")[0]["ingress_url"]
-        return Probe(url != ENDPOINT_PLACEHOLDER, url, state=url)
+        return Probe(url != ENDPOINT_PROVISIONING_TEXT, url, state=url)
 
     host = wait_for(ingress, what=f"the {service} ingress URL", timeout=30, interval=0.2)
     return JupyterOverIngress(f"http://{host}", token_of(conn))

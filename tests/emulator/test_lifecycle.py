@@ -12,8 +12,9 @@ from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.account.engine import Account
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.protocol.backend import LoginRequest
-from spcs_emulator.spcs.control import ControlPlane
-from spcs_emulator.spcs.lifecycle import ENDPOINT_PLACEHOLDER, PROFILES
+from spcs_emulator.spcs import images
+from spcs_emulator.spcs.control import ControlPlane, NotFound
+from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT, PROFILES
 from spcs_emulator.spcs.registration import register_spcs
 from tests.emulator.fakes import FakeIngress, FakeRuntime
 from tests.emulator.test_account import publish, rows
@@ -87,7 +88,7 @@ def test_service_pending_running_endpoint_then_suspend(plane) -> None:
     runtime.handles[0].state = "READY"
     cp.tick()
     assert state_of(sql, "SERVICE", "S") == "RUNNING"
-    assert sql("SHOW ENDPOINTS IN SERVICE S").as_dicts()[0]["ingress_url"] == ENDPOINT_PLACEHOLDER
+    assert sql("SHOW ENDPOINTS IN SERVICE S").as_dicts()[0]["ingress_url"] == ENDPOINT_PROVISIONING_TEXT
     clock.now += timing.endpoint_provision
     cp.tick()
     assert sql("SHOW ENDPOINTS IN SERVICE S").as_dicts()[0]["ingress_url"].startswith("127.0.0.1:")
@@ -96,7 +97,7 @@ def test_service_pending_running_endpoint_then_suspend(plane) -> None:
     clock.now += timing.service_suspend
     cp.tick()
     assert state_of(sql, "SERVICE", "S") == "SUSPENDED"
-    assert sql("SHOW ENDPOINTS IN SERVICE S").as_dicts()[0]["ingress_url"] == ENDPOINT_PLACEHOLDER
+    assert sql("SHOW ENDPOINTS IN SERVICE S").as_dicts()[0]["ingress_url"] == ENDPOINT_PROVISIONING_TEXT
 
 
 def test_a_container_that_keeps_failing_fails_the_service(plane) -> None:
@@ -109,6 +110,27 @@ def test_a_container_that_keeps_failing_fails_the_service(plane) -> None:
     handle.state, handle.restarts = "FAILED", 3
     cp.tick()
     assert state_of(sql, "SERVICE", "S") == "FAILED"
+
+
+def test_the_control_api_requests_go_through_narrow_methods(plane) -> None:
+    """fail_next_start, crash_container and publish_image: what control_api.py asks of the plane."""
+    _account, cp, clock, runtime, sql = plane
+    sql("CREATE COMPUTE POOL P MIN_NODES=1 MAX_NODES=1 INSTANCE_FAMILY=CPU_X64_XS")
+    cp.fail_next_start("D.PUBLIC.BROKEN", "Injected start failure.")
+    sql(f"CREATE SERVICE BROKEN IN COMPUTE POOL P FROM SPECIFICATION $${SPEC}$$")
+    sql(f"CREATE SERVICE S IN COMPUTE POOL P FROM SPECIFICATION $${SPEC}$$")
+    clock.now += 10_000
+    cp.tick()
+    assert state_of(sql, "SERVICE", "BROKEN") == "FAILED"
+    assert state_of(sql, "SERVICE", "S") in ("PENDING", "RUNNING")  # the fault is used up by BROKEN
+    cp.crash_container("PUBLIC.S", "web")
+    assert runtime.handles[-1].restarts == 1
+    with pytest.raises(NotFound, match="no running container 'nope' in service S"):
+        cp.crash_container("S", "nope")
+    with pytest.raises(NotFound, match=r"no image repository D\.PUBLIC\.NOPE"):
+        cp.publish_image(images.parse_image("/d/public/nope/web:2"), "jupyter", None)
+    published = cp.publish_image(images.parse_image("/d/public/r/web:2"), "milvus", None)
+    assert (published.tag, published.runtime) == ("2", "milvus")
 
 
 def test_realistic_profile_is_observed_by_a_polling_client(tmp_path: Path) -> None:
@@ -132,7 +154,7 @@ def test_realistic_profile_is_observed_by_a_polling_client(tmp_path: Path) -> No
             pool = rows(cur, "SHOW COMPUTE POOLS")[0]["state"]
             service = rows(cur, "DESCRIBE SERVICE S")[0]["status"]
             url = rows(cur, "SHOW ENDPOINTS IN SERVICE S")[0]["ingress_url"]
-            observed = (pool, service, "placeholder" if url == ENDPOINT_PLACEHOLDER else "url")
+            observed = (pool, service, "placeholder" if url == ENDPOINT_PROVISIONING_TEXT else "url")
             if not seen or seen[-1] != observed:
                 seen.append(observed)
             return Probe(observed[2] == "url", state=str(observed))

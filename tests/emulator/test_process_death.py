@@ -30,7 +30,7 @@ from milvus_spcs.target import token_of
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.leftovers import StateDirInUse, records_dir
-from spcs_emulator.spcs.lifecycle import ENDPOINT_PLACEHOLDER
+from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT
 from spcs_emulator.spcs.processes import Lifeline, descendants, is_alive, start_time, write_record
 from tests.emulator.test_account import rows, wait_status
 
@@ -172,7 +172,7 @@ def start_services(cli: CliEmulator, conn: snowflake.connector.SnowflakeConnecti
 
     def ingress() -> Probe[str]:
         host = rows(cur, "SHOW ENDPOINTS IN SERVICE NB")[0]["ingress_url"]
-        return Probe(host != ENDPOINT_PLACEHOLDER, host, state=host)
+        return Probe(host != ENDPOINT_PROVISIONING_TEXT, host, state=host)
 
     host = wait_for(ingress, what="the Jupyter ingress URL", timeout=30, interval=0.1)
     assert host is not None

@@ -27,7 +27,7 @@ from snowflake.connector.errors import Error
 
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
-from spcs_emulator.spcs.lifecycle import ENDPOINT_PLACEHOLDER
+from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT
 from tests.emulator.test_account import publish, rows, wait_status
 
 GOLDEN = Path(__file__).parent / "golden" / "show_output.json"
@@ -333,7 +333,7 @@ def wait_until_served(cur: Any) -> dict[str, str]:
     def ingress_ready() -> Probe[str]:
         endpoints = {r["name"]: r for r in rows(cur, "SHOW ENDPOINTS IN SERVICE APP_DB.APP_SCHEMA.APP_SVC")}
         url = endpoints["ui"]["ingress_url"]
-        return Probe(url != ENDPOINT_PLACEHOLDER, state=url)
+        return Probe(url != ENDPOINT_PROVISIONING_TEXT, state=url)
 
     wait_for(ingress_ready, what="the ingress URL of APP_SVC", timeout=10, interval=0.05)
     dns_id = rows(cur, "CALL SYSTEM$GET_SERVICE_DNS_DOMAIN('APP_DB.APP_SCHEMA')")[0]

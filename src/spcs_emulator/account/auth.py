@@ -18,8 +18,6 @@ from spcs_emulator.account.state import AccountState
 from spcs_emulator.protocol.backend import LoginRequest
 from spcs_emulator.sql import ast
 
-SESSION_ENDED = errors.SESSION_ENDED  # for ingress_auth, until it imports errors' own
-
 
 def normalise_login_name(name: str) -> str:
     # Login names are case-insensitive; the connector sends what the user typed.

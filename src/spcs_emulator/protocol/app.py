@@ -33,9 +33,10 @@ from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 
+from spcs_emulator import errors
 from spcs_emulator.errors import SnowflakeError, not_emulated
 from spcs_emulator.paths import segment_too_long
-from spcs_emulator.protocol.backend import AccountBackend, AccountSession, LoginRequest, Upload
+from spcs_emulator.protocol.backend import AccountBackend, AccountSession, LoginRequest, SessionT, Upload
 from spcs_emulator.protocol.sessions import BAD_REQUEST, SessionStore, TokenError, Tokens, missing_token
 from spcs_emulator.results import Result, encode_rowset, rowtype
 
@@ -91,8 +92,9 @@ class _StageGrant:
 
 @dataclass
 class _State:
-    backend: AccountBackend
-    sessions: SessionStore
+    # One session type for both (build_app pairs them); the app itself only passes sessions along.
+    backend: AccountBackend[Any]
+    sessions: SessionStore[Any]
     parameters: list[dict[str, Any]]
     stage_transport: StageTransport
     executor: ThreadPoolExecutor
@@ -142,8 +144,8 @@ STATE = web.AppKey("spcs_emulator_protocol_state", _State)
 
 
 def build_app(
-    backend: AccountBackend,
-    sessions: SessionStore,
+    backend: AccountBackend[SessionT],
+    sessions: SessionStore[SessionT],
     *,
     parameters: Mapping[str, Any] | None = None,
     stage_transport: StageTransport = "s3",
@@ -480,7 +482,7 @@ async def _query(request: web.Request) -> web.Response:
     body = await _json_body(request, QUERY_BODY_LIMIT)
     sql = body.get("sqlText")
     if not isinstance(sql, str) or not sql.strip():
-        raise SnowflakeError(900, "42000", "Empty SQL statement.")
+        raise errors.empty_statement()
     query_id = str(uuid.uuid4())
     status = _QueryStatus(session.id, session.user, sql, _now_ms())
     state.remember(query_id, status)

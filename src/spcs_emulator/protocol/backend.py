@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from spcs_emulator.results import Result
 
@@ -59,13 +59,17 @@ class Upload:
     still_allowed: Callable[[], bool] | None = None
 
 
-class AccountBackend(Protocol):
-    def login(self, request: LoginRequest) -> AccountSession:
+# A backend's own session type (the account's Session): what its login returns, its execute takes.
+SessionT = TypeVar("SessionT", bound=AccountSession)
+
+
+class AccountBackend(Protocol[SessionT]):
+    def login(self, request: LoginRequest) -> SessionT:
         """Authenticate; raise ``SnowflakeError`` (390100 incorrect username or password, ...)."""
         ...
 
-    def execute(self, session: AccountSession, sql: str) -> Result | Upload:
+    def execute(self, session: SessionT, sql: str) -> Result | Upload:
         """Run one statement; raise ``SnowflakeError`` for every failure."""
         ...
 
-    def logout(self, session: AccountSession) -> None: ...
+    def logout(self, session: SessionT) -> None: ...

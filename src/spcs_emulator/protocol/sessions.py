@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from spcs_emulator.errors import SnowflakeError
 from spcs_emulator.protocol.backend import AccountSession
@@ -21,6 +22,9 @@ from spcs_emulator.protocol.backend import AccountSession
 DEFAULT_SESSION_VALIDITY = 3600
 DEFAULT_MASTER_VALIDITY = 14400
 TOKEN_BYTES = 32
+
+# The account's own session type: the store hands back exactly what the account logged in.
+S = TypeVar("S", bound=AccountSession)
 
 # Session and authentication GS codes (reference §7.3); the connector keys on the number.
 SESSION_TOKEN_MISSING = 390103
@@ -58,14 +62,14 @@ class Tokens:
 
 
 @dataclass
-class _Entry:
-    session: AccountSession
+class _Entry(Generic[S]):
+    session: S
     master_token: str
     master_expires: float
     session_tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry
 
 
-class SessionStore:
+class SessionStore(Generic[S]):
     """Thread-safe: the protocol loop and the ingress proxies (other threads) share one store."""
 
     def __init__(
@@ -81,12 +85,12 @@ class SessionStore:
         self.master_validity = master_validity
         self._clock = clock
         self._lock = threading.Lock()
-        self._by_master: dict[str, _Entry] = {}
-        self._by_session_token: dict[str, _Entry] = {}
+        self._by_master: dict[str, _Entry[S]] = {}
+        self._by_session_token: dict[str, _Entry[S]] = {}
 
     # -- login and token requests ------------------------------------------------------------
 
-    def create(self, session: AccountSession) -> Tokens:
+    def create(self, session: S) -> Tokens:
         """Register a freshly logged-in session."""
         now = self._clock()
         with self._lock:
@@ -115,7 +119,7 @@ class SessionStore:
 
     # -- authentication ----------------------------------------------------------------------
 
-    def lookup(self, token: str | None) -> AccountSession:
+    def lookup(self, token: str | None) -> S:
         """The session a session token authenticates; raises :class:`TokenError` (390103/390104/390112)."""
         if not token:
             raise missing_token()
@@ -128,13 +132,13 @@ class SessionStore:
                 raise TokenError(SESSION_TOKEN_EXPIRED, "Session token expired.")
             return entry.session
 
-    def alive(self, session: AccountSession) -> bool:
+    def alive(self, session: S) -> bool:
         """Whether ``session`` is still logged in (not logged out, ended by the account or expired)."""
         now = self._clock()
         with self._lock:
             return any(e.session is session and e.master_expires > now for e in self._by_master.values())
 
-    def heartbeat(self, token: str | None) -> AccountSession:
+    def heartbeat(self, token: str | None) -> S:
         """Activity keeps the session alive: the master token's validity restarts."""
         session = self.lookup(token)
         with self._lock:
@@ -143,7 +147,7 @@ class SessionStore:
                 entry.master_expires = self._clock() + self.master_validity
         return session
 
-    def delete(self, token: str | None) -> AccountSession | None:
+    def delete(self, token: str | None) -> S | None:
         """Forget the whole session a session token belongs to (logout); None if it is not known."""
         with self._lock:
             entry = self._by_session_token.get(token or "")
@@ -158,7 +162,7 @@ class SessionStore:
             for entry in [e for e in self._by_master.values() if e.session.id == session_id]:
                 self._forget(entry)
 
-    def purge(self) -> list[AccountSession]:
+    def purge(self) -> list[S]:
         """Forget sessions whose master token expired; returns them so the caller can log them out."""
         now = self._clock()
         with self._lock:
@@ -187,7 +191,7 @@ class SessionStore:
 
     # -- internals (call with the lock held) ---------------------------------------------------
 
-    def _master_entry(self, master_token: str | None, now: float) -> _Entry:
+    def _master_entry(self, master_token: str | None, now: float) -> _Entry[S]:
         entry = self._by_master.get(master_token or "")
         if entry is None:
             raise TokenError(MASTER_TOKEN_NOT_FOUND, "Master token not found.")
@@ -197,7 +201,7 @@ class SessionStore:
             )
         return entry
 
-    def _add_session_token(self, entry: _Entry, now: float) -> Tokens:
+    def _add_session_token(self, entry: _Entry[S], now: float) -> Tokens:
         token = _new_token()
         entry.session_tokens[token] = now + self.session_validity
         self._by_session_token[token] = entry
@@ -209,11 +213,11 @@ class SessionStore:
             master_validity=max(0, round(entry.master_expires - now)),
         )
 
-    def _drop_session_token(self, entry: _Entry, token: str) -> None:
+    def _drop_session_token(self, entry: _Entry[S], token: str) -> None:
         entry.session_tokens.pop(token, None)
         self._by_session_token.pop(token, None)
 
-    def _forget(self, entry: _Entry) -> None:
+    def _forget(self, entry: _Entry[S]) -> None:
         for token in list(entry.session_tokens):
             self._drop_session_token(entry, token)
         self._by_master.pop(entry.master_token, None)

@@ -1,6 +1,6 @@
 """The SPCS control plane: pools and services as state machines, driven by a reconciler thread.
 
-Statement handlers (spcs/handlers.py) change desired state under the account lock; the reconciler
+Statement handlers (spcs/statements/) change desired state under the account lock; the reconciler
 advances actual state every tick: it starts containers through the runtime when a service is
 scheduled, marks it RUNNING once every container is READY, opens ingress after the endpoint delay,
 and stops containers on suspend and drop (off the lock, on a worker pool, since stopping takes time).
@@ -28,12 +28,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from spcs_emulator.account.objects import CatalogObject
+from spcs_emulator.account.state import AccountState
 from spcs_emulator.paths import fqn_name
 from spcs_emulator.spcs import images
 from spcs_emulator.spcs.addresses import AddressBlock
+from spcs_emulator.spcs.ingress_auth import ServiceAccess, SessionResolver, authorize_endpoint
 from spcs_emulator.spcs.lifecycle import PROFILES, InstanceState, PoolState, ServiceState, Timing
-from spcs_emulator.spcs.runtime_api import ContainerLaunch, EndpointSpec, Ingress, IngressRoute, Runtime
-from spcs_emulator.spcs.spec import SecretMount, ServiceSpec
+from spcs_emulator.spcs.runtime_api import (
+    Authorizer,
+    ContainerLaunch,
+    EndpointSpec,
+    Ingress,
+    IngressRoute,
+    Runtime,
+)
+from spcs_emulator.spcs.spec import Container, SecretMount, ServiceSpec
 from spcs_emulator.sql import ast
 
 log = logging.getLogger(__name__)
@@ -50,7 +59,7 @@ def dns_label(name: str) -> str:
 class ControlPlane:
     def __init__(
         self,
-        account,  # spcs_emulator.account.engine.Account (typed loosely to avoid an import cycle)
+        account: AccountState,
         *,
         runtime: Runtime | None,
         ingress: Ingress | None,
@@ -70,8 +79,9 @@ class ControlPlane:
         self.tick_seconds = tick_seconds
         self.pools: dict[tuple[str, ...], PoolState] = {}
         self.services: dict[tuple[str, ...], ServiceState] = {}
-        self.service_faults: dict[str, str] = {}  # service name (upper) -> failure message at start
-        self.token_resolver: Callable[[str], object | None] = lambda token: None
+        self._start_faults: dict[str, str] = {}  # service name (upper) -> failure message at start
+        # The ingress finds a session by its token through this; the Emulator sets it (its session store).
+        self.token_resolver: SessionResolver = lambda token: None
         self._ips: dict[tuple[str, ...], str] = {}
         self._addresses: AddressBlock | None = None  # claimed when the first service needs an address
         # Where containers reach this emulator's SQL API (SNOWFLAKE_HOST/PORT); the Emulator sets it.
@@ -117,7 +127,7 @@ class ControlPlane:
                 self.ingress.close(state.dns_name)
         self.services.clear()
         self.pools.clear()
-        self.service_faults.clear()
+        self._start_faults.clear()
         self._ips.clear()
 
     # -- pools ------------------------------------------------------------------------------------
@@ -153,11 +163,14 @@ class ControlPlane:
     # -- services ---------------------------------------------------------------------------------
 
     def dns_domain(self, schema_fqn: tuple[str, ...]) -> str:
+        """The schema's DNS label (four random characters, chosen once per schema)."""
         schema = self.account.catalog.get(ast.SCHEMA, schema_fqn)
+        if schema is None:
+            raise ValueError(f"no schema {'.'.join(schema_fqn)}")  # callers looked it up under the lock
         if "_DNS_ID" not in schema.properties:
             alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
             schema.properties["_DNS_ID"] = "".join(secrets.choice(alphabet) for _ in range(4))
-        return schema.properties["_DNS_ID"]
+        return str(schema.properties["_DNS_ID"])
 
     @property
     def address_block(self) -> AddressBlock:
@@ -226,6 +239,33 @@ class ControlPlane:
             self._close_ingress(state)
             self._stop_async(state)
 
+    # -- what the emulator's control API asks for (control_api.py) --------------------------------
+
+    def fail_next_start(self, service: str, message: str) -> None:
+        """The next start of a service named ``service`` (in any schema; a qualified name counts by its
+        last part) FAILS with ``message``."""
+        with self.account.lock:
+            self._start_faults[service.split(".")[-1].upper()] = message
+
+    def crash_container(self, service: str, container: str) -> None:
+        """Kill a running container's process (the runtime restarts it). ``service`` may be qualified
+        ("DB.SCHEMA.SVC") or a trailing part of it ("SVC")."""
+        fqn = tuple(part.upper() for part in service.split("."))
+        with self.account.lock:
+            state = next((s for f, s in self.services.items() if f[-len(fqn) :] == fqn), None)
+            if state is None or not state.instances or container not in state.instances[0].containers:
+                raise NotFound(f"no running container {container!r} in service {service}")
+            handle = state.instances[0].containers[container]
+        handle.crash()  # off the lock: the runtime waits for the process to die
+
+    def publish_image(self, ref: images.ImageRef, runtime: str, files: Path | None) -> images.PublishedImage:
+        """Publish ``ref`` into its image repository (the emulator's ``docker push``)."""
+        with self.account.lock:
+            repository = self.account.catalog.get(ast.IMAGE_REPOSITORY, ref.repository)
+            if repository is None:
+                raise NotFound(f"no image repository {'.'.join(ref.repository)}")
+            return images.publish(repository, ref, runtime, files, self.account.state_dir / "images")
+
     def service_roles(self, obj: CatalogObject) -> dict[str, tuple[str, ...]]:
         return self.services[obj.fqn].spec.service_roles
 
@@ -288,7 +328,7 @@ class ControlPlane:
             self._open_ingress(service, state)
 
     def _launch(self, service: CatalogObject, state: ServiceState, now: float) -> None:
-        fault = self.service_faults.pop(service.name, None)
+        fault = self._start_faults.pop(service.name, None)
         if fault is not None:
             state.status, state.failure = "FAILED", fault
             return
@@ -334,7 +374,9 @@ class ControlPlane:
 
     # -- launching --------------------------------------------------------------------------------
 
-    def _launch_request(self, service: CatalogObject, state: ServiceState, container) -> ContainerLaunch:
+    def _launch_request(
+        self, service: CatalogObject, state: ServiceState, container: Container
+    ) -> ContainerLaunch:
         ref = images.parse_image(container.image)
         repo = self.account.catalog.get(ast.IMAGE_REPOSITORY, ref.repository)
         published = images.images_of(repo).get(ref.key) if repo is not None else None
@@ -415,14 +457,26 @@ class ControlPlane:
 
     # -- ingress authorisation ----------------------------------------------------------------------
 
-    def _authorizer(self, service_fqn: tuple[str, ...], endpoint: str):
+    def _authorizer(self, service_fqn: tuple[str, ...], endpoint: str) -> Authorizer:
         def authorize(token: str | None) -> tuple[bool, str | None, str]:
-            from spcs_emulator.spcs.ingress_auth import authorize_endpoint
-
-            with self.account.lock:
-                return authorize_endpoint(self, service_fqn, endpoint, token)
+            with self.account.lock:  # decided on the account as it is now (a revoke counts at once)
+                state = self.services.get(service_fqn)
+                service = (
+                    None
+                    if state is None
+                    else ServiceAccess(
+                        service_fqn,
+                        self.account.access.owner(ast.SERVICE, service_fqn),
+                        state.spec.service_roles,
+                    )
+                )
+                return authorize_endpoint(self.account, self.token_resolver, service, endpoint, token)
 
         return authorize
+
+
+class NotFound(LookupError):
+    """What a control API request names does not exist: an image repository, a running container."""
 
 
 class _LaunchError(Exception):

@@ -47,24 +47,19 @@ def parse_image(image: str) -> ImageRef:
     if not path.startswith("/"):
         host, _, path = path.partition("/")
         if not host or ("." not in host and ":" not in host):
-            raise errors.SnowflakeError(
-                395018, "22023", f"Invalid spec: image '{image}' is not in an image repository"
-            )
+            raise errors.invalid_spec(f"image '{image}' is not in an image repository")
         path = "/" + path
     parts = path.strip("/").split("/")
     if len(parts) != 4:
-        raise errors.SnowflakeError(
-            395018,
-            "22023",
-            f"Invalid spec: image '{image}' must look like /<db>/<schema>/<repository>/<image>:<tag>",
-        )
+        raise errors.invalid_spec(f"image '{image}' must look like /<db>/<schema>/<repository>/<image>:<tag>")
     db, schema, repo, last = parts
     name, _, tag = last.partition(":")
     return ImageRef((db.upper(), schema.upper(), repo.upper()), name.lower(), tag or "latest")
 
 
 def images_of(repository: CatalogObject) -> dict[str, PublishedImage]:
-    return repository.properties.setdefault("_IMAGES", {})
+    published: dict[str, PublishedImage] = repository.properties.setdefault("_IMAGES", {})
+    return published
 
 
 def publish(

@@ -23,7 +23,7 @@ import html
 import re
 import socket
 import threading
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -39,6 +39,8 @@ LOGOUT_PATH = "/sfc-endpoint/logout"
 _SNOWFLAKE_TOKEN = re.compile(r'^\s*Snowflake\s+Token\s*=\s*"([^"]*)"\s*$', re.IGNORECASE)
 _BEARER = re.compile(r"^\s*Bearer\s+(\S+)\s*$", re.IGNORECASE)
 T = TypeVar("T")
+# What aiohttp calls for every request an ingress server receives.
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _LOGIN_PAGE = """<!doctype html>
 <html><head><title>Snowflake login (emulator)</title></head>
@@ -162,7 +164,7 @@ class IngressProxy:
             await ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"endpoint closed")
         await served.runner.cleanup()
 
-    def _handler(self, served: _Served):
+    def _handler(self, served: _Served) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
             if request.path in (LOGIN_PATH, LOGOUT_PATH):
                 page = _LOGIN_PAGE.format(next=html.escape(request.query.get("next", "/")))

@@ -64,7 +64,7 @@ class WebSocketPolicy:
 StillAllowed = Callable[[], Awaitable[bool]]
 
 
-def _hop_by_hop(headers: CIMultiDict[str] | web.BaseRequest) -> set[str]:
+def _hop_by_hop(headers: CIMultiDict[str] | web.BaseRequest) -> frozenset[str]:
     source = headers.headers if isinstance(headers, web.BaseRequest) else headers
     named = {h.strip().lower() for h in source.get("Connection", "").split(",") if h.strip()}
     return HOP_BY_HOP | named
@@ -134,7 +134,10 @@ async def forward_http(
         return response
 
 
-async def _pump(source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse, target) -> None:
+WebSocket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse  # either side of a forwarded socket
+
+
+async def _pump(source: WebSocket, target: WebSocket) -> None:
     async for message in source:
         if message.type == aiohttp.WSMsgType.TEXT:
             await target.send_str(message.data)

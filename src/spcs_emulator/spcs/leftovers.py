@@ -26,6 +26,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from spcs_emulator.spcs.processes import boot_id, kill_pids, start_time
 from spcs_emulator.spcs.watchdog import descendants_in, process_table
@@ -76,7 +77,7 @@ class StateDirClaim:
             os.close(fd)  # closing drops the lock
 
 
-def _victims(record: dict, table: dict[int, list[str]]) -> list[int]:
+def _victims(record: dict[str, Any], table: dict[int, list[str]]) -> list[int]:
     """The live processes a record names: its session/group members, itself, all their descendants."""
     leader, started = int(record["pid"]), record.get("start")
     leader_start = start_time(leader)

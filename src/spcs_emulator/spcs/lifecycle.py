@@ -2,18 +2,27 @@
 
 States (reference §1.8, §1.9, §1.12): pool STARTING -> IDLE (no services) / ACTIVE, SUSPENDED;
 service PENDING -> RUNNING / FAILED, SUSPENDING -> SUSPENDED; container PENDING -> READY / FAILED;
-an endpoint's ingress_url shows the provisioning placeholder until some time after RUNNING.
+an endpoint's ingress_url shows :data:`ENDPOINT_PROVISIONING_TEXT` until some time after RUNNING.
+The states are ``Literal`` strings: they are what SHOW and DESCRIBE print, compared as text everywhere.
+A container's status is ``runtime_api.ContainerStatus`` (the runtime reports it).
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from typing import Literal
 
 from spcs_emulator.spcs.runtime_api import ContainerHandle
 from spcs_emulator.spcs.spec import ServiceSpec
 
-ENDPOINT_PLACEHOLDER = "Endpoints provisioning in progress... check back in a few minutes"
+# What SHOW ENDPOINTS shows as an endpoint's ingress_url while its ingress is being provisioned.
+ENDPOINT_PROVISIONING_TEXT = "Endpoints provisioning in progress... check back in a few minutes"
+
+# A pool's recorded state; IDLE and ACTIVE are one recorded state (IDLE), shown ACTIVE while services
+# run on the pool (ControlPlane.pool_state).
+PoolStatus = Literal["STARTING", "IDLE", "ACTIVE", "SUSPENDED"]
+ServiceStatus = Literal["PENDING", "RUNNING", "FAILED", "SUSPENDING", "SUSPENDED"]
 
 
 @dataclass(frozen=True)
@@ -23,7 +32,7 @@ class Timing:
     pool_start: float
     pool_resume: float
     service_schedule: float  # PENDING before containers are started (scheduling, image pull)
-    endpoint_provision: float  # after RUNNING, until the ingress URL replaces the placeholder
+    endpoint_provision: float  # after RUNNING, until the ingress URL replaces ENDPOINT_PROVISIONING_TEXT
     service_suspend: float  # SUSPENDING -> SUSPENDED
 
     def scaled(self, factor: float) -> Timing:
@@ -57,7 +66,7 @@ PROFILES = {
 
 @dataclass
 class PoolState:
-    state: str
+    state: PoolStatus
     ready_at: float | None  # when STARTING ends
     status_message: str = ""
     error_code: str = ""
@@ -73,7 +82,7 @@ class InstanceState:
 @dataclass
 class ServiceState:
     spec: ServiceSpec
-    status: str
+    status: ServiceStatus
     ip: str
     dns_name: str
     schedule_at: float  # earliest time containers may start
@@ -82,6 +91,5 @@ class ServiceState:
     suspend_done_at: float | None = None
     ingress: dict[str, str] = field(default_factory=dict)  # endpoint name -> ingress host
     failure: str = ""  # why the service FAILED (container message)
-    stopping: bool = False
     # Shared by the service's containers and its ingress routes only (ContainerLaunch.ingress_secret).
     ingress_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)

@@ -19,8 +19,12 @@ import socket
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import psutil
+
+if TYPE_CHECKING:
+    from psutil._ntuples import pconn, sconn
 
 WILDCARDS = frozenset({"0.0.0.0", "::"})
 TCP_LISTEN = "0A"  # the state column of /proc/net/tcp
@@ -53,7 +57,7 @@ def _normalised(ip: str) -> str:
     return str(mapped) if mapped is not None else str(address)
 
 
-def _listening(connections: Iterable) -> set[Listener]:
+def _listening(connections: Iterable[sconn | pconn]) -> set[Listener]:
     return {
         Listener(_normalised(c.laddr.ip), c.laddr.port)
         for c in connections

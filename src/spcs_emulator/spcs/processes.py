@@ -27,10 +27,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from milvus_spcs.errors import WaitTimeout
-from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.spcs import watchdog
 from spcs_emulator.spcs.watchdog import descendants, is_alive, start_time
+from spcs_emulator.waits import Probe, WaitTimeout, wait_for
 
 __all__ = [
     "Lifeline",
@@ -205,7 +204,7 @@ class Lifeline:
                 kill_tree(guard)
 
 
-def _signal_all(proc: subprocess.Popen, pids: list[int], sig: signal.Signals) -> None:
+def _signal_all(proc: subprocess.Popen[bytes], pids: list[int], sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)  # the session leader's group: everything that did not move away
     for pid in pids:
@@ -213,13 +212,13 @@ def _signal_all(proc: subprocess.Popen, pids: list[int], sig: signal.Signals) ->
             os.kill(pid, sig)
 
 
-def _all_gone(proc: subprocess.Popen, pids: list[int]) -> Probe[bool]:
+def _all_gone(proc: subprocess.Popen[bytes], pids: list[int]) -> Probe[bool]:
     proc.poll()  # reap the leader, or it stays a zombie and keeps its group alive in /proc
     left = [p for p in (proc.pid, *pids) if is_alive(p)]
     return Probe(not left, True, f"still running: {left}")
 
 
-def kill_tree(proc: subprocess.Popen, *, also: Iterable[int] = (), timeout: float = 10.0) -> None:
+def kill_tree(proc: subprocess.Popen[bytes], *, also: Iterable[int] = (), timeout: float = 10.0) -> None:
     """SIGKILL the process, its group, its descendants (and ``also``); wait until they are gone."""
     pids = sorted(set(descendants(proc.pid)) | set(also))
     _signal_all(proc, pids, signal.SIGKILL)
@@ -248,7 +247,7 @@ def kill_pids(pids: Sequence[int], *, what: str, timeout: float = 10.0) -> list[
     return []
 
 
-def terminate_tree(proc: subprocess.Popen, *, grace: float) -> None:
+def terminate_tree(proc: subprocess.Popen[bytes], *, grace: float) -> None:
     """SIGTERM the tree, give it ``grace`` seconds to exit cleanly, then SIGKILL what is left."""
     pids = descendants(proc.pid)
     _signal_all(proc, pids, signal.SIGTERM)

@@ -153,7 +153,8 @@ def free_port(preferred: int, host: str = "0.0.0.0") -> int:
         return preferred
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _python_env() -> dict[str, str]:

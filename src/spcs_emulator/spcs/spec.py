@@ -18,10 +18,6 @@ SECRET_KEYS = {"username", "password", "secret_string"}
 ALL_ENDPOINTS_USAGE = "ALL_ENDPOINTS_USAGE"
 
 
-def _fail(message: str) -> errors.SnowflakeError:
-    return errors.SnowflakeError(395018, "22023", f"Invalid spec: {message}")
-
-
 @dataclass(frozen=True)
 class SecretMount:
     object_name: str
@@ -83,7 +79,7 @@ class ServiceSpec:
 
 def _name(value: Any, what: str) -> str:
     if not isinstance(value, str) or not NAME.match(value):
-        raise _fail(
+        raise errors.invalid_spec(
             f"{what} name {value!r} must be lowercase alphanumerics and '-', start with a letter, <= 63 chars"
         )
     return value
@@ -93,7 +89,7 @@ def _strings(value: Any, what: str) -> tuple[str, ...] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
-        raise _fail(f"{what} must be a list of strings")
+        raise errors.invalid_spec(f"{what} must be a list of strings")
     return tuple(str(v) for v in value)
 
 
@@ -101,27 +97,29 @@ def _container_path(value: Any, what: str) -> str:
     """An absolute path inside the container, normalised; ``..`` is refused (the emulator builds host
     paths from it, and SPCS wants an absolute path)."""
     if not isinstance(value, str) or not value.startswith("/"):
-        raise _fail(f"{what} {value!r} must be an absolute path")
+        raise errors.invalid_spec(f"{what} {value!r} must be an absolute path")
     if "\x00" in value:
-        raise _fail(f"{what} must not contain NUL bytes")
+        raise errors.invalid_spec(f"{what} must not contain NUL bytes")
     parts = [p for p in value.split("/") if p not in ("", ".")]
     if ".." in parts:
-        raise _fail(f"{what} {value!r} must not contain '..' segments")
+        raise errors.invalid_spec(f"{what} {value!r} must not contain '..' segments")
     return "/" + "/".join(parts)
 
 
 def _secret(raw: Any, container: str) -> SecretMount:
     if not isinstance(raw, dict) or "snowflakeSecret" not in raw:
-        raise _fail(f"container {container}: each secret needs snowflakeSecret")
+        raise errors.invalid_spec(f"container {container}: each secret needs snowflakeSecret")
     ref = raw["snowflakeSecret"]
     object_name = ref.get("objectName") if isinstance(ref, dict) else ref
     if not isinstance(object_name, str) or not object_name:
-        raise _fail(f"container {container}: snowflakeSecret needs objectName")
+        raise errors.invalid_spec(f"container {container}: snowflakeSecret needs objectName")
     env_var, key, directory = raw.get("envVarName"), raw.get("secretKeyRef"), raw.get("directoryPath")
     if (env_var is None) == (directory is None):
-        raise _fail(f"container {container}: a secret needs exactly one of envVarName and directoryPath")
+        raise errors.invalid_spec(
+            f"container {container}: a secret needs exactly one of envVarName and directoryPath"
+        )
     if env_var is not None and key not in SECRET_KEYS:
-        raise _fail(f"container {container}: secretKeyRef must be one of {sorted(SECRET_KEYS)}")
+        raise errors.invalid_spec(f"container {container}: secretKeyRef must be one of {sorted(SECRET_KEYS)}")
     if directory is not None:
         directory = _container_path(directory, f"container {container}: secret directoryPath")
     return SecretMount(object_name, env_var, key, directory)
@@ -129,26 +127,26 @@ def _secret(raw: Any, container: str) -> SecretMount:
 
 def _container(raw: Any, volume_names: set[str]) -> Container:
     if not isinstance(raw, dict):
-        raise _fail("each container must be a mapping")
+        raise errors.invalid_spec("each container must be a mapping")
     name = _name(raw.get("name"), "container")
     image = raw.get("image")
     if not isinstance(image, str) or not image:
-        raise _fail(f"container {name} needs an image")
+        raise errors.invalid_spec(f"container {name} needs an image")
     env = raw.get("env") or {}
     if not isinstance(env, dict):
-        raise _fail(f"container {name}: env must be a mapping of names to values")
+        raise errors.invalid_spec(f"container {name}: env must be a mapping of names to values")
     probe = raw.get("readinessProbe")
     readiness = None
     if probe is not None:
         if not isinstance(probe, dict) or not isinstance(probe.get("port"), int):
-            raise _fail(f"container {name}: readinessProbe needs a port and a path")
+            raise errors.invalid_spec(f"container {name}: readinessProbe needs a port and a path")
         readiness = (int(probe["port"]), str(probe.get("path", "/")))
     mounts: dict[str, str] = {}
     for mount in raw.get("volumeMounts") or []:
         if not isinstance(mount, dict):
-            raise _fail(f"container {name}: each volume mount must be a mapping")
+            raise errors.invalid_spec(f"container {name}: each volume mount must be a mapping")
         if mount.get("name") not in volume_names:
-            raise _fail(f"container {name}: volume mount {mount.get('name')!r} names no volume")
+            raise errors.invalid_spec(f"container {name}: volume mount {mount.get('name')!r} names no volume")
         mounts[mount["name"]] = _container_path(mount.get("mountPath"), f"container {name}: volume mountPath")
     return Container(
         name=name,
@@ -164,42 +162,43 @@ def _container(raw: Any, volume_names: set[str]) -> Container:
 
 def _endpoint(raw: Any) -> Endpoint:
     if not isinstance(raw, dict):
-        raise _fail("each endpoint must be a mapping")
+        raise errors.invalid_spec("each endpoint must be a mapping")
     name = _name(raw.get("name"), "endpoint")
     if "portRange" in raw:
         raise errors.not_emulated("endpoints with portRange")
     port = raw.get("port")
     if not isinstance(port, int) or not 1 <= port <= 65535:
-        raise _fail(f"endpoint {name} needs a port between 1 and 65535")
+        raise errors.invalid_spec(f"endpoint {name} needs a port between 1 and 65535")
     protocol = str(raw.get("protocol", "HTTP")).upper()
     if protocol not in PROTOCOLS:
-        raise _fail(f"endpoint {name}: protocol must be one of TCP, HTTP, HTTPS")
+        raise errors.invalid_spec(f"endpoint {name}: protocol must be one of TCP, HTTP, HTTPS")
     public = raw.get("public", False)
     if not isinstance(public, bool):
-        raise _fail(f"endpoint {name}: public must be true or false")
+        raise errors.invalid_spec(f"endpoint {name}: public must be true or false")
     if public and protocol == "TCP":
-        raise _fail(f"endpoint {name}: public endpoints must use HTTP or HTTPS")
+        raise errors.invalid_spec(f"endpoint {name}: public endpoints must use HTTP or HTTPS")
     return Endpoint(name, port, public, protocol)
 
 
 def _volume(raw: Any) -> Volume:
     if not isinstance(raw, dict):
-        raise _fail("each volume must be a mapping")
+        raise errors.invalid_spec("each volume must be a mapping")
     name = _name(raw.get("name"), "volume")
     source = raw.get("source")
     if isinstance(source, str) and source.startswith("@"):
-        # Stage Mount V1, rejected since the 2026_08 bundle (bcr-2449).
-        raise errors.SnowflakeError(395018, "22023", "stage mount v1 not supported, please use v2 instead")
+        raise errors.stage_mount_v1()
     if source not in VOLUME_SOURCES:
-        raise _fail(f"volume {name}: source must be one of {sorted(VOLUME_SOURCES)}")
+        raise errors.invalid_spec(f"volume {name}: source must be one of {sorted(VOLUME_SOURCES)}")
     stage = None
     if source == "stage":
         stage = (raw.get("stageConfig") or {}).get("name")
         if not isinstance(stage, str) or not stage.startswith("@"):
-            raise _fail(f"volume {name}: source stage needs stageConfig.name = '@db.schema.stage/path'")
+            raise errors.invalid_spec(
+                f"volume {name}: source stage needs stageConfig.name = '@db.schema.stage/path'"
+            )
     size = raw.get("size")
     if source in ("block", "memory") and size is None:
-        raise _fail(f"volume {name}: source {source} needs a size")
+        raise errors.invalid_spec(f"volume {name}: source {source} needs a size")
     return Volume(name, source, None if size is None else str(size), stage)
 
 
@@ -207,17 +206,17 @@ def parse_spec(text: str) -> ServiceSpec:
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise _fail(f"not valid YAML or JSON ({exc.__class__.__name__})") from None
+        raise errors.invalid_spec(f"not valid YAML or JSON ({exc.__class__.__name__})") from None
     if not isinstance(document, dict) or not isinstance(document.get("spec"), dict):
-        raise _fail("the top level needs a 'spec' mapping")
+        raise errors.invalid_spec("the top level needs a 'spec' mapping")
     spec = document["spec"]
     unknown = set(document) - {"spec", "serviceRoles", "capabilities", "platformMonitor"}
     if unknown:
-        raise _fail(f"unknown top-level field(s): {', '.join(sorted(unknown))}")
+        raise errors.invalid_spec(f"unknown top-level field(s): {', '.join(sorted(unknown))}")
     volumes = tuple(_volume(v) for v in spec.get("volumes") or [])
     containers = tuple(_container(c, {v.name for v in volumes}) for c in spec.get("containers") or [])
     if not containers:
-        raise _fail("spec.containers needs at least one container")
+        raise errors.invalid_spec("spec.containers needs at least one container")
     endpoints = tuple(_endpoint(e) for e in spec.get("endpoints") or [])
     for what, names in (
         ("container", [c.name for c in containers]),
@@ -225,14 +224,14 @@ def parse_spec(text: str) -> ServiceSpec:
         ("volume", [v.name for v in volumes]),
     ):
         if len(set(names)) != len(names):
-            raise _fail(f"duplicate {what} names")
+            raise errors.invalid_spec(f"duplicate {what} names")
     roles: dict[str, tuple[str, ...]] = {ALL_ENDPOINTS_USAGE: tuple(e.name for e in endpoints)}
     for role in document.get("serviceRoles") or []:
         role_name = str(role.get("name", "")).upper()
-        names = tuple(role.get("endpoints") or [])
-        missing = [n for n in names if n not in {e.name for e in endpoints}]
+        covered = tuple(str(n) for n in role.get("endpoints") or [])
+        missing = [n for n in covered if n not in {e.name for e in endpoints}]
         if not role_name or missing:
-            raise _fail(f"service role {role_name or '?'} names unknown endpoints {missing}")
-        roles[role_name] = names
+            raise errors.invalid_spec(f"service role {role_name or '?'} names unknown endpoints {missing}")
+        roles[role_name] = covered
     digest = hashlib.sha256(text.encode()).hexdigest()
     return ServiceSpec(containers, endpoints, volumes, roles, text, digest)

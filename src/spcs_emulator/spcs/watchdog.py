@@ -55,6 +55,7 @@ import signal
 import sys
 import time
 import types
+from typing import Any
 
 PROC = "/proc"
 PR_SET_CHILD_SUBREAPER = 36
@@ -250,7 +251,7 @@ def exit_code(status: int | None) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def _clean_up_after(request: dict) -> None:
+def _clean_up_after(request: dict[str, Any]) -> None:
     """The emulator is gone: nobody else will remove the container's directory or this record."""
     if request.get("root"):
         shutil.rmtree(request["root"], ignore_errors=True)

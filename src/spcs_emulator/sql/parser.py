@@ -26,7 +26,8 @@ def parse(sql: str) -> ast.Statement:
     """One statement, surrounded by any blanks and comments, with at most one trailing ``;``."""
     try:
         tree = _lark().parse(sql, start="start")
-        return _ToAst(sql).transform(tree)
+        statement: ast.Statement = _ToAst(sql).transform(tree)
+        return statement
     except UnexpectedInput as e:
         raise _syntax_error(sql, e) from None
     except VisitError as e:
@@ -65,7 +66,7 @@ def _syntax_error(sql: str, e: UnexpectedInput) -> SnowflakeError:
     if isinstance(e, UnexpectedToken) and e.token.type != "$END":
         return syntax_error(e.token.line or 1, (e.token.column or 1) - 1, str(e.token))
     if isinstance(e, UnexpectedCharacters):
-        return syntax_error(e.line, e.column - 1, sql[e.pos_in_stream])
+        return syntax_error(e.line, e.column - 1, sql[e.pos_in_stream or 0])
     # End of input: Snowflake points just past the last character.
     lines = sql.rstrip().split("\n")
     return syntax_error(len(lines), len(lines[-1]), "<EOF>")
@@ -131,7 +132,8 @@ class _ToAst(Transformer[Token, Any]):
     def identifier_fn(self, meta: Meta, children: list[str]) -> ast.Name:
         (text,) = children
         try:
-            return self.transform(_lark().parse(text, start="bare_name"))
+            name: ast.Name = self.transform(_lark().parse(text, start="bare_name"))
+            return name
         except (LarkError, SnowflakeError):
             raise syntax_error(meta.line, meta.column - 1, text) from None
 

@@ -12,7 +12,7 @@ from spcs_emulator.account.show import columns, like_regex, listing, tf
 from spcs_emulator.protocol.backend import Upload
 from spcs_emulator.results import Result, table
 from spcs_emulator.spcs import images
-from spcs_emulator.spcs.lifecycle import ENDPOINT_PLACEHOLDER, ServiceState
+from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT, ServiceState
 from spcs_emulator.spcs.statements.common import control_plane, epoch
 from spcs_emulator.spcs.statements.services import SERVICE_COLUMNS, service_row
 from spcs_emulator.sql import ast
@@ -39,7 +39,7 @@ def _endpoints(ctx: StatementContext, stmt: ast.Show) -> Result:
     for e in state.spec.endpoints:
         url = None
         if e.public:
-            url = state.ingress.get(e.name) or ENDPOINT_PLACEHOLDER
+            url = state.ingress.get(e.name) or ENDPOINT_PROVISIONING_TEXT
         rows.append((e.name, e.port, None, e.protocol, tf(e.public), url))
     return table(columns("name port:int port_range protocol is_public ingress_url"), rows)
 
