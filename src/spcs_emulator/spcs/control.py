@@ -33,7 +33,7 @@ from spcs_emulator.paths import fqn_name
 from spcs_emulator.spcs import images
 from spcs_emulator.spcs.addresses import AddressBlock
 from spcs_emulator.spcs.ingress_auth import ServiceAccess, SessionResolver, authorize_endpoint
-from spcs_emulator.spcs.lifecycle import PROFILES, InstanceState, PoolState, ServiceState, Timing
+from spcs_emulator.spcs.lifecycle import PROFILES, InstanceState, PoolState, PoolStatus, ServiceState, Timing
 from spcs_emulator.spcs.runtime_api import (
     Authorizer,
     ContainerLaunch,
@@ -143,7 +143,8 @@ class ControlPlane:
             s for s in self.account.catalog.all(ast.SERVICE) if s.properties.get("COMPUTE_POOL") == pool_name
         ]
 
-    def pool_state(self, obj: CatalogObject) -> str:
+    def pool_state(self, obj: CatalogObject) -> PoolStatus:
+        """What SHOW says: a running pool is ACTIVE while it has services, IDLE without."""
         state = self.pools[obj.fqn]
         if state.state in ("IDLE", "ACTIVE"):
             return "ACTIVE" if self.pool_services(obj.name) else "IDLE"
