@@ -169,7 +169,7 @@ def provisioned_stack(
         summary = record.summary(plan)
         (folder / "provisioning.txt").write_text(summary + "\n")
         report(summary)
-        count_created_objects(meter, runner, config.run_id)
+        meter.sample()
         yield state
     except BaseException as exc:
         failure = exc
@@ -177,7 +177,7 @@ def provisioned_stack(
     finally:
         with signals_recorded() as during_teardown:
             try:
-                meter.sample()
+                count_created_objects(meter, runner, config.run_id)  # all there until the teardown
                 if config.keep_stack:
                     result = None
                 else:
@@ -205,7 +205,7 @@ def provisioned_stack(
 
 
 def count_created_objects(meter: UsageMeter, runner: SqlRunner, run_id: str) -> None:
-    """The run's labelled objects, and the pools' and warehouse's facts, once everything exists."""
+    """The run's labelled objects (a failed run's too), and the pools' and warehouse's facts."""
     try:
         meter.objects = labelled_objects(runner, run_id)
     except Exception as exc:  # usage is a report: it never fails the run
