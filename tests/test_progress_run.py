@@ -38,7 +38,8 @@ def run_streaming(command: list[str], env: dict[str, str], cwd: Path) -> tuple[i
     with subprocess.Popen(
         command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
     ) as process:
-        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout is not None
+        assert process.stderr is not None
         lines = [Line(time.monotonic(), text.rstrip("\n")) for text in process.stdout]
         stderr = process.stderr.read()
         return process.wait(timeout=300), lines, stderr
@@ -183,7 +184,7 @@ def test_pytest_shows_progress_without_s_and_writes_timeline_and_usage(tmp_path:
         made = by_step[step]
         dropped = next(b for b in timeline["bars"] if b["phase"] == "teardown" and b["step"] == step)
         assert (pool["created_at"], pool["dropped_at"]) == (made["wait_start"], dropped["end"])
-        assert pool["instance_family"] == "CPU_X64_XS" and pool["nodes"] == 1
+        assert (pool["instance_family"], pool["nodes"]) == ("CPU_X64_XS", 1)
         assert pool["node_minutes"] == pytest.approx(pool["seconds"] / 60, abs=1e-3)
         assert not pool["still_there"]
     assert usage["node_minutes_by_instance_family"]["CPU_X64_XS"] == pytest.approx(
