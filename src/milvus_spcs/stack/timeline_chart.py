@@ -4,6 +4,7 @@ wait saw written where they began."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +40,21 @@ def draw_timeline(document: dict[str, Any], path: Path) -> None:
         if end > split:
             axes.barh(row, end - split, left=split, color=light, edgecolor=edge, linewidth=2)
         for at, state in ((s["at"], s["state"]) for s in bar["states"]):
-            axes.text(at, row - 0.42, state[:18], fontsize=6.5, va="bottom", color="#333333")
+            label = state if len(state) <= 14 else state[:13] + "…"
+            axes.text(at, row - 0.42, label, fontsize=6.5, va="bottom", color="#333333")
         axes.text(end + last / 150, row, f"{end - bar['start']:.1f}s", va="center", fontsize=7)
-    for phase in document["phases"]:
-        if phase["end"] is not None:
-            axes.axvspan(phase["start"], phase["end"], color="#f2f2f2", zorder=0)
-    axes.set_yticks(range(len(bars)), [f"{b['step']} ({b['phase'][:5]})" for b in bars], fontsize=8)
+    phases = [p for p in document["phases"] if p["end"] is not None]
+    for phase in phases:
+        axes.axvspan(phase["start"], phase["end"], color="#f2f2f2", zorder=0)
+    for before, after in itertools.pairwise(phases):  # what ran in between: the suites
+        if after["start"] - before["end"] > last / 20:
+            middle = (before["end"] + after["start"]) / 2
+            gap = after["start"] - before["end"]
+            axes.text(
+                middle, len(bars) / 2, f"suites run on the stack\n{gap:.0f}s", ha="center", color="#7f7f7f"
+            )
+    labels = [b["step"] + (" (teardown)" if b["phase"] == "teardown" else "") for b in bars]
+    axes.set_yticks(range(len(bars)), labels, fontsize=8)
     axes.invert_yaxis()
     axes.set_xlabel("seconds since the run began")
     critical = document["critical_path"]
@@ -62,7 +72,7 @@ def draw_timeline(document: dict[str, Any], path: Path) -> None:
             Patch(color=FAILED, label="failed"),
         ],
         fontsize=7,
-        loc="lower right",
+        loc="upper right",
     )
     axes.set_xlim(0, last * 1.08)
     figure.tight_layout()
