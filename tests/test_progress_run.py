@@ -137,13 +137,19 @@ SUITE = """
 def test_stack_is_up(spcs_stack):
     assert spcs_stack.ingress_host
 """
+FAILING_SUITE = """
+def test_search_finds_turing(spcs_stack):
+    assert "Turing" == "Lovelace"
+"""
 
 
-def run_pytest(tmp_path: Path, *args: str, fail_milvus: bool = False) -> tuple[int, list[Line], str]:
+def run_pytest(
+    tmp_path: Path, *args: str, fail_milvus: bool = False, suite: str = SUITE
+) -> tuple[int, list[Line], str]:
     (tmp_path / "conftest.py").write_text(
         textwrap.dedent(CONFTEST).format(fail_milvus=fail_milvus, scale=TIME_SCALE)
     )
-    (tmp_path / "test_suite.py").write_text(SUITE)
+    (tmp_path / "test_suite.py").write_text(suite)
     env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}", "COLUMNS": "200"}
     env.pop("MILVUS_SPCS_PROGRESS", None)
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(tmp_path)]
@@ -210,3 +216,15 @@ def test_a_failing_service_is_explained_in_the_pytest_report(tmp_path: Path) -> 
     assert "| current log of milvus" in output  # its last log lines
     assert f"full diagnostics: {tmp_path / 'artifacts' / 'prg004' / 'diagnostics'}/" in output
     first(lines, "service_milvus", "FAILED")  # the progress line too
+
+
+def test_a_failing_test_on_the_stack_shows_the_services_in_its_report(tmp_path: Path) -> None:
+    code, lines, _ = run_pytest(tmp_path, "--run-id", "prg005", suite=FAILING_SUITE)
+    output = "\n".join(line.text for line in lines)
+    assert code == 1
+    section = output[output.index("milvus-spcs services") :]
+    assert "service MILVUS_SPCS_PRG005_DB.PUBLIC.MILVUS: status=RUNNING" in section
+    assert "| current log of jupyter" in section
+    folder = tmp_path / "artifacts" / "prg005" / "diagnostics" / "test_search_finds_turing"
+    assert f"full diagnostics: {folder}/" in section
+    assert (folder / "milvus.txt").is_file()
