@@ -18,13 +18,17 @@ def terminal_progress(
     write: Callable[[str], None],
     *,
     stream: IO[str] | None,
+    tty: bool | None = None,
     quiet: bool = False,
     environ: Mapping[str, str] = os.environ,
 ) -> Progress:
-    """``write``: one plain line; ``stream``: what a live table draws on (its isatty decides)."""
+    """``write``: one plain line; ``stream``: what a live table draws on; ``tty``: whether it is a
+    terminal (default: its isatty; pytest says so itself, its capture hides the terminal from us)."""
+    if tty is None:
+        tty = stream is not None and stream.isatty()
     choice = environ.get(PROGRESS_ENV, "").strip().lower()
     if choice not in CHOICES:
-        choice = "off" if quiet else "live" if stream is not None and stream.isatty() else "plain"
+        choice = "off" if quiet else "live" if tty else "plain"
     if choice == "off":
         return NoProgress()
     if choice == "live" and stream is not None:
