@@ -82,7 +82,8 @@ def test_a_terminal_gets_the_live_table_a_pipe_lines_and_quiet_nothing() -> None
     assert isinstance(terminal_progress(lines.append, stream=None, environ={}), LineProgress)
     assert isinstance(terminal_progress(lines.append, stream=Tty(), quiet=True, environ={}), NoProgress)
     # pytest's capture hides the terminal from isatty: its reporter says whether there is one.
-    assert isinstance(terminal_progress(lines.append, stream=io.StringIO(), tty=True, environ={}), LiveProgress)
+    told = terminal_progress(lines.append, stream=io.StringIO(), tty=True, environ={})
+    assert isinstance(told, LiveProgress)
     plain = {"MILVUS_SPCS_PROGRESS": "plain"}
     assert isinstance(terminal_progress(lines.append, stream=Tty(), environ=plain), LineProgress)
 
