@@ -3,7 +3,8 @@
 Runs the stack's plan twice on a fresh emulator: as the harness does (independent steps at once) and
 as the guide does (one step after another), each followed by its teardown. Prints the harness's
 summary line `provisioning: wall=<s> critical_path=<s> ratio=<wall/critical_path>` and how much
-faster than the guide's order it is. Usage: python -m bench.provisioning [--time-scale 0.02]
+faster than the guide's order it is; the report embeds the harness run's timeline (Gantt chart, critical
+path marked). Usage: python -m bench.provisioning [--time-scale 0.02]
 """
 
 from __future__ import annotations
@@ -16,22 +17,37 @@ from pathlib import Path
 
 from milvus_spcs.naming import StackNames, new_run_id
 from milvus_spcs.stack.executor import ExecutionRecord, execute
+from milvus_spcs.stack.plan import Plan
+from milvus_spcs.stack.progress import NoProgress, Progress
 from milvus_spcs.stack.spcs_plan import build_plan
 from milvus_spcs.stack.teardown import undo_all
+from milvus_spcs.stack.timeline import (
+    PROVISIONING,
+    TEARDOWN,
+    TimelineRecorder,
+    timeline_document,
+    write_timeline,
+)
 from milvus_spcs.target import Target, TargetKind
 from spcs_emulator.emulator import Emulator
 
 REPORT = Path(__file__).parent / "reports" / "provisioning.md"
+TIMELINE = REPORT.parent / "provisioning-timeline"  # timeline.png and timeline.json, embedded in REPORT
 GOAL_RATIO = 1.15
 
 
-def provision_once(target: Target, workers: int, staging: Path) -> tuple[ExecutionRecord, object]:
-    plan, _state = build_plan(target, StackNames(new_run_id()), staging_dir=staging)
+def provision_once(
+    target: Target, workers: int, staging: Path, progress: Progress | None = None
+) -> tuple[ExecutionRecord, Plan]:
+    progress = progress or NoProgress()
+    plan, _state = build_plan(target, StackNames(new_run_id()), staging_dir=staging, progress=progress)
     record = ExecutionRecord()
     try:
-        execute(plan, record, workers=workers)
+        with progress.phase(PROVISIONING):
+            execute(plan, record, workers=workers, progress=progress)
     finally:
-        report = undo_all(record)
+        with progress.phase(TEARDOWN):
+            report = undo_all(record, progress=progress)
         if not report.clean:
             raise SystemExit(str(report))
     return record, plan
@@ -49,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     ) as emulator:
         target = Target(TargetKind.EMULATOR, "bench emulator", emulator.connection_parameters())
         started = time.monotonic()
-        harness, plan = provision_once(target, workers=4, staging=staging)
+        recorder = TimelineRecorder()
+        harness, plan = provision_once(target, workers=4, staging=staging, progress=recorder)
         guide, _ = provision_once(target, workers=1, staging=staging)
         total = time.monotonic() - started
     summary = harness.summary(plan)
@@ -78,10 +95,20 @@ def main(argv: list[str] | None = None) -> int:
         f"bench took {total:.1f}s",
     ]
     print("\n".join(lines))
+    document = timeline_document(
+        recorder, plan, harness, run_id="bench", target=f"emulator, realistic profile x{args.time_scale}"
+    )
+    write_timeline(TIMELINE, document)
     REPORT.parent.mkdir(parents=True, exist_ok=True)
+    picture = (
+        "## Timeline of the harness run\n\nDark: a step's statements; light: its wait (pool IDLE, service "
+        "RUNNING, ingress URL); red outline: the critical path; grey rows: the teardown. Data: "
+        f"[{TIMELINE.name}/timeline.json]({TIMELINE.name}/timeline.json).\n\n"
+        f"![provisioning timeline]({TIMELINE.name}/timeline.png)\n"
+    )
     REPORT.write_text(
         f"# Provisioning efficiency\n\n`python -m bench.provisioning --time-scale {args.time_scale}`, "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n" + "\n".join(lines) + "\n"
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n" + "\n".join(lines) + "\n\n" + picture
     )
     return 0 if ratio <= GOAL_RATIO and speedup > 1 else 1
 

@@ -1,5 +1,6 @@
 """CI check of the user path: a separately started `milvus-spcs emulator`, named in connections.toml,
-takes `pytest -m spcs --snowflake-connection emulator`; afterwards nothing of the run is left and
+takes `pytest -m spcs --snowflake-connection emulator`; afterwards the run's timeline.png,
+timeline.json and usage.json are in its artifacts, nothing of the run is left and
 SIGTERM stops the emulator and everything it started. The temporary SNOWFLAKE_HOME (the admin
 password, the emulator's state) is private to this user and removed on every exit path."""
 
@@ -12,6 +13,8 @@ import sys
 from pathlib import Path
 
 from named_emulator import NamedEmulator, named_emulator
+
+from milvus_spcs.naming import new_run_id
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,6 +37,7 @@ def main() -> int:
 def run_on(emulator: NamedEmulator) -> int:
     port = re.search(r"^port = (\d+)$", emulator.toml, re.MULTILINE)
     print(f"emulator running on port {port.group(1) if port else '?'}", flush=True)
+    run_id = new_run_id()
     tests = subprocess.run(
         [
             sys.executable,
@@ -43,6 +47,8 @@ def run_on(emulator: NamedEmulator) -> int:
             "spcs",
             "--snowflake-connection",
             "emulator",
+            "--run-id",
+            run_id,
             "-p",
             "no:cacheprovider",
             "--junitxml=artifacts/junit-spcs-named-emulator.xml",
@@ -55,7 +61,11 @@ def run_on(emulator: NamedEmulator) -> int:
     clean = "no labelled objects" in status.stdout
     if not clean:
         print("objects of the run were left behind", file=sys.stderr)
-    return tests.returncode or (0 if clean else 1)
+    records = [REPO / "artifacts" / run_id / name for name in ("timeline.png", "timeline.json", "usage.json")]
+    missing = [str(path) for path in records if not path.is_file()]
+    if missing:
+        print(f"the run's records are missing: {', '.join(missing)}", file=sys.stderr)
+    return tests.returncode or (0 if clean and not missing else 1)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,8 @@ def test_janitor_removes_old_runs_only(emulator_env, tmp_path: Path) -> None:
     assert "removed 0 run(s)" in young.stdout
     swept = cli(env, "janitor", "--older-than", "0s", cwd=tmp_path)
     assert "removed 1 run(s): jan001" in swept.stdout
+    assert "removing run jan001" in swept.stdout  # progress, statement by statement
+    assert "drop compute pool" in swept.stdout
     assert "no labelled objects" in cli(env, "status", cwd=tmp_path).stdout
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from milvus_spcs.stack.progress import Progress
     from milvus_spcs.target import Target
 
 app = typer.Typer(
@@ -120,11 +122,20 @@ def push(
     typer.echo(response.json()["image"])
 
 
+def _progress() -> Progress:
+    """A live table on a terminal, timestamped lines in a log (MILVUS_SPCS_PROGRESS overrides)."""
+    from milvus_spcs.stack.progress_display import terminal_progress
+
+    return terminal_progress(typer.echo, stream=sys.stdout)
+
+
 def _target(connection: str | None) -> Target:
     from milvus_spcs.config import resolve_config
     from milvus_spcs.errors import PreflightError
+    from milvus_spcs.library_warnings import silence_library_warnings
     from milvus_spcs.target import resolve_target
 
+    silence_library_warnings()  # before the first connection
     if connection is None:
         raise typer.BadParameter(
             "name a connections.toml entry (a running `milvus-spcs emulator` or an account): a stack on "
@@ -174,7 +185,7 @@ def up(
             },
             {},
         )
-        with provisioned_stack(target, config, report=typer.echo) as state:
+        with provisioned_stack(target, config, report=typer.echo, progress=_progress()) as state:
             typer.echo(
                 f"run {state.names.run_id}: database {state.names.database}, ingress {state.ingress_host}"
             )
@@ -211,7 +222,7 @@ def down(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--run") from None
     runner = SqlRunner(_target(connection), [])
-    teardown_run(runner, run)
+    teardown_run(runner, run, progress=_progress())
     left = find_runs(runner, report=typer.echo).get(run)
     if left:
         typer.secho(f"run {run} still has: {', '.join(left.objects)}", fg="red", err=True)
@@ -232,7 +243,7 @@ def janitor(
         age = parse_duration(older_than)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--older-than") from None
-    removed = sweep(SqlRunner(_target(connection), []), age, report=typer.echo)
+    removed = sweep(SqlRunner(_target(connection), []), age, report=typer.echo, progress=_progress())
     typer.echo(f"removed {len(removed)} run(s): {', '.join(r.run_id for r in removed) or '-'}")
 
 

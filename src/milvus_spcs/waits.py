@@ -41,12 +41,15 @@ def wait_for(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], object] = time.sleep,  # Event.wait fits too (its bool is ignored)
     cancelled: threading.Event | None = None,
+    on_probe: Callable[[str, float], object] | None = None,
 ) -> T | None:
     """Poll ``check`` until it reports done; raise :class:`WaitTimeout` at the deadline, or
     :class:`WaitCancelled` as soon as ``cancelled`` is set.
 
     ``transient`` lists the exception types that mean "not yet" (e.g. connection refused while a
     server starts); they are recorded as the last state and polling continues.
+
+    ``on_probe(state, seconds_left)`` is told what every check saw, the last one included (progress).
     """
     if timeout <= 0 or interval <= 0:
         raise ValueError(f"timeout and interval must be positive (got {timeout}, {interval})")
@@ -64,10 +67,14 @@ def wait_for(
         except transient as exc:
             last_state = f"{type(exc).__name__}: {exc}"
         else:
+            last_state = probe.state or ("done" if probe.done else "not ready")
             if probe.done:
+                if on_probe is not None:
+                    on_probe(last_state, deadline - clock())
                 return probe.value
-            last_state = probe.state or "not ready"
         remaining = deadline - clock()
+        if on_probe is not None:
+            on_probe(last_state, remaining)
         if remaining <= 0:
             raise WaitTimeout(what, timeout, last_state, attempts)
         sleep(min(interval, remaining))

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from milvus_spcs.errors import HarnessError
 from milvus_spcs.stack.plan import Plan, Step, critical_path
+from milvus_spcs.stack.progress import NoProgress, Progress, ProgressEvent
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,12 @@ def execute(
     *,
     workers: int = 4,
     cancelled: threading.Event | None = None,
-    on_step: Callable[[str, str], None] = lambda name, event: None,
+    progress: Progress | None = None,
 ) -> ExecutionRecord:
+    """Run ``plan`` into ``record``; ``progress`` hears each step start and end (a step's wait reports
+    its own states)."""
     cancelled = cancelled or threading.Event()
+    progress = progress or NoProgress()
     steps = plan.by_name()
     done: set[str] = set()
     running: dict[Future[float], Step] = {}
@@ -78,7 +81,7 @@ def execute(
                     pending = step.name not in done and step not in running.values()
                     if pending and step not in record.started and set(step.after) <= done:
                         record.started.append(step)
-                        on_step(step.name, "start")
+                        progress.emit(ProgressEvent.now(step.name, "start", step.description))
                         running[pool.submit(run, step)] = step
             if not running:
                 break
@@ -89,14 +92,14 @@ def execute(
                     record.durations[step.name] = future.result()
                 except BaseException as exc:  # recorded and re-raised as StepFailed below
                     log.error("step %s failed: %s", step.name, exc)
-                    on_step(step.name, "failed")
+                    progress.emit(ProgressEvent.now(step.name, "failed", f"{type(exc).__name__}: {exc}"))
                     record.completed.append(step)  # a half-done step is undone too (undos use IF EXISTS)
                     failure = failure or StepFailed(step.name, exc)
                     cancelled.set()  # the other waits stop now: teardown comes next
                     continue
                 done.add(step.name)
                 record.completed.append(step)
-                on_step(step.name, "done")
+                progress.emit(ProgressEvent.now(step.name, "done"))
     record.wall = time.monotonic() - started_at
     if failure is not None:
         raise failure

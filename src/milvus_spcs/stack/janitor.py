@@ -8,6 +8,7 @@ label that is malformed, naive or dated after its object is skipped (and reporte
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
@@ -19,6 +20,7 @@ from milvus_spcs.errors import HarnessError
 from milvus_spcs.naming import LABEL_PATTERN, LABEL_PREFIX, StackNames, check_run_id
 from milvus_spcs.paths import REPO_ROOT
 from milvus_spcs.sqlfiles import load_sql_dir
+from milvus_spcs.stack.progress import NoProgress, Progress, reported_step
 from milvus_spcs.stack.sql_runner import SqlRunner
 
 log = logging.getLogger(__name__)
@@ -171,12 +173,34 @@ def server_now(runner: SqlRunner) -> dt.datetime:
     return now
 
 
-def teardown_run(runner: SqlRunner, run_id: str) -> None:
+# DROP SERVICE IF EXISTS DB.SCHEMA.NAME FORCE, ALTER COMPUTE POOL IF EXISTS NAME STOP ALL, ...
+TEARDOWN_STATEMENT = re.compile(
+    r"(?P<verb>DROP|ALTER) (?P<kind>[A-Z ]+?) IF EXISTS (?P<name>\S+)(?P<rest>.*)", re.S
+)
+
+
+def statement_progress(progress: Progress) -> Callable[[str], contextlib.AbstractContextManager[object]]:
+    """Each DROP/ALTER of a teardown file as a progress step (`drop service`, `stop compute pool`)."""
+
+    def around(statement: str) -> contextlib.AbstractContextManager[object]:
+        match = TEARDOWN_STATEMENT.match(statement.strip())
+        if match is None:  # USE ROLE
+            return contextlib.nullcontext()
+        verb = "stop" if "STOP ALL" in match["rest"] else match["verb"].lower()
+        return reported_step(progress, f"{verb} {match['kind'].lower()}", match["name"])
+
+    return around
+
+
+def teardown_run(runner: SqlRunner, run_id: str, *, progress: Progress | None = None) -> None:
     """The run's teardown file with the run's names: services, pools, integration, database, warehouse,
-    user, role; everything IF EXISTS, so it is safe on half-built and already-removed stacks."""
+    user, role; everything IF EXISTS, so it is safe on half-built and already-removed stacks.
+    ``progress`` hears each statement start and end."""
+    progress = progress or NoProgress()
     names = StackNames(check_run_id(run_id))
     teardown = load_sql_dir(REPO_ROOT / "sql")["90_teardown.sql"]
-    runner.run(teardown.statements(names.variables()))
+    with progress.phase(f"removing run {run_id}"):
+        runner.run(teardown.statements(names.variables()), around=statement_progress(progress))
 
 
 def sweep(
@@ -185,11 +209,12 @@ def sweep(
     *,
     now: dt.datetime | None = None,
     report: Callable[[str], None] = _log_warning,
+    progress: Progress | None = None,
 ) -> list[RunObjects]:
     """Tear down every run whose oldest object the server created at least ``older_than`` ago."""
     runs = find_runs(runner, report=report)
     now = now or server_now(runner)
     stale = [run for run in runs.values() if now - run.created >= older_than]
     for run in stale:
-        teardown_run(runner, run.run_id)
+        teardown_run(runner, run.run_id, progress=progress)
     return stale

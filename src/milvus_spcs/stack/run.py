@@ -14,12 +14,22 @@ from pathlib import Path
 from milvus_spcs.config import HarnessConfig
 from milvus_spcs.errors import HarnessError, PreflightError
 from milvus_spcs.naming import StackNames
+from milvus_spcs.stack.diagnosis import diagnose, explain, write_diagnoses
 from milvus_spcs.stack.executor import ExecutionRecord, execute
 from milvus_spcs.stack.janitor import find_runs
-from milvus_spcs.stack.service_status import service_logs
+from milvus_spcs.stack.plan import Plan
+from milvus_spcs.stack.progress import Fanout, NoProgress, Progress
 from milvus_spcs.stack.spcs_plan import SPECS_DIR, StackState, build_plan
 from milvus_spcs.stack.sql_runner import SqlRunner
 from milvus_spcs.stack.teardown import TeardownReport, undo_all
+from milvus_spcs.stack.timeline import (
+    PROVISIONING,
+    TEARDOWN,
+    TimelineRecorder,
+    timeline_document,
+    write_timeline,
+)
+from milvus_spcs.stack.usage import UsageMeter, usage_line, write_usage
 from milvus_spcs.target import Target
 
 log = logging.getLogger(__name__)
@@ -70,29 +80,12 @@ def close_target(target: Target) -> str:
     return f"closed {target.description}"
 
 
-def collect_diagnostics(runner: SqlRunner, state: StackState, folder: Path) -> None:
-    """Service status, containers and current + previous logs, before anything is dropped."""
-    folder.mkdir(parents=True, exist_ok=True)
-    names = state.names
-    for service, container in ((names.milvus_service, "milvus"), (names.jupyter_service, "jupyter")):
-        fqn = f"{names.database}.{names.schema}.{service}"
-        parts: list[str] = []
-        for title, action in (
-            ("describe", lambda fqn=fqn: runner.query("USE ROLE SYSADMIN", f"DESCRIBE SERVICE {fqn}")),
-            (
-                "containers",
-                lambda fqn=fqn: runner.query(
-                    "USE ROLE SYSADMIN", f"SHOW SERVICE CONTAINERS IN SERVICE {fqn}"
-                ),
-            ),
-            ("logs", lambda fqn=fqn, c=container: service_logs(runner, fqn, c)),
-            ("previous logs", lambda fqn=fqn, c=container: service_logs(runner, fqn, c, previous=True)),
-        ):
-            try:
-                parts.append(f"=== {title}\n{action()}")
-            except Exception as exc:  # a missing service or container is a finding, not an error
-                parts.append(f"=== {title}\n(unavailable: {type(exc).__name__}: {exc})")
-        (folder / f"{service.lower()}.txt").write_text("\n".join(parts) + "\n")
+def collect_diagnostics(runner: SqlRunner, state: StackState, folder: Path) -> str:
+    """Service status, containers and current + previous logs, before anything is dropped; returns
+    them in short (diagnosis.explain), for the report of a failure."""
+    diagnoses = diagnose(runner, state.names)
+    write_diagnoses(diagnoses, folder, state.names)
+    return explain(diagnoses, folder)
 
 
 def refuse_existing_run(runner: SqlRunner, run_id: str) -> None:
@@ -115,15 +108,20 @@ def provisioned_stack(
     config: HarnessConfig,
     *,
     report: Callable[[str], None] = print,
+    progress: Progress | None = None,
     specs_dir: Path | None = None,
     close: bool = False,
 ) -> Iterator[StackState]:
-    """The run's stack, torn down on exit. ``specs_dir``: the service spec templates (default the
-    repository's specs/), checked at preflight like everything else. ``close``: close the target in
-    the teardown's own ``finally`` (a self-started emulator must stop even when a signal ends the run).
+    """The run's stack, torn down on exit. ``progress``: where each step's start, states and end go as
+    they happen (the run's timeline hears them too). ``specs_dir``: the service spec templates
+    (default the repository's specs/), checked at preflight like everything else. ``close``: close the
+    target in the teardown's own ``finally`` (a self-started emulator must stop even when a signal
+    ends the run).
 
     Teardown runs with SIGINT/SIGTERM deferred: a CI cancel sends SIGINT then SIGTERM, and an undo cut
-    short leaves pools billing and containers running. They are reported and re-raised afterwards."""
+    short leaves pools billing and containers running. They are reported and re-raised afterwards.
+    Every run ends by writing timeline.json/.png and usage.json into its artifacts; a failure carries
+    the services' status and last log lines (diagnosis.explain) as a note."""
     if not target.is_emulator and not (config.image_repository and config.image_tag):
         # Checked before anything is created: without images the services could never start.
         raise PreflightError(
@@ -137,6 +135,8 @@ def provisioned_stack(
     folder.mkdir(parents=True, exist_ok=True)
     cancelled = threading.Event()
     names = StackNames(config.run_id)
+    recorder = TimelineRecorder()
+    progress = Fanout([recorder, progress or NoProgress()])
     plan, state = build_plan(
         target,
         names,
@@ -145,14 +145,19 @@ def provisioned_stack(
         staging_dir=folder / "staging",
         cancelled=cancelled,
         specs_dir=specs_dir if specs_dir is not None else SPECS_DIR,
+        progress=progress,
     )
     runner = SqlRunner(target, [state.password])
     refuse_existing_run(runner, config.run_id)
     record = ExecutionRecord()
+    meter = UsageMeter(runner, names, recorder)
+    explained: list[str] = []
+    failure: BaseException | None = None
     try:
         with signals_recorded(cancelled.set) as received:  # waits stop at once
             try:
-                execute(plan, record, cancelled=cancelled)
+                with progress.phase(PROVISIONING):
+                    execute(plan, record, cancelled=cancelled, progress=progress)
             except HarnessError as exc:
                 if received:  # the failure is the interrupt's doing: report it as one
                     raise KeyboardInterrupt(
@@ -164,11 +169,20 @@ def provisioned_stack(
         summary = record.summary(plan)
         (folder / "provisioning.txt").write_text(summary + "\n")
         report(summary)
+        meter.sample()
         yield state
+    except BaseException as exc:
+        failure = exc
+        raise
     finally:
         with signals_recorded() as during_teardown:
             try:
-                result = None if config.keep_stack else tear_down(runner, state, record, config)
+                count_created_objects(meter, runner, config.run_id)  # all there until the teardown
+                if config.keep_stack:
+                    result = None
+                else:
+                    with progress.phase(TEARDOWN):
+                        result = tear_down(runner, state, record, config, progress, explained)
             finally:
                 closed = close_target(target) if close else None
             lines = [str(result)] if result is not None else [keep_stack_notice(config.run_id)]
@@ -181,10 +195,46 @@ def provisioned_stack(
                 lines.append(closed)
             if result is not None:
                 (folder / "teardown.txt").write_text("\n".join(lines) + "\n")
+            lines += write_run_records(folder, recorder, plan, record, meter, config.run_id, target)
             report("\n".join(lines))
+        if isinstance(failure, Exception) and explained:
+            failure.add_note(explained[0])  # shown under the error, in pytest's report and the CLI's
         if during_teardown:
             kinds = signal_names(during_teardown)
             raise KeyboardInterrupt(f"interrupted by {kinds} during teardown (the teardown finished first)")
+
+
+def count_created_objects(meter: UsageMeter, runner: SqlRunner, run_id: str) -> None:
+    """The run's labelled objects (a failed run's too), and the pools' and warehouse's facts."""
+    try:
+        meter.objects = labelled_objects(runner, run_id)
+    except Exception as exc:  # usage is a report: it never fails the run
+        log.warning("usage: listing the run's objects failed: %s", exc)
+    meter.sample()
+
+
+def write_run_records(
+    folder: Path,
+    recorder: TimelineRecorder,
+    plan: Plan,
+    record: ExecutionRecord,
+    meter: UsageMeter,
+    run_id: str,
+    target: Target,
+) -> list[str]:
+    """timeline.json/.png and usage.json; the lines that tell where they are and what was used."""
+    lines: list[str] = []
+    try:
+        usage = meter.document()
+        lines.append(usage_line(usage))
+        write_usage(folder, usage)
+        document = timeline_document(recorder, plan, record, run_id=run_id, target=target.description)
+        write_timeline(folder, document)
+        lines.append(f"timeline: {folder / 'timeline.png'} (and timeline.json, usage.json)")
+    except Exception as exc:  # records must never hide the teardown's own report
+        log.warning("writing the run's timeline or usage failed: %s", exc)
+        lines.append(f"could not write the timeline or usage: {type(exc).__name__}: {exc}")
+    return lines
 
 
 def keep_stack_notice(run_id: str) -> str:
@@ -192,14 +242,27 @@ def keep_stack_notice(run_id: str) -> str:
 
 
 def tear_down(
-    runner: SqlRunner, state: StackState, record: ExecutionRecord, config: HarnessConfig
+    runner: SqlRunner,
+    state: StackState,
+    record: ExecutionRecord,
+    config: HarnessConfig,
+    progress: Progress | None = None,
+    explained: list[str] | None = None,
 ) -> TeardownReport:
-    """Undo everything, then list what still carries the run's label."""
+    """Undo everything, then list what still carries the run's label. ``explained`` receives the
+    services' diagnosis in short."""
+
+    def diagnostics() -> None:
+        text = collect_diagnostics(runner, state, config.run_artifacts / "diagnostics")
+        if explained is not None:
+            explained.append(text)
+
     return undo_all(
         record,
-        diagnostics=lambda: collect_diagnostics(runner, state, config.run_artifacts / "diagnostics"),
+        diagnostics=diagnostics,
         remaining=lambda: labelled_objects(runner, config.run_id),
         run_id=config.run_id,
+        progress=progress,
     )
 
 

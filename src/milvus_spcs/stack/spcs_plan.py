@@ -11,7 +11,7 @@ import datetime as dt
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -25,6 +25,7 @@ from milvus_spcs.secret import Secret
 from milvus_spcs.specs import SpecError, check_spec_policy, parse_spec, render_spec, spec_variables
 from milvus_spcs.sqlfiles import SQL_DIR, SqlFile, load_sql_dir, put_file, render
 from milvus_spcs.stack.plan import Action, Plan, Step
+from milvus_spcs.stack.progress import NoProgress, Progress, ProgressEvent
 from milvus_spcs.stack.service_status import ingress_url, pool_ready, service_running
 from milvus_spcs.stack.sql_runner import SqlRunner
 from milvus_spcs.target import Target
@@ -139,6 +140,8 @@ class ProvisioningContext:
     files: dict[str, SqlFile]  # sql/
     undo_files: dict[str, SqlFile]  # sql/undo/
     variables: dict[str, str]  # every validated name, the run's label and its password
+    progress: Progress = field(default_factory=NoProgress)
+    step: str = ""  # the step this context is given to (its waits report under this name)
 
     @property
     def schema(self) -> str:
@@ -151,9 +154,20 @@ class ProvisioningContext:
         return render(text, {k: v for k, v in self.variables.items() if f"<% {k} %>" in text})
 
     def wait(self, probe: Callable[[], Probe[T]], what: str, timeout: float) -> T | None:
-        """A step's wait: poll ``probe`` with the run's interval and deadline, stopping on an interrupt."""
+        """A step's wait: poll ``probe`` with the run's interval and deadline, stopping on an interrupt;
+        every state it sees goes to the run's progress."""
+        self.progress.emit(ProgressEvent.now(self.step, "wait", what))
+
+        def seen(state: str, left: float) -> None:
+            self.progress.emit(ProgressEvent.now(self.step, "state", state, left))
+
         return wait_for(
-            probe, what=what, timeout=timeout, interval=self.budgets.interval, cancelled=self.cancelled
+            probe,
+            what=what,
+            timeout=timeout,
+            interval=self.budgets.interval,
+            cancelled=self.cancelled,
+            on_probe=seen,
         )
 
 
@@ -291,7 +305,7 @@ def plan_step(context: ProvisioningContext, step: StackStep) -> Step:
     else:
         assert step.action is not None  # StackStep holds one or the other
         run, description = partial(step.action, context), step.description
-    wait = partial(step.wait, context) if step.wait is not None else None
+    wait = partial(step.wait, replace(context, step=step.name)) if step.wait is not None else None
     return Step(step.name, run, undo=undo, after=step.after, wait=wait, description=description)
 
 
@@ -313,6 +327,7 @@ def build_plan(
     images_dir: Path = IMAGES_DIR,
     staging_dir: Path,
     cancelled: threading.Event | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Plan, StackState]:
     """The run's plan (STACK_STEPS) and the state it fills in. Preflight happens here: the specs are
     held to the policy and every SQL and undo file is rendered before anything is created."""
@@ -334,5 +349,6 @@ def build_plan(
         files=load_sql_dir(sql_dir),
         undo_files=load_sql_dir(sql_dir / "undo"),
         variables={**names.variables(), "comment": state.comment, "password": state.password},
+        progress=progress or NoProgress(),
     )
     return Plan([plan_step(context, step) for step in STACK_STEPS]), state

@@ -9,8 +9,9 @@ every failing frame's arguments, into the terminal and the JUnit XML) are replac
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from snowflake.connector.errors import Error as SnowflakeError
@@ -20,6 +21,9 @@ from milvus_spcs.sqlfiles import redact
 from milvus_spcs.target import Target
 
 log = logging.getLogger(__name__)
+
+
+Around = Callable[[str], contextlib.AbstractContextManager[object]]
 
 
 class SqlFailed(HarnessError):
@@ -59,24 +63,26 @@ class SqlRunner:
     def redact(self, text: str) -> str:
         return redact(text, self.secrets)
 
-    def run(self, statements: Sequence[str]) -> list[list[dict[str, Any]]]:
-        """Execute in order on one fresh connection; each statement's rows as dicts."""
+    def run(self, statements: Sequence[str], *, around: Around | None = None) -> list[list[dict[str, Any]]]:
+        """Execute in order on one fresh connection; each statement's rows as dicts. ``around``: a
+        context each statement runs in, given its redacted text (progress of a long teardown)."""
         try:
-            return self._execute(statements)
+            return self._execute(statements, around or (lambda statement: contextlib.nullcontext()))
         except Exception as exc:
             error = redacted_error(exc, self.secrets)
         # Outside the except block: the new error gets no __context__ (the original, unredacted).
         statements = [self.redact(s) for s in statements]  # what a traceback shows of this frame
         raise error
 
-    def _execute(self, statements: Sequence[str]) -> list[list[dict[str, Any]]]:
+    def _execute(self, statements: Sequence[str], around: Around) -> list[list[dict[str, Any]]]:
         results = []
         conn = self.target.connect()
         try:
             cur = conn.cursor()
             for statement in statements:
                 log.info("sql: %s", self.redact(statement))
-                cur.execute(statement)
+                with around(self.redact(statement)):
+                    cur.execute(statement)
                 names = [d[0] for d in cur.description or []]
                 results.append(
                     [dict(zip(names, row, strict=True)) for row in cur.fetchall()] if names else []

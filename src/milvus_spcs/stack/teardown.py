@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from milvus_spcs.stack.executor import ExecutionRecord
+from milvus_spcs.stack.progress import NoProgress, Progress, reported_step
 
 log = logging.getLogger(__name__)
 
@@ -46,27 +47,32 @@ def undo_all(
     diagnostics: Callable[[], None] | None = None,
     remaining: Callable[[], list[str]] | None = None,
     run_id: str = "",
+    progress: Progress | None = None,
 ) -> TeardownReport:
     """Diagnostics first (logs vanish with the services), then every undo in reverse completion order,
-    then (given ``remaining``) what still carries the run's label."""
+    then (given ``remaining``) what still carries the run's label. ``progress`` hears each of them."""
+    progress = progress or NoProgress()
     report = TeardownReport(run_id=run_id)
     if diagnostics is not None:
         try:
-            diagnostics()
+            with reported_step(progress, "diagnostics", "service status and logs"):
+                diagnostics()
         except Exception as exc:  # diagnostics must never prevent the teardown
             log.warning("collecting diagnostics failed: %s", exc)
     for step in reversed(record.completed):
         if step.undo is None:
             continue
         try:
-            step.undo()
+            with reported_step(progress, step.name, "undo"):
+                step.undo()
         except Exception as exc:
             report.failed[step.name] = f"{type(exc).__name__}: {exc}"
             continue
         report.undone.append(step.name)
     if remaining is not None:
         try:
-            report.remaining = remaining()
+            with reported_step(progress, "leftovers", f"what is still labelled run={run_id}"):
+                report.remaining = remaining()
         except Exception as exc:  # the account may be unreachable: say so rather than claim it is clean
             report.remaining_error = f"{type(exc).__name__}: {exc}"
     return report
