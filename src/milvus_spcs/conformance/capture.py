@@ -10,6 +10,9 @@ from snowflake.connector.errors import Error
 
 from milvus_spcs.conformance.scrub import Scrubber
 
+# Re-exported for compatibility without being declared so (connector 4.x moved it to _internal).
+FIELD_ID_TO_NAME: dict[int, str] = constants.FIELD_ID_TO_NAME  # type: ignore[attr-defined]
+
 
 def error_answer(exc: Error, scrub: Scrubber) -> dict[str, Any]:
     message = str(getattr(exc, "raw_msg", None) or exc.msg or "")
@@ -28,7 +31,8 @@ def capture(cursor: Any, sql: str, scrub: Scrubber) -> dict[str, Any]:
         cursor.execute(sql)
     except Error as exc:
         return error_answer(exc, scrub)
-    names = [d.name for d in cursor.description]
-    columns = [f"{d.name} {constants.FIELD_ID_TO_NAME[d.type_code]}" for d in cursor.description]
+    # Column names too: SELECT SYSTEM$F('<db>...') names its column after the call.
+    names = [scrub.text(d.name) for d in cursor.description]
+    columns = [f"{n} {FIELD_ID_TO_NAME[d.type_code]}" for n, d in zip(names, cursor.description, strict=True)]
     rows = [{n: scrub.value(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
     return {"columns": columns, "rows": rows, "row_count": len(rows)}

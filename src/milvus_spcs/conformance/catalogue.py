@@ -124,6 +124,13 @@ def preamble() -> list[str]:
 
 
 SERVICES_PREAMBLE = [
+    # As sql/01_account.sql and 04_grants.sql: shared by every run, made only if missing, never dropped.
+    "USE ROLE ACCOUNTADMIN",
+    "CREATE SECURITY INTEGRATION IF NOT EXISTS SNOWSERVICES_INGRESS_OAUTH TYPE = OAUTH "
+    "OAUTH_CLIENT = SNOWSERVICES_INGRESS ENABLED = TRUE "
+    "COMMENT = 'milvus-spcs: shared by every run, never dropped'",
+    "GRANT BIND SERVICE ENDPOINT ON ACCOUNT TO ROLE SYSADMIN",
+    f"USE ROLE {BASE_ROLE}",
     "CREATE COMPUTE POOL {pool} MIN_NODES = 1 MAX_NODES = 1 INSTANCE_FAMILY = CPU_X64_XS "
     "AUTO_RESUME = TRUE AUTO_SUSPEND_SECS = 300 COMMENT = '{label}'",
     "CREATE SERVICE {svc} IN COMPUTE POOL {pool} FROM SPECIFICATION $$"

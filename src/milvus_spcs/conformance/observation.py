@@ -63,7 +63,8 @@ class Observation:
             raise ObservationError(f"{where}: needs {self.needs!r} / session {self.session!r} unknown")
         if self.http is not None and self.needs != "service":
             raise ObservationError(f"{where}: an http observation needs a service")
-        for part in (self.expect, (self.divergence or {}).get("emulator", {})):
+        parts = [self.expect] + ([self.divergence.get("emulator", {})] if self.divergence else [])
+        for part in parts:
             if not part or set(part) - EXPECT_KEYS:
                 raise ObservationError(f"{where}: expect keys are {sorted(EXPECT_KEYS)}, got {part!r}")
         if self.divergence is not None and not str(self.divergence.get("why", "")).strip():
