@@ -19,9 +19,9 @@ def verdict(obs: Observation, answer: dict[str, Any]) -> list[str]:
     if obs.divergence is None:
         found = differences(obs.expect, answer)
         return [f"{where}: the emulator differs from Snowflake:", *found] if found else []
+    if not differences(obs.expect, answer):
+        return [f"{where}: the emulator now answers as Snowflake does: remove the divergence mark"]
     from_emulator = differences(obs.divergence["emulator"], answer)
     if from_emulator:
         return [f"{where}: the documented divergence changed ({obs.divergence['why']}):", *from_emulator]
-    if not differences(obs.expect, answer):
-        return [f"{where}: the emulator now answers as Snowflake does: remove the divergence mark"]
     return []
