@@ -66,6 +66,7 @@ class Scratch:
             "user": names.user,
             "wh": names.warehouse,
             "pool": names.milvus_pool,
+            "pool2": names.jupyter_pool,  # every account-level name is one the run teardown drops
             "svc": names.milvus_service,
             "svc2": names.jupyter_service,
             "eai": names.integration,
@@ -139,6 +140,13 @@ SERVICES_PREAMBLE = [
 ]
 
 
+def rows_of(cursor: Any, sql: str) -> list[dict[str, Any]]:
+    """Rows by column name: an account may add columns a position would miss."""
+    cursor.execute(sql)
+    names = [d.name for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def _first_value(cursor: Any, sql: str) -> Any:
     cursor.execute(sql)
     return cursor.fetchone()[0]
@@ -148,13 +156,12 @@ def wait_served(cursor: Any, scratch: Scratch, timeout: float) -> str:
     """Wait until {svc} runs and its public endpoint has an ingress host; that host."""
 
     def served() -> Probe[str]:
-        cursor.execute(scratch.sql("SHOW SERVICES LIKE '{svc}' IN SCHEMA {db}.PUBLIC"))
-        status = cursor.fetchone()[1]
+        services = rows_of(cursor, scratch.sql("SHOW SERVICES LIKE '{svc}' IN SCHEMA {db}.PUBLIC"))
+        status = services[0]["status"] if services else "missing"
         if status != "RUNNING":
             return Probe(False, state=f"service {status}")
-        cursor.execute(scratch.sql("SHOW ENDPOINTS IN SERVICE {db}.PUBLIC.{svc}"))
-        urls = {row[0]: row[5] for row in cursor.fetchall()}
-        url = str(urls.get("ui") or "")
+        endpoints = rows_of(cursor, scratch.sql("SHOW ENDPOINTS IN SERVICE {db}.PUBLIC.{svc}"))
+        url = str(next((e["ingress_url"] for e in endpoints if e["name"] == "ui"), None) or "")
         return Probe(bool(url) and PROVISIONING not in url, url, f"ingress_url {url!r}")
 
     host = wait_for(served, what="the scratch service and its ingress", timeout=timeout, interval=1.0)
@@ -221,15 +228,12 @@ class CatalogueRun:
         assert host is not None
         token = {"none": None, "bad": "not-a-token-" + secrets.token_hex(8)}.get(obs.http["token"])
         if obs.http["token"] == "user":
-            token = str(token_of(sessions.conns.setdefault("user", self._user_conn(scratch))))
+            sessions.cursor("user")  # logs the run's user in, once
+            token = str(token_of(sessions.conns["user"]))
         if token:
             scratch.scrubber.secrets.append(token)
         answer = ingress_answer(self.target, host, token)
         return {k: scratch.scrubber.value(v) for k, v in answer.items()}
-
-    def _user_conn(self, scratch: Scratch) -> Any:
-        p = scratch.placeholders
-        return self.target.connect_as(p["user"], p["password"])
 
     @contextmanager
     def _scratch(self) -> Iterator[tuple[Scratch, Sessions, str | None]]:
@@ -257,7 +261,7 @@ class CatalogueRun:
     def _publish(self, admin: Any, scratch: Scratch) -> None:
         """The emulator's stand-in for a pushed image: a repository in the scratch database."""
         admin.execute(scratch.sql("CREATE IMAGE REPOSITORY {db}.PUBLIC.CONF_REPO"))
-        admin.execute(scratch.sql("SHOW IMAGE REPOSITORIES LIKE 'CONF_REPO' IN SCHEMA {db}.PUBLIC"))
-        url = f"{admin.fetchone()[4]}/conf:1"
+        repos = rows_of(admin, scratch.sql("SHOW IMAGE REPOSITORIES LIKE 'CONF_REPO' IN SCHEMA {db}.PUBLIC"))
+        url = f"{repos[0]['repository_url']}/conf:1"
         self.target.publish_image(url, "jupyter", None)
         scratch.placeholders["image"] = "/" + "/".join(url.split("/")[1:])

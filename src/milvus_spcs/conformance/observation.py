@@ -19,8 +19,10 @@
         emulator: {...}         # what the emulator answers instead (same keys as expect)
 
 Placeholders in SQL and in expected values: {db} (the scratch database), {schema}, {role},
-{user}, {password}, {wh}, {pool}, {svc}, {svc2}, {eai}, {image}, {label}; a value ``{re: P}``
-matches the whole scrubbed value against the regular expression P, any other value must be equal.
+{user}, {password}, {wh}, {pool}, {pool2}, {svc}, {svc2}, {eai}, {image}, {label}. The account-level
+ones are names the run teardown (sql/90_teardown.sql) drops: an observation creates no other account
+object. A value ``{re: P}`` matches the whole scrubbed value against the regular expression P; any
+other value must be equal.
 """
 
 from __future__ import annotations
