@@ -34,8 +34,9 @@ def test_record_against_a_named_emulator_replays_green(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stdout + done.stderr
         assert "torn down" in done.stdout
-        left = [r[1] for r in emu_rows(emu, "SHOW DATABASES") if str(r[1]).startswith("MILVUS_SPCS_")]
-        assert left == [], "the scratch database is torn down"
+        for show, name_at in (("SHOW DATABASES", 1), ("SHOW COMPUTE POOLS", 0), ("SHOW ROLES", 1)):
+            left = [r[name_at] for r in emu_rows(emu, show) if str(r[name_at]).startswith("MILVUS_SPCS_")]
+            assert left == [], f"the scratch run is torn down: {show} still lists {left}"
         password = emu.admin_password
     text = out.read_text()
     assert "MILVUS_SPCS_" not in text.upper().replace("MILVUS_SPCS_OBSERVATIONS", "")

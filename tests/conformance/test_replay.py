@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -23,3 +24,21 @@ def test_emulator_answers_as_observed(obs: Observation, catalogue_answers: dict[
     assert "skipped" not in answer, answer
     problems = verdict(obs, answer)
     assert not problems, "\n".join([*problems, f"the emulator answered: {answer}"])
+
+
+ACCOUNT_CREATE = re.compile(
+    r"CREATE\s+(?:OR\s+REPLACE\s+)?(COMPUTE POOL|ROLE|USER|WAREHOUSE|DATABASE|SERVICE|"
+    r"(?:EXTERNAL ACCESS |SECURITY )?INTEGRATION)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\S+)",
+    re.IGNORECASE,
+)
+RUN_NAMES = {"{db}", "{role}", "{user}", "{wh}", "{pool}", "{pool2}", "{svc}", "{svc2}", "{eai}"}
+
+
+def test_observations_create_account_objects_only_under_names_the_run_teardown_drops() -> None:
+    """On an account, anything else a recording created would outlive it (the janitor ignores it too)."""
+    for obs in load_dir(OBSERVATIONS):
+        refused = "error" in obs.expect
+        statements = [(s, False) for s in obs.setup] + ([(obs.sql, refused)] if obs.sql else [])
+        for sql, may_be_refused in statements:
+            for _kind, name in ACCOUNT_CREATE.findall(sql):
+                assert name in RUN_NAMES or may_be_refused, f"{obs.id}: {sql[:80]}"

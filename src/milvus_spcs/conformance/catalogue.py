@@ -21,6 +21,7 @@ import requests
 from milvus_spcs.conformance.capture import capture
 from milvus_spcs.conformance.observation import Observation
 from milvus_spcs.conformance.scrub import Scrubber, expand
+from milvus_spcs.errors import HarnessError
 from milvus_spcs.naming import StackNames, label, new_run_id
 from milvus_spcs.stack.janitor import teardown_run
 from milvus_spcs.stack.sql_runner import SqlRunner
@@ -158,6 +159,8 @@ def wait_served(cursor: Any, scratch: Scratch, timeout: float) -> str:
     def served() -> Probe[str]:
         services = rows_of(cursor, scratch.sql("SHOW SERVICES LIKE '{svc}' IN SCHEMA {db}.PUBLIC"))
         status = services[0]["status"] if services else "missing"
+        if status == "FAILED":  # no point waiting out the timeout: the image or the spec is wrong
+            raise HarnessError(f"the scratch service {scratch.placeholders['svc']} FAILED (its image?)")
         if status != "RUNNING":
             return Probe(False, state=f"service {status}")
         endpoints = rows_of(cursor, scratch.sql("SHOW ENDPOINTS IN SERVICE {db}.PUBLIC.{svc}"))
