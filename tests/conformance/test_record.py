@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from milvus_spcs.conformance.catalogue import CatalogueRun
 from milvus_spcs.conformance.observation import load, load_dir
 from milvus_spcs.conformance.verdict import verdict
@@ -17,6 +19,7 @@ from tests.conformance.conftest import OBSERVATIONS, conformance_emulator
 RECORD = [sys.executable, "-m", "milvus_spcs.cli", "record"]
 
 
+@pytest.mark.slow
 def test_record_against_a_named_emulator_replays_green(tmp_path: Path) -> None:
     out = tmp_path / "recorded.yaml"
     with conformance_emulator(tmp_path / "recorded-on") as emu:
