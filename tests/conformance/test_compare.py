@@ -57,3 +57,17 @@ def test_an_observation_without_source_is_refused() -> None:
         parse(
             {"observations": [{"id": "x", "source": " ", "sql": "SELECT 1", "expect": {"row_count": 1}}]}, "f"
         )
+
+
+def test_what_a_recording_leaves_out() -> None:
+    """Pools and services only with --with-services; services on an account only with an image."""
+    from milvus_spcs.conformance.catalogue import CatalogueRun
+    from milvus_spcs.target import Target, TargetKind
+
+    account = Target(TargetKind.ACCOUNT, "an account", {})
+    pool, service = obs(), obs()
+    pool.needs, service.needs = "pool", "service"
+    assert CatalogueRun(account).skip_reason(pool) == "needs a pool (--with-services)"
+    assert CatalogueRun(account, with_services=True).skip_reason(pool) is None
+    assert "--service-image" in str(CatalogueRun(account, with_services=True).skip_reason(service))
+    assert CatalogueRun(account, with_services=True, image="/d/s/r/i:1").skip_reason(service) is None

@@ -125,7 +125,11 @@ def preamble() -> list[str]:
     ]
 
 
-SERVICES_PREAMBLE = [
+POOL_PREAMBLE = [
+    "CREATE COMPUTE POOL {pool} MIN_NODES = 1 MAX_NODES = 1 INSTANCE_FAMILY = CPU_X64_XS "
+    "AUTO_RESUME = TRUE AUTO_SUSPEND_SECS = 300 COMMENT = '{label}'",
+]
+SERVICE_PREAMBLE = [
     # As sql/01_account.sql and 04_grants.sql: shared by every run, made only if missing, never dropped.
     "USE ROLE ACCOUNTADMIN",
     "CREATE SECURITY INTEGRATION IF NOT EXISTS SNOWSERVICES_INGRESS_OAUTH TYPE = OAUTH "
@@ -133,8 +137,6 @@ SERVICES_PREAMBLE = [
     "COMMENT = 'milvus-spcs: shared by every run, never dropped'",
     "GRANT BIND SERVICE ENDPOINT ON ACCOUNT TO ROLE SYSADMIN",
     f"USE ROLE {BASE_ROLE}",
-    "CREATE COMPUTE POOL {pool} MIN_NODES = 1 MAX_NODES = 1 INSTANCE_FAMILY = CPU_X64_XS "
-    "AUTO_RESUME = TRUE AUTO_SUSPEND_SECS = 300 COMMENT = '{label}'",
     "CREATE SERVICE {svc} IN COMPUTE POOL {pool} FROM SPECIFICATION $$"
     + SERVICE_SPEC
     + "$$ COMMENT = '{label}'",
@@ -251,9 +253,10 @@ class CatalogueRun:
             if self.with_services:
                 if self.target.is_emulator and not self.image:
                     self._publish(admin, scratch)
-                for statement in SERVICES_PREAMBLE:
+                with_image = bool(scratch.placeholders["image"])  # else service observations are skipped
+                for statement in POOL_PREAMBLE + (SERVICE_PREAMBLE if with_image else []):
                     admin.execute(scratch.sql(statement))
-                if scratch.placeholders["image"]:
+                if with_image:
                     host = wait_served(admin, scratch, self.service_timeout)
             yield scratch, sessions, host
         finally:
