@@ -9,6 +9,7 @@ pytest_plugins = ["fixtures.options", "fixtures.milvus", "fixtures.spcs"]
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     from fixtures.options import harness_config_of
+    from milvus_spcs.milvus_versions import report_line
 
     cfg = harness_config_of(config)
     spcs = (
@@ -19,4 +20,5 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"milvus-spcs: run={cfg.run_id} milvus-backend={cfg.milvus_backend} artifacts={cfg.run_artifacts}",
         f"milvus-spcs: -m spcs runs against {spcs}",
+        report_line(),
     ]

@@ -247,6 +247,24 @@ def janitor(
     typer.echo(f"removed {len(removed)} run(s): {', '.join(r.run_id for r in removed) or '-'}")
 
 
+@app.command()
+def record(
+    out: Annotated[Path, typer.Option(help="the observation file to write (YAML)")],
+    connection: Connection = None,
+    with_services: Annotated[
+        bool, typer.Option(help="also a compute pool and services (they cost credits on an account)")
+    ] = False,
+    service_image: Annotated[
+        str | None, typer.Option(help="/db/schema/repo/image:tag for the services (an account)")
+    ] = None,
+) -> None:
+    """Run the conformance catalogue in a labelled scratch database and write what was answered."""
+    from milvus_spcs.conformance.run_record import record_catalogue
+
+    record_catalogue(_target(connection), out, with_services, service_image, report=typer.echo)
+    typer.echo(f"wrote {out}")
+
+
 images_app = typer.Typer(help="The Milvus and Jupyter images.")
 app.add_typer(images_app, name="images")
 

@@ -64,6 +64,22 @@ def in_scope(ctx: Context, obj: CatalogObject, scope: ast.Scope | None) -> bool:
     return True
 
 
+SYSTEM_DATABASE = "SNOWFLAKE"
+
+
+def named_container(ctx: Context, scope: ast.Scope | None) -> None:
+    """``IN DATABASE d`` / ``IN SCHEMA s`` of a database or schema that is missing or invisible: 002003
+    ``Database 'D' does not exist or not authorized.``, as Snowflake answers, never an empty listing
+    (tests/conformance/observations/refusals.yaml)."""
+    if scope is None or scope.name is None or scope.kind not in (ast.DATABASE, ast.SCHEMA):
+        return
+    # The shared SNOWFLAKE database is in every account; the emulator keeps nothing in it, so listings
+    # there are empty (`snow spcs image-registry url` asks SNOWFLAKE.IMAGES, then IN ACCOUNT).
+    if ctx.qualify(scope.kind, scope.name)[0] == SYSTEM_DATABASE:
+        return
+    ctx.lookup(scope.kind, scope.name)
+
+
 def listing(
     ctx: Context,
     show: ast.Show,
@@ -74,6 +90,7 @@ def listing(
     objects: Iterable[CatalogObject] | None = None,
 ) -> Result:
     pattern = like_regex(show.like) if show.like is not None else None
+    named_container(ctx, show.scope)
     rows = []
     candidates = objects if objects is not None else ctx.state.catalog.all(kind)
     for obj in candidates:

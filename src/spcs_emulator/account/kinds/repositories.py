@@ -41,6 +41,9 @@ def _repo_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
 IMAGE_REPOSITORY_KIND = ObjectKind(
     kind=ast.IMAGE_REPOSITORY,
     word="Image repository",
+    # CREATE answers "Image Repository X successfully created." (snowflake-cli's integration test on an
+    # account; tests/conformance/observations/snow_and_harness_forms.yaml), errors "Image repository".
+    created_word="Image Repository",
     scope="schema",
     create_privilege="CREATE IMAGE REPOSITORY",
     properties=frozenset({"ENCRYPTION", "COMMENT"}),
