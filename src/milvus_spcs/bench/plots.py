@@ -17,13 +17,19 @@ def plot(results: list[Result], folder: Path, stem: str) -> list[Path]:
     recall_qps = folder / f"{stem}-recall-qps.png"
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r in results:
-        points = sorted(r.sweep, key=lambda p: p.recall)
+        points = r.sweep  # in the order of the search parameter (ef rising)
         ax.plot(
             [p.recall for p in points],
             [p.qps_single for p in points],
             marker="o",
             label=f"{r.target} {r.index}",
         )
+        for p in points:
+            if p.params:
+                label = ",".join(f"{k}={v}" for k, v in p.params.items())
+                ax.annotate(
+                    label, (p.recall, p.qps_single), fontsize=6, xytext=(3, 3), textcoords="offset points"
+                )
     ax.set_xlabel("recall@10")
     ax.set_ylabel("queries/s (1 client, batch 1)")
     ax.set_yscale("log")

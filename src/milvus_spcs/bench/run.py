@@ -107,7 +107,7 @@ def jupyter_of_stack(options: Options, report: Callable[[str], None]) -> Iterato
         try:
             yield (
                 JupyterOverIngress(f"{target.ingress_scheme}://{state.ingress_host}", token),
-                f"spcs ({target.description}, run {state.names.run_id})",
+                f"{target.description}, run {state.names.run_id}, Milvus service reached as MILVUS_URI",
             )
         finally:
             conn.close()
