@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
 import re
 import sys
 import sysconfig
@@ -140,7 +141,7 @@ def sentence_pool(cache_dir: Path | None, *, stdlib_only: bool = False) -> list[
         return path.read_text(encoding="utf-8").splitlines()
     pool = distinct_sentences(roots)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")
+    partial = path.with_suffix(f".{os.getpid()}.tmp")  # concurrent runs (the drills) write their own
     partial.write_text("\n".join(pool) + "\n", encoding="utf-8")
     partial.replace(path)
     return pool

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -66,10 +67,14 @@ class VectorCache:
             self.texts.append(text)
         self.rate = rate
         self.npy.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.npy.with_suffix(".tmp.npy")
-        np.save(partial, self.vectors)
-        self.texts_file.write_text("".join(t + "\n" for t in self.texts), encoding="utf-8")
-        partial.replace(self.npy)  # vectors last: a reader sees matching lengths or starts again
+        # Each file replaced whole; concurrent runs (the drills) embed the same texts in the same order,
+        # and a reader that still finds lengths that differ starts again (see __init__).
+        suffix = f".{os.getpid()}.tmp"
+        texts_tmp, npy_tmp = self.texts_file.with_suffix(suffix), self.npy.with_suffix(suffix + ".npy")
+        texts_tmp.write_text("".join(t + "\n" for t in self.texts), encoding="utf-8")
+        np.save(npy_tmp, self.vectors)
+        texts_tmp.replace(self.texts_file)
+        npy_tmp.replace(self.npy)
         self.meta.write_text(json.dumps({"docs_per_second": rate, "texts": len(self.texts)}))
 
     def lookup(self, texts: Sequence[str]) -> Matrix:
