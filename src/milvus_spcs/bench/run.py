@@ -9,15 +9,17 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from milvus_spcs.backends.base import BackendUnavailable
+from milvus_spcs.backends.base import BackendUnavailable, MilvusBackend
 from milvus_spcs.bench.local_targets import make_target, peak_rss_mb, serving_pid
 from milvus_spcs.bench.measure import FLAT, HNSW, IndexSpec, Result, milvus_index, numpy_baseline
 from milvus_spcs.bench.workload import Workload, prepare
+from milvus_spcs.errors import WaitFailed, WaitTimeout
 
 TARGETS = ("lite", "server", "container", "uri", "spcs")
 # Every backend here supports both: FLAT (exact, the recall reference inside Milvus) and HNSW (graph).
 INDEXES: dict[str, tuple[IndexSpec, ...]] = {name: (FLAT, HNSW) for name in TARGETS}
 CONCURRENCIES = (1, 2, 8)
+START_ATTEMPTS, START_TIMEOUT = 3, 90.0
 QUICK_CONCURRENCIES = (1, 2)
 
 
@@ -51,15 +53,31 @@ class Outcome:
     descriptions: dict[str, str]
 
 
+def start_local(name: str, options: Options, report: Callable[[str], None]) -> tuple[MilvusBackend, str]:
+    """A fresh Milvus (its data and logs under ``options.data_dir``). milvus-server picks its ports by
+    binding and releasing them, so another process on the machine can take one in between (seen here:
+    the metrics port, then a panic and no answer): such a start is retried, not measured."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        data = options.data_dir / name
+        shutil.rmtree(data, ignore_errors=True)
+        backend = make_target(name, data, options.milvus_uri)
+        started = time.perf_counter()
+        try:
+            uri = backend.start(ready_timeout=START_TIMEOUT)
+        except (WaitFailed, WaitTimeout) as exc:
+            if attempt == START_ATTEMPTS:
+                raise
+            report(f"{name}: start attempt {attempt} failed ({exc}); retrying")
+            continue
+        report(f"{name}: serving at {uri} after {time.perf_counter() - started:.1f} s")
+        return backend, uri
+    raise AssertionError("unreachable")
+
+
 def measure_local(
     name: str, options: Options, workload: Workload, report: Callable[[str], None]
 ) -> tuple[list[Result], str]:
-    data = options.data_dir / name
-    shutil.rmtree(data, ignore_errors=True)  # a fresh Milvus each run; the logs stay until the next
-    backend = make_target(name, data, options.milvus_uri)
-    started = time.perf_counter()
-    uri = backend.start()
-    report(f"{name}: serving at {uri} after {time.perf_counter() - started:.1f} s")
+    backend, uri = start_local(name, options, report)
     try:
         results = [
             milvus_index(
