@@ -26,11 +26,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def port_is_free(port: int) -> bool:
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """``0.0.0.0``: free on every address (a bind to one loopback alias blocks a wildcard bind)."""
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is free
         try:
-            sock.bind(("127.0.0.1", port))
+            sock.bind((host, port))
         except OSError:
             return False
     return True
@@ -75,9 +76,40 @@ class LiteProcessBackend(MilvusBackend):
         return f"milvus-lite {version('milvus-lite')} (own process)"
 
 
+class ServerOnFreePorts(ServerBackend):
+    """milvus-server whose ports are free on every address. The `milvus` package tests a port by
+    binding 127.0.0.1, but Milvus then binds some (gRPC, metrics) on every address: a Milvus on a
+    loopback alias (an emulated service of another run on this machine) makes such a start fail."""
+
+    def _launch(self) -> str:
+        from milvus import MilvusServer
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        server = MilvusServer(wait_for_started=False)
+        server.set_base_dir(str(self.data_dir))
+        server.config.try_bind_port = bind_every_address
+        self._server = server
+        server.start()
+        return f"http://127.0.0.1:{server.listen_port}"
+
+
+def bind_every_address(port: int) -> socket.socket | None:
+    """The `milvus` package's port probe, on 0.0.0.0: a listening socket, or None when taken."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("0.0.0.0", port))
+        sock.listen()
+    except (OSError, OverflowError):
+        sock.close()
+        return None
+    return sock
+
+
 def make_target(name: str, data_dir: Path, uri: str | None) -> MilvusBackend:
     if name == "lite":
         return LiteProcessBackend(data_dir)
+    if name == "server":
+        return ServerOnFreePorts(data_dir)
     return make_backend(name, data_dir=data_dir, uri=uri)
 
 

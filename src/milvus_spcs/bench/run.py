@@ -20,7 +20,6 @@ TARGETS = ("lite", "server", "container", "uri", "spcs")
 INDEXES: dict[str, tuple[IndexSpec, ...]] = {name: (FLAT, HNSW) for name in TARGETS}
 CONCURRENCIES = (1, 2, 8)
 START_ATTEMPTS, START_TIMEOUT = 3, 90.0
-ETCD_PEER_PORT, PORT_WAIT = 2380, 900.0
 QUICK_CONCURRENCIES = (1, 2)
 
 
@@ -54,29 +53,11 @@ class Outcome:
     descriptions: dict[str, str]
 
 
-def wait_for_fixed_ports(report: Callable[[str], None]) -> None:
-    """milvus-server's embedded etcd listens on a fixed peer port (2380): while another Milvus on this
-    machine holds it (other test runs), a start panics. Wait for it rather than fail."""
-    from milvus_spcs.bench.local_targets import port_is_free
-    from milvus_spcs.waits import Probe, wait_for
-
-    if not port_is_free(ETCD_PEER_PORT):
-        report(f"server: port {ETCD_PEER_PORT} is taken by another process; waiting up to {PORT_WAIT:.0f} s")
-    wait_for(
-        lambda: Probe(done=port_is_free(ETCD_PEER_PORT), state="taken"),
-        what=f"port {ETCD_PEER_PORT} (etcd peer of milvus-server) to be free",
-        timeout=PORT_WAIT,
-        interval=2.0,
-    )
-
-
 def start_local(name: str, options: Options, report: Callable[[str], None]) -> tuple[MilvusBackend, str]:
     """A fresh Milvus (its data and logs under ``options.data_dir``). milvus-server picks its ports by
     binding and releasing them, so another process on the machine can take one in between (seen here:
     the metrics port, then a panic and no answer): such a start is retried, not measured."""
     for attempt in range(1, START_ATTEMPTS + 1):
-        if name == "server":
-            wait_for_fixed_ports(report)
         data = options.data_dir / name
         shutil.rmtree(data, ignore_errors=True)
         backend = make_target(name, data, options.milvus_uri)
