@@ -49,8 +49,13 @@ def container_pids(emu: NamedEmulator) -> list[int]:
     return [pid for pid in descendants(emu.process.pid) if " guard " not in _command(pid)]
 
 
+# The scale benchmark's SPCS test measures search, not the lifecycle the drills attack; the default
+# `pytest` step of CI runs it once.
+SKIP = ("--ignore=suites/spcs/test_scale.py",)
+
+
 def pytest_spcs(*extra: str, env: dict[str, str] | None = None, log: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "pytest", "-m", "spcs", "-p", "no:cacheprovider", "-q", *extra]
+    command = [sys.executable, "-m", "pytest", "-m", "spcs", "-p", "no:cacheprovider", "-q", *SKIP, *extra]
     with log.open("wb") as out:
         return subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
 

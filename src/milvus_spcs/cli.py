@@ -265,6 +265,17 @@ def record(
     typer.echo(f"wrote {out}")
 
 
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+def bench(ctx: typer.Context) -> None:
+    """Search at scale per Milvus backend and inside SPCS: the options of `python -m bench.scale --help`."""
+    from milvus_spcs.bench.cli import main
+
+    raise typer.Exit(main(list(ctx.args)))
+
+
 images_app = typer.Typer(help="The Milvus and Jupyter images.")
 app.add_typer(images_app, name="images")
 

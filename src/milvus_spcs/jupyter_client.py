@@ -7,6 +7,7 @@ driven over their WebSocket channel, as JupyterLab does, which the ingress must 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import uuid
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from milvus_spcs.errors import HarnessError
 from milvus_spcs.notebook import RESULT_TAG, result_json
 
 XSRF = uuid.uuid4().hex
+# Uploads go in pieces: an ingress may cap a request's body (the emulator's at 1 MiB, base64 included).
+UPLOAD_CHUNK_BYTES = 512 * 1024
 
 
 class KernelError(HarnessError):
@@ -98,6 +101,35 @@ class JupyterOverIngress:
                 return await response.json()
 
         return asyncio.run(fetch())
+
+    def upload(self, path: str, data: bytes) -> None:
+        """Write ``data`` to the server's file ``path`` (relative to its root), through the contents
+        API's chunked upload (chunk 1, 2, ..., then -1 for the last)."""
+
+        async def send() -> None:
+            async with aiohttp.ClientSession(headers=self._headers()) as session:
+                pieces = [data[i : i + UPLOAD_CHUNK_BYTES] for i in range(0, len(data), UPLOAD_CHUNK_BYTES)]
+                for number, piece in enumerate(pieces or [b""], start=1):
+                    body = {
+                        "type": "file",
+                        "format": "base64",
+                        "content": base64.b64encode(piece).decode("ascii"),
+                        "chunk": -1 if number == len(pieces or [b""]) else number,
+                    }
+                    async with session.put(f"{self.base_url}/api/contents/{path}", json=body) as response:
+                        response.raise_for_status()
+
+        asyncio.run(send())
+
+    def delete(self, path: str) -> None:
+        async def send() -> None:
+            async with (
+                aiohttp.ClientSession(headers=self._headers()) as session,
+                session.delete(f"{self.base_url}/api/contents/{path}") as response,
+            ):
+                response.raise_for_status()
+
+        asyncio.run(send())
 
     def run_notebook(self, name: str, *, collection: str) -> dict[str, Any]:
         """Execute the server's notebook ``name`` cell by cell in its kernel; the JSON of its result cell."""

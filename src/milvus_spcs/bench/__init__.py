@@ -1,0 +1,1 @@
+"""Search at scale: ``python -m bench.scale`` and ``milvus-spcs bench`` (README, "Search at scale")."""

@@ -1,0 +1,139 @@
+"""The local Milvus backends the benchmark runs on, and the peak memory of the process serving each.
+
+Lite runs here in a process of its own (``python -m milvus_lite server``), as the emulator's Lite
+image does, rather than in the harness's process as ``--milvus-backend lite`` does: otherwise the
+benchmark's clients would share its interpreter lock and its memory figure would include theirs.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+from milvus_spcs.backends import make_backend
+from milvus_spcs.backends.base import MilvusBackend
+from milvus_spcs.backends.server import STOP_GRACE_SECONDS, ServerBackend
+from milvus_spcs.errors import WaitFailed
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """``0.0.0.0``: free on every address (a bind to one loopback alias blocks a wildcard bind)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is free
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+class LiteProcessBackend(MilvusBackend):
+    name = "lite"
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__()
+        self.data_dir = data_dir / "milvus-lite"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _launch(self) -> str:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        log = (self.data_dir.parent / "milvus-lite.log").open("wb")
+        argv = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(self.data_dir)]
+        self.process = subprocess.Popen(
+            [*argv, "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+        return f"http://127.0.0.1:{port}"
+
+    def check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise WaitFailed(f"milvus_lite server exited with code {self.process.returncode}")
+
+    def stop(self) -> None:
+        process, self.process, self._uri = self.process, None, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=STOP_GRACE_SECONDS)
+
+    def describe(self) -> str:
+        from importlib.metadata import version
+
+        return f"milvus-lite {version('milvus-lite')} (own process)"
+
+
+class ServerOnFreePorts(ServerBackend):
+    """milvus-server whose ports are free on every address. The `milvus` package tests a port by
+    binding 127.0.0.1, but Milvus then binds some (gRPC, metrics) on every address: a Milvus on a
+    loopback alias (an emulated service of another run on this machine) makes such a start fail."""
+
+    def _launch(self) -> str:
+        from milvus import MilvusServer
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        server = MilvusServer(wait_for_started=False)
+        server.set_base_dir(str(self.data_dir))
+        server.config.try_bind_port = bind_every_address
+        self._server = server
+        server.start()
+        return f"http://127.0.0.1:{server.listen_port}"
+
+
+def bind_every_address(port: int) -> socket.socket | None:
+    """The `milvus` package's port probe, on 0.0.0.0: a listening socket, or None when taken."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("0.0.0.0", port))
+        sock.listen()
+    except (OSError, OverflowError):
+        sock.close()
+        return None
+    return sock
+
+
+def make_target(name: str, data_dir: Path, uri: str | None) -> MilvusBackend:
+    if name == "lite":
+        return LiteProcessBackend(data_dir)
+    if name == "server":
+        return ServerOnFreePorts(data_dir)
+    return make_backend(name, data_dir=data_dir, uri=uri)
+
+
+def serving_pid(backend: MilvusBackend) -> int | None:
+    """The process that serves Milvus, when it runs on this machine (not for container or uri)."""
+    if isinstance(backend, LiteProcessBackend) and backend.process is not None:
+        return backend.process.pid
+    if isinstance(backend, ServerBackend):
+        proc = backend._process()
+        return None if proc is None else proc.pid
+    return None
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM: the kernel's own high-water mark, so no sampling can miss a spike)
+    of the process and its children, summed."""
+    total_kb = 0
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                total_kb += int(line.split()[1])
+    return total_kb / 1024
