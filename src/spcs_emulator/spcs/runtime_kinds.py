@@ -58,11 +58,12 @@ NO_NAMESPACE_NOTICE = (
     "Network isolation unavailable, Milvus listens on every address of this host (its ports 19530, "
     "9091 and the coordinators' are reachable from other hosts; a second Milvus with these ports fails)"
 )
-# On SIGTERM a standalone query node waits for its segments to move to another node (there is none)
-# for queryNode.gracefulStopTimeout, so the stop grace ran out, Milvus was SIGKILLed, and after a resume
-# its queries stalled ~30 s until the dead node's etcd session expired. With this it stops within the
-# grace and revokes its sessions, so a restart serves at once (the data is on the volume either way).
-STOP_PROMPTLY = {"QUERYNODE_GRACEFULSTOPTIMEOUT": "1"}
+# Stop and restart without dead time (the data is on the volume either way). On SIGTERM a standalone
+# query node waits queryNode.gracefulStopTimeout (30 s) for its segments to move to another node (there
+# is none), so the stop grace ran out and Milvus was SIGKILLed. And a stopped Milvus leaves its etcd
+# sessions behind: after a resume, loading a collection waits until they expire (common.session.ttl,
+# 30 s). 10 s still leaves a keep-alive every ~3 s, plenty on a loaded host.
+STOP_PROMPTLY = {"QUERYNODE_GRACEFULSTOPTIMEOUT": "1", "COMMON_SESSION_TTL": "10"}
 MILVUS_COMPONENTS = ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dataCoord", "dataNode")
 
 
