@@ -16,6 +16,8 @@ An image in the emulated registry names a *runtime* instead of layers (see ``ima
   through a user namespace), it falls back (said once in the container's log): the embedded etcd
   listens on the container's IP only and every component advertises that IP, but the gRPC, metrics
   and coordinator ports stay on ``[::]`` and a second Milvus with the same ports fails at once.
+  Its environment adds ``STOP_PROMPTLY``: a stop (suspend, drop) ends within the grace and a resume
+  does not wait half a minute for the stopped instance's etcd sessions to expire.
 - ``milvus-lite``: ``python -m milvus_lite server`` bound to the container's IP and gRPC port, data in
   the volume. It has no HTTP port, so a readiness probe in the spec is replaced by the gRPC check.
 - ``jupyter``: ``jupyter server`` on the container's IP and HTTP endpoint port, answering only requests
