@@ -16,6 +16,8 @@ An image in the emulated registry names a *runtime* instead of layers (see ``ima
   through a user namespace), it falls back (said once in the container's log): the embedded etcd
   listens on the container's IP only and every component advertises that IP, but the gRPC, metrics
   and coordinator ports stay on ``[::]`` and a second Milvus with the same ports fails at once.
+  Its environment adds ``STOP_PROMPTLY``: a stop (suspend, drop) ends within the grace and a resume
+  does not wait half a minute for the stopped instance's etcd sessions to expire.
 - ``milvus-lite``: ``python -m milvus_lite server`` bound to the container's IP and gRPC port, data in
   the volume. It has no HTTP port, so a readiness probe in the spec is replaced by the gRPC check.
 - ``jupyter``: ``jupyter server`` on the container's IP and HTTP endpoint port, answering only requests
@@ -58,6 +60,12 @@ NO_NAMESPACE_NOTICE = (
     "Network isolation unavailable, Milvus listens on every address of this host (its ports 19530, "
     "9091 and the coordinators' are reachable from other hosts; a second Milvus with these ports fails)"
 )
+# Stop and restart without dead time (the data is on the volume either way). On SIGTERM a standalone
+# query node waits queryNode.gracefulStopTimeout (30 s) for its segments to move to another node (there
+# is none), so the stop grace ran out and Milvus was SIGKILLed. And a stopped Milvus leaves its etcd
+# sessions behind: after a resume, loading a collection waits until they expire (common.session.ttl,
+# 30 s). 10 s still leaves a keep-alive every ~3 s, plenty on a loaded host.
+STOP_PROMPTLY = {"QUERYNODE_GRACEFULSTOPTIMEOUT": "1", "COMMON_SESSION_TTL": "10"}
 MILVUS_COMPONENTS = ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dataCoord", "dataNode")
 
 
@@ -337,6 +345,7 @@ def plan_milvus(launch: ContainerLaunch, dirs: ContainerDirs, cache: Path) -> Ru
         "METRICS_PORT": str(metrics_port),
         "MILVUS_RUN_DIR": str(base / "run"),
         "LD_LIBRARY_PATH": libs,
+        **STOP_PROMPTLY,
         **paths_in_volumes(launch),
     }
     reachable = {e.port for e in launch.endpoints} | ({launch.readiness[0]} if launch.readiness else set())
