@@ -24,11 +24,11 @@ from milvus_spcs.conformance.scrub import Scrubber, expand
 from milvus_spcs.errors import HarnessError
 from milvus_spcs.naming import StackNames, label, new_run_id
 from milvus_spcs.stack.janitor import teardown_run
+from milvus_spcs.stack.service_status import ENDPOINT_PROVISIONING_TEXT
 from milvus_spcs.stack.sql_runner import SqlRunner
 from milvus_spcs.target import Target, token_of
 from milvus_spcs.waits import Probe, wait_for
 
-PROVISIONING = "Endpoints provisioning in progress"
 BASE_ROLE = "SYSADMIN"  # the role every observation starts from (the harness's own)
 SERVICE_SPEC = """spec:
   containers:
@@ -167,7 +167,7 @@ def wait_served(cursor: Any, scratch: Scratch, timeout: float) -> str:
             return Probe(False, state=f"service {status}")
         endpoints = rows_of(cursor, scratch.sql("SHOW ENDPOINTS IN SERVICE {db}.PUBLIC.{svc}"))
         url = str(next((e["ingress_url"] for e in endpoints if e["name"] == "ui"), None) or "")
-        return Probe(bool(url) and PROVISIONING not in url, url, f"ingress_url {url!r}")
+        return Probe(bool(url) and ENDPOINT_PROVISIONING_TEXT not in url, url, f"ingress_url {url!r}")
 
     host = wait_for(served, what="the scratch service and its ingress", timeout=timeout, interval=1.0)
     assert host is not None
