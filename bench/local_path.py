@@ -99,6 +99,29 @@ def instrumented(timers: ExclusiveTimers) -> Iterator[None]:
         yield
 
 
+def breakdown(
+    seconds: dict[str, float], total: float, irreducible_names: tuple[str, ...], *, phase: str, name: str
+) -> tuple[list[str], str]:
+    """The markdown table of where ``total`` went, printed, and the one-line summary
+    ``<name>: total=.. irreducible=.. overhead=..%`` (shared by bench.local_path and bench.spcs_path)."""
+    irreducible = sum(seconds[k] for k in irreducible_names)
+    overhead = 100.0 * (total - irreducible) / total
+    rows = sorted(seconds.items(), key=lambda kv: -kv[1])
+    lines = [
+        f"| {phase} | seconds | share | irreducible |",
+        "|---|---:|---:|:---:|",
+        *(
+            f"| {row} | {sec:.2f} | {100 * sec / total:.1f}% | {'yes' if row in irreducible_names else ''} |"
+            for row, sec in rows
+        ),
+        f"| **total** | **{total:.2f}** | 100% | |",
+    ]
+    summary = f"{name}: total={total:.2f} irreducible={irreducible:.2f} overhead={overhead:.1f}%"
+    print("\n".join(lines))
+    print(summary)
+    return lines, summary
+
+
 def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -130,21 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - started
     timers.seconds["pytest and fixtures (rest)"] = total - sum(timers.seconds.values())
 
-    irreducible = sum(timers.seconds[k] for k in IRREDUCIBLE)
-    overhead = 100.0 * (total - irreducible) / total
-    rows = sorted(timers.seconds.items(), key=lambda kv: -kv[1])
-    lines = [
-        f"| phase ({args.milvus_backend}) | seconds | share | irreducible |",
-        "|---|---:|---:|:---:|",
-        *(
-            f"| {name} | {sec:.2f} | {100 * sec / total:.1f}% | {'yes' if name in IRREDUCIBLE else ''} |"
-            for name, sec in rows
-        ),
-        f"| **total** | **{total:.2f}** | 100% | |",
-    ]
-    summary = f"local-run: total={total:.2f} irreducible={irreducible:.2f} overhead={overhead:.1f}%"
-    print("\n".join(lines))
-    print(summary)
+    lines, summary = breakdown(
+        timers.seconds, total, IRREDUCIBLE, phase=f"phase ({args.milvus_backend})", name="local-run"
+    )
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(
         "# Local run breakdown\n\n`python -m bench.local_path`, "

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from bench.local_path import ExclusiveTimers
+from bench.local_path import ExclusiveTimers, breakdown
 
 REPORT = Path(__file__).parent / "reports" / "spcs_path.md"
 IRREDUCIBLE = ("service start-up", "notebook model load", "notebook demo")
@@ -286,21 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     cells.account()
     timers.seconds["pytest and fixtures (rest)"] = total - sum(timers.seconds.values())
 
-    irreducible = sum(timers.seconds[k] for k in IRREDUCIBLE)
-    overhead = 100.0 * (total - irreducible) / total
-    rows = sorted(timers.seconds.items(), key=lambda kv: -kv[1])
-    lines = [
-        "| phase (emulator, instant) | seconds | share | irreducible |",
-        "|---|---:|---:|:---:|",
-        *(
-            f"| {name} | {sec:.2f} | {100 * sec / total:.1f}% | {'yes' if name in IRREDUCIBLE else ''} |"
-            for name, sec in rows
-        ),
-        f"| **total** | **{total:.2f}** | 100% | |",
-    ]
-    summary = f"spcs-run: total={total:.2f} irreducible={irreducible:.2f} overhead={overhead:.1f}%"
-    print("\n".join(lines))
-    print(summary)
+    lines, summary = breakdown(
+        timers.seconds, total, IRREDUCIBLE, phase="phase (emulator, instant)", name="spcs-run"
+    )
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(
         "# SPCS run breakdown\n\n`python -m bench.spcs_path` (`pytest -m spcs` on the self-started "
