@@ -21,6 +21,8 @@ from milvus_spcs.errors import HarnessError
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "images" / "compose.yaml"
 READY_SECONDS = 300  # Milvus's start period is 90 s; the health checks retry after it
+# pytest-docker runs its commands without a time limit; a hung pull or build must not hang CI.
+BUILD_SECONDS = 1800
 
 
 def docker_problem() -> str | None:
@@ -38,11 +40,12 @@ def docker_problem() -> str | None:
 
 @pytest.fixture(scope="session")
 def docker_compose_command() -> str:
-    """Every pytest-docker fixture starts here: without an engine, skip before any command runs."""
+    """Every pytest-docker fixture starts here: without an engine, skip before any command runs. The
+    coreutils ``timeout`` bounds each command pytest-docker runs (it passes none of its own)."""
     problem = docker_problem()
     if problem:
         pytest.skip(problem)
-    return "docker compose"
+    return f"timeout {BUILD_SECONDS} docker compose"
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +66,8 @@ def docker_setup() -> list[str]:
 
 @pytest.fixture(scope="session")
 def docker_cleanup() -> list[str]:
-    return ["down --volumes --remove-orphans --timeout 30"]
+    # None here: compose_always_down saves the logs and then brings the project down, once, in every case.
+    return []
 
 
 @dataclass(frozen=True)
@@ -100,8 +104,8 @@ class ComposeStack:
 def compose_always_down(
     pytestconfig: pytest.Config, docker_compose_command: str, docker_compose_project_name: str
 ) -> Iterator[None]:
-    """Set up before docker_services, torn down after it: pytest-docker runs no cleanup when `up`
-    fails, so this saves the logs and brings the project down in every case (twice is harmless)."""
+    """Set up before docker_services, torn down after it: the project's only cleanup (pytest-docker's
+    is off, and it runs none when `up` fails), so the logs are saved before `down` removes them."""
     yield
     compose = ComposeStack(docker_compose_project_name, None)
     artifacts = harness_config_of(pytestconfig).run_artifacts

@@ -18,7 +18,7 @@ import urllib.request
 from typing import Any
 
 import pytest
-from pymilvus import MilvusClient
+from pymilvus import MilvusClient, MilvusException
 
 from milvus_spcs.search.collection import drop_collection
 from suites.docker.conftest import READY_SECONDS, ComposeStack
@@ -54,7 +54,7 @@ def milvus_answers(uri: str) -> bool:
             client.list_collections()
         finally:
             client.close()
-    except Exception:  # not yet: wait_until_responsive asks again
+    except (MilvusException, ConnectionError):  # not yet: wait_until_responsive asks again
         return False
     return True
 
