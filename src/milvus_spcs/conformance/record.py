@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from milvus_spcs.conformance.catalogue import CatalogueRun
 from milvus_spcs.conformance.compare import value_matches
 from milvus_spcs.conformance.observation import Observation, dump
 from milvus_spcs.target import Target
+
+
+@dataclass(frozen=True)
+class Recording:
+    text: str
+    # Observations whose setup failed: a recording that silently shrank would replay green.
+    setup_failures: list[str]
 
 
 def generalise(catalogue_value: Any, recorded: Any) -> Any:
@@ -56,8 +64,8 @@ def record(
     with_services: bool,
     image: str | None = None,
     report: Callable[[str], None] = lambda _: None,
-) -> str:
-    """The observation file's text."""
+) -> Recording:
+    """The observation file's text, and the observations whose setup the target refused."""
     run = CatalogueRun(target, with_services=with_services, image=image, report=report)
     conn = target.connect()
     try:
@@ -70,10 +78,13 @@ def record(
     day = dt.datetime.now(dt.UTC).date().isoformat()
     recorded: list[Observation] = []
     left_out: list[str] = []
+    setup_failures: list[str] = []
     for obs in catalogue:
         answer = answers[obs.id]
         if "skipped" in answer or "setup_error" in answer:
             left_out.append(f"{obs.id}: {answer.get('skipped') or answer.get('setup_error')}")
+            if "setup_error" in answer:  # not a choice (services left out) but a change on the target
+                setup_failures.append(left_out[-1])
             continue
         recorded.append(
             Observation(
@@ -94,4 +105,4 @@ def record(
         "Replay: MILVUS_SPCS_OBSERVATIONS=<this file> python -m pytest tests/conformance",
         *(["Not recorded:"] + [f"  {line}" for line in left_out] if left_out else []),
     ]
-    return dump(recorded, "\n".join(header))
+    return Recording(dump(recorded, "\n".join(header)), setup_failures)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from milvus_spcs.conformance.observation import load_dir
 from milvus_spcs.conformance.record import record
+from milvus_spcs.errors import HarnessError
 from milvus_spcs.paths import REPO_ROOT
 from milvus_spcs.target import Target
 
@@ -21,11 +22,18 @@ def record_catalogue(
     *,
     report: Callable[[str], None],
 ) -> None:
+    """Write the recording to ``out``; then fail if an observation's setup was refused, so that a nightly
+    whose catalogue shrank does not pass as agreement."""
     try:
-        text = record(
+        recording = record(
             target, load_dir(CATALOGUE_DIR), with_services=with_services, image=image, report=report
         )
     finally:
         target.close()
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    out.write_text(recording.text)
+    if recording.setup_failures:
+        raise HarnessError(
+            f"{len(recording.setup_failures)} observation(s) not recorded, their setup was refused "
+            f"(written to {out} without them): " + "; ".join(recording.setup_failures)
+        )

@@ -82,10 +82,11 @@ def close_target(target: Target) -> str:
 
 def collect_diagnostics(runner: SqlRunner, state: StackState, folder: Path) -> str:
     """Service status, containers and current + previous logs, before anything is dropped; returns
-    them in short (diagnosis.explain), for the report of a failure."""
+    them in short (diagnosis.explain), for the report of a failure. Log lines are the containers' own:
+    the short form goes through the runner's redaction before it reaches a terminal or JUnit."""
     diagnoses = diagnose(runner, state.names)
     write_diagnoses(diagnoses, folder, state.names)
-    return explain(diagnoses, folder)
+    return runner.redact(explain(diagnoses, folder))
 
 
 def refuse_existing_run(runner: SqlRunner, run_id: str) -> None:
