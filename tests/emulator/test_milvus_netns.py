@@ -183,6 +183,25 @@ def test_env_paths_in_a_volume_are_the_volume_on_this_host(tmp_path: Path) -> No
     }
 
 
+def test_env_paths_that_climb_out_of_a_volume_stay_as_written(tmp_path: Path) -> None:
+    """The attack: ``/var/lib/milvus/../../x`` must not become ``<volume>/../../x``, a host path in the
+    emulator's own state directory."""
+    from tests.emulator.test_runtime import make_launch
+
+    launch = make_launch(
+        tmp_path,
+        "m",
+        runtime="milvus",
+        service="milvus",
+        ip="127.0.0.1",
+        port=19530,
+        hosts={},
+        volume=tmp_path / "vol",
+        env={"ESCAPE": "/var/lib/milvus/../../secrets", "DOT": "/var/lib/milvus/./etcd"},
+    )
+    assert paths_in_volumes(launch) == {}
+
+
 def start_milvus(emulators: list[Emulator], state_dir: Path) -> tuple[Emulator, str]:
     """An emulator with DB.PUBLIC.MILVUS (MILVUS_SPEC) created; returns it and the service's address."""
     emu = Emulator(state_dir=state_dir).start()

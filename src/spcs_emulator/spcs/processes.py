@@ -63,14 +63,17 @@ def _watchdog_argv(*args: str) -> list[str]:
 def network_isolation_problem() -> str | None:
     """None when containers can get a network namespace of their own here, else why not (asked once:
     ``netns.py probe`` tries it in a throwaway process, never in this one)."""
-    done = subprocess.run(
-        [sys.executable, "-I", "-S", str(NETNS), "probe"],
-        env={},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", str(NETNS), "probe"],
+            env={},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (subprocess.SubprocessError, OSError) as exc:  # a reason, never a dead supervisor thread
+        return f"the namespace probe failed: {type(exc).__name__}: {exc}"
     if done.returncode == 0:
         return None
     return (done.stdout.strip() or done.stderr.strip() or f"exit code {done.returncode}").splitlines()[-1]

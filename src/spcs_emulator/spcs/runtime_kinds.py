@@ -290,13 +290,23 @@ def paths_in_volumes(launch: ContainerLaunch) -> dict[str, str]:
     A process here sees no ``/var/lib/milvus``: the Milvus image's ``ETCD_DATA_DIR=/var/lib/milvus/etcd``
     taken literally would put every emulated Milvus's etcd in one host directory, shared by concurrent
     runs (and outside the volume, so lost with it on SPCS but not here).
+
+    Only plain paths are mapped, into the innermost mount that holds them: a value with ``..`` (or
+    ``.``) segments would leave the volume for the emulator's own files, and is left as it is.
     """
+    mounts = sorted(
+        ((mount.rstrip("/"), host) for mount, host in launch.volumes.items() if mount.rstrip("/")),
+        key=lambda pair: len(pair[0]),
+        reverse=True,
+    )
     found: dict[str, str] = {}
     for name, value in launch.env.items():
-        for mount, host in launch.volumes.items():
-            mount = mount.rstrip("/")
+        if any(part in (".", "..") for part in value.split("/")):
+            continue
+        for mount, host in mounts:
             if value == mount or value.startswith(mount + "/"):
                 found[name] = str(host) + value[len(mount) :]
+                break
     return found
 
 
