@@ -13,6 +13,7 @@ from snowflake.connector.errors import DatabaseError, ProgrammingError
 
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
+from spcs_emulator.paths import fqn_dir
 from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT
 
 DATA = Path(__file__).parent / "data"
@@ -280,3 +281,6 @@ def test_dropping_what_holds_a_service_cascades_through_the_services_own_drop(
     assert not [name for name in held if "!" in name], held
     assert rows(admin, "SHOW SERVICES IN ACCOUNT") == []
     assert emulator.control.services == {}
+    # The stages went with it, folder and all (a file no stage object owns too).
+    dropped = fqn_dir(emulator.state_dir / "stages", tuple(drop.split()[-1].split(".")))
+    assert not dropped.exists()

@@ -21,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import snowflake.connector
 from snowflake.connector.constants import FIELD_ID_TO_NAME
 from snowflake.connector.errors import Error
@@ -396,9 +397,10 @@ def test_show_describe_functions_and_refusals_match_the_golden_record(
 ) -> None:
     (tmp_path / "worker.yaml").write_text(WORKER_SPEC)
     actual = as_text(run_script(emulator, admin, tmp_path))
-    if UPDATE:
+    if UPDATE:  # regenerating is never a pass: the new record must be reviewed (git diff), then rerun
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(actual)
+        pytest.fail(f"{GOLDEN} regenerated: review `git diff` and run again without SPCS_GOLDEN_UPDATE")
     expected = GOLDEN.read_text()
     assert json.loads(expected)  # the file stays valid JSON
     if actual != expected:

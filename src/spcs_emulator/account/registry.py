@@ -24,13 +24,15 @@ Handler = Callable[["StatementContext", Any], Result | Upload]
 class Registry:
     handlers: dict[type, Handler] = field(default_factory=dict)
     kinds: dict[str, ObjectKind] = field(default_factory=dict)
-    by_plural: dict[str, ObjectKind] = field(default_factory=dict)
     functions: dict[str, Function] = field(default_factory=dict)
 
     def add_kinds(self, kinds: Iterable[ObjectKind]) -> None:
         for kind in kinds:
             self.kinds[kind.kind] = kind
-            self.by_plural[kind.plural] = kind
+
+    def by_plural(self, plural: str) -> ObjectKind | None:
+        """The kind SHOW <plural> lists (derived: a kind registered again cannot leave a stale entry)."""
+        return next((k for k in self.kinds.values() if k.plural == plural), None)
 
     def kind(self, kind: str) -> ObjectKind:
         """The declaration of ``kind``; a Snowflake-style 'not emulated' error for a kind nobody declared."""

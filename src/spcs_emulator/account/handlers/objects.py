@@ -111,7 +111,7 @@ def describe(ctx: StatementContext, stmt: ast.Describe) -> Result:
 
 
 def show(ctx: StatementContext, stmt: ast.Show) -> Result:
-    kind = ctx.registry.by_plural.get(stmt.what)
+    kind = ctx.registry.by_plural(stmt.what)
     if kind is None:
         raise errors.not_emulated(f"SHOW {stmt.what}")
     return listing(ctx, stmt, kind.kind, kind.columns, lambda obj: kind.row(ctx, obj))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 from spcs_emulator.account.context import Context
+from spcs_emulator.account.kinds.stages import stage_directory
 from spcs_emulator.account.object_kinds import ObjectKind
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.show import columns, owner_of, text, yn
@@ -40,8 +42,14 @@ def _database_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
     )
 
 
+def _container_drop(ctx: Context, obj: CatalogObject) -> None:
+    """What a database or schema holds goes through each object's own drop hook first
+    (handlers/objects.py); then its stage folder goes whole, with anything no stage object owns."""
+    shutil.rmtree(stage_directory(ctx, obj.fqn), ignore_errors=True)
+
+
 def _database_drop(ctx: Context, obj: CatalogObject) -> None:
-    # What the database holds goes through each object's own drop hook first (handlers/objects.py).
+    _container_drop(ctx, obj)
     if ctx.session.database == obj.name:
         ctx.session.database = ctx.session.schema = None
 
@@ -96,4 +104,5 @@ SCHEMA_KIND = ObjectKind(
         "owner_role_type budget"
     ),
     row=_schema_row,
+    on_drop=_container_drop,
 )

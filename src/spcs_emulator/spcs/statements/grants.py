@@ -6,12 +6,12 @@ from collections.abc import Callable
 
 from spcs_emulator import errors
 from spcs_emulator.account.access import service_role_key
+from spcs_emulator.account.handlers.grants import object_roles
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.registry import Handler, StatementContext
 from spcs_emulator.account.show import columns
 from spcs_emulator.protocol.backend import Upload
 from spcs_emulator.results import Result, table
-from spcs_emulator.spcs.statements.common import control_plane
 from spcs_emulator.sql import ast
 
 
@@ -20,7 +20,7 @@ def _service_role(ctx: StatementContext, stmt: ast.ShowGrants) -> tuple[CatalogO
     target = stmt.name
     assert isinstance(target, ast.ServiceRoleName)  # the grammar gives these modes a service role name
     service = ctx.lookup(ast.SERVICE, target.service)
-    endpoints = control_plane(ctx).service_roles(service).get(target.role)
+    endpoints = object_roles(ctx, service).get(target.role)  # as GRANT SERVICE ROLE reads them
     if endpoints is None:
         raise errors.does_not_exist("Service role", f"{service.display}!{target.role}")
     return service, service_role_key(service.fqn, target.role), endpoints
