@@ -2,14 +2,16 @@
 
 Runs the SPCS suites in this process against the self-started emulator (instant profile), with timers
 around each phase: emulator start and stop, provisioning, teardown, the Jupyter kernels (start, the
-notebook's imports, its model load and demo as the notebook itself reports them, the suites' other
-cells) and the suspend/resume waits. The emulator's container supervisors report when each container
-was spawned and when it first answered its readiness probe: that start-up time (Milvus, Jupyter) is
-cut out of the phase that waited for it. Irreducible: the services' own start-up (the longer of two
-starting side by side counts once), the notebook's model load (importing the inference stack and
-reading the weights) and demo (embedding and Milvus operations), as in ``bench.local_path``.
-Everything else (SQL round trips, polling, kernel start-up, imports, container stops, pytest) is
-overhead. Usage: ``python -m bench.spcs_path [pytest args...]``.
+notebook's imports, its model load and demo as the notebook itself reports them, the scale
+benchmark's measuring cell, the suites' other cells) and the suspend/resume waits. The emulator's
+container supervisors report when each container was spawned and when it first answered its
+readiness probe: that start-up time (Milvus, Jupyter) is cut out of the phase that waited for it.
+Irreducible: the services' own start-up (the longer of two starting side by side counts once), the
+notebook's model load (importing the inference stack and reading the weights) and demo (embedding
+and Milvus operations), as in ``bench.local_path``, and the scale benchmark's own work in the kernel
+(what ``suites/spcs/test_scale.py`` runs to measure Milvus). Everything else (SQL round trips,
+polling, kernel start-up, imports, container stops, pytest) is overhead.
+Usage: ``python -m bench.spcs_path [pytest args...]``.
 """
 
 from __future__ import annotations
@@ -29,18 +31,20 @@ from unittest import mock
 from bench.local_path import ExclusiveTimers, breakdown
 
 REPORT = Path(__file__).parent / "reports" / "spcs_path.md"
-IRREDUCIBLE = ("service start-up", "notebook model load", "notebook demo")
-SUITE_CELLS = "suite cells: Milvus calls (and waits)"
-NOTEBOOK_TRIPS = "kernel round trips (notebook)"
+SUITE_CELLS = "suite cells: imports, Milvus calls (and waits)"
+NOTEBOOK_TRIPS = "kernel round trips"
+SCALE_BENCHMARK = "scale benchmark in the kernel (Milvus and numpy)"
+IRREDUCIBLE = ("service start-up", "notebook model load", "notebook demo", SCALE_BENCHMARK)
 Interval = tuple[float, float]
 WHAT_COUNTS = (
     "Irreducible: the services' own start-up (spawn to first ready probe; Milvus and Jupyter side by "
     "side count once, Milvus again after RESUME), the notebook's model load and demo as it reports "
-    "them. Overhead: everything else: the suites' own cells (their Milvus calls are a second or so of "
-    "work; the rest is Milvus waiting after a resume for the stopped instance's sessions to expire), "
-    "SQL and polling "
-    "(provisioning, suspend/resume, teardown), a fresh kernel per `JupyterOverIngress.run` (start, "
-    "shutdown, round trips), imports, container stops, emulator start/stop, pytest and fixtures."
+    "them, and the scale benchmark's measuring cell in the kernel (ingest, index builds, searches and "
+    "the numpy baseline: the work `test_scale.py` exists to measure). Overhead: everything else: the "
+    "suites' own cells (imports, Milvus calls, and after a resume Milvus recovering its loaded "
+    "collection while the stopped instance's sessions expire), SQL and polling (provisioning, "
+    "suspend/resume, teardown), kernels (start, shutdown, round trips through the ingress), the scale "
+    "workload and its upload, imports, container stops, emulator start/stop, pytest and fixtures."
 )
 
 
@@ -144,17 +148,31 @@ class KernelClock:
 class KernelCells:
     """An instrumented ``JupyterOverIngress._execute``: each cell's round trip, by what the cell does.
 
-    The suites' own cells (outside the notebook) import pymilvus and call Milvus in a fresh kernel: of
-    the kernel's execution time, as much as the notebook's import cell took counts as imports, the rest
-    as the cells' Milvus calls. Those are not counted irreducible: after a resume most of it is Milvus
-    waiting for the stopped instance's sessions to expire, not work. The round trip beyond the
-    execution is the kernel's (the first cell of a kernel waits for it to start)."""
+    Of a cell's round trip, the kernel's own execution time (``KernelClock``) is the cell's work; the
+    rest is the trip through the ingress and Jupyter, and for a kernel's first cell the wait for the
+    kernel to come up. The work counts by cell: the notebook's imports as kernel imports, its model
+    load and demo as it reports them (``account_notebook``), the scale benchmark's measuring cell as
+    the benchmark itself (Milvus ingest, index builds and searches, and the numpy baseline it is
+    compared with), the suites' other cells (their imports and Milvus calls, and after a resume
+    Milvus recovering its loaded collection) as overhead."""
 
     def __init__(self, timers: ExclusiveTimers) -> None:
         self.timers = timers
         self.clock = KernelClock()
-        self.notebook_imports: list[float] = []
-        self.suite_cells: list[tuple[float, float]] = []  # (round trip, kernel's execution)
+        self.kernels_seen: set[str] = set()
+
+    def category(self, code: str) -> str:
+        from milvus_spcs.bench.in_kernel import MODULE, RESULT_PREFIX
+
+        if code.startswith("import os\nos.environ['MILVUS_COLLECTION']"):
+            return NOTEBOOK_TRIPS  # run_notebook's setup
+        if "default_embedder()" in code or "run_demo(" in code or "summary = {" in code:
+            return NOTEBOOK_TRIPS  # its own timings move out (account_notebook)
+        if "GUIDE_DOCUMENTS" in code or f"sys.modules[{MODULE!r}]" in code:
+            return "kernel imports"  # the notebook's imports and connection; the benchmark's module
+        if RESULT_PREFIX in code:
+            return SCALE_BENCHMARK
+        return SUITE_CELLS
 
     def execute(self) -> Callable[..., Any]:
         from milvus_spcs.jupyter_client import JupyterOverIngress
@@ -165,27 +183,16 @@ class KernelCells:
             started = time.perf_counter()
             out = await original(this, session, kernel, code)
             elapsed = time.perf_counter() - started
-            if code.startswith("import os\nos.environ['MILVUS_COLLECTION']"):
-                self.timers.seconds["kernel start"] += elapsed  # run_notebook's setup: waits for the kernel
-            elif "default_embedder()" in code or "run_demo(" in code or "summary = {" in code:
-                self.timers.seconds[NOTEBOOK_TRIPS] += elapsed  # its own timings move out (run_notebook)
-            elif "GUIDE_DOCUMENTS" in code:
-                self.timers.seconds["kernel imports"] += elapsed  # the notebook's imports and connection
-                self.notebook_imports.append(self.clock.executed())
-            else:
-                self.suite_cells.append((elapsed, self.clock.executed()))
-            if self.timers._stack:  # nested in JupyterOverIngress.run's timer: count once
+            executed = min(self.clock.executed(), elapsed)
+            trip = "kernel start and stop" if kernel not in self.kernels_seen else "kernel round trips"
+            self.kernels_seen.add(kernel)
+            self.timers.seconds[trip] += elapsed - executed
+            self.timers.seconds[self.category(code)] += executed
+            if self.timers._stack:  # nested in a timed call: count once
                 self.timers._stack[-1] += elapsed
             return out
 
         return execute
-
-    def account(self) -> None:
-        imports = min(self.notebook_imports, default=0.0)
-        for elapsed, executed in self.suite_cells:
-            self.timers.seconds["kernel start"] += elapsed - executed
-            self.timers.seconds["kernel imports"] += min(imports, executed)
-            self.timers.seconds[SUITE_CELLS] += max(0.0, executed - imports)
 
 
 def account_notebook(timers: ExclusiveTimers, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -226,7 +233,8 @@ def instrumented(
     timers: ExclusiveTimers, windows: Windows, starts: ContainerStarts, cells: KernelCells
 ) -> Iterator[None]:
     from milvus_spcs import jupyter_client
-    from milvus_spcs.jupyter_client import JupyterOverIngress
+    from milvus_spcs.bench import workload
+    from milvus_spcs.jupyter_client import JupyterOverIngress, Kernel
     from milvus_spcs.stack import executor, run
     from spcs_emulator.emulator import Emulator
     from spcs_emulator.spcs import runtime
@@ -241,9 +249,25 @@ def instrumented(
         mock.patch.object(run, "tear_down", timed("teardown", run.tear_down)),
         mock.patch.object(JupyterOverIngress, "_execute", cells.execute()),
         mock.patch.object(jupyter_client, "json", cells.clock),
-        mock.patch.object(JupyterOverIngress, "run", timed("kernel start", JupyterOverIngress.run)),
         mock.patch.object(
-            JupyterOverIngress, "run_notebook", account_notebook(timers, JupyterOverIngress.run_notebook)
+            JupyterOverIngress,
+            "start_kernel",
+            timed("kernel start and stop", JupyterOverIngress.start_kernel),
+        ),
+        mock.patch.object(
+            JupyterOverIngress,
+            "shutdown_kernel",
+            timed("kernel start and stop", JupyterOverIngress.shutdown_kernel),
+        ),
+        mock.patch.object(Kernel, "run_notebook", account_notebook(timers, Kernel.run_notebook)),
+        mock.patch.object(
+            JupyterOverIngress, "upload", timed("scale data upload", JupyterOverIngress.upload)
+        ),
+        mock.patch.object(
+            JupyterOverIngress, "delete", timed("scale data upload", JupyterOverIngress.delete)
+        ),
+        mock.patch.object(
+            workload, "prepare", timed("scale workload (corpus, cached vectors, truth)", workload.prepare)
         ),
         mock.patch.object(runtime.LocalContainer, "_spawn", starts.spawn(runtime.LocalContainer._spawn)),
         mock.patch.object(runtime, "readiness", starts.readiness(runtime.readiness)),
@@ -283,7 +307,6 @@ def main(argv: list[str] | None = None) -> int:
         )
     total = time.perf_counter() - started
     move_start_ups(timers, windows, starts)
-    cells.account()
     timers.seconds["pytest and fixtures (rest)"] = total - sum(timers.seconds.values())
 
     lines, summary = breakdown(

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,20 +78,46 @@ class JupyterOverIngress:
                         raise KernelError(errors[0])
                     return "".join(out)
 
-    async def _run_cells(self, cells: list[str]) -> list[str]:
+    async def _run_cells(self, kernel: str, cells: list[str]) -> list[str]:
         async with aiohttp.ClientSession(headers=self._headers()) as session:
-            async with session.post(f"{self.base_url}/api/kernels", json={"name": "python3"}) as created:
+            return [await self._execute(session, kernel, code) for code in cells]
+
+    def start_kernel(self) -> str:
+        """A fresh kernel on the server; its id. Shut it down with ``shutdown_kernel``."""
+
+        async def create() -> str:
+            async with (
+                aiohttp.ClientSession(headers=self._headers()) as session,
+                session.post(f"{self.base_url}/api/kernels", json={"name": "python3"}) as created,
+            ):
                 created.raise_for_status()
-                kernel = (await created.json())["id"]
-            try:
-                return [await self._execute(session, kernel, code) for code in cells]
-            finally:
-                async with session.delete(f"{self.base_url}/api/kernels/{kernel}"):
-                    pass
+                return str((await created.json())["id"])
+
+        return asyncio.run(create())
+
+    def shutdown_kernel(self, kernel: str) -> None:
+        async def delete() -> None:
+            async with (
+                aiohttp.ClientSession(headers=self._headers()) as session,
+                session.delete(f"{self.base_url}/api/kernels/{kernel}"),
+            ):
+                pass
+
+        asyncio.run(delete())
+
+    @contextlib.contextmanager
+    def kernel(self) -> Iterator[Kernel]:
+        """One fresh kernel for several runs (its variables and imports carry over), shut down after."""
+        kernel = Kernel(self, self.start_kernel())
+        try:
+            yield kernel
+        finally:
+            self.shutdown_kernel(kernel.id)
 
     def run(self, *cells: str) -> list[str]:
         """Run each cell in one fresh kernel; stdout of each; a failing cell raises KernelError."""
-        return asyncio.run(self._run_cells(list(cells)))
+        with self.kernel() as kernel:
+            return kernel.run(*cells)
 
     def get_json(self, path: str) -> Any:
         async def fetch() -> Any:
@@ -132,8 +160,25 @@ class JupyterOverIngress:
         asyncio.run(send())
 
     def run_notebook(self, name: str, *, collection: str) -> dict[str, Any]:
-        """Execute the server's notebook ``name`` cell by cell in its kernel; the JSON of its result cell."""
-        notebook = self.get_json(f"/api/contents/{name}?content=1")["content"]
+        """Execute the server's notebook ``name`` in a fresh kernel; the JSON of its result cell."""
+        with self.kernel() as kernel:
+            return kernel.run_notebook(name, collection=collection)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A started kernel of a Jupyter server behind the ingress (see ``JupyterOverIngress.kernel``)."""
+
+    jupyter: JupyterOverIngress
+    id: str
+
+    def run(self, *cells: str) -> list[str]:
+        """Run each cell in this kernel; stdout of each; a failing cell raises KernelError."""
+        return asyncio.run(self.jupyter._run_cells(self.id, list(cells)))
+
+    def run_notebook(self, name: str, *, collection: str) -> dict[str, Any]:
+        """Execute the server's notebook ``name`` cell by cell in this kernel; the JSON of its result cell."""
+        notebook = self.jupyter.get_json(f"/api/contents/{name}?content=1")["content"]
         setup = f"import os\nos.environ['MILVUS_COLLECTION'] = {collection!r}\n"
         code_cells = [c for c in notebook["cells"] if c["cell_type"] == "code"]
         sources = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in code_cells]

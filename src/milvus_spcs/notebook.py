@@ -6,12 +6,12 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import nbformat
-from nbclient import NotebookClient
+from typing import TYPE_CHECKING, Any
 
 from milvus_spcs.errors import HarnessError
+
+if TYPE_CHECKING:
+    import nbformat
 
 RESULT_TAG = "result"
 NOTEBOOK_RELATIVE_PATH = Path("images") / "jupyter" / "TestMilvus.ipynb"
@@ -46,6 +46,11 @@ def execute_notebook(
     path: Path, *, milvus_uri: str, collection: str, timeout: float = 600, workdir: Path | None = None
 ) -> NotebookRun:
     """Run every cell of ``path`` with ``MILVUS_URI`` set; a failing cell raises with its traceback."""
+    # Imported here: nbformat's schema validation takes a second to import, and the SPCS path (which
+    # runs the notebook in the service's kernel) needs only the result helpers above.
+    import nbformat
+    from nbclient import NotebookClient
+
     # nbformat ships py.typed but leaves read() unannotated.
     notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
     env = {**os.environ, "MILVUS_URI": milvus_uri, "MILVUS_COLLECTION": collection, "HF_HUB_OFFLINE": "1"}

@@ -27,20 +27,24 @@ def test_milvus_keeps_its_data_across_suspend_and_resume(
 ) -> None:
     names = spcs_stack.names
     collection = f"lifecycle_{names.run_id}"
-    jupyter = JupyterOverIngress(ingress_url, run_user_token)
-    result = jupyter.run_notebook("TestMilvus.ipynb", collection=collection)
-    assert result["count"] == 3
-    milvus = f"{names.database}.{names.schema}.{names.milvus_service}"
+    with JupyterOverIngress(ingress_url, run_user_token).kernel() as kernel:
+        # The notebook's kernel stays open across the suspend and resume, as a user's would.
+        result = kernel.run_notebook("TestMilvus.ipynb", collection=collection)
+        assert result["count"] == 3
+        suspend_and_resume(spcs_sql, f"{names.database}.{names.schema}.{names.milvus_service}")
+        count = (
+            "import json, os\nfrom pymilvus import MilvusClient\n"
+            "client = MilvusClient(os.environ['MILVUS_URI'], timeout=60)\n"
+            f"client.load_collection({collection!r})\n"
+            f"rows = client.query({collection!r}, filter='', output_fields=['count(*)'],"
+            " consistency_level='Strong')\n"
+            "print(json.dumps(rows[0]['count(*)']))\n"
+        )
+        assert json.loads(kernel.run(count)[0].strip().splitlines()[-1]) == 3
+
+
+def suspend_and_resume(spcs_sql: SqlRunner, milvus: str) -> None:
     spcs_sql.run(["USE ROLE SYSADMIN", f"ALTER SERVICE {milvus} SUSPEND"])
     wait_status(spcs_sql, milvus, "SUSPENDED", timeout=900)
     spcs_sql.run(["USE ROLE SYSADMIN", f"ALTER SERVICE {milvus} RESUME"])
     wait_status(spcs_sql, milvus, "RUNNING", timeout=900)
-    count = (
-        "import json, os\nfrom pymilvus import MilvusClient\n"
-        "client = MilvusClient(os.environ['MILVUS_URI'], timeout=60)\n"
-        f"client.load_collection({collection!r})\n"
-        f"rows = client.query({collection!r}, filter='', output_fields=['count(*)'],"
-        " consistency_level='Strong')\n"
-        "print(json.dumps(rows[0]['count(*)']))\n"
-    )
-    assert json.loads(jupyter.run(count)[0].strip().splitlines()[-1]) == 3

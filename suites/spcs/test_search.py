@@ -4,10 +4,11 @@ ingress) against the Milvus service, reached by its DNS name."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 
-from milvus_spcs.jupyter_client import JupyterOverIngress
+from milvus_spcs.jupyter_client import JupyterOverIngress, Kernel
 from milvus_spcs.stack.spcs_plan import StackState
 
 pytestmark = pytest.mark.spcs
@@ -15,20 +16,20 @@ TURING = "Alan Turing was the first person to conduct substantial research in AI
 
 
 @pytest.fixture(scope="module")
-def jupyter(ingress_url: str, run_user_token: str) -> JupyterOverIngress:
-    return JupyterOverIngress(ingress_url, run_user_token)
+def kernel(ingress_url: str, run_user_token: str) -> Iterator[Kernel]:
+    """One fresh kernel for this module, as a user's open notebook: the notebook runs first in it."""
+    with JupyterOverIngress(ingress_url, run_user_token).kernel() as kernel:
+        yield kernel
 
 
-def test_notebook_finds_turing_through_the_service(
-    jupyter: JupyterOverIngress, spcs_stack: StackState
-) -> None:
-    result = jupyter.run_notebook("TestMilvus.ipynb", collection=f"suite_{spcs_stack.names.run_id}")
+def test_notebook_finds_turing_through_the_service(kernel: Kernel, spcs_stack: StackState) -> None:
+    result = kernel.run_notebook("TestMilvus.ipynb", collection=f"suite_{spcs_stack.names.run_id}")
     assert (result["inserted"], result["count"]) == (3, 3)
     assert result["query"] == "Who started AI research?"
     assert (result["hits"][0]["id"], result["hits"][0]["text"]) == (1, TURING)
 
 
-def test_the_notebook_reaches_milvus_by_its_service_dns_name(jupyter: JupyterOverIngress) -> None:
+def test_the_notebook_reaches_milvus_by_its_service_dns_name(kernel: Kernel) -> None:
     code = (
         "import json, os, socket\n"
         "from urllib.parse import urlparse\n"
@@ -38,7 +39,7 @@ def test_the_notebook_reaches_milvus_by_its_service_dns_name(jupyter: JupyterOve
         "print(json.dumps({'host': host, 'address': socket.gethostbyname(host),"
         " 'collections': MilvusClient(uri, timeout=30).list_collections()}))\n"
     )
-    out = json.loads(jupyter.run(code)[0].strip().splitlines()[-1])
+    out = json.loads(kernel.run(code)[0].strip().splitlines()[-1])
     assert out["host"] == "milvus"  # a DNS name, not an address
     assert out["address"]
     assert isinstance(out["collections"], list)
