@@ -10,6 +10,8 @@ import asyncio
 import base64
 import contextlib
 import json
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +29,51 @@ UPLOAD_CHUNK_BYTES = 512 * 1024
 
 class KernelError(HarnessError):
     """Code raised inside the remote kernel; the message carries its traceback."""
+
+
+class BackgroundShutdowns:
+    """Kernel shutdowns in flight (``JupyterOverIngress.kernel(background_shutdown=True)``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._failures: list[str] = []
+
+    def start(self, jupyter: JupyterOverIngress, kernel: str) -> None:
+        def shut_down() -> None:
+            try:
+                jupyter.shutdown_kernel(kernel)
+            except Exception as exc:  # reported by wait(), with the kernel's id
+                with self._lock:
+                    self._failures.append(f"kernel {kernel}: {type(exc).__name__}: {exc}")
+
+        # Not a daemon: an interpreter that exits first still lets the shutdown finish.
+        thread = threading.Thread(target=shut_down, name=f"kernel-shutdown-{kernel[:8]}")
+        with self._lock:
+            self._threads.append(thread)
+        thread.start()
+
+    def wait(self, timeout: float) -> None:
+        """Wait for every shutdown started so far; raise KernelError naming those that failed or
+        did not end within ``timeout`` seconds."""
+        with self._lock:
+            threads, self._threads = self._threads, []
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            failures, self._failures = self._failures, []
+        failures += [f"{t.name}: still running after {timeout:.0f} s" for t in threads if t.is_alive()]
+        if failures:
+            raise KernelError("kernel shutdowns failed: " + "; ".join(failures))
+
+
+SHUTDOWNS = BackgroundShutdowns()
+
+
+def wait_for_kernel_shutdowns(timeout: float = 60.0) -> None:
+    """Before the Jupyter service goes: every background kernel shutdown has ended, or this raises."""
+    SHUTDOWNS.wait(timeout)
 
 
 @dataclass(frozen=True)
@@ -106,13 +153,20 @@ class JupyterOverIngress:
         asyncio.run(delete())
 
     @contextlib.contextmanager
-    def kernel(self) -> Iterator[Kernel]:
-        """One fresh kernel for several runs (its variables and imports carry over), shut down after."""
+    def kernel(self, *, background_shutdown: bool = False) -> Iterator[Kernel]:
+        """One fresh kernel for several runs (its variables and imports carry over), shut down after.
+
+        A kernel that loaded the inference stack takes a second or more to exit (Python's own
+        finalisation with torch loaded). With ``background_shutdown`` the caller goes on meanwhile;
+        ``wait_for_kernel_shutdowns`` then waits for it, and says which failed."""
         kernel = Kernel(self, self.start_kernel())
         try:
             yield kernel
         finally:
-            self.shutdown_kernel(kernel.id)
+            if background_shutdown:
+                SHUTDOWNS.start(self, kernel.id)
+            else:
+                self.shutdown_kernel(kernel.id)
 
     def run(self, *cells: str) -> list[str]:
         """Run each cell in one fresh kernel; stdout of each; a failing cell raises KernelError."""

@@ -7,23 +7,27 @@ import json
 import pytest
 
 from milvus_spcs.jupyter_client import JupyterOverIngress
-from milvus_spcs.stack.spcs_plan import StackState
+from milvus_spcs.stack.spcs_plan import Budgets, StackState
 from milvus_spcs.stack.sql_runner import SqlRunner
 from milvus_spcs.waits import Probe, wait_for
 
 pytestmark = [pytest.mark.spcs, pytest.mark.destructive]
 
 
-def wait_status(sql: SqlRunner, fqn: str, wanted: str, timeout: float) -> None:
+def wait_status(sql: SqlRunner, fqn: str, wanted: str, budgets: Budgets) -> None:
     def probe() -> Probe[None]:
         status = sql.query("USE ROLE SYSADMIN", f"DESCRIBE SERVICE {fqn}")[0]["status"]
         return Probe(status == wanted, state=status)
 
-    wait_for(probe, what=f"{fqn} to be {wanted}", timeout=timeout, interval=1.0)
+    wait_for(probe, what=f"{fqn} to be {wanted}", timeout=budgets.service, interval=budgets.interval)
 
 
 def test_milvus_keeps_its_data_across_suspend_and_resume(
-    spcs_sql: SqlRunner, spcs_stack: StackState, ingress_url: str, run_user_token: str
+    spcs_sql: SqlRunner,
+    spcs_stack: StackState,
+    spcs_budgets: Budgets,
+    ingress_url: str,
+    run_user_token: str,
 ) -> None:
     names = spcs_stack.names
     collection = f"lifecycle_{names.run_id}"
@@ -31,7 +35,7 @@ def test_milvus_keeps_its_data_across_suspend_and_resume(
         # The notebook's kernel stays open across the suspend and resume, as a user's would.
         result = kernel.run_notebook("TestMilvus.ipynb", collection=collection)
         assert result["count"] == 3
-        suspend_and_resume(spcs_sql, f"{names.database}.{names.schema}.{names.milvus_service}")
+        suspend_and_resume(spcs_sql, f"{names.database}.{names.schema}.{names.milvus_service}", spcs_budgets)
         count = (
             "import json, os\nfrom pymilvus import MilvusClient\n"
             "client = MilvusClient(os.environ['MILVUS_URI'], timeout=60)\n"
@@ -43,8 +47,8 @@ def test_milvus_keeps_its_data_across_suspend_and_resume(
         assert json.loads(kernel.run(count)[0].strip().splitlines()[-1]) == 3
 
 
-def suspend_and_resume(spcs_sql: SqlRunner, milvus: str) -> None:
+def suspend_and_resume(spcs_sql: SqlRunner, milvus: str, budgets: Budgets) -> None:
     spcs_sql.run(["USE ROLE SYSADMIN", f"ALTER SERVICE {milvus} SUSPEND"])
-    wait_status(spcs_sql, milvus, "SUSPENDED", timeout=900)
+    wait_status(spcs_sql, milvus, "SUSPENDED", budgets)
     spcs_sql.run(["USE ROLE SYSADMIN", f"ALTER SERVICE {milvus} RESUME"])
-    wait_status(spcs_sql, milvus, "RUNNING", timeout=900)
+    wait_status(spcs_sql, milvus, "RUNNING", budgets)

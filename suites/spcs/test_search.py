@@ -17,8 +17,9 @@ TURING = "Alan Turing was the first person to conduct substantial research in AI
 
 @pytest.fixture(scope="module")
 def kernel(ingress_url: str, run_user_token: str) -> Iterator[Kernel]:
-    """One fresh kernel for this module, as a user's open notebook: the notebook runs first in it."""
-    with JupyterOverIngress(ingress_url, run_user_token).kernel() as kernel:
+    """One fresh kernel for this module, as a user's open notebook: the notebook runs first in it. It
+    exits while the next tests run (the spcs_stack fixture waits for that before its teardown)."""
+    with JupyterOverIngress(ingress_url, run_user_token).kernel(background_shutdown=True) as kernel:
         yield kernel
 
 
