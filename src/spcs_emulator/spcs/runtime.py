@@ -182,6 +182,7 @@ class LocalContainer:
         self._max_restart_delay = max_restart_delay
         self._probe_interval = probe_interval
         self._stop_grace = stop_grace
+        self._run_grace = stop_grace  # the current run's: its plan may ask for less
         self._logs = LogFiles(launch.log_dir, _safe_name("instance", launch.instance_id))
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -230,9 +231,10 @@ class LocalContainer:
         with self._lock:
             self._stopping.set()
             proc = self._proc
+            grace = self._run_grace
         if proc is not None:
-            processes.terminate_tree(proc, grace=self._stop_grace)
-        self._supervisor.join(self._stop_grace + 2 * PROBE_TIMEOUT)
+            processes.terminate_tree(proc, grace=grace)
+        self._supervisor.join(grace + 2 * PROBE_TIMEOUT)
         self._finish_run(proc)
         with self._lock:
             self._state = ("DONE", "Container stopped")
@@ -290,6 +292,7 @@ class LocalContainer:
                         forwards=forwards,
                     )
                     self._proc = proc
+                    self._run_grace = min(self._stop_grace, plan.stop_grace or self._stop_grace)
                     self._start_time = time.time()
                     self._state = ("PENDING", "Readiness probe is failing")
             finally:
