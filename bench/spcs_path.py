@@ -312,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--report", type=Path, default=REPORT, help=f"where the report goes (default {REPORT})"
     )
+    parser.add_argument(
+        "--max-overhead", type=float, default=None, help="exit 1 when the overhead is above this percentage"
+    )
     args, pytest_args = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     report: Path = args.report
     # As a default Python runs it: with its bytecode cache. A machine that sets PYTHONDONTWRITEBYTECODE
