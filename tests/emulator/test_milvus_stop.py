@@ -7,15 +7,13 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from spcs_emulator.spcs import runtime_kinds
 from spcs_emulator.spcs.runtime import LocalRuntime
 from tests.emulator.test_runtime import (
-    free_port,
-    loopback_ip,
-    make_launch,
     marker,  # noqa: F401 (a fixture)
-    milvus_hosts,
-    require_nss_wrapper,
+    real_milvus_on_a_volume,
     run_client,
     runtime,  # noqa: F401 (a fixture)
     wait_status,
@@ -28,6 +26,7 @@ FIRST_QUERY_SECONDS = 3.5
 FIRST_STOP_SECONDS = 0.8
 
 
+@pytest.mark.slow
 def test_a_relaunched_milvus_serves_its_loaded_collection_soon_after_it_is_ready(
     runtime: LocalRuntime,  # noqa: F811
     tmp_path: Path,
@@ -35,19 +34,7 @@ def test_a_relaunched_milvus_serves_its_loaded_collection_soon_after_it_is_ready
 ) -> None:
     """As after ALTER SERVICE ... SUSPEND and RESUME: the same volume, a new process. Its first query
     must not wait for the stopped instance's sessions to expire."""
-    require_nss_wrapper()
-    ip, port = loopback_ip(), free_port()
-    hosts = milvus_hosts(ip)
-    launch = make_launch(
-        tmp_path,
-        marker,
-        runtime="milvus",
-        service="milvus",
-        ip=ip,
-        port=port,
-        hosts=hosts,
-        volume=tmp_path / "v",
-    )
+    launch, hosts, port = real_milvus_on_a_volume(tmp_path, marker)
     handle = runtime.launch(launch)
     wait_status(handle, "READY", timeout=180)
     uri = f"http://milvus:{port}"

@@ -164,6 +164,18 @@ def milvus_hosts(ip: str) -> dict[str, str]:
     return {"milvus.abcd.svc.spcs.internal": ip, "milvus": ip}
 
 
+def real_milvus_on_a_volume(tmp_path: Path, marker: str) -> tuple[ContainerLaunch, dict[str, str], int]:
+    """The launch of the real Milvus binary on a volume of its own; its DNS names and gRPC port."""
+    require_nss_wrapper()
+    ip, port = loopback_ip(), free_port()
+    hosts = milvus_hosts(ip)
+    volume = tmp_path / "vol"
+    launch = make_launch(
+        tmp_path, marker, runtime="milvus", service="milvus", ip=ip, port=port, hosts=hosts, volume=volume
+    )
+    return launch, hosts, port
+
+
 # -- DNS ------------------------------------------------------------------------------------------
 
 
@@ -455,19 +467,7 @@ def test_jupyter_kernel_reaches_milvus_by_dns_through_the_ingress(
 def test_real_milvus_binary_answers_by_dns_and_keeps_its_volume(
     runtime: LocalRuntime, tmp_path: Path, marker: str
 ) -> None:
-    require_nss_wrapper()
-    ip, port = loopback_ip(), free_port()
-    hosts = milvus_hosts(ip)
-    launch = make_launch(
-        tmp_path,
-        marker,
-        runtime="milvus",
-        service="milvus",
-        ip=ip,
-        port=port,
-        hosts=hosts,
-        volume=tmp_path / "vol",
-    )
+    launch, hosts, port = real_milvus_on_a_volume(tmp_path, marker)
     handle = runtime.launch(launch)
     wait_status(handle, "READY", timeout=180)
     create = (
