@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import threading
 from typing import Any, cast
 
+import aiohttp
 import pytest
 
 from milvus_spcs.jupyter_client import BackgroundShutdowns, JupyterOverIngress, KernelError
@@ -55,3 +57,28 @@ def test_a_shutdown_that_does_not_end_in_time_is_named() -> None:
             shutdowns.wait(timeout=0.2)
     finally:
         jupyter.release.set()
+
+
+class RefusingJupyter(http.server.BaseHTTPRequestHandler):
+    """Answers DELETE /api/kernels/<id>: 404 for the kernel "gone", 403 for any other."""
+
+    def do_DELETE(self) -> None:
+        self.send_response(404 if self.path.endswith("/gone") else 403)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_refused_shutdown_raises_and_a_kernel_already_gone_does_not() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RefusingJupyter)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        jupyter = JupyterOverIngress(f"http://127.0.0.1:{server.server_address[1]}", "token")
+        jupyter.shutdown_kernel("gone")
+        with pytest.raises(aiohttp.ClientResponseError, match="403"):
+            jupyter.shutdown_kernel("k1")
+    finally:
+        server.shutdown()
+        server.server_close()

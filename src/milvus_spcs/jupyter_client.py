@@ -143,12 +143,15 @@ class JupyterOverIngress:
         return asyncio.run(create())
 
     def shutdown_kernel(self, kernel: str) -> None:
+        """Shut the kernel down and wait until it has exited; one already gone (404) is no error."""
+
         async def delete() -> None:
             async with (
                 aiohttp.ClientSession(headers=self._headers()) as session,
-                session.delete(f"{self.base_url}/api/kernels/{kernel}"),
+                session.delete(f"{self.base_url}/api/kernels/{kernel}") as response,
             ):
-                pass
+                if response.status != 404:
+                    response.raise_for_status()
 
         asyncio.run(delete())
 
