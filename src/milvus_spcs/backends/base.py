@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -11,6 +12,19 @@ from milvus_spcs.errors import HarnessError
 from milvus_spcs.waits import Probe, wait_for
 
 READY_TIMEOUT = 120.0
+STOP_GRACE_SECONDS = 5.0
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, *, grace: float = STOP_GRACE_SECONDS) -> None:
+    """SIGTERM a process this machine started for a backend, SIGKILL it if ``grace`` runs out."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=grace)
 
 
 class BackendUnavailable(HarnessError):

@@ -6,10 +6,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from milvus_spcs.backends.base import MilvusBackend
+from milvus_spcs.backends.base import MilvusBackend, stop_process
 from milvus_spcs.errors import WaitFailed
-
-STOP_GRACE_SECONDS = 5.0
 
 
 class ServerBackend(MilvusBackend):
@@ -44,14 +42,7 @@ class ServerBackend(MilvusBackend):
         server, self._server, self._uri = self._server, None, None
         if server is None:
             return
-        proc = server.server_proc
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=STOP_GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=STOP_GRACE_SECONDS)
+        stop_process(server.server_proc)
         server.stop()  # closes its log files; the process is already gone
 
     def log_path(self) -> Path | None:

@@ -15,8 +15,8 @@ from pathlib import Path
 import psutil
 
 from milvus_spcs.backends import make_backend
-from milvus_spcs.backends.base import MilvusBackend
-from milvus_spcs.backends.server import STOP_GRACE_SECONDS, ServerBackend
+from milvus_spcs.backends.base import MilvusBackend, stop_process
+from milvus_spcs.backends.server import ServerBackend
 from milvus_spcs.errors import WaitFailed
 
 
@@ -24,17 +24,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """``0.0.0.0``: free on every address (a bind to one loopback alias blocks a wildcard bind)."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is free
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 class LiteProcessBackend(MilvusBackend):
@@ -62,13 +51,7 @@ class LiteProcessBackend(MilvusBackend):
 
     def stop(self) -> None:
         process, self.process, self._uri = self.process, None, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=STOP_GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=STOP_GRACE_SECONDS)
+        stop_process(process)
 
     def describe(self) -> str:
         from importlib.metadata import version
