@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -33,14 +34,24 @@ IRREDUCIBLE = (
 
 
 class ExclusiveTimers:
-    """Wall time per category, exclusive of nested timed calls (insert -> embed counts once)."""
+    """Wall time per category, exclusive of nested timed calls (insert -> embed counts once). The main
+    thread's time only: what other threads do overlaps it (a kernel shut down in the background), and
+    one stack of open calls cannot follow two threads."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
         self._stack: list[float] = []  # child time accumulated per open frame
 
+    def record(self, category: str, seconds: float) -> None:
+        """Time measured by hand inside whatever timed call is open: counted once, in ``category``."""
+        self.seconds[category] += seconds
+        if self._stack:
+            self._stack[-1] += seconds
+
     def wrap(self, category: str, func: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
+            if threading.current_thread() is not threading.main_thread():
+                return func(*args, **kwargs)
             self._stack.append(0.0)
             started = time.perf_counter()
             try:

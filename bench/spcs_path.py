@@ -189,10 +189,8 @@ class KernelCells:
                 "kernel start: its first answer" if kernel not in self.kernels_seen else "kernel round trips"
             )
             self.kernels_seen.add(kernel)
-            self.timers.seconds[trip] += elapsed - executed
-            self.timers.seconds[self.category(code)] += executed
-            if self.timers._stack:  # nested in a timed call: count once
-                self.timers._stack[-1] += elapsed
+            self.timers.record(trip, elapsed - executed)
+            self.timers.record(self.category(code), executed)
             return out
 
         return execute
@@ -260,10 +258,7 @@ def instrumented(
         mock.patch.object(
             JupyterOverIngress,
             "shutdown_kernel",
-            on_main_thread(
-                timed("kernel shutdown", JupyterOverIngress.shutdown_kernel),
-                JupyterOverIngress.shutdown_kernel,
-            ),
+            timed("kernel shutdown", JupyterOverIngress.shutdown_kernel),
         ),
         # A background shutdown overlaps other work: only the wait for it at the end counts.
         mock.patch.object(BackgroundShutdowns, "wait", timed("kernel shutdown", BackgroundShutdowns.wait)),
@@ -284,18 +279,6 @@ def instrumented(
         for patch in patches:
             stack.enter_context(patch)
         yield
-
-
-def on_main_thread(timed: Callable[..., Any], original: Callable[..., Any]) -> Callable[..., Any]:
-    """The timers keep one stack of open calls: a call from another thread runs untimed."""
-
-    @functools.wraps(original)
-    def call(*args: Any, **kwargs: Any) -> Any:
-        if threading.current_thread() is threading.main_thread():
-            return timed(*args, **kwargs)
-        return original(*args, **kwargs)
-
-    return call
 
 
 def move_start_ups(timers: ExclusiveTimers, windows: Windows, starts: ContainerStarts) -> None:

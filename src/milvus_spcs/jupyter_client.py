@@ -125,35 +125,38 @@ class JupyterOverIngress:
                         raise KernelError(errors[0])
                     return "".join(out)
 
-    async def _run_cells(self, kernel: str, cells: list[str]) -> list[str]:
-        async with aiohttp.ClientSession(headers=self._headers()) as session:
-            return [await self._execute(session, kernel, code) for code in cells]
+    def run_in(self, kernel: str, cells: list[str]) -> list[str]:
+        """Run each cell in the started kernel ``kernel``; stdout of each; a failing cell raises."""
+
+        async def run_all() -> list[str]:
+            async with aiohttp.ClientSession(headers=self._headers()) as session:
+                return [await self._execute(session, kernel, code) for code in cells]
+
+        return asyncio.run(run_all())
+
+    def _request(self, method: str, path: str, *, body: Any = None, missing_ok: bool = False) -> Any:
+        """One request to the server's REST API; its JSON (None when it has none). An error status
+        raises, and 404 too unless ``missing_ok``."""
+
+        async def send() -> Any:
+            async with (
+                aiohttp.ClientSession(headers=self._headers()) as session,
+                session.request(method, f"{self.base_url}{path}", json=body) as response,
+            ):
+                if response.status == 404 and missing_ok:
+                    return None
+                response.raise_for_status()
+                return await response.json() if response.content_type == "application/json" else None
+
+        return asyncio.run(send())
 
     def start_kernel(self) -> str:
         """A fresh kernel on the server; its id. Shut it down with ``shutdown_kernel``."""
-
-        async def create() -> str:
-            async with (
-                aiohttp.ClientSession(headers=self._headers()) as session,
-                session.post(f"{self.base_url}/api/kernels", json={"name": "python3"}) as created,
-            ):
-                created.raise_for_status()
-                return str((await created.json())["id"])
-
-        return asyncio.run(create())
+        return str(self._request("POST", "/api/kernels", body={"name": "python3"})["id"])
 
     def shutdown_kernel(self, kernel: str) -> None:
         """Shut the kernel down and wait until it has exited; one already gone (404) is no error."""
-
-        async def delete() -> None:
-            async with (
-                aiohttp.ClientSession(headers=self._headers()) as session,
-                session.delete(f"{self.base_url}/api/kernels/{kernel}") as response,
-            ):
-                if response.status != 404:
-                    response.raise_for_status()
-
-        asyncio.run(delete())
+        self._request("DELETE", f"/api/kernels/{kernel}", missing_ok=True)
 
     @contextlib.contextmanager
     def kernel(self, *, background_shutdown: bool = False) -> Iterator[Kernel]:
@@ -177,44 +180,24 @@ class JupyterOverIngress:
             return kernel.run(*cells)
 
     def get_json(self, path: str) -> Any:
-        async def fetch() -> Any:
-            async with (
-                aiohttp.ClientSession(headers=self._headers()) as session,
-                session.get(f"{self.base_url}{path}") as response,
-            ):
-                response.raise_for_status()
-                return await response.json()
-
-        return asyncio.run(fetch())
+        return self._request("GET", path)
 
     def upload(self, path: str, data: bytes) -> None:
         """Write ``data`` to the server's file ``path`` (relative to its root), through the contents
         API's chunked upload (chunk 1, 2, ..., then -1 for the last)."""
 
-        async def send() -> None:
-            async with aiohttp.ClientSession(headers=self._headers()) as session:
-                pieces = [data[i : i + UPLOAD_CHUNK_BYTES] for i in range(0, len(data), UPLOAD_CHUNK_BYTES)]
-                for number, piece in enumerate(pieces or [b""], start=1):
-                    body = {
-                        "type": "file",
-                        "format": "base64",
-                        "content": base64.b64encode(piece).decode("ascii"),
-                        "chunk": -1 if number == len(pieces or [b""]) else number,
-                    }
-                    async with session.put(f"{self.base_url}/api/contents/{path}", json=body) as response:
-                        response.raise_for_status()
-
-        asyncio.run(send())
+        pieces = [data[i : i + UPLOAD_CHUNK_BYTES] for i in range(0, len(data), UPLOAD_CHUNK_BYTES)] or [b""]
+        for number, piece in enumerate(pieces, start=1):
+            body = {
+                "type": "file",
+                "format": "base64",
+                "content": base64.b64encode(piece).decode("ascii"),
+                "chunk": -1 if number == len(pieces) else number,
+            }
+            self._request("PUT", f"/api/contents/{path}", body=body)
 
     def delete(self, path: str) -> None:
-        async def send() -> None:
-            async with (
-                aiohttp.ClientSession(headers=self._headers()) as session,
-                session.delete(f"{self.base_url}/api/contents/{path}") as response,
-            ):
-                response.raise_for_status()
-
-        asyncio.run(send())
+        self._request("DELETE", f"/api/contents/{path}")
 
     def run_notebook(self, name: str, *, collection: str) -> dict[str, Any]:
         """Execute the server's notebook ``name`` in a fresh kernel; the JSON of its result cell."""
@@ -231,7 +214,7 @@ class Kernel:
 
     def run(self, *cells: str) -> list[str]:
         """Run each cell in this kernel; stdout of each; a failing cell raises KernelError."""
-        return asyncio.run(self.jupyter._run_cells(self.id, list(cells)))
+        return self.jupyter.run_in(self.id, list(cells))
 
     def run_notebook(self, name: str, *, collection: str) -> dict[str, Any]:
         """Execute the server's notebook ``name`` cell by cell in this kernel; the JSON of its result cell."""
