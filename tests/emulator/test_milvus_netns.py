@@ -34,6 +34,7 @@ from spcs_emulator.spcs.addresses import AddressBlock
 from spcs_emulator.spcs.listeners import Listener, bind_forwarded, listeners_inside
 from spcs_emulator.spcs.processes import Lifeline, descendants, is_alive
 from spcs_emulator.spcs.runtime import serving_listeners
+from spcs_emulator.spcs.runtime_api import ContainerLaunch
 from spcs_emulator.spcs.runtime_kinds import RunPlan, paths_in_volumes, write_milvus_config
 from tests.emulator.test_account import rows, wait_status
 from tests.emulator.test_isolation import container_of, create_service, tree
@@ -162,11 +163,12 @@ def test_in_its_namespace_milvus_keeps_its_default_addresses_and_ports_that_do_n
     assert all(not config[c].get("ip") for c in ("proxy", "rootCoord", "queryNode", "dataNode"))
 
 
-def test_env_paths_in_a_volume_are_the_volume_on_this_host(tmp_path: Path) -> None:
-    """Two runs at once must not share the image's ETCD_DATA_DIR=/var/lib/milvus/etcd on the host."""
+def milvus_launch_with_env(tmp_path: Path, env: dict[str, str]) -> ContainerLaunch:
+    """A Milvus container's launch with a volume at /var/lib/milvus and ``env`` from its spec."""
     from tests.emulator.test_runtime import make_launch
 
-    launch = make_launch(
+    volume = tmp_path / "vol"
+    return make_launch(
         tmp_path,
         "m",
         runtime="milvus",
@@ -174,10 +176,15 @@ def test_env_paths_in_a_volume_are_the_volume_on_this_host(tmp_path: Path) -> No
         ip="127.0.0.1",
         port=19530,
         hosts={},
-        volume=tmp_path / "vol",
-        env={"ETCD_DATA_DIR": "/var/lib/milvus/etcd", "OTHER": "/var/lib/milvusX", "ROOT": "/var/lib/milvus"},
+        volume=volume,
+        env=env,
     )
-    assert paths_in_volumes(launch) == {
+
+
+def test_env_paths_in_a_volume_are_the_volume_on_this_host(tmp_path: Path) -> None:
+    """Two runs at once must not share the image's ETCD_DATA_DIR=/var/lib/milvus/etcd on the host."""
+    env = {"ETCD_DATA_DIR": "/var/lib/milvus/etcd", "OTHER": "/var/lib/milvusX", "ROOT": "/var/lib/milvus"}
+    assert paths_in_volumes(milvus_launch_with_env(tmp_path, env)) == {
         "ETCD_DATA_DIR": str(tmp_path / "vol" / "etcd"),
         "ROOT": str(tmp_path / "vol"),
     }
@@ -186,20 +193,8 @@ def test_env_paths_in_a_volume_are_the_volume_on_this_host(tmp_path: Path) -> No
 def test_env_paths_that_climb_out_of_a_volume_stay_as_written(tmp_path: Path) -> None:
     """The attack: ``/var/lib/milvus/../../x`` must not become ``<volume>/../../x``, a host path in the
     emulator's own state directory."""
-    from tests.emulator.test_runtime import make_launch
-
-    launch = make_launch(
-        tmp_path,
-        "m",
-        runtime="milvus",
-        service="milvus",
-        ip="127.0.0.1",
-        port=19530,
-        hosts={},
-        volume=tmp_path / "vol",
-        env={"ESCAPE": "/var/lib/milvus/../../secrets", "DOT": "/var/lib/milvus/./etcd"},
-    )
-    assert paths_in_volumes(launch) == {}
+    env = {"ESCAPE": "/var/lib/milvus/../../secrets", "DOT": "/var/lib/milvus/./etcd"}
+    assert paths_in_volumes(milvus_launch_with_env(tmp_path, env)) == {}
 
 
 def start_milvus(emulators: list[Emulator], state_dir: Path) -> tuple[Emulator, str]:

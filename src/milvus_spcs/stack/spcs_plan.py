@@ -51,6 +51,11 @@ class Budgets:
 EMULATOR_BUDGETS = Budgets(pool=300.0, service=300.0, endpoint=300.0, interval=0.2)
 
 
+def budgets_for(target: Target) -> Budgets:
+    """A run's waits on ``target``: the emulator answers within seconds, an account within minutes."""
+    return EMULATOR_BUDGETS if target.is_emulator else Budgets()
+
+
 @dataclass
 class StackState:
     """What provisioning learned, for the suites (the password never leaves the process)."""
@@ -341,7 +346,7 @@ def build_plan(
         names=names,
         state=state,
         runner=SqlRunner(target, [state.password]),
-        budgets=budgets or (EMULATOR_BUDGETS if target.is_emulator else Budgets()),
+        budgets=budgets or budgets_for(target),
         cancelled=cancelled,
         image_repository=image_repository,
         images_dir=images_dir,
