@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # Everything a fresh machine needs, in the active Python (or virtualenv):
 # - libnss-wrapper (Debian/Ubuntu): resolves SPCS service DNS names inside emulated services;
+# - bubblewrap: the sandbox of every emulated container;
 # - the project with its dev tools (torch comes from the pinned 2.13.0 CPU build);
 # - the Snowflake CLI in its own virtualenv, .venvs/snow (it pins an older connector).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! dpkg -s libnss-wrapper >/dev/null 2>&1; then
+# bubblewrap: the sandbox every emulated container runs in (an emulator running as root refuses to
+# start containers without it: docs/security.md).
+APT_PACKAGES=(libnss-wrapper bubblewrap)
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnss-wrapper
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
   elif command -v sudo >/dev/null 2>&1; then
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnss-wrapper
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
   else
-    echo "install libnss-wrapper (apt-get install libnss-wrapper): the SPCS suites need it" >&2
+    echo "install ${missing[*]} (apt-get install ${missing[*]}): the SPCS suites need them" >&2
     exit 1
   fi
 fi

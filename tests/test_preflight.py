@@ -151,3 +151,27 @@ def test_existing_objects_of_the_run_id_are_refused_not_adopted(
     assert leftovers(emulator, "dup001") == before, "the other run's objects are untouched"
     teardown_run(SqlRunner(target, []), "dup001")
     assert leftovers(emulator, "dup001") == []
+
+
+def test_a_user_squatting_the_runs_name_is_refused_not_adopted(
+    emulator: Emulator, statements: list[str], tmp_path: Path
+) -> None:
+    """Issue 16, item 13: a role with only CREATE USER pre-creates the run's user with its own password
+    (nightly run ids are predictable); IF NOT EXISTS adopted it and granted it the run's role."""
+    target = target_of(emulator)
+    squatter = SqlRunner(target, [])
+    squatter.run(["USE ROLE USERADMIN", "CREATE USER MILVUS_SPCS_SQT001_USER PASSWORD = 'attackers-own-1'"])
+    statements.clear()
+    with (
+        pytest.raises(PreflightError) as info,
+        provisioned_stack(target, config(tmp_path, "sqt001"), report=print),
+    ):
+        pytest.fail("the run adopted a user it did not create")
+    message = str(info.value)
+    assert "user MILVUS_SPCS_SQT001_USER" in message, message
+    assert "without its label" in message, message
+    creating = [s for s in statements if not s.upper().startswith(("SHOW ", "USE ROLE "))]
+    assert creating == [], "only listing statements ran"
+    granted = squatter.run(["USE ROLE ACCOUNTADMIN", "SHOW GRANTS TO USER MILVUS_SPCS_SQT001_USER"])[1]
+    assert granted == [], "the squatted user got nothing"
+    squatter.run(["USE ROLE ACCOUNTADMIN", "DROP USER MILVUS_SPCS_SQT001_USER"])

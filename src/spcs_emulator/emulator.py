@@ -102,7 +102,9 @@ class Emulator:
             from spcs_emulator.spcs.ingress import IngressProxy
             from spcs_emulator.spcs.runtime import LocalRuntime
 
-            runtime = LocalRuntime(self.state_dir / "containers", lifeline=self.lifeline)
+            runtime = LocalRuntime(
+                self.state_dir / "containers", lifeline=self.lifeline, private_dirs=(self.state_dir,)
+            )
             ingress = ingress or IngressProxy()
         self.control = ControlPlane(
             self.account.state, runtime=runtime, ingress=ingress, profile=profile, time_scale=time_scale

@@ -76,7 +76,7 @@ def create_service(
     conn = snowflake.connector.connect(**emu.connection_parameters())
     cur = conn.cursor()
     for sql in (
-        "CREATE SECURITY INTEGRATION SNOWSERVICES_INGRESS_OAUTH TYPE = OAUTH "
+        "CREATE SECURITY INTEGRATION IF NOT EXISTS SNOWSERVICES_INGRESS_OAUTH TYPE = OAUTH "
         "OAUTH_CLIENT = SNOWSERVICES_INGRESS ENABLED = TRUE",
         "USE ROLE SYSADMIN",
         "CREATE DATABASE IF NOT EXISTS DB",
@@ -137,8 +137,13 @@ def tree(handle: LocalContainer) -> list[int]:
 
 
 def main_process(handle: LocalContainer) -> int:
+    """The container's command: below its watchdog, and below bubblewrap's processes when the
+    container runs in a sandbox (spcs/confinement.py)."""
     assert handle.pid is not None
-    return min(child.pid for child in psutil.Process(handle.pid).children())
+    pid = min(child.pid for child in psutil.Process(handle.pid).children())
+    while Path(psutil.Process(pid).exe()).name == "bwrap":
+        pid = min(child.pid for child in psutil.Process(pid).children())
+    return pid
 
 
 def command_line(pid: int) -> str:

@@ -47,9 +47,13 @@ JUPYTER_SPEC = (
     '{"spec": {"containers": [{"name": "nb", "image": "/d/public/r/nb:1"}], '
     f'"endpoints": [{{"name": "ui", "port": {JUPYTER_PORT}, "public": true}}]}}}}'
 )
+DETACHED_MARK = "spcs-detached-child"
+# Containers have a pid namespace of their own: the child is found by its command line, not by the pid
+# it has inside.
 DETACHED = (
     "import subprocess, sys\n"
-    "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True)\n"
+    "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', "
+    f"'{DETACHED_MARK}'], start_new_session=True)\n"
     "print(p.pid)\n"
 )
 
@@ -189,7 +193,7 @@ def test_sigkilled_emulator_leaves_no_process_port_or_temp_dir(
     with cli.connect() as conn:
         host = start_services(cli, conn)
         token = token_of(conn)
-        detached = int(JupyterOverIngress(f"http://{host}", token).run(DETACHED)[0].strip())
+        JupyterOverIngress(f"http://{host}", token).run(DETACHED)
         # That kernel is shut down; its detached child stays, orphaned. Another kernel keeps running.
         kernel = requests.post(
             f"http://{host}/api/kernels",
@@ -211,7 +215,7 @@ def test_sigkilled_emulator_leaves_no_process_port_or_temp_dir(
         return Probe(bool(kernels), pids, state=f"{len(pids)} processes")
 
     tree = wait_for(kernel_running, what="a running kernel", timeout=60, interval=0.1) or []
-    assert is_alive(detached)
+    [detached] = [p for p in tree if DETACHED_MARK.encode() in cmdline(p)]
     assert not port_is_free(LITE_PORT)
     assert not port_is_free(JUPYTER_PORT)
     everything = [cli.proc.pid, *tree, detached]

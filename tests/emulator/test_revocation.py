@@ -170,3 +170,60 @@ def test_other_users_sessions_are_untouched(emulator: Emulator, admin, user, rou
         assert rows(admin, "SELECT CURRENT_USER() AS U")[0]["U"] == "ADMIN"
     finally:
         bob.close()
+
+
+def test_a_role_named_like_a_service_role_opens_no_endpoint(
+    emulator: Emulator, admin, route: IngressRoute
+) -> None:
+    """The red team's look-alike (issue 16, item 2): USERADMIN creates a role whose name is the
+    service role's text and grants it to itself; the ingress must still refuse."""
+    admin.execute("CREATE USER MALLORY PASSWORD = 'mallorypass1' DEFAULT_ROLE = USERADMIN")
+    admin.execute("GRANT ROLE USERADMIN TO USER MALLORY")
+    conn = snowflake.connector.connect(
+        **emulator.connection_parameters(user="MALLORY", password="mallorypass1")
+    )
+    try:
+        cur = conn.cursor()
+        look_alike = '"MILVUS_DEMO.PUBLIC.JUPYTER!ALL_ENDPOINTS_USAGE"'
+        cur.execute(f"CREATE ROLE {look_alike}")
+        cur.execute(f"GRANT ROLE {look_alike} TO USER MALLORY")
+        cur.execute(f"USE ROLE {look_alike}")
+        assert route.authorize(str(token_of(conn))) == (
+            False,
+            "MALLORY",
+            "user MALLORY has no role with access to endpoint jupyter",
+        )
+        granted = rows(cur, "SHOW GRANTS TO USER MALLORY")
+        assert {r["granted_on"] for r in granted} == {"ROLE"}
+    finally:
+        conn.close()
+    # The real service role still opens it.
+    admin.execute("GRANT SERVICE ROLE MILVUS_DEMO.PUBLIC.JUPYTER!ALL_ENDPOINTS_USAGE TO USER MALLORY")
+    with snowflake.connector.connect(
+        **emulator.connection_parameters(user="MALLORY", password="mallorypass1")
+    ) as again:
+        assert allowed(route, str(token_of(again)))
+
+
+def test_a_role_restricted_token_logs_in_with_that_role_only(
+    emulator: Emulator, admin, route: IngressRoute
+) -> None:
+    """Issue 16, item 3: a PAT restricted to a role without endpoint access was refused at the
+    ingress, but a SQL login with it got secondary roles ALL and USE ROLE of any granted role, and
+    that session's token passed the ingress. Snowflake: the restriction role only, no secondary
+    roles (docs: sql-reference/sql/alter-user-add-programmatic-access-token)."""
+    admin.execute("CREATE ROLE VIEWER")
+    admin.execute(f"GRANT ROLE VIEWER TO USER {USER}")
+    pat = rows(admin, f"ALTER USER {USER} ADD PROGRAMMATIC ACCESS TOKEN T1 ROLE_RESTRICTION = 'VIEWER'")[0]
+    assert not allowed(route, pat["token_secret"])
+    params = emulator.connection_parameters(user=USER)
+    params.pop("password")
+    with snowflake.connector.connect(
+        **params, authenticator="PROGRAMMATIC_ACCESS_TOKEN", token=pat["token_secret"]
+    ) as conn:
+        cur = conn.cursor()
+        assert rows(cur, "SELECT CURRENT_ROLE() AS R")[0]["R"] == "VIEWER"
+        assert not allowed(route, str(token_of(conn)))  # MILVUS_ROLE is not among its roles
+        assert errno_of(conn, f"USE ROLE {ROLE}") == 2003
+        cur.execute("USE SECONDARY ROLES ALL")
+        assert not allowed(route, str(token_of(conn)))

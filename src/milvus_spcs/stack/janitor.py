@@ -156,6 +156,22 @@ def scan_labels(runner: SqlRunner) -> LabelScan:
     return scan
 
 
+def squatted_names(runner: SqlRunner, run_id: str) -> list[str]:
+    """Objects that carry one of the names ``run_id`` creates but not its label: someone made them
+    first (a role with CREATE USER can pre-create ``MILVUS_SPCS_<run>_USER`` with its own password, and
+    nightly run ids are predictable). ``IF NOT EXISTS`` would adopt them and grant them the run's role."""
+    names = _run_names(StackNames(run_id))
+    results = runner.run(["USE ROLE ACCOUNTADMIN", *(query for query, _ in LABELLED)])
+    found: list[str] = []
+    for (_, kind), rows in zip(LABELLED, results[1:], strict=True):
+        for row in rows:
+            name = str(row.get("name") or "").upper()
+            label = LABEL_PATTERN.fullmatch(str(row.get("comment") or ""))
+            if name in names[kind] and not (label and label["run"] == run_id):
+                found.append(f"{kind} {row.get('name')}")
+    return found
+
+
 def find_runs(runner: SqlRunner, *, report: Callable[[str], None] = _log_warning) -> dict[str, RunObjects]:
     """Runs by id (labels that cannot be trusted are reported through ``report`` and left out)."""
     scan = scan_labels(runner)

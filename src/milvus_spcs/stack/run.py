@@ -16,7 +16,7 @@ from milvus_spcs.errors import HarnessError, PreflightError
 from milvus_spcs.naming import StackNames
 from milvus_spcs.stack.diagnosis import diagnose, explain, write_diagnoses
 from milvus_spcs.stack.executor import ExecutionRecord, execute
-from milvus_spcs.stack.janitor import find_runs
+from milvus_spcs.stack.janitor import find_runs, squatted_names
 from milvus_spcs.stack.plan import Plan
 from milvus_spcs.stack.progress import Fanout, NoProgress, Progress
 from milvus_spcs.stack.spcs_plan import SPECS_DIR, StackState, build_plan
@@ -99,6 +99,16 @@ def refuse_existing_run(runner: SqlRunner, run_id: str) -> None:
             [
                 f"if that run is dead: milvus-spcs down --run {run_id} --snowflake-connection NAME",
                 "otherwise start this one with another run id (--run-id, or none for a random one)",
+            ],
+        )
+    squatted = squatted_names(runner, run_id)
+    if squatted:
+        raise PreflightError(
+            f"objects named as run {run_id}'s already exist without its label: {', '.join(squatted)}; "
+            "nothing was created and they are not adopted",
+            [
+                "start this run with another run id (--run-id, or none for a random one)",
+                "find out who created them: SHOW GRANTS ON <kind> <name> shows the owner",
             ],
         )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from spcs_emulator.account.objects import now
@@ -82,11 +83,28 @@ ACCOUNT_FQN: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
+class ServiceRole:
+    """A service role (``DB.S.SVC!ALL_ENDPOINTS_USAGE``). Not a name in the account's role namespace: a
+    role created with the same text (``CREATE ROLE "DB.S.SVC!ALL_ENDPOINTS_USAGE"``) is a plain ``str``
+    and never equal to it, so it never passes for the service role (the red team's look-alike)."""
+
+    service: tuple[str, ...]
+    name: str
+
+    def __str__(self) -> str:
+        return ".".join(self.service) + "!" + self.name
+
+
+# What a role grant grants, and what a session acts with: account roles by name, service roles by type.
+RoleId = str | ServiceRole
+
+
+@dataclass(frozen=True)
 class PrivilegeGrant:
     privilege: str
     kind: str  # ACCOUNT or an object family
     fqn: tuple[str, ...]
-    grantee: str  # a role name, or "DB.S.SVC!ROLE" for a service role
+    grantee: str  # a role name
     grant_option: bool
     granted_by: str
     created_on: dt.datetime = field(default_factory=now, compare=False)
@@ -94,15 +112,15 @@ class PrivilegeGrant:
 
 @dataclass(frozen=True)
 class RoleGrant:
-    role: str  # a role name, or "DB.S.SVC!ROLE" for a service role
+    role: RoleId  # a role name, or a service role
     grantee_kind: str  # ROLE or USER
     grantee: str
     granted_by: str
     created_on: dt.datetime = field(default_factory=now, compare=False)
 
 
-def service_role_key(service_fqn: tuple[str, ...], role: str) -> str:
-    return ".".join(service_fqn) + "!" + role
+def service_role_key(service_fqn: tuple[str, ...], role: str) -> ServiceRole:
+    return ServiceRole(tuple(service_fqn), role)
 
 
 class AccessControl:
@@ -112,10 +130,10 @@ class AccessControl:
 
     # -- role graph ---------------------------------------------------------------------------------
 
-    def closure(self, roles: Iterable[str]) -> set[str]:
+    def closure(self, roles: Iterable[RoleId]) -> set[RoleId]:
         """The roles plus every role granted to them, transitively, plus PUBLIC."""
-        seen: set[str] = set()
-        stack = [*roles, PUBLIC]
+        seen: set[RoleId] = set()
+        stack: list[RoleId] = [*roles, PUBLIC]
         while stack:
             role = stack.pop()
             if role in seen:
@@ -124,38 +142,38 @@ class AccessControl:
             stack.extend(g.role for g in self.role_grants if g.grantee_kind == ast.ROLE and g.grantee == role)
         return seen
 
-    def roles_of_user(self, user: str) -> set[str]:
+    def roles_of_user(self, user: str) -> set[RoleId]:
         return {g.role for g in self.role_grants if g.grantee_kind == ast.USER and g.grantee == user} | {
             PUBLIC
         }
 
-    def granted_roles(self, user: str) -> set[str]:
+    def granted_roles(self, user: str) -> set[RoleId]:
         """Every role the user may act with: the closure of the roles granted to it."""
         return self.closure(self.roles_of_user(user))
 
-    def session_roles(self, session: Session) -> set[str]:
+    def session_roles(self, session: Session) -> set[RoleId]:
         """The roles a session acts with, for statements and ingress alike: its primary role's closure
         plus, with secondary roles ALL, every role granted to its user."""
         roles = self.closure([session.role])
-        if session.secondary_all:
+        if session.secondary_all and session.role_restriction is None:
             roles |= self.granted_roles(session.user)
         return roles
 
-    def grant_role(self, role: str, grantee_kind: str, grantee: str, granted_by: str) -> None:
+    def grant_role(self, role: RoleId, grantee_kind: str, grantee: str, granted_by: str) -> None:
         if not any(
             g.role == role and g.grantee_kind == grantee_kind and g.grantee == grantee
             for g in self.role_grants
         ):
             self.role_grants.append(RoleGrant(role, grantee_kind, grantee, granted_by))
 
-    def revoke_role(self, role: str, grantee_kind: str, grantee: str) -> None:
+    def revoke_role(self, role: RoleId, grantee_kind: str, grantee: str) -> None:
         self.role_grants = [
             g
             for g in self.role_grants
             if not (g.role == role and g.grantee_kind == grantee_kind and g.grantee == grantee)
         ]
 
-    def would_cycle(self, role: str, into: str) -> bool:
+    def would_cycle(self, role: RoleId, into: str) -> bool:
         """Granting ``role`` to role ``into`` makes a cycle when ``role`` already inherits ``into``."""
         return into in self.closure([role]) - {PUBLIC} or role == into
 
@@ -209,9 +227,9 @@ class AccessControl:
             g for g in self.grants if not (g.fqn[:n] == fqn and (g.kind == kind or len(g.fqn) > n))
         ]
         if kind == ast.SERVICE:
-            prefix = ".".join(fqn) + "!"
-            self.role_grants = [g for g in self.role_grants if not g.role.startswith(prefix)]
-            self.grants = [g for g in self.grants if not g.grantee.startswith(prefix)]
+            self.role_grants = [
+                g for g in self.role_grants if not (isinstance(g.role, ServiceRole) and g.role.service == fqn)
+            ]
 
     def forget_role(self, role: str, heir: str) -> None:
         """DROP ROLE: grants to and of it vanish; what it owned passes to ``heir`` (the dropping role)."""
@@ -230,17 +248,17 @@ class AccessControl:
             g for g in self.role_grants if not (g.grantee_kind == ast.USER and g.grantee == user)
         ]
 
-    def privileges_of(self, roles: set[str], kind: str, fqn: tuple[str, ...]) -> set[str]:
+    def privileges_of(self, roles: AbstractSet[RoleId], kind: str, fqn: tuple[str, ...]) -> set[str]:
         return {g.privilege for g in self.grants if g.kind == kind and g.fqn == fqn and g.grantee in roles}
 
-    def holds(self, roles: set[str], kind: str, fqn: tuple[str, ...], *privileges: str) -> bool:
+    def holds(self, roles: AbstractSet[RoleId], kind: str, fqn: tuple[str, ...], *privileges: str) -> bool:
         held = self.privileges_of(roles, kind, fqn)
         return OWNERSHIP in held or any(p in held for p in privileges)
 
-    def has_any(self, roles: set[str], kind: str, fqn: tuple[str, ...]) -> bool:
+    def has_any(self, roles: AbstractSet[RoleId], kind: str, fqn: tuple[str, ...]) -> bool:
         return bool(self.privileges_of(roles, kind, fqn))
 
-    def has_account_privilege(self, roles: set[str], privilege: str) -> bool:
+    def has_account_privilege(self, roles: AbstractSet[RoleId], privilege: str) -> bool:
         return privilege in self.privileges_of(roles, ast.ACCOUNT, ACCOUNT_FQN)
 
     def bootstrap(self) -> None:

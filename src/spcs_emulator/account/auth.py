@@ -125,7 +125,13 @@ def open_session(state: AccountState, user: User, request: LoginRequest) -> Sess
             raise errors.login_role_not_granted(role)
     if role is None:
         role = user.default_role if user.default_role in granted else "PUBLIC"
-    session = Session(user=user.name, role=role, secondary_all="ALL" in user.default_secondary_roles)
+    restricted = role is not None and (request.authenticator or "").upper() == "PROGRAMMATIC_ACCESS_TOKEN"
+    session = Session(
+        user=user.name,
+        role=role,
+        secondary_all="ALL" in user.default_secondary_roles and not restricted,
+        role_restriction=role if restricted else None,
+    )
     if request.database and state.catalog.get(ast.DATABASE, (request.database.upper(),)):
         session.database = request.database.upper()
         session.schema = (request.schema or "PUBLIC").upper()

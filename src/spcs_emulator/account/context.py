@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from spcs_emulator import errors
-from spcs_emulator.account.access import ACCOUNT_FQN, OWNERSHIP
+from spcs_emulator.account.access import ACCOUNT_FQN, OWNERSHIP, RoleId
 from spcs_emulator.account.catalog import kind_word, privilege_noun, qualify
 from spcs_emulator.account.objects import SCHEMA_KINDS, CatalogObject, family
 from spcs_emulator.account.session import Session
@@ -21,10 +21,10 @@ class Context:
 
     # -- roles ------------------------------------------------------------------------------------
 
-    def primary_roles(self) -> set[str]:
+    def primary_roles(self) -> set[RoleId]:
         return self.state.access.closure([self.session.role])
 
-    def roles(self) -> set[str]:
+    def roles(self) -> set[RoleId]:
         """Primary role closure plus, with secondary roles ALL, every role granted to the user."""
         return self.state.access.session_roles(self.session)
 

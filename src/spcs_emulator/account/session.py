@@ -14,6 +14,10 @@ class Session:
     user: str
     role: str
     secondary_all: bool = True
+    # A login with a role-restricted programmatic access token: this role only, never secondary roles
+    # ("Secondary roles are not used, even if DEFAULT_SECONDARY_ROLES is set to ('ALL')", docs:
+    # sql-reference/sql/alter-user-add-programmatic-access-token), and no USE ROLE of another.
+    role_restriction: str | None = None
     database: str | None = None
     schema: str | None = None
     warehouse: str | None = None

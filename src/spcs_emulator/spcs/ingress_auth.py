@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from spcs_emulator.account.access import service_role_key
+from spcs_emulator.account.access import RoleId, service_role_key
 from spcs_emulator.account.auth import (
     check_session,
     is_disabled,
@@ -42,7 +42,7 @@ class _Refused(Exception):
     """The token was valid once but the access behind it is gone; the message says why (no secrets)."""
 
 
-def _session_identity(account: AccountState, session: Session) -> tuple[str, set[str]]:
+def _session_identity(account: AccountState, session: Session) -> tuple[str, set[RoleId]]:
     """The statements' own re-check (auth.check_session) and role set (session_roles), not a copy."""
     try:
         check_session(account, session)
@@ -53,7 +53,7 @@ def _session_identity(account: AccountState, session: Session) -> tuple[str, set
     return session.user, account.access.session_roles(session)
 
 
-def _pat_identity(account: AccountState, user: User, role: str | None) -> tuple[str, set[str]]:
+def _pat_identity(account: AccountState, user: User, role: str | None) -> tuple[str, set[RoleId]]:
     access = account.access
     if is_disabled(user):
         raise _Refused(f"user {user.name} is disabled")
@@ -64,7 +64,7 @@ def _pat_identity(account: AccountState, user: User, role: str | None) -> tuple[
     return user.name, access.closure([role])
 
 
-def _identity(account: AccountState, sessions: SessionResolver, token: str) -> tuple[str, set[str]] | None:
+def _identity(account: AccountState, sessions: SessionResolver, token: str) -> tuple[str, set[RoleId]] | None:
     """(user, roles) for a session token or a programmatic access token; None for an unknown token."""
     session = sessions(token)
     if session is not None:

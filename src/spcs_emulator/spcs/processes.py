@@ -121,6 +121,7 @@ class Lifeline:
         stderr: int | IO[Any] | None = None,
         root: Path | None = None,
         forwards: Sequence[tuple[socket.socket, int]] | None = None,
+        sandbox: Sequence[str] | None = None,
     ) -> subprocess.Popen[bytes]:
         """Start ``argv`` below a watchdog; the Popen is the watchdog's (its exit code is argv's).
 
@@ -129,6 +130,8 @@ class Lifeline:
         ``forwards``: run ``argv`` in a network namespace of its own, reachable only through these
         (listening socket in this namespace, port inside) pairs (see ``netns``). The sockets are handed
         to the watchdog; the caller still closes its own copies.
+        ``sandbox``: bubblewrap and its options (``confinement.Confinement.argv``): the watchdog runs
+        ``argv`` inside it.
         """
         fds = tuple(sock.fileno() for sock, _ in forwards or ())
         with self._lock:
@@ -153,6 +156,7 @@ class Lifeline:
                     "env": env,
                     "root": None if root is None else str(root),
                     "record_dir": None if self.record_dir is None else str(self.record_dir),
+                    "sandbox": None if sandbox is None else list(sandbox),
                     "network": None
                     if forwards is None
                     else {"forwards": [[sock.fileno(), port] for sock, port in forwards]},

@@ -47,7 +47,7 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-from spcs_emulator.spcs import processes
+from spcs_emulator.spcs import confinement, processes
 from spcs_emulator.spcs.container_env import container_environment
 from spcs_emulator.spcs.container_logs import LineStamper, LogFiles, timestamp
 from spcs_emulator.spcs.dns import dns_environment
@@ -167,6 +167,7 @@ class LocalContainer:
         cache: Path,
         *,
         lifeline: processes.Lifeline,
+        private: tuple[Path, ...],
         restart_delay: float,
         max_restart_delay: float,
         probe_interval: float,
@@ -178,6 +179,7 @@ class LocalContainer:
         self._env = env
         self._cache = cache
         self._lifeline = lifeline
+        self._private = private
         self._restart_delay = restart_delay
         self._max_restart_delay = max_restart_delay
         self._probe_interval = probe_interval
@@ -277,6 +279,7 @@ class LocalContainer:
             if clash is not None:
                 raise RuntimeError(clash)
             self._log_notices(plan)
+            sandbox = self._sandbox()
             forwards = bind_forwarded(self.launch.ip, plan.forwarded_ports) if plan.isolate_network else None
             try:
                 with self._lock:
@@ -290,6 +293,7 @@ class LocalContainer:
                         stderr=subprocess.STDOUT,
                         root=self.dirs.root,
                         forwards=forwards,
+                        sandbox=sandbox,
                     )
                     self._proc = proc
                     self._run_grace = min(self._stop_grace, plan.stop_grace or self._stop_grace)
@@ -339,8 +343,39 @@ class LocalContainer:
 
     def _log_notices(self, plan: RunPlan) -> None:
         if plan.notices:
-            with self._logs.current.open("a", encoding="utf-8") as log:
-                log.writelines(f"{timestamp()} {notice}\n" for notice in plan.notices)
+            self._log_lines(plan.notices)
+
+    def _log_lines(self, lines: tuple[str, ...]) -> None:
+        with self._logs.current.open("a", encoding="utf-8") as log:
+            log.writelines(f"{timestamp()} {line}\n" for line in lines)
+
+    def _sandbox(self) -> list[str] | None:
+        """bubblewrap and its options for this run (``confinement``): the container writes only its own
+        directories and volumes. Raises when it cannot be confined and must be (the emulator is root)."""
+        writable = [self.dirs.root, *self.launch.volumes.values()]
+        if self.dirs.sockets is not None:
+            writable.append(self.dirs.sockets)
+        for path in writable:
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)  # a bind mount needs its source
+        why = confinement.problem()
+        executable = confinement.bwrap()
+        if why is None and executable is not None:
+            sandbox = confinement.for_container(
+                writable=writable, private=self._private, readable=[self._cache]
+            )
+            return sandbox.argv(executable)
+        if confinement.required():
+            raise RuntimeError(
+                f"the emulator runs as root, so its containers must run confined, and {why}; "
+                "or run the emulator as an unprivileged user (docs/security.md)"
+            )
+        self._log_lines(
+            (
+                f"notice: this container runs unconfined: {why}. It can write every file of the "
+                "emulator's user (docs/security.md).",
+            )
+        )
+        return None
 
     def _port_clash(self, plan: RunPlan, own: set[Listener], everything: set[Listener]) -> str | None:
         """Why the run cannot bind one of its ports (a process outside the container holds it), or None."""
@@ -406,6 +441,7 @@ class LocalRuntime:
         probe_interval: float = 0.5,
         stop_grace: float = 10.0,
         lifeline: processes.Lifeline | None = None,
+        private_dirs: tuple[Path, ...] = (),
     ) -> None:
         self._owned_lifeline = lifeline is None
         self._lifeline = processes.Lifeline() if lifeline is None else lifeline
@@ -428,6 +464,8 @@ class LocalRuntime:
         self._sockets = Path(tempfile.mkdtemp(prefix="spcs-sock-"))
         self._lifeline.guard(self._sockets)  # removed even if this process is killed
         self._launches = itertools.count()
+        # Hidden from every container (confinement): the runtime's own directories and the caller's.
+        self._private = (self.workdir, self._sockets, *private_dirs)
 
     def launch(self, launch: ContainerLaunch) -> LocalContainer:
         plan = planner(launch.runtime)  # an unknown runtime fails here, before anything is created
@@ -448,7 +486,14 @@ class LocalRuntime:
         )
         env.update(self._write_secrets(launch, dirs))
         container = LocalContainer(
-            launch, dirs, plan, env, self.cache_dir, lifeline=self._lifeline, **self._timing
+            launch,
+            dirs,
+            plan,
+            env,
+            self.cache_dir,
+            lifeline=self._lifeline,
+            private=self._private,
+            **self._timing,
         )
         with self._lock:
             self._containers.append(container)

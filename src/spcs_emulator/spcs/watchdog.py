@@ -143,6 +143,12 @@ def _drop_capabilities_of_children() -> None:
     for capability in range(CAP_LAST_POSSIBLE + 1):
         libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)  # EINVAL past the kernel's last: ignored
     libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    _set_no_new_privs()
+
+
+def _set_no_new_privs() -> None:
+    """No exec below the watchdog gains a privilege (setuid bits and file capabilities are ignored)."""
+    libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
 
@@ -169,8 +175,17 @@ class Watchdog:
     def _on_terminate(self, *_: object) -> None:
         self.terminating = True
 
-    def spawn(self, argv: list[str], env: dict[str, str]) -> bool:
-        _drop_capabilities_of_children()
+    def spawn(self, argv: list[str], env: dict[str, str], sandbox: list[str] | None = None) -> bool:
+        """Start ``argv``; inside ``sandbox`` (bubblewrap and its options: ``confinement.py``) when given.
+
+        bwrap needs the watchdog's capabilities to build the sandbox (as root it maps uid 0 into its
+        user namespace) and drops every one of them, bounding set included, before the command runs;
+        without a sandbox the watchdog drops them itself."""
+        if sandbox:
+            _set_no_new_privs()
+            argv = [*sandbox, "--", *argv]
+        else:
+            _drop_capabilities_of_children()
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.close(devnull)
@@ -285,7 +300,7 @@ def run(lifeline: int) -> int:
             os.write(2, f"watchdog: cannot give the container a network namespace: {exc}\n".encode())
             return NETWORK_FAILED
         forwarder = netns.Forwarder(listeners)
-    if not watchdog.spawn(list(request["argv"]), dict(request["env"])):
+    if not watchdog.spawn(list(request["argv"]), dict(request["env"]), request.get("sandbox")):
         return EXEC_FAILED
     if forwarder is not None:
         forwarder.start()  # after the spawn: no thread runs while the command is started

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from spcs_emulator import errors
-from spcs_emulator.account.access import ALL_PRIVILEGES, OWNERSHIP, service_role_key
+from spcs_emulator.account.access import ALL_PRIVILEGES, OWNERSHIP, RoleId, ServiceRole, service_role_key
 from spcs_emulator.account.objects import CatalogObject, family
 from spcs_emulator.account.registry import StatementContext
 from spcs_emulator.account.show import columns
@@ -109,6 +109,7 @@ def grant(ctx: StatementContext, stmt: ast.Grant) -> Result:
 
 def grant_role(ctx: StatementContext, stmt: ast.GrantRole) -> Result:
     access = ctx.state.access
+    role_key: RoleId
     if isinstance(stmt.role, ast.ServiceRoleName):
         service = ctx.lookup(ast.SERVICE, stmt.role.service, bypass_visibility=ctx.manages_grants())
         if stmt.role.role not in object_roles(ctx, service):
@@ -124,7 +125,7 @@ def grant_role(ctx: StatementContext, stmt: ast.GrantRole) -> Result:
     if stmt.grantee_kind == ast.ROLE:
         grantee = _role(ctx, stmt.grantee).name
         if not stmt.revoke and access.would_cycle(role_key, grantee):
-            raise errors.role_grant_cycle(role_key, grantee)
+            raise errors.role_grant_cycle(str(role_key), grantee)
     else:
         user = ctx.state.catalog.get(ast.USER, (stmt.grantee.last,))
         if user is None:
@@ -178,8 +179,8 @@ def _grants_to_role(ctx: StatementContext, stmt: ast.ShowGrants) -> Result:
         (
             g.created_on,
             "USAGE",
-            "SERVICE_ROLE" if "!" in g.role else "ROLE",
-            g.role,
+            "SERVICE_ROLE" if isinstance(g.role, ServiceRole) else "ROLE",
+            str(g.role),
             "ROLE",
             role,
             "false",
@@ -239,7 +240,7 @@ def _grants_on(ctx: StatementContext, stmt: ast.ShowGrants) -> Result:
                 g.privilege,
                 granted_on(g.kind),
                 _object_name(ctx, g.kind, g.fqn),
-                "SERVICE_ROLE" if "!" in g.grantee else "ROLE",
+                "ROLE",  # privileges are granted to account roles only
                 g.grantee,
                 str(g.grant_option).lower(),
                 g.granted_by,

@@ -30,14 +30,20 @@ CONTEXT_FUNCTIONS: dict[str, Function] = {
     "CURRENT_TIMESTAMP": lambda ctx, args: (dt.datetime.now(dt.UTC), "timestamp_ltz"),
     "CURRENT_SECONDARY_ROLES": lambda ctx, args: (
         '{"roles":"'
-        + (",".join(sorted(ctx.roles() - ctx.primary_roles())) if ctx.session.secondary_all else "")
+        + (
+            ",".join(sorted(str(r) for r in ctx.roles() - ctx.primary_roles()))
+            if ctx.session.secondary_all
+            else ""
+        )
         + '","value":"'
         + ("ALL" if ctx.session.secondary_all else "")
         + '"}',
         "text",
     ),
     "CURRENT_AVAILABLE_ROLES": lambda ctx, args: (
-        "[" + ",".join(f'"{r}"' for r in sorted(ctx.state.access.granted_roles(ctx.session.user))) + "]",
+        "["
+        + ",".join(f'"{r}"' for r in sorted(str(r) for r in ctx.state.access.granted_roles(ctx.session.user)))
+        + "]",
         "text",
     ),
 }
@@ -59,6 +65,8 @@ def use(ctx: Context, stmt: ast.Use) -> Result:
     if stmt.kind == ast.ROLE:
         role = stmt.name.last
         available = ctx.state.access.granted_roles(session.user)
+        if session.role_restriction is not None:  # a role-restricted token's session keeps its role
+            available = {session.role_restriction}
         if role not in available or ctx.state.catalog.get(ast.ROLE, (role,)) is None:
             raise errors.does_not_exist("Role", role)
         session.role = role

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from spcs_emulator import errors
-from spcs_emulator.account.access import service_role_key
+from spcs_emulator.account.access import ServiceRole, service_role_key
 from spcs_emulator.account.handlers.grants import object_roles
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.registry import Handler, StatementContext
@@ -15,7 +15,9 @@ from spcs_emulator.results import Result, table
 from spcs_emulator.sql import ast
 
 
-def _service_role(ctx: StatementContext, stmt: ast.ShowGrants) -> tuple[CatalogObject, str, tuple[str, ...]]:
+def _service_role(
+    ctx: StatementContext, stmt: ast.ShowGrants
+) -> tuple[CatalogObject, ServiceRole, tuple[str, ...]]:
     """The service, the service role's grantee key, and the endpoints the role covers."""
     target = stmt.name
     assert isinstance(target, ast.ServiceRoleName)  # the grammar gives these modes a service role name
@@ -31,7 +33,14 @@ def _grants_to_service_role(ctx: StatementContext, stmt: ast.ShowGrants) -> Resu
     return table(
         columns("created_on:ts privilege granted_on name granted_to grantee_name"),
         [
-            (service.created_on, "USAGE", "SERVICE_ENDPOINT", f"{service.display}!{e}", "SERVICE_ROLE", key)
+            (
+                service.created_on,
+                "USAGE",
+                "SERVICE_ENDPOINT",
+                f"{service.display}!{e}",
+                "SERVICE_ROLE",
+                str(key),
+            )
             for e in endpoints
         ],
     )
@@ -42,7 +51,7 @@ def _grants_of_service_role(ctx: StatementContext, stmt: ast.ShowGrants) -> Resu
     return table(
         columns("created_on:ts role granted_to grantee_name granted_by"),
         [
-            (g.created_on, key, g.grantee_kind, g.grantee, g.granted_by)
+            (g.created_on, str(key), g.grantee_kind, g.grantee, g.granted_by)
             for g in ctx.state.access.role_grants
             if g.role == key
         ],

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from spcs_emulator import errors
-from spcs_emulator.account.access import AccessControl
+from spcs_emulator.account.access import AccessControl, RoleId
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.handlers.stages import read_stage_file
 from spcs_emulator.account.object_kinds import ObjectKind
@@ -63,7 +64,7 @@ def _check_service_privileges(
             raise errors.insufficient_privileges("integration", integration.name)
 
 
-def _sees_secret(access: AccessControl, roles: set[str], fqn: tuple[str, ...]) -> bool:
+def _sees_secret(access: AccessControl, roles: AbstractSet[RoleId], fqn: tuple[str, ...]) -> bool:
     """Visible to ``roles``: some privilege on the secret, and USAGE on its database and schema."""
     return (
         access.has_any(roles, ast.SECRET, fqn)

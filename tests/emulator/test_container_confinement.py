@@ -1,0 +1,167 @@
+"""A container writes only its own directories and volumes, and sees nothing of the emulator's.
+
+The red team's attack (issue 16, item 1): containers ran as the emulator's uid, root here, so a
+notebook cell could open ``spcs_emulator/spcs/watchdog.py`` for writing (owner bits: dropped
+capabilities do not matter), insert code and kill its own Jupyter server; the runtime then restarted
+the container through the rewritten watchdog, as root with every capability, and the inserted code
+read the emulator's environment (the admin password). Every container now runs in a bubblewrap
+sandbox (``spcs_emulator.spcs.confinement``).
+
+These tests start real containers: run them under the shared lock (flock /tmp/heavy.lock).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+import milvus_spcs
+from spcs_emulator.emulator import Emulator
+from spcs_emulator.spcs import confinement, watchdog
+from tests.emulator.test_account import wait_status
+from tests.emulator.test_isolation import (
+    JUPYTER_SPEC,
+    LITE_SPEC,
+    container_of,
+    create_service,
+    notebook_over_ingress,
+)
+
+ATTACK = """
+import json, os, re
+targets = json.loads(TARGETS)
+found = {"write": {}, "read": {}}
+for name, path in targets["write"].items():
+    try:
+        with open(path, "a"):  # opened for writing is enough; nothing is written should it open
+            pass
+        found["write"][name] = "opened for writing"
+    except OSError as exc:
+        found["write"][name] = "refused: %s" % exc
+for name, path in targets["read"].items():
+    try:
+        seen = os.listdir(path) if os.path.isdir(path) else open(path).read()[:20]
+        found["read"][name] = "read: %s" % seen
+    except OSError as exc:
+        found["read"][name] = "refused: %s" % exc
+found["processes"] = sorted(
+    open("/proc/%s/cmdline" % p, "rb").read().replace(b"\\0", b" ").decode()[:80]
+    for p in os.listdir("/proc") if p.isdigit()
+)
+status = open("/proc/self/status").read()
+found["bounding"] = re.search(r"CapBnd:\\s+(\\w+)", status).group(1)
+found["no_new_privs"] = re.search(r"NoNewPrivs:\\s+(\\w+)", status).group(1)
+found["run"] = os.listdir("/run")
+with open(os.path.join(os.environ["HOME"], "mine.txt"), "w") as fh:
+    fh.write("its own home is writable")
+found["own home"] = open(os.path.join(os.environ["HOME"], "mine.txt")).read()
+print(json.dumps(found))
+"""
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.skipif(confinement.problem() is not None, reason=f"no sandbox here: {confinement.problem()}")
+def test_a_notebook_cell_can_write_nothing_the_emulator_or_another_container_runs_or_reads(
+    emulators: list[Emulator], tmp_path: Path
+) -> None:
+    emu = Emulator(state_dir=tmp_path / "state").start()
+    emulators.append(emu)
+    conn = create_service(emu, "LITE", LITE_SPEC, "milvus-lite")
+    create_service(emu, "NOTEBOOK", JUPYTER_SPEC, "jupyter").close()
+    cur = conn.cursor()
+    wait_status(cur, "DB.PUBLIC.LITE", "RUNNING", timeout=120)
+    wait_status(cur, "DB.PUBLIC.NOTEBOOK", "RUNNING", timeout=120)
+    other = container_of(emu, "LITE")
+    executed = {
+        "the watchdog": Path(watchdog.__file__).resolve(),
+        "the harness's sources": Path(milvus_spcs.__file__).resolve(),
+        "the standard library": Path(os.__file__).resolve(),
+        "another container's files": other.dirs.cwd.resolve(),
+    }
+    before = {name: digest(path) for name, path in executed.items() if path.is_file()}
+    targets = {
+        "write": {**{name: str(path) for name, path in executed.items() if path.is_file()}}
+        | {"another container's files": str(other.dirs.cwd.resolve() / "planted.py")},
+        "read": {
+            "another container's session token": str(other.dirs.fs / "snowflake/session/token"),
+            "the emulator's state directory": str(emu.state_dir.resolve()),
+            "another container's directory": str(other.dirs.root.resolve()),
+            "the emulator user's home": str(Path.home()),
+        },
+    }
+    notebook = notebook_over_ingress(conn, "NOTEBOOK")
+    cell = ATTACK.replace("TARGETS", repr(json.dumps(targets)))
+    found = json.loads(notebook.run(cell)[0])
+    conn.close()
+
+    assert found["own home"] == "its own home is writable"  # the sandbox is not simply read-only
+    for name, answer in found["write"].items():
+        assert answer.startswith("refused"), f"a cell wrote {name}: {answer}"
+    assert {name: digest(executed[name]) for name in before} == before
+    assert not (other.dirs.cwd / "planted.py").exists()
+    assert found["read"]["another container's session token"].startswith("refused"), found["read"]
+    # Only the path down to its own directory exists there (no logs, volumes, stages, records).
+    assert found["read"]["the emulator's state directory"] == "read: ['containers']", found["read"]
+    assert found["read"]["another container's directory"].startswith("refused"), found["read"]
+    home = found["read"]["the emulator user's home"]
+    assert ".snowflake" not in home, home  # connections.toml with the admin password stays hidden
+    assert found["run"] == [], "the host's /run (the Docker socket) reached the container"
+    assert found["bounding"] == "0000000000000000"
+    assert found["no_new_privs"] == "1"
+    assert len(found["processes"]) < 10, found["processes"]
+    assert not [p for p in found["processes"] if "-m pytest" in p or "milvus" in p], found["processes"]
+
+
+def test_a_root_emulator_refuses_to_run_containers_it_cannot_confine(
+    emulators: list[Emulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(confinement, "problem", lambda: "bubblewrap (bwrap) is not installed: install it")
+    monkeypatch.setattr(confinement, "required", lambda: True)
+    emu = Emulator(state_dir=tmp_path / "state").start()
+    emulators.append(emu)
+    conn = create_service(emu, "LITE", LITE_SPEC, "milvus-lite")
+    wait_status(conn.cursor(), "DB.PUBLIC.LITE", "FAILED", timeout=60)
+    status, message = container_of(emu, "LITE").status()
+    conn.close()
+    assert status == "FAILED"
+    assert "runs as root" in message, message
+    assert "bubblewrap" in message, message
+    assert "unprivileged user" in message, message
+
+
+def test_an_unprivileged_emulator_without_a_sandbox_says_so_in_the_container_log(
+    emulators: list[Emulator], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(confinement, "problem", lambda: "bubblewrap (bwrap) is not installed: install it")
+    monkeypatch.setattr(confinement, "required", lambda: False)
+    emu = Emulator(state_dir=tmp_path / "state").start()
+    emulators.append(emu)
+    conn = create_service(emu, "LITE", LITE_SPEC, "milvus-lite")
+    wait_status(conn.cursor(), "DB.PUBLIC.LITE", "RUNNING", timeout=120)
+    log = container_of(emu, "LITE").logs()
+    conn.close()
+    assert "runs unconfined: bubblewrap (bwrap) is not installed" in log, log
+
+
+def test_the_sandbox_hides_the_emulators_directories_and_binds_its_own_last(tmp_path: Path) -> None:
+    own = tmp_path / "state" / "containers" / "c1"
+    volume = tmp_path / "state" / "volumes" / "v"
+    for path in (own, volume):
+        path.mkdir(parents=True)
+    argv = confinement.for_container(writable=[own, volume], private=[tmp_path / "state"]).argv("bwrap")
+    text = " ".join(argv)
+    assert "--ro-bind / /" in text
+    assert f"--tmpfs {(tmp_path / 'state').resolve()}" in text or "--tmpfs /tmp" in text
+    assert f"--bind {own.resolve()} {own.resolve()}" in text
+    last_tmpfs = max(i for i, a in enumerate(argv) if a == "--tmpfs")
+    assert argv.index(str(own.resolve())) > last_tmpfs  # bound after the directory that hides it
+    assert {"--unshare-user", "--unshare-pid", "--unshare-ipc"} <= set(argv)
+    assert argv[argv.index("--cap-drop") + 1] == "ALL"
+    assert "/" not in [argv[i + 1] for i, a in enumerate(argv) if a == "--tmpfs"]
