@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import pytest
+import requests
 import snowflake.connector
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -178,3 +180,73 @@ def test_show_users_never_shows_credentials(admin) -> None:
     assert (user["has_password"], user["has_rsa_public_key"]) == ("true", "true")
     assert "alice-pw" not in repr(user)
     assert "MIIBfake" not in repr(rows(admin, "DESCRIBE USER ALICE"))
+
+
+@pytest.mark.parametrize(
+    "other_kind",
+    ["WAREHOUSE", "ROLE", "COMPUTE POOL"],
+)
+def test_dropping_an_object_named_like_a_database_keeps_the_databases_grants(admin, other_kind: str) -> None:
+    """Issue 16, item 6: CREATE then DROP of a warehouse (or role, or pool) named like a victim's
+    database removed every grant inside that database, OWNERSHIP included."""
+    admin.execute("CREATE SCHEMA D.S")
+    admin.execute("GRANT USAGE ON SCHEMA D.S TO ROLE APP")
+    before = {(r["privilege"], r["grantee_name"]) for r in rows(admin, "SHOW GRANTS ON SCHEMA D.S")}
+    assert ("OWNERSHIP", "ACCOUNTADMIN") in before
+    extra = (
+        " MIN_NODES = 1 MAX_NODES = 1 INSTANCE_FAMILY = CPU_X64_XS" if other_kind == "COMPUTE POOL" else ""
+    )
+    admin.execute(f"CREATE {other_kind} D{extra}")
+    admin.execute(f"DROP {other_kind} D")
+    after = {(r["privilege"], r["grantee_name"]) for r in rows(admin, "SHOW GRANTS ON SCHEMA D.S")}
+    assert after == before
+
+
+def _jwt_for_alice(key: rsa.RSAPrivateKey, public_b64: str, *, issued: float, expires: float) -> str:
+    import hashlib
+
+    import jwt
+
+    fingerprint = base64.b64encode(hashlib.sha256(base64.b64decode(public_b64)).digest()).decode()
+    claims = {
+        "iss": f"EMULATED.ALICE.SHA256:{fingerprint}",
+        "sub": "EMULATED.ALICE",
+        "iat": issued,
+        "exp": expires,
+    }
+    return jwt.encode(claims, key, algorithm="RS256")
+
+
+@pytest.mark.parametrize(
+    ("what", "issued", "expires", "accepted"),
+    [
+        ("an hour from now", 0, 3600, True),
+        ("expiring in 2100", 0, 4102444800 - time.time(), False),
+        ("issued 30 days ago, expiring tomorrow", -30 * 86400, 86400, False),
+        ("issued an hour ahead", 3600, 3660, False),
+    ],
+)
+def test_key_pair_jwts_live_an_hour_at_most(
+    emulator: Emulator, admin, what: str, issued: float, expires: float, accepted: bool
+) -> None:
+    """Issue 16, item 15: a JWT with exp in 2100 or an iat 30 days old was accepted."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    public_b64 = base64.b64encode(public_der).decode()
+    admin.execute(f"ALTER USER ALICE SET RSA_PUBLIC_KEY = '{public_b64}'")
+    now = time.time()
+    token = _jwt_for_alice(key, public_b64, issued=now + issued, expires=now + expires)
+    data = {
+        "ACCOUNT_NAME": "EMULATED",
+        "LOGIN_NAME": "ALICE",
+        "AUTHENTICATOR": "SNOWFLAKE_JWT",
+        "TOKEN": token,
+    }
+    answer = requests.post(
+        f"http://127.0.0.1:{emulator.port}/session/v1/login-request",
+        json={"data": data},
+        timeout=30,
+    ).json()
+    assert answer["success"] is accepted, (what, answer.get("message"))

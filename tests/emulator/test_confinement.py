@@ -14,6 +14,8 @@ import logging
 import zlib
 from pathlib import Path
 
+import time
+
 import pytest
 import requests
 import snowflake.connector
@@ -435,3 +437,22 @@ def test_an_image_named_dot_dot_stays_in_its_repository(emulator, admin, tmp_pat
         timeout=10,
     )
     assert kept[0].is_file()
+
+
+def _alias_bomb(levels: int) -> str:
+    """The red team's spec (issue 16, item 9): each level names the previous one nine times."""
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels + 1):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return (
+        "\n".join(lines)
+        + f"\nspec:\n  containers:\n  - name: m\n    image: /d/public/r/m:1\n    env:\n      X: *a{levels}\n"
+    )
+
+
+@pytest.mark.parametrize("text", [_alias_bomb(8), "spec: &s\n  containers: [*s]\n", "[" * 5000 + "]" * 5000])
+def test_a_spec_that_would_expand_or_recurse_is_refused_at_once(admin, text: str) -> None:
+    started = time.monotonic()
+    err = refused(admin, f"CREATE SERVICE D.PUBLIC.S IN COMPUTE POOL P FROM SPECIFICATION $${text}$$")
+    assert (err.errno, err.sqlstate) == (395018, "22023")
+    assert time.monotonic() - started < 2.0  # nothing expanded: the 8-level bomb is 43 million strings

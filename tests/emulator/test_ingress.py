@@ -147,7 +147,14 @@ def test_rejected_token_is_403_with_the_reason_and_without_the_token(base: str) 
 
 
 def test_allowed_request_reaches_the_container_as_the_user(base: str) -> None:
-    headers = {**snowflake_auth(GOOD), "Sf-Context-Current-User": "MALLORY", "X-Custom": "kept"}
+    headers = {
+        **snowflake_auth(GOOD),
+        "Sf-Context-Current-User": "MALLORY",
+        # Issue 16, item 14: WSGI servers fold "_" into "-": the underscore spellings are the same claims.
+        "Sf_Context_Current_User": "MALLORY",
+        "X_Spcs_Ingress_Secret": "forged",
+        "X-Custom": "kept",
+    }
     status, response_headers, body = fetch("POST", f"{base}/echo?q=1&r=two", headers=headers, data=b"payload")
     assert status == 200
     assert response_headers["X-Upstream"] == "yes"
@@ -158,6 +165,10 @@ def test_allowed_request_reaches_the_container_as_the_user(base: str) -> None:
     upstream_headers = {k.lower(): v for k, v in seen["headers"].items()}
     assert upstream_headers["sf-context-current-user"] == "ALICE"  # the client's claim is replaced
     assert "authorization" not in upstream_headers
+    assert not {k for k in upstream_headers if k.replace("_", "-").startswith("sf-context-")} - {
+        "sf-context-current-user"
+    }
+    assert "x_spcs_ingress_secret" not in upstream_headers
     assert upstream_headers["x-custom"] == "kept"
     assert upstream_headers["host"] == base.removeprefix("http://")  # Jupyter compares Host and Origin
 

@@ -221,10 +221,14 @@ class AccessControl:
         return None
 
     def forget_object(self, kind: str, fqn: tuple[str, ...]) -> None:
-        """Drop every grant on the object (and, for a schema or database, on what it contains)."""
+        """Drop every grant on the object (and, for a schema or database, on what it contains). Only
+        those two contain anything: a warehouse, role or pool named like a database takes nothing of it."""
         n = len(fqn)
+        contains = kind in (ast.DATABASE, ast.SCHEMA)
         self.grants = [
-            g for g in self.grants if not (g.fqn[:n] == fqn and (g.kind == kind or len(g.fqn) > n))
+            g
+            for g in self.grants
+            if not (g.fqn[:n] == fqn and (g.kind == kind or (contains and len(g.fqn) > n)))
         ]
         if kind == ast.SERVICE:
             self.role_grants = [

@@ -34,6 +34,10 @@ def public_key_fingerprint(public_key_b64: str) -> str:
     return "SHA256:" + base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
+JWT_MAX_LIFETIME = 3600.0  # seconds from iat to exp
+JWT_CLOCK_SKEW = 60.0  # seconds an iat may lie ahead of this clock
+
+
 def _check_jwt(user: User, token: str) -> None:
     """The JWT must be signed by one of the user's keys (RSA_PUBLIC_KEY or RSA_PUBLIC_KEY_2) and name
     that key's fingerprint in its issuer."""
@@ -52,9 +56,18 @@ def _check_jwt(user: User, token: str) -> None:
     if not isinstance(key, RSAPublicKey):  # RS256 only, as Snowflake's key-pair authentication
         raise invalid
     try:
-        jwt.decode(token, key=key, algorithms=["RS256"], options={"require": ["iss", "sub", "exp", "iat"]})
+        claims = jwt.decode(
+            token, key=key, algorithms=["RS256"], options={"require": ["iss", "sub", "exp", "iat"]}
+        )
     except jwt.PyJWTError:
         raise invalid from None
+    # Snowflake accepts a key-pair JWT for at most an hour after its issue time (docs:
+    # developer-guide/sql-api/authenticating, "exp"); a token minted for 2100, or issued a month ago
+    # with a far expiry, is refused. An issue time in the future gets the clock skew the connector has.
+    now = dt.datetime.now(dt.UTC).timestamp()
+    issued, expires = float(claims["iat"]), float(claims["exp"])
+    if expires - issued > JWT_MAX_LIFETIME or issued > now + JWT_CLOCK_SKEW:
+        raise invalid
 
 
 def pat_role_restriction(user: User, secret: str) -> tuple[bool, str | None]:

@@ -80,6 +80,12 @@ class Target:
     secret: str | None = field(default=None, repr=False)
 
 
+def _folded(name: str) -> str:
+    """A header name as WSGI servers see it: ``Sf_Context_Current_User`` and ``Sf-Context-Current-User``
+    both become ``HTTP_SF_CONTEXT_CURRENT_USER``, so both spellings are one header to the container."""
+    return name.lower().replace("_", "-")
+
+
 def upstream_headers(request: web.Request, target: Target, *, websocket: bool = False) -> CIMultiDict[str]:
     drop = (
         _hop_by_hop(request)
@@ -89,7 +95,7 @@ def upstream_headers(request: web.Request, target: Target, *, websocket: bool = 
     headers = CIMultiDict(
         (k, v)
         for k, v in request.headers.items()
-        if k.lower() not in drop and not k.lower().startswith("sf-context-")
+        if _folded(k) not in drop and not _folded(k).startswith("sf-context-")
     )
     if target.user is not None:
         headers[USER_HEADER] = target.user

@@ -202,10 +202,45 @@ def _volume(raw: Any) -> Volume:
     return Volume(name, source, None if size is None else str(size), stage)
 
 
+MAX_SPEC_NODES = 20_000  # a real spec has a few hundred; aliases must not multiply it (a "billion laughs")
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many nodes ``node`` becomes once every alias is expanded, counted without expanding anything
+    (each node once, its size reused wherever an alias points to it; a cycle counts as too many)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = MAX_SPEC_NODES + 1  # until it is known: a node inside itself is a cycle
+    if isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    else:
+        size = 1
+    sizes[id(node)] = size
+    return size
+
+
+def load_bounded(text: str) -> Any:
+    """``yaml.safe_load``, refusing a document whose aliases would expand it past MAX_SPEC_NODES (a
+    499-byte spec expanded to 77 MB under the account lock) before anything is built."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > MAX_SPEC_NODES:
+            raise errors.invalid_spec(f"the specification expands to more than {MAX_SPEC_NODES} YAML nodes")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def parse_spec(text: str) -> ServiceSpec:
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        document = load_bounded(text)
+    except (yaml.YAMLError, RecursionError) as exc:
         raise errors.invalid_spec(f"not valid YAML or JSON ({exc.__class__.__name__})") from None
     if not isinstance(document, dict) or not isinstance(document.get("spec"), dict):
         raise errors.invalid_spec("the top level needs a 'spec' mapping")
