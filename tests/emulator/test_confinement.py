@@ -11,10 +11,9 @@ import gzip
 import http.client
 import json
 import logging
+import time
 import zlib
 from pathlib import Path
-
-import time
 
 import pytest
 import requests
