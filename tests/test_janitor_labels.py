@@ -161,3 +161,20 @@ def test_a_label_on_someone_elses_old_object_does_not_age_a_live_run(
     assert "not a name run live01 creates" in skipped["warehouse MALLORY_OLD_WH"].reason
     assert sweep(runner, dt.timedelta(hours=2)) == []
     assert "MILVUS_SPCS_LIVE01_DB" in names_of(emulator, "SHOW DATABASES")
+
+
+def test_names_with_escape_sequences_reach_the_terminal_escaped(
+    emulator: Emulator, env: dict[str, str]
+) -> None:
+    """Issue 16, item 18: status, janitor and down printed object names raw; a name someone else chose
+    could carry terminal escape sequences (clear the screen, retitle the window, hide lines)."""
+    hostile = "EVIL\x1b[2J\x1b]0;pwned\x07DB"
+    create(
+        emulator, {("database", f'"{hostile}"'): "milvus-spcs run=esc001 created=2020-01-01T00:00:00+00:00"}
+    )
+    for args in (("status",), ("janitor", "--older-than", "0s"), ("down", "--run", "esc001")):
+        done = cli(env, *args)
+        output = done.stdout + done.stderr
+        assert "\x1b" not in output, (args, output)
+        assert "\x07" not in output, (args, output)
+        assert "EVIL\\x1b[2J" in output, (args, output)

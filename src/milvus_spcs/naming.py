@@ -12,6 +12,12 @@ RUN_ID_PATTERN = re.compile(r"[a-z0-9]{6}")
 IMAGE_TAG_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
+def printable(name: object) -> str:
+    """An object name as a terminal may show it: control characters (an escape sequence in a name
+    someone else chose) are written as Python escapes, never sent raw."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(name))
+
+
 def new_run_id() -> str:
     """Six lowercase base-36-ish characters: short enough for identifiers, random enough per run."""
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"

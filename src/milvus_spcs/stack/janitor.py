@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from milvus_spcs.errors import HarnessError
-from milvus_spcs.naming import LABEL_PATTERN, LABEL_PREFIX, StackNames, check_run_id
+from milvus_spcs.naming import LABEL_PATTERN, LABEL_PREFIX, StackNames, check_run_id, printable
 from milvus_spcs.paths import REPO_ROOT
 from milvus_spcs.sqlfiles import load_sql_dir
 from milvus_spcs.stack.progress import NoProgress, Progress, reported_step
@@ -119,7 +119,7 @@ def _foreign_object(run_id: str, kind: str, row: dict[str, Any]) -> str | None:
     if kind == "service" and str(row.get("database_name") or "").upper() != names.database:
         return f"a service outside run {run_id}'s database {names.database} carries its label"
     if name not in _run_names(names)[kind]:
-        return f"{name} is not a name run {run_id} creates, yet carries its label"
+        return f"{printable(name)} is not a name run {run_id} creates, yet carries its label"
     return None
 
 
@@ -137,7 +137,7 @@ def scan_labels(runner: SqlRunner) -> LabelScan:
             comment = str(row.get("comment") or "")
             if not comment.startswith(LABEL_PREFIX):
                 continue
-            what = f"{kind} {row.get('name')}"
+            what = f"{kind} {printable(row.get('name'))}"
             created_on = row.get("created_on")
             match = LABEL_PATTERN.fullmatch(comment)
             problem = _label_problem(comment, match, created_on)
@@ -168,7 +168,7 @@ def squatted_names(runner: SqlRunner, run_id: str) -> list[str]:
             name = str(row.get("name") or "").upper()
             label = LABEL_PATTERN.fullmatch(str(row.get("comment") or ""))
             if name in names[kind] and not (label and label["run"] == run_id):
-                found.append(f"{kind} {row.get('name')}")
+                found.append(f"{kind} {printable(row.get('name'))}")
     return found
 
 
