@@ -30,7 +30,13 @@ def serve(
     port: Annotated[int, typer.Option(help="Port of the SQL endpoint (0: a free one).")] = 0,
     admin_password: Annotated[
         str | None,
-        typer.Option(envvar=ADMIN_PASSWORD_ENV, help="Password of the ADMIN user (default: random)."),
+        typer.Option(
+            envvar=ADMIN_PASSWORD_ENV,
+            help=(
+                "Password of the ADMIN user (default: random). Prefer the environment variable: on the "
+                "command line it is readable by every local user in the process list."
+            ),
+        ),
     ] = None,
     profile: Annotated[str, typer.Option(help="Lifecycle timing: instant or realistic.")] = "instant",
     time_scale: Annotated[float, typer.Option(help="Multiplies every delay of the profile.")] = 1.0,
@@ -52,6 +58,14 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.secho(
             f"WARNING: binding {host}: the emulator has no TLS and one admin password.", fg="red", err=True
+        )
+    source = ctx.get_parameter_source("admin_password")  # typer's own copy of click's ParameterSource
+    if source is not None and source.name == "COMMANDLINE":
+        typer.secho(
+            f"WARNING: --admin-password is readable by every local user in /proc/<pid>/cmdline; "
+            f"set {ADMIN_PASSWORD_ENV} instead.",
+            fg="red",
+            err=True,
         )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

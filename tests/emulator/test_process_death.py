@@ -73,7 +73,8 @@ class CliEmulator:
 
         text = wait_for(printed, what="the connections.toml entry", timeout=60, interval=0.02)
         assert text is not None
-        return tomllib.loads("\n".join(x for x in text.splitlines() if not x.startswith("#")))["emulator"]
+        entry = (x for x in text.splitlines() if not x.startswith(("#", "WARNING:")))  # stderr is merged
+        return tomllib.loads("\n".join(entry))["emulator"]
 
     def state_dir(self) -> Path:
         self.entry()
@@ -392,3 +393,16 @@ def test_an_existing_private_state_dir_of_ours_is_tightened(tmp_path: Path) -> N
     mine.chmod(0o755)
     Emulator(state_dir=mine, with_runtime=False)
     assert stat.S_IMODE(mine.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("on_the_command_line", [True, False])
+def test_an_admin_password_on_the_command_line_is_warned_about(
+    tmp_path: Path, cli_emulators: list[CliEmulator], on_the_command_line: bool
+) -> None:
+    """Issue 16, item 19: a notebook cell read --admin-password through its parents' cmdline."""
+    args = ("--admin-password", "typed-where-ps-shows-it") if on_the_command_line else ()
+    cli = start_cli(tmp_path, *args)
+    cli_emulators.append(cli)
+    cli.entry()
+    warned = "readable by every local user" in "".join(cli.lines)
+    assert warned is on_the_command_line
