@@ -153,14 +153,25 @@ def test_existing_objects_of_the_run_id_are_refused_not_adopted(
     assert leftovers(emulator, "dup001") == []
 
 
+@pytest.mark.parametrize(
+    "comment",
+    [
+        "",
+        # a forged label of the run itself: untrustworthy (dated after its object), so no run owns it
+        " COMMENT = 'milvus-spcs run=sqt001 created=2100-01-01T00:00:00+00:00'",
+    ],
+    ids=["unlabelled", "forged-label"],
+)
 def test_a_user_squatting_the_runs_name_is_refused_not_adopted(
-    emulator: Emulator, statements: list[str], tmp_path: Path
+    emulator: Emulator, statements: list[str], tmp_path: Path, comment: str
 ) -> None:
     """Issue 16, item 13: a role with only CREATE USER pre-creates the run's user with its own password
     (nightly run ids are predictable); IF NOT EXISTS adopted it and granted it the run's role."""
     target = target_of(emulator)
     squatter = SqlRunner(target, [])
-    squatter.run(["USE ROLE USERADMIN", "CREATE USER MILVUS_SPCS_SQT001_USER PASSWORD = 'attackers-own-1'"])
+    squatter.run(
+        ["USE ROLE USERADMIN", f"CREATE USER MILVUS_SPCS_SQT001_USER PASSWORD = 'attackers-own-1'{comment}"]
+    )
     statements.clear()
     with (
         pytest.raises(PreflightError) as info,
@@ -172,6 +183,7 @@ def test_a_user_squatting_the_runs_name_is_refused_not_adopted(
     assert "without its label" in message, message
     creating = [s for s in statements if not s.upper().startswith(("SHOW ", "USE ROLE "))]
     assert creating == [], "only listing statements ran"
+    assert len([s for s in statements if s.upper().startswith("SHOW USERS")]) == 1, "one listing"
     granted = squatter.run(["USE ROLE ACCOUNTADMIN", "SHOW GRANTS TO USER MILVUS_SPCS_SQT001_USER"])[1]
     assert granted == [], "the squatted user got nothing"
     squatter.run(["USE ROLE ACCOUNTADMIN", "DROP USER MILVUS_SPCS_SQT001_USER"])

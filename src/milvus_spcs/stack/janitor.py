@@ -127,57 +127,66 @@ def _log_warning(message: str) -> None:
     log.warning("%s", message)
 
 
-def scan_labels(runner: SqlRunner) -> LabelScan:
+Listing = list[tuple[str, dict[str, Any]]]  # (SHOW kind, row) of every object of a kind runs create
+
+
+def list_objects(runner: SqlRunner) -> Listing:
+    """Every object of the kinds a run creates, labelled or not (one connection for every SHOW: each
+    runner call logs in anew; results[0] is the USE ROLE)."""
+    results = runner.run(["USE ROLE ACCOUNTADMIN", *(query for query, _ in LABELLED)])
+    return [(kind, row) for (_, kind), rows in zip(LABELLED, results[1:], strict=True) for row in rows]
+
+
+def labels_in(objects: Listing) -> LabelScan:
     """Every labelled object by run, aged by the server's created_on; untrustworthy labels skipped."""
     scan = LabelScan()
-    # One connection for every SHOW (each runner call logs in anew); results[0] is the USE ROLE.
-    results = runner.run(["USE ROLE ACCOUNTADMIN", *(query for query, _ in LABELLED)])
-    for (_, kind), rows in zip(LABELLED, results[1:], strict=True):
-        for row in rows:
-            comment = str(row.get("comment") or "")
-            if not comment.startswith(LABEL_PREFIX):
-                continue
-            what = f"{kind} {printable(row.get('name'))}"
-            created_on = row.get("created_on")
-            match = LABEL_PATTERN.fullmatch(comment)
-            problem = _label_problem(comment, match, created_on)
-            if match and problem is None:
-                problem = _foreign_object(match["run"], kind, row)
-            if problem:
-                named = RUN_FIELD.match(comment, len(LABEL_PREFIX) - len("run="))
-                scan.skipped.append(SkippedLabel(what, problem, named["run"] if named else None))
-                continue
-            assert match is not None  # _label_problem reports every comment that is not a label
-            run_id = match["run"]
-            assert isinstance(created_on, dt.datetime)  # checked by _label_problem
-            run = scan.runs.setdefault(run_id, RunObjects(run_id, created_on))
-            run.created = min(run.created, created_on)
-            run.objects.append(what)
+    for kind, row in objects:
+        comment = str(row.get("comment") or "")
+        if not comment.startswith(LABEL_PREFIX):
+            continue
+        what = f"{kind} {printable(row.get('name'))}"
+        created_on = row.get("created_on")
+        match = LABEL_PATTERN.fullmatch(comment)
+        problem = _label_problem(comment, match, created_on)
+        if match and problem is None:
+            problem = _foreign_object(match["run"], kind, row)
+        if problem:
+            named = RUN_FIELD.match(comment, len(LABEL_PREFIX) - len("run="))
+            scan.skipped.append(SkippedLabel(what, problem, named["run"] if named else None))
+            continue
+        assert match is not None  # _label_problem reports every comment that is not a label
+        run_id = match["run"]
+        assert isinstance(created_on, dt.datetime)  # checked by _label_problem
+        run = scan.runs.setdefault(run_id, RunObjects(run_id, created_on))
+        run.created = min(run.created, created_on)
+        run.objects.append(what)
     return scan
 
 
-def squatted_names(runner: SqlRunner, run_id: str) -> list[str]:
-    """Objects that carry one of the names ``run_id`` creates but not its label: someone made them
-    first (a role with CREATE USER can pre-create ``MILVUS_SPCS_<run>_USER`` with its own password, and
-    nightly run ids are predictable). ``IF NOT EXISTS`` would adopt them and grant them the run's role."""
+def scan_labels(runner: SqlRunner) -> LabelScan:
+    return labels_in(list_objects(runner))
+
+
+def named_as_run(objects: Listing, run_id: str) -> list[str]:
+    """The objects that carry one of the names ``run_id`` creates, whatever their comment."""
     names = _run_names(StackNames(run_id))
-    results = runner.run(["USE ROLE ACCOUNTADMIN", *(query for query, _ in LABELLED)])
-    found: list[str] = []
-    for (_, kind), rows in zip(LABELLED, results[1:], strict=True):
-        for row in rows:
-            name = str(row.get("name") or "").upper()
-            label = LABEL_PATTERN.fullmatch(str(row.get("comment") or ""))
-            if name in names[kind] and not (label and label["run"] == run_id):
-                found.append(f"{kind} {printable(row.get('name'))}")
-    return found
+    return [
+        f"{kind} {printable(row.get('name'))}"
+        for kind, row in objects
+        if str(row.get("name") or "").upper() in names[kind]
+    ]
+
+
+def runs_reported(scan: LabelScan, report: Callable[[str], None] = _log_warning) -> dict[str, RunObjects]:
+    """The scan's runs by id; labels that cannot be trusted are reported through ``report``."""
+    for skipped in scan.skipped:
+        report(str(skipped))
+    return scan.runs
 
 
 def find_runs(runner: SqlRunner, *, report: Callable[[str], None] = _log_warning) -> dict[str, RunObjects]:
     """Runs by id (labels that cannot be trusted are reported through ``report`` and left out)."""
-    scan = scan_labels(runner)
-    for skipped in scan.skipped:
-        report(str(skipped))
-    return scan.runs
+    return runs_reported(scan_labels(runner), report)
 
 
 def server_now(runner: SqlRunner) -> dt.datetime:

@@ -16,7 +16,7 @@ from milvus_spcs.errors import HarnessError, PreflightError
 from milvus_spcs.naming import StackNames
 from milvus_spcs.stack.diagnosis import diagnose, explain, write_diagnoses
 from milvus_spcs.stack.executor import ExecutionRecord, execute
-from milvus_spcs.stack.janitor import find_runs, squatted_names
+from milvus_spcs.stack.janitor import find_runs, labels_in, list_objects, named_as_run, runs_reported
 from milvus_spcs.stack.plan import Plan
 from milvus_spcs.stack.progress import Fanout, NoProgress, Progress
 from milvus_spcs.stack.spcs_plan import SPECS_DIR, StackState, build_plan
@@ -90,18 +90,22 @@ def collect_diagnostics(runner: SqlRunner, state: StackState, folder: Path) -> s
 
 
 def refuse_existing_run(runner: SqlRunner, run_id: str) -> None:
-    """Objects labelled with this run id already exist (another live run, or a leak): ``IF NOT EXISTS``
-    would adopt them and this run's teardown would drop them from under their owner. Read-only."""
-    existing = labelled_objects(runner, run_id)
-    if existing:
+    """Objects with this run's label or names already exist: ``IF NOT EXISTS`` would adopt them. Those
+    labelled are another live run or a leak (this run's teardown would drop them from under their
+    owner); those only named so were made first by someone else (a role with CREATE USER can
+    pre-create ``MILVUS_SPCS_<run>_USER`` with its own password, and nightly run ids are predictable),
+    and would be granted the run's role. Read-only: one listing."""
+    objects = list_objects(runner)
+    run = runs_reported(labels_in(objects)).get(run_id)
+    if run is not None:
         raise PreflightError(
-            f"objects labelled run={run_id} already exist: {', '.join(existing)}; nothing was created",
+            f"objects labelled run={run_id} already exist: {', '.join(run.objects)}; nothing was created",
             [
                 f"if that run is dead: milvus-spcs down --run {run_id} --snowflake-connection NAME",
                 "otherwise start this one with another run id (--run-id, or none for a random one)",
             ],
         )
-    squatted = squatted_names(runner, run_id)
+    squatted = named_as_run(objects, run_id)
     if squatted:
         raise PreflightError(
             f"objects named as run {run_id}'s already exist without its label: {', '.join(squatted)}; "
