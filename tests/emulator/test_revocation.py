@@ -227,3 +227,21 @@ def test_a_role_restricted_token_logs_in_with_that_role_only(
         assert errno_of(conn, f"USE ROLE {ROLE}") == 2003
         cur.execute("USE SECONDARY ROLES ALL")
         assert not allowed(route, str(token_of(conn)))
+
+
+def test_an_unrestricted_token_logs_in_with_every_granted_role(
+    emulator: Emulator, admin, route: IngressRoute
+) -> None:
+    """Without ROLE_RESTRICTION a PAT session is an ordinary one: its default role, secondary roles
+    ALL, USE ROLE of any granted role."""
+    admin.execute("CREATE ROLE VIEWER")
+    admin.execute(f"GRANT ROLE VIEWER TO USER {USER}")
+    pat = rows(admin, f"ALTER USER {USER} ADD PROGRAMMATIC ACCESS TOKEN T2")[0]
+    params = emulator.connection_parameters(user=USER)
+    params.pop("password")
+    with snowflake.connector.connect(
+        **params, authenticator="PROGRAMMATIC_ACCESS_TOKEN", token=pat["token_secret"]
+    ) as conn:
+        cur = conn.cursor()
+        cur.execute("USE ROLE VIEWER")
+        assert allowed(route, str(token_of(conn)))  # MILVUS_ROLE, a secondary role, has the access

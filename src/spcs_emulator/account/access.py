@@ -155,7 +155,7 @@ class AccessControl:
         """The roles a session acts with, for statements and ingress alike: its primary role's closure
         plus, with secondary roles ALL, every role granted to its user."""
         roles = self.closure([session.role])
-        if session.secondary_all and session.role_restriction is None:
+        if session.uses_secondary_roles:
             roles |= self.granted_roles(session.user)
         return roles
 

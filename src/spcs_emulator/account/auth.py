@@ -129,21 +129,21 @@ def authenticate(state: AccountState, request: LoginRequest) -> User:
 
 def open_session(state: AccountState, user: User, request: LoginRequest) -> Session:
     granted = state.access.granted_roles(user.name)
-    role = None
+    restriction = None
     if (request.authenticator or "").upper() == "PROGRAMMATIC_ACCESS_TOKEN":
-        _, role = pat_role_restriction(user, request.token or "")
+        _, restriction = pat_role_restriction(user, request.token or "")
+    role = restriction
     if role is None and request.role:
         role = request.role.upper() if not request.role.startswith('"') else request.role.strip('"')
         if role not in granted:
             raise errors.login_role_not_granted(role)
     if role is None:
         role = user.default_role if user.default_role in granted else "PUBLIC"
-    restricted = role is not None and (request.authenticator or "").upper() == "PROGRAMMATIC_ACCESS_TOKEN"
     session = Session(
         user=user.name,
         role=role,
-        secondary_all="ALL" in user.default_secondary_roles and not restricted,
-        role_restriction=role if restricted else None,
+        secondary_all="ALL" in user.default_secondary_roles,
+        role_restriction=restriction,
     )
     if request.database and state.catalog.get(ast.DATABASE, (request.database.upper(),)):
         session.database = request.database.upper()

@@ -24,6 +24,11 @@ class Session:
     parameters: dict[str, Any] = field(default_factory=dict)
     id: int = field(default_factory=lambda: next(_ids))
 
+    @property
+    def uses_secondary_roles(self) -> bool:
+        """Whether the session acts with its user's other roles too: never with a role restriction."""
+        return self.secondary_all and self.role_restriction is None
+
     def context(self) -> dict[str, str | None]:
         return {
             "databaseName": self.database,

@@ -32,11 +32,11 @@ CONTEXT_FUNCTIONS: dict[str, Function] = {
         '{"roles":"'
         + (
             ",".join(sorted(str(r) for r in ctx.roles() - ctx.primary_roles()))
-            if ctx.session.secondary_all
+            if ctx.session.uses_secondary_roles
             else ""
         )
         + '","value":"'
-        + ("ALL" if ctx.session.secondary_all else "")
+        + ("ALL" if ctx.session.uses_secondary_roles else "")
         + '"}',
         "text",
     ),
