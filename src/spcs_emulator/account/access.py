@@ -119,10 +119,6 @@ class RoleGrant:
     created_on: dt.datetime = field(default_factory=now, compare=False)
 
 
-def service_role_key(service_fqn: tuple[str, ...], role: str) -> ServiceRole:
-    return ServiceRole(tuple(service_fqn), role)
-
-
 class AccessControl:
     def __init__(self) -> None:
         self.grants: list[PrivilegeGrant] = []

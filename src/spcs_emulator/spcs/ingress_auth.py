@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from spcs_emulator.account.access import RoleId, service_role_key
+from spcs_emulator.account.access import RoleId, ServiceRole
 from spcs_emulator.account.auth import (
     check_session,
     is_disabled,
@@ -101,6 +101,6 @@ def authorize_endpoint(
     if service.owner in roles:
         return True, user, "owner"
     for role, endpoints in service.service_roles.items():
-        if endpoint in endpoints and service_role_key(service.fqn, role) in roles:
+        if endpoint in endpoints and ServiceRole(service.fqn, role) in roles:
             return True, user, f"service role {role}"
     return False, user, f"user {user} has no role with access to endpoint {endpoint}"

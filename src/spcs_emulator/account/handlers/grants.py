@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from spcs_emulator import errors
-from spcs_emulator.account.access import ALL_PRIVILEGES, OWNERSHIP, RoleId, ServiceRole, service_role_key
+from spcs_emulator.account.access import ALL_PRIVILEGES, OWNERSHIP, RoleId, ServiceRole
 from spcs_emulator.account.objects import CatalogObject, family
 from spcs_emulator.account.registry import StatementContext
 from spcs_emulator.account.show import columns
@@ -116,7 +116,7 @@ def grant_role(ctx: StatementContext, stmt: ast.GrantRole) -> Result:
             raise errors.does_not_exist("Service role", f"{service.display}!{stmt.role.role}")
         if not (ctx.manages_grants() or access.holds(ctx.roles(), service.kind, service.fqn, OWNERSHIP)):
             raise errors.insufficient_privileges("service", service.display)
-        role_key = service_role_key(service.fqn, stmt.role.role)
+        role_key = ServiceRole(service.fqn, stmt.role.role)
     else:
         role_obj = _role(ctx, stmt.role)
         if not (ctx.manages_grants() or access.holds(ctx.roles(), ast.ROLE, role_obj.fqn, OWNERSHIP)):

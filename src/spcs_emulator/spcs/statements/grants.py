@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from spcs_emulator import errors
-from spcs_emulator.account.access import ServiceRole, service_role_key
+from spcs_emulator.account.access import ServiceRole
 from spcs_emulator.account.handlers.grants import object_roles
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.registry import Handler, StatementContext
@@ -25,7 +25,7 @@ def _service_role(
     endpoints = object_roles(ctx, service).get(target.role)  # as GRANT SERVICE ROLE reads them
     if endpoints is None:
         raise errors.does_not_exist("Service role", f"{service.display}!{target.role}")
-    return service, service_role_key(service.fqn, target.role), endpoints
+    return service, ServiceRole(service.fqn, target.role), endpoints
 
 
 def _grants_to_service_role(ctx: StatementContext, stmt: ast.ShowGrants) -> Result:
