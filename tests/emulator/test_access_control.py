@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import time
 
+import jwt
 import pytest
 import requests
 import snowflake.connector
@@ -203,10 +205,6 @@ def test_dropping_an_object_named_like_a_database_keeps_the_databases_grants(adm
 
 
 def _jwt_for_alice(key: rsa.RSAPrivateKey, public_b64: str, *, issued: float, expires: float) -> str:
-    import hashlib
-
-    import jwt
-
     fingerprint = base64.b64encode(hashlib.sha256(base64.b64decode(public_b64)).digest()).decode()
     claims = {
         "iss": f"EMULATED.ALICE.SHA256:{fingerprint}",
