@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
-from spcs_emulator.account.objects import now
+from spcs_emulator.account.objects import CONTAINER_KINDS, now
 from spcs_emulator.account.session import Session
 from spcs_emulator.sql import ast
 
@@ -217,10 +217,9 @@ class AccessControl:
         return None
 
     def forget_object(self, kind: str, fqn: tuple[str, ...]) -> None:
-        """Drop every grant on the object (and, for a schema or database, on what it contains). Only
-        those two contain anything: a warehouse, role or pool named like a database takes nothing of it."""
+        """Drop every grant on the object (and, for a schema or database, on what it contains)."""
         n = len(fqn)
-        contains = kind in (ast.DATABASE, ast.SCHEMA)
+        contains = kind in CONTAINER_KINDS
         self.grants = [
             g
             for g in self.grants

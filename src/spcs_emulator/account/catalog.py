@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from spcs_emulator import errors
-from spcs_emulator.account.objects import ACCOUNT_KINDS, SCHEMA_KINDS, CatalogObject, family
+from spcs_emulator.account.objects import ACCOUNT_KINDS, CONTAINER_KINDS, SCHEMA_KINDS, CatalogObject, family
 from spcs_emulator.account.session import Session
 from spcs_emulator.sql import ast
 
@@ -49,8 +49,11 @@ class Catalog:
                 del self._objects[key]
         return removed
 
-    def contents(self, fqn: tuple[str, ...]) -> list[CatalogObject]:
-        """Everything inside the database or schema ``fqn`` (schemas, and the objects in them)."""
+    def contents(self, kind: str, fqn: tuple[str, ...]) -> list[CatalogObject]:
+        """Everything inside the object: for a database or schema its schemas and the objects in them,
+        for any other kind nothing."""
+        if kind not in CONTAINER_KINDS:
+            return []
         n = len(fqn)
         return [obj for (_, key), obj in self._objects.items() if len(key) > n and key[:n] == fqn]
 

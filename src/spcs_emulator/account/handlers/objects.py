@@ -56,10 +56,9 @@ def create(ctx: StatementContext, stmt: ast.Create) -> Result:
 def drop_object(ctx: StatementContext, kind: ObjectKind, obj: CatalogObject) -> None:
     """The object and, for a database or schema, everything in it, each through its own kind's hook
     (a service stops, a stage's files go), innermost first."""
-    # Only databases and schemas contain anything: a warehouse, role or pool named like a database
-    # must take nothing of it (the red team's DROP WAREHOUSE <victim's database name>).
-    contents = ctx.state.catalog.contents(obj.fqn) if obj.kind in (ast.DATABASE, ast.SCHEMA) else []
-    for child in sorted(contents, key=lambda o: len(o.fqn), reverse=True):
+    for child in sorted(
+        ctx.state.catalog.contents(obj.kind, obj.fqn), key=lambda o: len(o.fqn), reverse=True
+    ):
         child_kind = ctx.registry.kind_of(child)
         if child_kind is not None:
             remove_object(ctx, child_kind, child)
