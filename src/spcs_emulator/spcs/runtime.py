@@ -5,7 +5,8 @@ directory, secret files, DNS files) and hands the container to a supervisor thre
 the kubelet SPCS runs on:
 
 - it starts the runtime kind's processes (``runtime_kinds``) below a watchdog in a session of their own
-  (``processes.Lifeline``: they die with the emulator), with an environment built from nothing
+  (``processes.Lifeline``: they die with the emulator), inside a bubblewrap sandbox that lets them
+  write only their own directories and volumes (``confinement``), with an environment built from nothing
   (``container_env``: the spec's env and secrets, the platform's ``SNOWFLAKE_*`` variables, the service
   DNS env of ``dns``, and an allowlist of the emulator's own variables such as PATH; never its
   credentials) and stdout+stderr captured into timestamped logs;
@@ -305,8 +306,7 @@ class LocalContainer:
         except (OSError, RuntimeError, ValueError) as exc:
             # A failure to start is a failed run: reported, counted and retried like a crash.
             message = f"Failed to start container {self.launch.container}: {exc}"
-            with self._logs.current.open("a", encoding="utf-8") as log:
-                log.write(f"{timestamp()} {message}\n")
+            self._log_lines((message,))
             with self._lock:
                 self._state = ("FAILED", message)
             return None
@@ -393,8 +393,7 @@ class LocalContainer:
     def _fail_run(self, proc: subprocess.Popen[bytes], message: str) -> bool:
         """End a run that cannot work (its processes are killed) and report why; it is retried later."""
         self._finish_run(proc)  # first: its log is complete before the reason is appended
-        with self._logs.current.open("a", encoding="utf-8") as log:
-            log.write(f"{timestamp()} {message}\n")
+        self._log_lines((message,))
         with self._lock:
             self._state = ("FAILED", message)
         return False
