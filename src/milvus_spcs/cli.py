@@ -294,6 +294,44 @@ images_app = typer.Typer(help="The Milvus and Jupyter images.")
 app.add_typer(images_app, name="images")
 
 
+@images_app.command("build")
+def images_build(
+    bases: Annotated[
+        str,
+        typer.Option(help="real (pull the pinned bases), local (stand-ins from Debian's packages), auto"),
+    ] = "auto",
+    tag: Annotated[str, typer.Option(help="tag of milvus-spcs/milvus and milvus-spcs/jupyter")] = "dev",
+) -> None:
+    """Build both images for linux/amd64; offline on stand-in bases where the real ones cannot be pulled."""
+    from datetime import UTC, datetime
+
+    from milvus_spcs.docker_engine import docker_engine_problem
+    from milvus_spcs.errors import HarnessError, PreflightError
+    from milvus_spcs.images.build import build_images
+    from milvus_spcs.images.commands import BuildLog
+    from milvus_spcs.images.standins import CACHE
+    from milvus_spcs.naming import image_tag_problem
+
+    log = BuildLog(CACHE / "logs" / f"build-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log")
+    try:
+        if image_tag_problem(tag) or tag == "latest":
+            raise PreflightError(f"--tag {image_tag_problem(tag) or 'latest moves: pin a tag'}")
+        problem = docker_engine_problem()
+        if problem:
+            raise PreflightError(
+                f"building images needs a Docker engine: {problem}", ["bash scripts/install-docker.sh"]
+            )
+        typer.echo(f"building (log: {log.path})")
+        for image in build_images(bases, tag, log):
+            typer.echo(image.line())
+    except PreflightError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from None
+    except HarnessError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from None
+
+
 @images_app.command("push")
 def images_push(
     repository: Annotated[str, typer.Option(help="DATABASE.SCHEMA.REPOSITORY (created beforehand)")],
@@ -303,13 +341,13 @@ def images_push(
     """Build both images for linux/amd64 and push them (needs a Docker engine)."""
     from milvus_spcs.config import resolve_config
     from milvus_spcs.errors import PreflightError
-    from milvus_spcs.images import push_images
+    from milvus_spcs.images.push import push_images
 
     try:
         config = resolve_config({"image_repository": repository, "image_tag": tag}, {})
         if tag == "latest":
             raise PreflightError("pin a tag: 'latest' is refused by the spec policy")
-        from milvus_spcs.backends.container import docker_engine_problem
+        from milvus_spcs.docker_engine import docker_engine_problem
 
         problem = docker_engine_problem()
         if problem:  # before touching Snowflake

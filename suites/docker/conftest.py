@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from fixtures.options import harness_config_of
-from milvus_spcs.backends.container import docker_engine_problem
+from milvus_spcs.docker_engine import docker_engine_problem
 from milvus_spcs.errors import HarnessError
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "images" / "compose.yaml"

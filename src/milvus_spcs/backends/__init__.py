@@ -12,7 +12,7 @@ BACKEND_NAMES = ("lite", "server", "container", "uri")
 
 
 def make_backend(
-    name: str, *, data_dir: Path, uri: str | None = None, image: str | None = None
+    name: str, *, data_dir: Path, uri: str | None = None, image: str | None = None, run_id: str = "local"
 ) -> MilvusBackend:
     """Build (not start) the backend called ``name``; unknown names fail before anything starts."""
     if name == "lite":
@@ -26,7 +26,7 @@ def make_backend(
     if name == "container":
         from milvus_spcs.backends.container import DEFAULT_IMAGE, ContainerBackend
 
-        return ContainerBackend(image or DEFAULT_IMAGE)
+        return ContainerBackend(image or DEFAULT_IMAGE, run_id)
     if name == "uri":
         from milvus_spcs.backends.uri import UriBackend
 

