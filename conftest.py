@@ -17,8 +17,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         if cfg.snowflake_connection
         else f"the bundled emulator, self-started (profile {cfg.emulator_profile})"
     )
-    return [
+    lines = [
         f"milvus-spcs: run={cfg.run_id} milvus-backend={cfg.milvus_backend} artifacts={cfg.run_artifacts}",
         f"milvus-spcs: -m spcs runs against {spcs}",
         report_line(),
     ]
+    if cfg.milvus_backend == "container":
+        from milvus_spcs.backends.container import header_line
+
+        lines.append(header_line(cfg.milvus_image))
+    return lines

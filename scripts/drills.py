@@ -8,6 +8,9 @@
                                                tree is left 15 s later
     python scripts/drills.py pytest-sigkill    pytest SIGKILLed mid-provisioning, then `milvus-spcs janitor
                                                --older-than 0s`: no labelled object and no container left
+    python scripts/drills.py container-sigkill pytest SIGKILLed with a testcontainers Milvus up (Ryuk off):
+                                               the container outlives it, labelled with the run, and
+                                               `milvus-spcs janitor --older-than 0s` removes it
 
 Each drill prints one `drill <name>: PASS|FAIL ...` line; any failure exits 1. `.ci/run` runs them all.
 """
@@ -171,6 +174,52 @@ def drill_pytest_sigkill(artifacts: Path) -> str:
     return f"pytest SIGKILLed mid-provisioning ({first[:100]}...); janitor left no object, no process"
 
 
+def drill_container_sigkill(artifacts: Path) -> str:
+    from milvus_spcs.backends.container import leftover_containers
+
+    image = os.environ.get("MILVUS_SPCS_MILVUS_IMAGE", "milvus-spcs/milvus:dev")
+    run_id = "dr" + os.urandom(2).hex()
+    log = artifacts / "drill-container-sigkill.log"
+    with named_emulator() as emu, log.open("wb") as out:
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-m",
+            "local",
+            "--milvus-backend",
+            "container",
+            "--milvus-image",
+            image,
+            "--run-id",
+            run_id,
+            "-p",
+            "no:cacheprovider",
+            "-q",
+        ]
+        run = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_for(
+                lambda: Probe(bool(leftover_containers(run_id)), True, "no container of the run yet"),
+                what=f"a container labelled with run {run_id}",
+                timeout=300,
+                interval=0.5,
+            )
+        finally:
+            run.kill()
+            run.wait()
+        left = leftover_containers(run_id)
+        if not left:
+            raise DrillFailed("the container went with pytest: nothing for the janitor to prove")
+        sweep = emu.cli("janitor", "--older-than", "0s")
+        if sweep.returncode != 0:
+            raise DrillFailed(f"janitor failed ({sweep.returncode}): {sweep.stderr[-1500:]}")
+        after = leftover_containers(run_id)
+        if after:
+            raise DrillFailed(f"the janitor left containers {after}: {sweep.stdout[-1500:]}")
+    return f"pytest SIGKILLed with {', '.join(left)} up; janitor removed it (image {image})"
+
+
 def _service_exists(emu: NamedEmulator) -> Probe[bool]:
     status = labelled_objects(emu)
     return Probe(bool(re.search(r"service \S+", status)), True, status[-200:])
@@ -181,6 +230,7 @@ DRILLS = {
     "concurrent-named": drill_concurrent_named,
     "emulator-sigkill": drill_emulator_sigkill,
     "pytest-sigkill": drill_pytest_sigkill,
+    "container-sigkill": drill_container_sigkill,
 }
 
 

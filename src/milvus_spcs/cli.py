@@ -249,7 +249,9 @@ def janitor(
     older_than: Annotated[str, typer.Option(help="e.g. 6h, 30m, 2d")],
     connection: Connection = None,
 ) -> None:
-    """Remove every labelled run older than the given age (leaked by crashed runs)."""
+    """Remove every labelled run older than the given age (leaked by crashed runs): its Snowflake
+    objects, and the local Docker containers the harness started for it (when an engine answers)."""
+    from milvus_spcs.docker_engine import sweep_containers
     from milvus_spcs.stack.janitor import parse_duration, sweep
     from milvus_spcs.stack.sql_runner import SqlRunner
 
@@ -257,6 +259,8 @@ def janitor(
         age = parse_duration(older_than)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--older-than") from None
+    containers = sweep_containers(age, report=typer.echo)
+    typer.echo(f"removed {len(containers)} container(s)")
     removed = sweep(SqlRunner(_target(connection), []), age, report=typer.echo, progress=_progress())
     typer.echo(f"removed {len(removed)} run(s): {', '.join(r.run_id for r in removed) or '-'}")
 

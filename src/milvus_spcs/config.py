@@ -35,6 +35,12 @@ SETTINGS: dict[str, Setting] = {
     "milvus_image": Setting(
         "--milvus-image", "MILVUS_SPCS_MILVUS_IMAGE", None, "Milvus image for the container backend"
     ),
+    "image_bases": Setting(
+        "--image-bases",
+        "MILVUS_SPCS_IMAGE_BASES",
+        "auto",
+        "bases of the images -m docker builds: real, local (stand-ins) or auto (default)",
+    ),
     "artifacts_dir": Setting(
         "--artifacts-dir", "MILVUS_SPCS_ARTIFACTS", "artifacts", "where logs and reports of a run go"
     ),
@@ -90,6 +96,7 @@ class HarnessConfig:
     milvus_uri: str | None
     milvus_image: str | None
     artifacts_dir: Path
+    image_bases: str = "auto"
     snowflake_connection: str | None = None
     keep_stack: bool = False
     image_tag: str | None = None
@@ -155,6 +162,9 @@ def resolve_config(options: Mapping[str, str | None], env: Mapping[str, str]) ->
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){2}", repository):
             raise PreflightError(f"--image-repository {repository!r} must be DATABASE.SCHEMA.REPOSITORY")
         repository = repository.upper()
+    image_bases = pick("image_bases") or "auto"
+    if image_bases not in ("real", "local", "auto"):
+        raise PreflightError(f"unknown image bases {image_bases!r}", ["choose real, local or auto"])
     artifacts_dir = Path(pick("artifacts_dir") or "artifacts")
     problem = put_path_problem(artifacts_dir)  # the run's specs are PUT from inside it
     if problem:
@@ -165,6 +175,7 @@ def resolve_config(options: Mapping[str, str | None], env: Mapping[str, str]) ->
         milvus_uri=uri,
         milvus_image=pick("milvus_image"),
         artifacts_dir=artifacts_dir,
+        image_bases=image_bases,
         snowflake_connection=connection,
         keep_stack=str(pick("keep_stack") or "").lower() in TRUE_WORDS,
         image_tag=tag,

@@ -53,7 +53,7 @@ def image_labels(reference: str) -> dict[str, str] | None:
 def describe_labels(reference: str, labels: dict[str, str] | None) -> str:
     """``<ref>: stand-in (Milvus 2.3.5)``, ``<ref>: real base (Milvus 2.6.10)`` or ``<ref>: not present``."""
     if labels is None:
-        return f"{reference}: not present"
+        return f"{reference}: not on the engine (milvus-spcs images build)"
     version = labels.get(MILVUS_VERSION_LABEL)
     milvus = f"Milvus {version}" if version else "no Milvus"
     kind = "stand-in" if STANDIN_LABEL in labels else "real base"

@@ -22,9 +22,10 @@ def emulated_milvus() -> str:
 
 
 def pinned_milvus() -> str:
-    """The milvusdb/milvus tag images/milvus/Dockerfile builds from."""
+    """The milvusdb/milvus tag images/milvus/Dockerfile builds from (its MILVUS_BASE default)."""
     try:
-        found = re.search(r"^FROM\s+.*milvusdb/milvus:v?(\S+)", MILVUS_DOCKERFILE.read_text(), re.MULTILINE)
+        text = MILVUS_DOCKERFILE.read_text()
+        found = re.search(r"^ARG\s+MILVUS_BASE=milvusdb/milvus:v?(\S+)", text, re.MULTILINE)
     except OSError:
         return "unknown"
     return found.group(1) if found else "unknown"

@@ -62,12 +62,16 @@ class ContainerBackend(MilvusBackend):
         if problem:
             raise BackendUnavailable(f"--milvus-backend container needs a Docker engine: {problem}")
         self._labels = require_image(self.image)
-        from testcontainers.core.config import testcontainers_config
-        from testcontainers.milvus import MilvusContainer
+        from testcontainers.community.milvus import MilvusContainer
+        from testcontainers.core.config import ConnectionMode, testcontainers_config
 
         if not ryuk_available():
             # Ryuk would be pulled from Docker Hub; the run label and the janitor do its job instead.
             testcontainers_config.ryuk_disabled = True
+        if testcontainers_config.connection_mode_override is None:
+            # Ports are published on the engine host's loopback, so reach them there, even when this
+            # process itself runs in a container (testcontainers would then try the bridge gateway).
+            testcontainers_config.connection_mode_override = ConnectionMode.docker_host
         container = MilvusContainer(image=self.image)
         # Loopback only: 9091 serves /healthz (the wait) and /management (CVE-2026-26190).
         for port in list(container.ports):
@@ -97,3 +101,15 @@ def leftover_containers(run_id: str) -> list[str]:
         return [c.name for c in client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"})]
     finally:
         client.close()
+
+
+def header_line(image: str | None) -> str:
+    """The pytest header's line for the container backend: which image, and whether it is a stand-in."""
+    reference = image or DEFAULT_IMAGE
+    problem = docker_engine_problem()
+    described = (
+        f"{reference} (no engine: {problem})"
+        if problem
+        else describe_labels(reference, image_labels(reference))
+    )
+    return f"milvus-spcs: container backend image {described}"

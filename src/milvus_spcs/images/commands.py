@@ -47,6 +47,7 @@ class BuildLog:
             done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             raise HarnessError(f"{what}: no result within {timeout:.0f}s") from None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as log:
             log.write(f"\n$ {' '.join(args)}\n{done.stdout}{done.stderr}")
         if done.returncode != 0:
