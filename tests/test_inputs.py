@@ -19,9 +19,9 @@ import pytest
 import snowflake.connector
 from snowflake.connector.errors import ProgrammingError
 
-from milvus_spcs.images import push as images
 from milvus_spcs.config import resolve_config
 from milvus_spcs.errors import HarnessError, PreflightError
+from milvus_spcs.images import push as images
 from milvus_spcs.naming import LABEL_PATTERN, StackNames, check_run_id
 from milvus_spcs.specs import SpecError, render_spec, spec_variables
 from milvus_spcs.sqlfiles import put_file, render
