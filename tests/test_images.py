@@ -52,9 +52,30 @@ def arguments_of(path: Path, keyword: str) -> list[str]:
 
 
 def base_image(path: Path) -> str:
+    """The real base: FROM names a build argument whose default is the pinned image (stand-ins are
+    passed in by `milvus-spcs images build --bases local`)."""
     (from_line,) = arguments_of(path, "FROM")
     assert "--platform=linux/amd64" in from_line, f"{path}: SPCS runs linux/amd64 only"
-    return from_line.split()[-1]
+    reference = from_line.split()[-1]
+    argument = re.fullmatch(r"\$\{(\w+)\}", reference)
+    assert argument, f"{path}: FROM takes its base from a build argument, not {reference}"
+    defaults = dict(a.split("=", 1) for a in arguments_of(path, "ARG") if "=" in a)
+    return defaults[argument.group(1)]
+
+
+DOCKERFILES = [
+    MILVUS_DOCKERFILE,
+    JUPYTER_DOCKERFILE,
+    *sorted((ROOT / "images" / "standin").glob("*/Dockerfile")),
+]
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT / "images")))
+def test_no_build_step_needs_a_remote_frontend(dockerfile: Path) -> None:
+    """A `# syntax=` line or a heredoc makes BuildKit pull a frontend image from Docker Hub."""
+    text = dockerfile.read_text()
+    assert not re.search(r"^#\s*syntax\s*=", text, re.MULTILINE | re.IGNORECASE)
+    assert not any(HEREDOC.search(arguments) for _, arguments in instructions(dockerfile))
 
 
 @pytest.mark.parametrize("dockerfile", [MILVUS_DOCKERFILE, JUPYTER_DOCKERFILE], ids=["milvus", "jupyter"])
@@ -89,7 +110,9 @@ def test_milvus_runs_standalone_with_embedded_etcd_on_loopback_and_local_storage
     env = " ".join(arguments_of(MILVUS_DOCKERFILE, "ENV"))
     for setting in ("ETCD_USE_EMBED=true", "ETCD_DATA_DIR=/var/lib/milvus/etcd", "COMMON_STORAGETYPE=local"):
         assert setting in env
-    assert "listen-client-urls: http://127.0.0.1:2379" in text  # etcd unreachable from outside
+    assert "COPY embedEtcd.yaml user.yaml /milvus/configs/" in text
+    etcd = yaml.safe_load((MILVUS_DOCKERFILE.parent / "embedEtcd.yaml").read_text())
+    assert etcd["listen-client-urls"] == "http://127.0.0.1:2379"  # etcd unreachable from outside
 
 
 def test_jupyter_image_is_offline_with_the_notebook_and_the_project() -> None:
@@ -137,7 +160,23 @@ def test_compose_publishes_only_on_loopback_and_never_health_or_etcd(compose: di
         for port in service.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
             container_port = int(str(port).rsplit(":", 1)[1].split("/")[0])
-            assert container_port not in (9091, 2379), f"{name} publishes {container_port}"
+            assert container_port not in (9091, 2379, 19530), f"{name} publishes {container_port}"
+
+
+def test_compose_gives_milvus_no_route_out(compose: dict[str, Any]) -> None:
+    milvus = compose["services"]["milvus"]
+    assert milvus["networks"] == ["private"]
+    assert "ports" not in milvus
+    assert compose["networks"]["private"]["internal"] is True
+    ingress = compose["networks"]["ingress"]["driver_opts"]
+    assert ingress["com.docker.network.bridge.enable_ip_masquerade"] == "false"
+
+
+def test_compose_builds_on_the_real_bases_unless_told(compose: dict[str, Any]) -> None:
+    milvus, jupyter = compose["services"]["milvus"]["build"], compose["services"]["jupyter"]["build"]
+    assert milvus["args"]["MILVUS_BASE"] == f"${{MILVUS_BASE:-{base_image(MILVUS_DOCKERFILE)}}}"
+    assert jupyter["args"]["PYTHON_BASE"] == f"${{PYTHON_BASE:-{base_image(JUPYTER_DOCKERFILE)}}}"
+    assert {milvus["network"], jupyter["network"]} == {"${MILVUS_SPCS_BUILD_NETWORK:-default}"}
 
 
 def test_compose_runs_both_images_as_spcs_would(compose: dict[str, Any]) -> None:

@@ -60,7 +60,10 @@ class ContainerBackend(MilvusBackend):
     def _launch(self) -> str:
         problem = docker_engine_problem()
         if problem:
-            raise BackendUnavailable(f"--milvus-backend container needs a Docker engine: {problem}")
+            raise BackendUnavailable(
+                f"--milvus-backend container needs a Docker engine: {problem} "
+                "(bash scripts/install-docker.sh)"
+            )
         self._labels = require_image(self.image)
         from testcontainers.community.milvus import MilvusContainer
         from testcontainers.core.config import ConnectionMode, testcontainers_config

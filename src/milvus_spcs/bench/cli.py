@@ -53,6 +53,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--milvus-uri", default=None, help="the Milvus of backend uri")
     p.add_argument(
+        "--milvus-image", default=None, help="the container backend's image (e.g. milvus-spcs/milvus:dev)"
+    )
+    p.add_argument(
         "--snowflake-connection",
         default=None,
         help="spcs: connections.toml entry (default: self-started emulator)",
@@ -78,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         quick=args.quick,
         cache_dir=args.cache_dir,
         milvus_uri=args.milvus_uri,
+        milvus_image=args.milvus_image,
         snowflake_connection=args.snowflake_connection,
         image_repository=args.image_repository,
         image_tag=args.image_tag,

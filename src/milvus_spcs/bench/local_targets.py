@@ -88,12 +88,12 @@ def bind_every_address(port: int) -> socket.socket | None:
     return sock
 
 
-def make_target(name: str, data_dir: Path, uri: str | None) -> MilvusBackend:
+def make_target(name: str, data_dir: Path, uri: str | None, image: str | None = None) -> MilvusBackend:
     if name == "lite":
         return LiteProcessBackend(data_dir)
     if name == "server":
         return ServerOnFreePorts(data_dir)
-    return make_backend(name, data_dir=data_dir, uri=uri)
+    return make_backend(name, data_dir=data_dir, uri=uri, image=image, run_id="bench")
 
 
 def serving_pid(backend: MilvusBackend) -> int | None:

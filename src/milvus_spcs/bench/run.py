@@ -33,6 +33,7 @@ class Options:
     cache_dir: Path = Path(".cache/scale")
     data_dir: Path = Path("artifacts/scale/data")  # each local backend's data and logs
     milvus_uri: str | None = None
+    milvus_image: str | None = None  # the container backend's image (default: the pinned real one)
     snowflake_connection: str | None = None
     image_repository: str | None = None
     image_tag: str | None = None
@@ -60,7 +61,7 @@ def start_local(name: str, options: Options, report: Callable[[str], None]) -> t
     for attempt in range(1, START_ATTEMPTS + 1):
         data = options.data_dir / name
         shutil.rmtree(data, ignore_errors=True)
-        backend = make_target(name, data, options.milvus_uri)
+        backend = make_target(name, data, options.milvus_uri, options.milvus_image)
         started = time.perf_counter()
         try:
             uri = backend.start(ready_timeout=START_TIMEOUT)
