@@ -138,6 +138,7 @@ def build_images(mode: str, tag: str, log: BuildLog, *, prefix: str = IMAGE_PREF
             [
                 "docker",
                 "build",
+                "--force-rm",
                 "--platform",
                 "linux/amd64",
                 *network,

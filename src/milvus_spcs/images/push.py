@@ -61,6 +61,7 @@ def _build_and_push(url: str, tag: str) -> list[str]:
             [
                 "docker",
                 "build",
+                "--force-rm",
                 "--platform",
                 "linux/amd64",
                 "-t",

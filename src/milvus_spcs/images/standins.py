@@ -27,7 +27,8 @@ CACHE = REPO_ROOT / ".cache" / "images"
 SUITE = "bookworm"
 ROOTFS_IMAGE = f"milvus-spcs/standin-rootfs:{SUITE}"
 PYTHON_IMAGE = "milvus-spcs/standin-python:3.11"
-MILVUS_IMAGE = "milvus-spcs/standin-milvus"  # tagged with the `milvus` package's version
+MILVUS_IMAGE = "milvus-spcs/standin-milvus"  # tagged with its wheelhouse; a label names its Milvus
+WHEELS_LABEL = "io.milvus-spcs.wheels"  # which wheelhouse a stand-in was built from
 STANDIN_DIR = REPO_ROOT / "images" / "standin"
 # What the stand-ins need from Debian: Python with venv, certificates, curl for health checks.
 DEBIAN_PACKAGES = ("python3", "python3-venv", "ca-certificates", "curl")
@@ -108,13 +109,17 @@ def manylinux_platforms(glibc_minor: int = 36) -> list[str]:
     return [*tags, "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
 
 
+def wheels_key(python_version: str) -> str:
+    """Names one wheelhouse: the Python it is for and every requirement."""
+    return hashlib.sha256("\n".join([python_version, *jupyter_requirements()]).encode()).hexdigest()[:16]
+
+
 def ensure_wheels(log: BuildLog, python_version: str) -> Path:
     """A wheelhouse for ``python_version`` on x86_64 Linux, fetched once per set of requirements.
 
     Returns the folder that holds ``wheels/`` (the python stand-in's build context)."""
-    requirements = jupyter_requirements()
     house = CACHE / "wheelhouse"
-    key = hashlib.sha256("\n".join([python_version, *requirements]).encode()).hexdigest()
+    key = wheels_key(python_version)
     stamp = house / "stamp"
     if stamp.exists() and stamp.read_text() == key:
         return house
@@ -138,13 +143,19 @@ def ensure_wheels(log: BuildLog, python_version: str) -> Path:
             "--abi",
             "cp311",
             *platforms,
-            *requirements,
+            *jupyter_requirements(),
         ],
         what="pip download of the stand-ins' wheels",
         timeout=PIP_SECONDS,
     )
     stamp.write_text(key)
     return house
+
+
+def current(reference: str, key: str) -> bool:
+    """The engine already has this stand-in, built from the same wheelhouse (the engine's image store
+    is the cache that outlives a fresh clone)."""
+    return (image_labels(reference) or {}).get(WHEELS_LABEL) == key
 
 
 def build_python(log: BuildLog) -> str:
@@ -155,6 +166,7 @@ def build_python(log: BuildLog) -> str:
         [
             "docker",
             "build",
+            "--force-rm",
             "--network",
             "none",
             "--build-arg",
@@ -172,12 +184,16 @@ def build_python(log: BuildLog) -> str:
 
 
 def build_milvus(log: BuildLog) -> str:
-    """The milvusdb/milvus stand-in, tagged with the Milvus release it runs."""
+    """The milvusdb/milvus stand-in (the Milvus release it runs is in its labels)."""
     rootfs = ensure_rootfs(log)
-    house = ensure_wheels(log, rootfs_python(log, rootfs))
+    python_version = rootfs_python(log, rootfs)
+    key = wheels_key(python_version)
+    reference = f"{MILVUS_IMAGE}:{key}"
+    if current(reference, key):
+        return reference
+    house = ensure_wheels(log, python_version)
     (wheel,) = (house / "wheels").glob("milvus-*.whl")
     version = wheel.name.split("-")[1]
-    reference = f"{MILVUS_IMAGE}:{version}"
     with tempfile.TemporaryDirectory(dir=CACHE) as context:
         (Path(context) / "wheels").mkdir()
         shutil.copy(wheel, Path(context) / "wheels")
@@ -186,6 +202,7 @@ def build_milvus(log: BuildLog) -> str:
             [
                 "docker",
                 "build",
+                "--force-rm",
                 "--network",
                 "none",
                 "--build-arg",
@@ -194,6 +211,8 @@ def build_milvus(log: BuildLog) -> str:
                 f"MILVUS_VERSION={version}",
                 "--label",
                 f"{MILVUS_VERSION_LABEL}={version}",
+                "--label",
+                f"{WHEELS_LABEL}={key}",
                 "-t",
                 reference,
                 "-f",
