@@ -76,6 +76,9 @@ if engine_answers; then
   if ! compose_available; then
     say "note: no compose (docker compose or docker-compose): pytest -m docker will skip" >&2
   fi
+  if ! command -v mmdebstrap >/dev/null 2>&1; then
+    say "note: no mmdebstrap: images build --bases local cannot make stand-ins (apt-get install mmdebstrap)" >&2
+  fi
   exit 0
 fi
 command -v docker >/dev/null 2>&1 || say "no docker CLI yet: it comes with docker.io"

@@ -261,6 +261,9 @@ def janitor(
         raise typer.BadParameter(str(exc), param_hint="--older-than") from None
     containers = sweep_containers(age, report=typer.echo)
     typer.echo(f"removed {len(containers)} container(s)")
+    if connection is None:
+        typer.echo("no --snowflake-connection: only local containers were swept")
+        return
     removed = sweep(SqlRunner(_target(connection), []), age, report=typer.echo, progress=_progress())
     typer.echo(f"removed {len(removed)} run(s): {', '.join(r.run_id for r in removed) or '-'}")
 
