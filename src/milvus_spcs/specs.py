@@ -259,6 +259,20 @@ def _block_volume_violation(container: Mapping[str, Any], volumes: Mapping[Any, 
     )
 
 
+def _snapshot_on_delete_problem(volume: str, block_config: Any) -> str | None:
+    """Since the 2026_01 bundle (BCR-2206), deleting a block volume (DROP SERVICE ... FORCE, ALTER COMPUTE
+    POOL ... STOP ALL: every teardown) first snapshots it and bills the snapshot for 7 days, unless
+    blockConfig.snapshotOnDelete is false. Its default is true, so the spec must say which it wants."""
+    value = block_config.get("snapshotOnDelete") if isinstance(block_config, dict) else None
+    if isinstance(value, bool):
+        return None
+    return (
+        f"block volume '{volume}' must set blockConfig.snapshotOnDelete explicitly: by default (true) "
+        "every teardown leaves a SYS_BACKUP_ON_DELETE snapshot, kept and billed for 7 days (BCR-2206); "
+        "false opts out"
+    )
+
+
 def check_spec_policy(spec: Mapping[str, Any], known_secrets: Iterable[str] = ()) -> list[str]:
     """Every policy violation of a parsed spec (see :func:`parse_spec`); an empty list means it passes.
 
@@ -284,6 +298,10 @@ def check_spec_policy(spec: Mapping[str, Any], known_secrets: Iterable[str] = ()
                 f"volume '{name}' uses Stage Mount V1 (source: \"{source}\"), rejected since the 2026_08 "
                 'bundle (bcr-2449); use source: stage with stageConfig: {name: "@db.schema.stage/path"}'
             )
+        if source == "block":
+            problem = _snapshot_on_delete_problem(str(name), volume.get("blockConfig"))
+            if problem:
+                problems.append(problem)
 
     for container in _containers(spec):
         name = str(container.get("name", "?"))

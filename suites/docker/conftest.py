@@ -95,7 +95,8 @@ def docker_setup() -> list[str]:
 
 @pytest.fixture(scope="session")
 def docker_cleanup() -> list[str]:
-    # None here: compose_always_down saves the logs and then brings the project down, once, in every case.
+    # None here: compose_always_down saves the logs, then brings the project down (its volumes and the
+    # images it built), once, in every case.
     return []
 
 
@@ -182,7 +183,7 @@ def compose_always_down(
     artifacts = harness_config_of(pytestconfig).run_artifacts
     artifacts.mkdir(parents=True, exist_ok=True)
     (artifacts / "compose.log").write_text(compose.run("logs", "--no-color", check=False))
-    compose.run("down", "--volumes", "--remove-orphans", "--timeout", "30", check=False)
+    compose.run("down", "--volumes", "--remove-orphans", "--rmi", "local", "--timeout", "30", check=False)
 
 
 @pytest.fixture(scope="session")
@@ -195,9 +196,12 @@ def stack(
 ) -> ComposeStack:
     compose = ComposeStack(docker_compose_project_name, compose_env, docker_services)
     compose.wait_healthy()
+    # Which images ran, stand-ins named as such: on the terminal, past the output capture.
     reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-    for service, container in compose.containers().items():
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+    for service, container in sorted(compose.containers().items()):
         line = f"milvus-spcs: compose {service} image {describe_image(container.image.tags[0])}"
-        if reporter is not None:
-            reporter.write_line(line)
+        if reporter is not None and capture is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(line)
     return compose

@@ -20,7 +20,8 @@ from milvus_spcs.errors import HarnessError
 from milvus_spcs.naming import LABEL_PATTERN, LABEL_PREFIX, StackNames, check_run_id, printable
 from milvus_spcs.paths import REPO_ROOT
 from milvus_spcs.sqlfiles import load_sql_dir
-from milvus_spcs.stack.progress import NoProgress, Progress, reported_step
+from milvus_spcs.stack.progress import NoProgress, Progress, ProgressEvent, reported_step
+from milvus_spcs.stack.snapshots import drop_backup_snapshots
 from milvus_spcs.stack.sql_runner import SqlRunner
 
 log = logging.getLogger(__name__)
@@ -224,8 +225,19 @@ def teardown_run(runner: SqlRunner, run_id: str, *, progress: Progress | None = 
     progress = progress or NoProgress()
     names = StackNames(check_run_id(run_id))
     teardown = load_sql_dir(REPO_ROOT / "sql")["90_teardown.sql"]
+    statements = teardown.statements(names.variables())
+    # Between the services' drops and the database's: the backups SPCS may have taken of the run's
+    # block volumes (BCR-2206; a spec without snapshotOnDelete: false), which are billed for a week.
+    services_end = max(i for i, s in enumerate(statements) if s.upper().startswith("DROP SERVICE")) + 1
+    schema = f"{names.database}.{names.schema}"
+    services = [f"{schema}.{names.milvus_service}", f"{schema}.{names.jupyter_service}"]
     with progress.phase(f"removing run {run_id}"):
-        runner.run(teardown.statements(names.variables()), around=statement_progress(progress))
+        runner.run(statements[:services_end], around=statement_progress(progress))
+        for name in drop_backup_snapshots(runner, "SYSADMIN", schema, services):
+            progress.emit(ProgressEvent.now("teardown", "state", f"dropped backup {name}"))
+        # Each run() is a new session: the rest starts in the role the services were dropped as.
+        role = next(s for s in reversed(statements[:services_end]) if s.upper().startswith("USE ROLE"))
+        runner.run([role, *statements[services_end:]], around=statement_progress(progress))
 
 
 def sweep(

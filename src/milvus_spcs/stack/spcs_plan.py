@@ -27,6 +27,7 @@ from milvus_spcs.sqlfiles import SQL_DIR, SqlFile, load_sql_dir, put_file, rende
 from milvus_spcs.stack.plan import Action, Plan, Step
 from milvus_spcs.stack.progress import NoProgress, Progress, ProgressEvent
 from milvus_spcs.stack.service_status import ingress_url, pool_ready, service_running
+from milvus_spcs.stack.snapshots import drop_backup_snapshots
 from milvus_spcs.stack.sql_runner import SqlRunner
 from milvus_spcs.target import Target
 from milvus_spcs.waits import Probe, wait_for
@@ -262,6 +263,8 @@ class StackStep:
     after: tuple[str, ...] = ()
     undoable: bool = False
     wait: StepAction | None = None
+    # The service variable whose block-volume backups (BCR-2206) the undo removes after the drop.
+    backups_of: str | None = None
 
     def __post_init__(self) -> None:
         if (self.sql is None) == (self.action is None):
@@ -284,6 +287,7 @@ STACK_STEPS = (
         after=("pool_milvus", "images", "specs", "network", "grants"),
         undoable=True,
         wait=wait_for_milvus_service,
+        backups_of="milvus_service",
     ),
     StackStep(
         "service_jupyter",
@@ -301,9 +305,12 @@ STACK_STEPS = (
 def plan_step(context: ProvisioningContext, step: StackStep) -> Step:
     """The executor's form of ``step``. Its SQL and its undo are rendered now, so that a file that does
     not render fails preflight, before anything is created."""
-    undo = None
+    undo: Action | None = None
     if step.undoable:
         undo = partial(context.runner.run, context.statements(context.undo_files[f"{step.name}.sql"]))
+        if step.backups_of is not None:
+            service = context.variables[step.backups_of]
+            undo = partial(_undo_then_drop_backups, context, step.name, undo, service)
     if step.sql is not None:
         run: Action = partial(context.runner.run, context.statements(context.files[step.sql]))
         description = step.sql
@@ -312,6 +319,19 @@ def plan_step(context: ProvisioningContext, step: StackStep) -> Step:
         run, description = partial(step.action, context), step.description
     wait = partial(step.wait, replace(context, step=step.name)) if step.wait is not None else None
     return Step(step.name, run, undo=undo, after=step.after, wait=wait, description=description)
+
+
+def _undo_then_drop_backups(
+    context: ProvisioningContext, step: str, undo: Callable[[], object], service: str
+) -> None:
+    """Drop the service, then any snapshot SPCS took of its block volume on the way (a spec without
+    snapshotOnDelete: false; BCR-2206): it would be billed for a week."""
+    undo()
+    dropped = drop_backup_snapshots(
+        context.runner, "SYSADMIN", context.schema, [f"{context.schema}.{service}"]
+    )
+    if dropped:
+        context.progress.emit(ProgressEvent.now(step, "state", f"dropped backup {', '.join(dropped)}"))
 
 
 def new_stack_state(names: StackNames, image_tag: str | None) -> StackState:

@@ -48,6 +48,7 @@ ALL_PRIVILEGES: dict[str, tuple[str, ...]] = {
         "CREATE NETWORK RULE",
         "CREATE IMAGE REPOSITORY",
         "CREATE SERVICE",
+        "CREATE SNAPSHOT",
     ),
     ast.WAREHOUSE: ("USAGE", "OPERATE", "MONITOR", "MODIFY", "APPLYBUDGET"),
     ast.STAGE: ("READ", "WRITE"),
@@ -57,6 +58,7 @@ ALL_PRIVILEGES: dict[str, tuple[str, ...]] = {
     ast.INTEGRATION: ("USAGE",),
     ast.SECRET: ("USAGE", "READ"),
     ast.NETWORK_RULE: (),
+    ast.SNAPSHOT: ("USAGE",),
 }
 
 # Account privileges of a fresh account. CREATE COMPUTE POOL for SYSADMIN is an assumption the

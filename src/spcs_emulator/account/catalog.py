@@ -20,6 +20,7 @@ KIND_WORDS = {  # how messages name a kind ("Service 'X' does not exist ...")
     ast.ROLE: "Role",
     ast.USER: "User",
     ast.SECRET: "Secret",
+    ast.SNAPSHOT: "Snapshot",
     ast.NETWORK_RULE: "Network rule",
     ast.INTEGRATION: "Integration",
 }

@@ -21,7 +21,9 @@ ACCOUNT_KINDS = frozenset(
 # The only kinds with objects inside them (their fqn is a prefix of their contents'). Other account
 # objects share the one-part fqn space: a warehouse named like a database contains nothing of it.
 CONTAINER_KINDS = frozenset({ast.DATABASE, ast.SCHEMA})
-SCHEMA_KINDS = frozenset({ast.STAGE, ast.IMAGE_REPOSITORY, ast.SERVICE, ast.NETWORK_RULE, ast.SECRET})
+SCHEMA_KINDS = frozenset(
+    {ast.STAGE, ast.IMAGE_REPOSITORY, ast.SERVICE, ast.NETWORK_RULE, ast.SECRET, ast.SNAPSHOT}
+)
 # Both integration flavours live in one namespace, as in Snowflake.
 INTEGRATION_KINDS = frozenset({ast.INTEGRATION, ast.EXTERNAL_ACCESS_INTEGRATION, ast.SECURITY_INTEGRATION})
 

@@ -1,4 +1,4 @@
-"""What SPCS adds to an account: the compute pool and service kinds, CREATE SERVICE, the SPCS SHOW
+"""What SPCS adds to an account: the compute pool, service and snapshot kinds, CREATE SERVICE, the SPCS SHOW
 listings and service-role grants, the SYSTEM$ functions, and the control plane they all drive."""
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from spcs_emulator.spcs.statements.grants import spcs_show_grants
 from spcs_emulator.spcs.statements.pools import POOL_KIND
 from spcs_emulator.spcs.statements.services import SERVICE_KIND, create_service
 from spcs_emulator.spcs.statements.show import spcs_show
+from spcs_emulator.spcs.statements.snapshots import SNAPSHOT_KIND
 from spcs_emulator.sql import ast
 
 
 def register_spcs(account: Account, control: ControlPlane) -> None:
     """Make ``account`` an SPCS account driven by ``control`` (once, before it serves)."""
     account.state.extensions.add(control)
-    account.add_kinds([POOL_KIND, SERVICE_KIND])
+    account.add_kinds([POOL_KIND, SERVICE_KIND, SNAPSHOT_KIND])
     account.add_functions(SPCS_FUNCTIONS)
     account.add_handlers(
         {

@@ -57,6 +57,11 @@ class Volume:
     source: str
     size: str | None
     stage: str | None
+    # blockConfig (block volumes): SPCS snapshots the volume before deleting it unless this is false
+    # (BCR-2206, 2026_01; "defaults to true for services and false for jobs"), and drops that snapshot
+    # after snapshotDeleteAfter ("(<hours>h)|(<days>d)", default 7 days).
+    snapshot_on_delete: bool = True
+    snapshot_delete_after: str = "7d"
 
 
 @dataclass(frozen=True)
@@ -199,7 +204,25 @@ def _volume(raw: Any) -> Volume:
     size = raw.get("size")
     if source in ("block", "memory") and size is None:
         raise errors.invalid_spec(f"volume {name}: source {source} needs a size")
-    return Volume(name, source, None if size is None else str(size), stage)
+    on_delete, delete_after = _block_config(name, raw.get("blockConfig"))
+    return Volume(name, source, None if size is None else str(size), stage, on_delete, delete_after)
+
+
+def _block_config(volume: str, raw: Any) -> tuple[bool, str]:
+    """(snapshotOnDelete, snapshotDeleteAfter) of a volume's blockConfig, with SPCS's defaults."""
+    if raw is None:
+        return True, "7d"
+    if not isinstance(raw, dict):
+        raise errors.invalid_spec(f"volume {volume}: blockConfig must be a mapping")
+    on_delete = raw.get("snapshotOnDelete", True)
+    if not isinstance(on_delete, bool):
+        raise errors.invalid_spec(f"volume {volume}: blockConfig.snapshotOnDelete must be true or false")
+    delete_after = raw.get("snapshotDeleteAfter", "7d")
+    if not isinstance(delete_after, str) or not re.fullmatch(r"[1-9][0-9]{0,4}[hd]", delete_after):
+        raise errors.invalid_spec(
+            f"volume {volume}: blockConfig.snapshotDeleteAfter must look like <hours>h or <days>d"
+        )
+    return on_delete, delete_after
 
 
 MAX_SPEC_NODES = 20_000  # a real spec has a few hundred; aliases must not multiply it (a "billion laughs")

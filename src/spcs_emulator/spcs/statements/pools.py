@@ -12,6 +12,7 @@ from spcs_emulator.account.show import columns, owner_of, tf
 from spcs_emulator.results import Result, status, table
 from spcs_emulator.spcs.statements.common import control_plane, suspend_or_resume
 from spcs_emulator.spcs.statements.services import SERVICE_KIND
+from spcs_emulator.spcs.statements.snapshots import back_up_block_volumes
 from spcs_emulator.sql import ast
 
 INSTANCE_FAMILIES = frozenset(
@@ -76,6 +77,7 @@ def _pool_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result | N
     if stmt.action == "STOP ALL":
         ctx.require(obj, "OPERATE")
         for service in cp.pool_services(obj.name):
+            back_up_block_volumes(ctx, service)  # BCR-2206, as DROP SERVICE ... FORCE
             remove_object(ctx, SERVICE_KIND, service)
         return status()
     return suspend_or_resume(ctx, obj, stmt, cp.suspend_pool, cp.resume_pool)

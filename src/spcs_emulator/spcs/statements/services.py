@@ -17,6 +17,7 @@ from spcs_emulator.results import Result, status, table
 from spcs_emulator.spcs import images
 from spcs_emulator.spcs.spec import ServiceSpec, parse_spec
 from spcs_emulator.spcs.statements.common import control_plane, suspend_or_resume
+from spcs_emulator.spcs.statements.snapshots import back_up_block_volumes
 from spcs_emulator.sql import ast
 
 SERVICE_PROPERTIES = frozenset(
@@ -123,9 +124,13 @@ def create_service(ctx: Context, stmt: ast.CreateService) -> Result:
 
 
 def _check_drop(ctx: Context, obj: CatalogObject, stmt: ast.Drop) -> None:
+    """DROP SERVICE: refused without FORCE when the service has a block volume; with FORCE, SPCS
+    snapshots each block volume that does not opt out before deleting it (BCR-2206)."""
     state = control_plane(ctx).services.get(obj.fqn)
     if state is not None and state.spec.has_block_volume and not stmt.force:
         raise errors.service_has_block_volumes(obj.name)
+    if stmt.force:
+        back_up_block_volumes(ctx, obj)
 
 
 def _service_drop(ctx: Context, obj: CatalogObject) -> None:
