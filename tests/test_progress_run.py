@@ -199,6 +199,7 @@ def test_pytest_shows_progress_without_s_and_writes_timeline_and_usage(tmp_path:
     assert usage["warehouse"]["running_seconds"] == 0  # created suspended, never used
     assert usage["objects_created"]["by_kind"]["compute pool"] == 2
     assert usage["objects_created"]["by_kind"]["service"] == 2
+    assert usage["backup_snapshots_kept"] == []  # the Milvus spec opts out of billed backups (BCR-2206)
 
 
 def test_pytest_q_shows_no_progress(tmp_path: Path) -> None:

@@ -198,6 +198,7 @@ def provisioned_stack(
                 else:
                     with progress.phase(TEARDOWN):
                         result = tear_down(runner, state, record, config, progress, explained)
+                    meter.sample_backups()  # billed snapshots the teardown could not prevent
             finally:
                 closed = close_target(target) if close else None
             lines = [str(result)] if result is not None else [keep_stack_notice(config.run_id)]

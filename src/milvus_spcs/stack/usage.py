@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from milvus_spcs.naming import StackNames
+from milvus_spcs.stack.snapshots import BACKUP_PREFIX
 from milvus_spcs.stack.sql_runner import SqlRunner
 from milvus_spcs.stack.timeline import PROVISIONING, TEARDOWN, TimelineRecorder
 
@@ -40,6 +41,9 @@ class UsageMeter:
     pools: list[PoolFacts] = field(default_factory=list)
     warehouse_states: list[tuple[float, str]] = field(default_factory=list)
     objects: list[str] = field(default_factory=list)
+    # Backup snapshots of the run's services still in the account after the teardown (BCR-2206: billed
+    # for 7 days); None when they could not be listed.
+    backups_kept: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.pools = [
@@ -64,6 +68,20 @@ class UsageMeter:
         except Exception as exc:
             state = f"unknown ({type(exc).__name__})"
         self.warehouse_states.append((self.recorder.now(), state))
+
+    def sample_backups(self) -> None:
+        """The run's services' SYS_BACKUP_ON_DELETE snapshots that are still there (never fails the run)."""
+        prefix = f"{self.names.database}.{self.names.schema}.".upper()
+        try:
+            rows = self.runner.query(
+                "USE ROLE SYSADMIN", f"SHOW SNAPSHOTS LIKE '{BACKUP_PREFIX}%' IN ACCOUNT"
+            )
+        except Exception as exc:
+            log.warning("usage: SHOW SNAPSHOTS failed: %s", exc)
+            return
+        self.backups_kept = [
+            str(r["name"]) for r in rows if str(r.get("service_name") or "").upper().startswith(prefix)
+        ]
 
     def lifetime(self, step: str) -> tuple[float | None, float | None]:
         """(created, dropped) in seconds since the run began: the end of the step's statements and
@@ -114,6 +132,7 @@ class UsageMeter:
                 "states_sampled": [{"at": at, "state": state} for at, state in self.warehouse_states],
             },
             "objects_created": {"total": len(self.objects), "by_kind": dict(sorted(kinds.items()))},
+            "backup_snapshots_kept": self.backups_kept,
         }
 
 
