@@ -39,12 +39,15 @@ class ObjectKind:
     on_create: CreateHook | None = None
     # Runs when the object goes, by its own DROP or with the database or schema that holds it.
     on_drop: Hook | None = None
-    # Refuses a DROP statement before anything happens (DROP SERVICE without FORCE on a block volume).
+    # Runs before a DROP statement's drop: refuses it (DROP SERVICE without FORCE on a block volume) or
+    # acts first (DROP SERVICE ... FORCE backs up block volumes, BCR-2206).
     check_drop: Callable[[Context, CatalogObject, ast.Drop], None] | None = None
     on_alter: AlterHook | None = None
     # The roles the object defines, each with what it covers (a service's service roles -> endpoints).
     roles: Callable[[Context, CatalogObject], Mapping[str, tuple[str, ...]]] | None = None
-    required: frozenset[str] = field(default_factory=frozenset)
+    required: frozenset[str] = field(default_factory=frozenset)  # at CREATE; never UNSET
+    # What ALTER ... UNSET puts back (a property without a default is removed).
+    defaults: Mapping[str, Any] = field(default_factory=dict)
     created_word: str | None = None  # e.g. "Stage area" for stages
 
 

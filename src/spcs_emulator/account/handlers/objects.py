@@ -97,9 +97,17 @@ def alter(ctx: StatementContext, stmt: ast.Alter) -> Result:
         ctx.require_owner(obj)
         check_property_names(kind, stmt.unset)
         for key in stmt.unset:
+            if key in kind.required:
+                raise errors.invalid(
+                    f"Property '{key}' of a {kind.word.lower()} is required: it cannot be unset"
+                )
+        for key in stmt.unset:
             if key == "COMMENT":
                 obj.comment = None
-            obj.properties.pop(key, None)
+            if key in kind.defaults:
+                obj.properties[key] = kind.defaults[key]
+            else:
+                obj.properties.pop(key, None)
         return status()
     raise errors.not_emulated(f"ALTER {stmt.kind} ... {stmt.action}")
 

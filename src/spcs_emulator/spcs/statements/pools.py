@@ -139,6 +139,9 @@ POOL_KIND = ObjectKind(
         }
     ),
     required=frozenset({"MIN_NODES", "MAX_NODES", "INSTANCE_FAMILY"}),
+    # `snow spcs compute-pool unset` sends UNSET AUTO_SUSPEND_SECS / AUTO_RESUME / COMMENT: back to the
+    # CREATE defaults (docs: sql-reference/sql/create-compute-pool).
+    defaults={"AUTO_SUSPEND_SECS": 3600, "AUTO_RESUME": True},
     plural="COMPUTE POOLS",
     columns=POOL_COLUMNS,
     row=_pool_row,
