@@ -41,8 +41,14 @@ def service_running(runner: SqlRunner, fqn: str, container: str) -> Probe[None]:
     return Probe(status == "RUNNING", state=status)
 
 
+def is_true(value: object) -> bool:
+    """A SHOW column's boolean by value: the emulator answers the text "true", the REST schema says
+    boolean, and the connector decodes either (a real account may give True)."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
 def ingress_url(runner: SqlRunner, service: str) -> Probe[str]:
     """The public endpoint's URL once SHOW ENDPOINTS gives a real one (not the provisioning text)."""
     rows = runner.query("USE ROLE SYSADMIN", f"SHOW ENDPOINTS IN SERVICE {service}")
-    url = next((r["ingress_url"] for r in rows if r["is_public"] == "true"), None) or ""
+    url = next((r["ingress_url"] for r in rows if is_true(r["is_public"])), None) or ""
     return Probe(bool(url) and ENDPOINT_PROVISIONING_TEXT not in url, url, state=url or "no public endpoint")
