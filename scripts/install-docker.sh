@@ -71,6 +71,31 @@ start_daemon() {
   say "dockerd answers after ${waited}s"
 }
 
+wait_for_engine() {
+  local waited=0
+  until engine_answers; do
+    if [ "$waited" -ge "$READY_SECONDS" ]; then
+      say "the engine did not answer 'docker info' within ${READY_SECONDS}s" >&2
+      return 1
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+}
+
+# Under systemd, the package starts dockerd itself, without the proxy: give its unit the same proxy and
+# restart it (not exercised on these machines, which have no systemd).
+configure_systemd_daemon() {
+  say "systemd runs dockerd: setting its proxy to $CLOSED_PORT_PROXY (docker.service.d/milvus-spcs-proxy.conf)"
+  as_root mkdir -p /etc/systemd/system/docker.service.d
+  printf '[Service]\nEnvironment="HTTP_PROXY=%s" "HTTPS_PROXY=%s" "NO_PROXY=localhost,127.0.0.1,::1"\n' \
+    "$CLOSED_PORT_PROXY" "$CLOSED_PORT_PROXY" |
+    as_root tee /etc/systemd/system/docker.service.d/milvus-spcs-proxy.conf >/dev/null
+  as_root systemctl daemon-reload
+  as_root systemctl restart docker
+  wait_for_engine
+}
+
 if engine_answers; then
   say "a Docker engine already answers ($(docker version --format '{{.Server.Version}}' 2>/dev/null)); nothing changed"
   if ! compose_available; then
@@ -83,5 +108,9 @@ if engine_answers; then
 fi
 command -v docker >/dev/null 2>&1 || say "no docker CLI yet: it comes with docker.io"
 install_packages
-start_daemon
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+  configure_systemd_daemon
+else
+  start_daemon
+fi
 docker version --format 'install-docker: engine {{.Server.Version}}, client {{.Client.Version}}'
