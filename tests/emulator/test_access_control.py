@@ -109,7 +109,10 @@ def test_grant_needs_ownership_or_manage_grants(emulator: Emulator, admin) -> No
 
 def test_use_role_only_for_granted_roles_and_hierarchy_inherits(emulator: Emulator, admin) -> None:
     conn = alice(emulator)
-    assert error_of(conn.cursor(), "USE ROLE SYSADMIN") == (2003, "02000")
+    # An existing role not granted to the user: 003013, as on an account (errors.role_not_assigned);
+    # one that does not exist: 002003.
+    assert error_of(conn.cursor(), "USE ROLE SYSADMIN") == (3013, "42501")
+    assert error_of(conn.cursor(), "USE ROLE NO_SUCH_ROLE") == (2003, "02000")
     conn.close()
     admin.execute("GRANT USAGE ON WAREHOUSE W TO ROLE APP")
     admin.execute("USE ROLE SYSADMIN")

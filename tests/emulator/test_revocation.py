@@ -224,7 +224,7 @@ def test_a_role_restricted_token_logs_in_with_that_role_only(
         cur = conn.cursor()
         assert rows(cur, "SELECT CURRENT_ROLE() AS R")[0]["R"] == "VIEWER"
         assert not allowed(route, str(token_of(conn)))  # MILVUS_ROLE is not among its roles
-        assert errno_of(conn, f"USE ROLE {ROLE}") == 2003
+        assert errno_of(conn, f"USE ROLE {ROLE}") == 3013  # exists, not within the restriction
         cur.execute("USE SECONDARY ROLES ALL")
         assert not allowed(route, str(token_of(conn)))
 

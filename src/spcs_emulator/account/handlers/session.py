@@ -67,8 +67,10 @@ def use(ctx: Context, stmt: ast.Use) -> Result:
         available = ctx.state.access.granted_roles(session.user)
         if session.role_restriction is not None:  # a role-restricted token's session keeps its role
             available = {session.role_restriction}
-        if role not in available or ctx.state.catalog.get(ast.ROLE, (role,)) is None:
+        if ctx.state.catalog.get(ast.ROLE, (role,)) is None:
             raise errors.does_not_exist("Role", role)
+        if role not in available:  # it exists, but not for this user (real logs: 003013)
+            raise errors.role_not_assigned(role)
         session.role = role
     elif stmt.kind == ast.WAREHOUSE:
         session.warehouse = ctx.lookup(ast.WAREHOUSE, stmt.name).name
