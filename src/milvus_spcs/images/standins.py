@@ -19,7 +19,7 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-from milvus_spcs.docker_engine import MILVUS_VERSION_LABEL, STANDIN_LABEL, image_labels
+from milvus_spcs.docker_engine import STANDIN_LABEL, image_labels
 from milvus_spcs.images.commands import BuildLog
 from milvus_spcs.paths import REPO_ROOT
 
@@ -158,10 +158,12 @@ def current(reference: str, key: str) -> bool:
     return (image_labels(reference) or {}).get(WHEELS_LABEL) == key
 
 
-def build_python(log: BuildLog) -> str:
-    """The python:3.11-slim stand-in."""
-    rootfs = ensure_rootfs(log)
-    house = ensure_wheels(log, rootfs_python(log, rootfs))
+def _offline_build(
+    log: BuildLog, what: str, reference: str, context: str, args: dict[str, str], key: str
+) -> None:
+    """``docker build`` of a stand-in from images/standin/<what>/Dockerfile: no network, labelled
+    with its wheelhouse (``current`` then skips the next build), failed containers removed."""
+    build_args = [a for name, value in args.items() for a in ("--build-arg", f"{name}={value}")]
     log.run(
         [
             "docker",
@@ -169,17 +171,28 @@ def build_python(log: BuildLog) -> str:
             "--force-rm",
             "--network",
             "none",
-            "--build-arg",
-            f"ROOTFS={rootfs}",
+            *build_args,
+            "--label",
+            f"{WHEELS_LABEL}={key}",
             "-t",
-            PYTHON_IMAGE,
+            reference,
             "-f",
-            str(STANDIN_DIR / "python" / "Dockerfile"),
-            str(house),
+            str(STANDIN_DIR / what / "Dockerfile"),
+            context,
         ],
-        what="docker build of the python stand-in",
+        what=f"docker build of the {what} stand-in",
         timeout=BUILD_SECONDS,
     )
+
+
+def build_python(log: BuildLog) -> str:
+    """The python:3.11-slim stand-in."""
+    rootfs = ensure_rootfs(log)
+    python_version = rootfs_python(log, rootfs)
+    key = wheels_key(python_version)
+    if not current(PYTHON_IMAGE, key):
+        house = ensure_wheels(log, python_version)
+        _offline_build(log, "python", PYTHON_IMAGE, str(house), {"ROOTFS": rootfs}, key)
     return PYTHON_IMAGE
 
 
@@ -198,28 +211,7 @@ def build_milvus(log: BuildLog) -> str:
         (Path(context) / "wheels").mkdir()
         shutil.copy(wheel, Path(context) / "wheels")
         shutil.copy(STANDIN_DIR / "milvus" / "milvus", context)
-        log.run(
-            [
-                "docker",
-                "build",
-                "--force-rm",
-                "--network",
-                "none",
-                "--build-arg",
-                f"ROOTFS={rootfs}",
-                "--build-arg",
-                f"MILVUS_VERSION={version}",
-                "--label",
-                f"{MILVUS_VERSION_LABEL}={version}",
-                "--label",
-                f"{WHEELS_LABEL}={key}",
-                "-t",
-                reference,
-                "-f",
-                str(STANDIN_DIR / "milvus" / "Dockerfile"),
-                context,
-            ],
-            what="docker build of the milvus stand-in",
-            timeout=BUILD_SECONDS,
-        )
+        # Its Dockerfile labels the image with this release: reports read it from there (docker_engine).
+        args = {"ROOTFS": rootfs, "MILVUS_VERSION": version}
+        _offline_build(log, "milvus", reference, context, args, key)
     return reference
