@@ -9,6 +9,7 @@ readiness is read from the containers' health checks here, not from v2's `up --w
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import shutil
@@ -34,13 +35,14 @@ READY_SECONDS = 300  # Milvus's start period is 90 s; the health checks retry af
 BUILD_SECONDS = 1800
 
 
-def compose_command() -> list[str] | None:
+@functools.cache  # asked before every compose command; the answer does not change within a run
+def compose_command() -> tuple[str, ...] | None:
     """`docker compose` (v2) where the plugin answers, else `docker-compose` (v1), else None."""
     if shutil.which("docker"):
         done = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, check=False)
         if done.returncode == 0:
-            return ["docker", "compose"]
-    return ["docker-compose"] if shutil.which("docker-compose") else None
+            return ("docker", "compose")
+    return ("docker-compose",) if shutil.which("docker-compose") else None
 
 
 def docker_problem() -> str | None:
@@ -73,7 +75,7 @@ def docker_compose_command(compose_env: dict[str, str]) -> str:
     """Every pytest-docker fixture starts here: without an engine, skip before any command runs. The
     bases go in through the environment; coreutils ``timeout`` bounds each command pytest-docker runs
     (it passes none of its own)."""
-    command = compose_command() or []
+    command = compose_command() or ()
     assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in compose_env.items())
     return f"env {assignments} timeout {BUILD_SECONDS} {shlex.join(command)}"
 
@@ -107,7 +109,7 @@ class ComposeStack:
     services: Any  # pytest_docker.plugin.Services
 
     def run(self, *args: str, timeout: float = 120, check: bool = True) -> str:
-        command = [*(compose_command() or []), "-f", str(COMPOSE_FILE), "-p", self.project, *args]
+        command = [*(compose_command() or ()), "-f", str(COMPOSE_FILE), "-p", self.project, *args]
         env = {**os.environ, **self.env}
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, env=env)
         if check and done.returncode != 0:
