@@ -35,6 +35,8 @@ install_packages() {
   command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
   compose_available || missing+=(docker-compose)
   command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
+  # The emulator's image registry (storage behind its SPCS-style authentication).
+  command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
   if [ "${#missing[@]}" -eq 0 ]; then
     return
   fi

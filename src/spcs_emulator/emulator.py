@@ -8,11 +8,17 @@ is stopped by :meth:`Emulator.stop`, which also runs on ``__exit__``. When the e
 stopping (SIGKILL), its containers' watchdogs end them and a guard removes a temporary state directory
 (``spcs/watchdog.py``); a new emulator on the same state directory reaps whatever survived even that
 (``spcs/leftovers.py``). The state directory is private to its user (mode 0700): it holds secrets.
+
+Where the distribution registry is installed (Debian's ``docker-registry``), the account's registry host
+serves the OCI API on loopback (``spcs/registry.py``): ``docker login`` with a session token, then
+``docker push`` into an image repository, as on SPCS. Without it, the emulator says so once and images
+are published by name through the control API.
 """
 
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import secrets
 import shutil
@@ -31,11 +37,27 @@ from spcs_emulator.protocol.server import ProtocolServer
 from spcs_emulator.protocol.sessions import SessionStore, TokenError
 from spcs_emulator.spcs.control import ControlPlane
 from spcs_emulator.spcs.leftovers import StateDirClaim, reap, records_dir
+from spcs_emulator.spcs.oci_storage import registry_binary
 from spcs_emulator.spcs.processes import Lifeline
 from spcs_emulator.spcs.registration import register_spcs
+from spcs_emulator.spcs.registry import EmulatedRegistry
 from spcs_emulator.spcs.runtime_api import Ingress, Runtime
 
 ACCOUNT_NAME = "EMULATED"
+NAMED_REGISTRY_HOST = f"{ACCOUNT_NAME.lower()}.registry.spcs-emulator.local"  # no registry runs: a name only
+
+log = logging.getLogger(__name__)
+_told_no_registry = False
+
+
+def _no_registry_once() -> None:
+    global _told_no_registry
+    if not _told_no_registry:
+        _told_no_registry = True
+        log.warning(
+            "no image registry: docker-registry is not installed (bash scripts/install-docker.sh installs it); "
+            "images are published by name through the control API"
+        )
 
 
 PR_SET_DUMPABLE = 4
@@ -84,7 +106,10 @@ class Emulator:
         with_runtime: bool = True,
         runtime: Runtime | None = None,
         ingress: Ingress | None = None,
+        registry: bool | None = False,
     ) -> None:
+        """``registry``: serve the account's image registry (True: docker-registry must be installed;
+        None: where it is installed, else say so once and publish by name; False: publish by name)."""
         self.host = host
         self.admin_password = admin_password or secrets.token_urlsafe(18)
         self._own_state_dir = state_dir is None
@@ -96,7 +121,7 @@ class Emulator:
             name=ACCOUNT_NAME,
             admin_password=self.admin_password,
             state_dir=self.state_dir,
-            registry_host=f"{ACCOUNT_NAME.lower()}.registry.spcs-emulator.local",
+            registry_host=NAMED_REGISTRY_HOST,
         )
         if with_runtime and runtime is None:
             from spcs_emulator.spcs.ingress import IngressProxy
@@ -116,6 +141,24 @@ class Emulator:
         app = build_app(self.account, self.sessions)
         add_control_routes(app, self)
         self.server = ProtocolServer(app, host=host, port=port)
+        self.registry: EmulatedRegistry | None = None
+        self._registry_server: ProtocolServer | None = None
+        binary = registry_binary()
+        if registry or registry is None:
+            if binary is None:
+                if registry:
+                    raise FileNotFoundError(
+                        "the image registry needs docker-registry: bash scripts/install-docker.sh"
+                    )
+                _no_registry_once()
+            else:
+                self.registry = EmulatedRegistry(
+                    self.account.state,
+                    self._resolve_token,
+                    self.lifeline,
+                    binary,
+                    self.state_dir / "registry",
+                )
 
     def _resolve_token(self, token: str) -> Session | None:
         try:
@@ -134,6 +177,14 @@ class Emulator:
         if self._own_state_dir:
             self.lifeline.guard(self.state_dir)  # removed even if this process is killed
         self.server.start()
+        if self.registry is not None:
+            self.registry.start()
+            # Loopback: the Docker daemon then talks plain HTTP to it, and it is outside its proxy.
+            address = self.host if self.host.startswith("127.") else "127.0.0.1"
+            self._registry_server = ProtocolServer(
+                self.registry.app(), host=address, port=0, name="spcs-emulator-registry"
+            ).start()
+            self.account.state.registry_host = f"{address}:{self._registry_server.port}"
         # Containers reach the SQL API as SNOWFLAKE_HOST:SNOWFLAKE_PORT (a wildcard bind means loopback).
         reachable = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         self.control.snowflake_endpoint = (reachable, self.port)
@@ -145,6 +196,11 @@ class Emulator:
             self.control.shutdown()
         finally:
             self.server.stop()
+            if self._registry_server is not None:
+                self._registry_server.stop()
+                self._registry_server = None
+            if self.registry is not None:
+                self.registry.stop()
             self.lifeline.close()
             if self._claim is not None:
                 self._claim.release()

@@ -32,7 +32,8 @@ from spcs_emulator.account.state import AccountState
 from spcs_emulator.paths import fqn_name
 from spcs_emulator.spcs import images
 from spcs_emulator.spcs.addresses import AddressBlock
-from spcs_emulator.spcs.ingress_auth import ServiceAccess, SessionResolver, authorize_endpoint
+from spcs_emulator.spcs.identity import SessionResolver
+from spcs_emulator.spcs.ingress_auth import ServiceAccess, authorize_endpoint
 from spcs_emulator.spcs.lifecycle import PROFILES, InstanceState, PoolState, PoolStatus, ServiceState, Timing
 from spcs_emulator.spcs.runtime_api import (
     Authorizer,
@@ -383,6 +384,17 @@ class ControlPlane:
         published = images.images_of(repo).get(ref.key) if repo is not None else None
         if published is None:
             raise _LaunchError(f"Failed to pull image {container.image}: image not found in the repository.")
+        if published.platform != "linux/amd64":
+            # SPCS runs linux/amd64 images only (reference/pitfalls.md §1.3).
+            raise _LaunchError(
+                f"Failed to pull image {container.image}: platform {published.platform} is not supported; "
+                "build it for linux/amd64."
+            )
+        if published.runtime is None:
+            raise _LaunchError(
+                f"Image {container.image} has no stand-in for the process runtime (its image carries no "
+                "io.milvus-spcs.runtime label); run it with the emulator's docker runtime."
+            )
         env = {**self.platform_environment(service), **container.env}
         secret_files: dict[str, dict[str, str]] = {}
         for mount in container.secrets:

@@ -1,8 +1,11 @@
-"""The emulated image registry: images published into image repositories without Docker.
+"""The images of image repositories: pushed through the emulated registry, or published by name.
 
-An image is a name:tag in a repository plus the local runtime that stands in for it ("milvus",
-"milvus-lite", "jupyter") and, optionally, a directory of files the container sees in its working
-directory (the notebook, for Jupyter). A service whose image was never published fails, as on SPCS.
+An image is a name:tag in a repository with its digest and platform, plus the local runtime that stands
+in for it under the process runtime ("milvus", "milvus-lite", "jupyter"; None: an image pushed without
+the ``io.milvus-spcs.runtime`` label, which only the docker runtime runs) and, optionally, a directory of
+files the container sees in its working directory (the notebook, for Jupyter). Images come from a
+``docker push`` to the registry (``record_push``) or, where no registry runs, from the control API
+(``publish``: a name and a runtime, no layers). A service whose image is not there fails, as on SPCS.
 """
 
 from __future__ import annotations
@@ -35,10 +38,12 @@ class ImageRef:
 class PublishedImage:
     name: str
     tag: str
-    runtime: str
+    runtime: str | None
     digest: str
     created_on: dt.datetime
     files: Path | None
+    platform: str = "linux/amd64"
+    pushed: bool = False  # through the registry (its layers are there), not published by name
 
 
 def parse_image(image: str) -> ImageRef:
@@ -62,6 +67,37 @@ def images_of(repository: CatalogObject) -> dict[str, PublishedImage]:
     return published
 
 
+def files_dir(store: Path, ref: ImageRef) -> Path:
+    """Where an image's working-directory files are kept: one encoded directory per name part, so an
+    image named '..' cannot clear a parent directory."""
+    repository_dir = fqn_dir(store, tuple(p.lower() for p in ref.repository))
+    return repository_dir / segment(ref.name) / segment(ref.tag)
+
+
+def record_push(
+    repository: CatalogObject,
+    ref: ImageRef,
+    *,
+    digest: str,
+    platform: str,
+    runtime: str | None,
+    files: Path | None,
+) -> PublishedImage:
+    """A ``docker push`` of ``ref`` landed in the registry: list it (a new push of a tag replaces it)."""
+    image = PublishedImage(
+        ref.name,
+        ref.tag,
+        runtime if runtime in RUNTIMES else None,
+        digest,
+        dt.datetime.now(dt.UTC),
+        files,
+        platform=platform,
+        pushed=True,
+    )
+    images_of(repository)[ref.key] = image
+    return image
+
+
 def publish(
     repository: CatalogObject, ref: ImageRef, runtime: str, files: Path | None, store: Path
 ) -> PublishedImage:
@@ -71,9 +107,7 @@ def publish(
     if files is not None:
         if not files.is_dir():
             raise ValueError(f"image files {files} is not a directory")
-        # One encoded directory per name part: an image named '..' cannot clear a parent directory.
-        repository_dir = fqn_dir(store, tuple(p.lower() for p in ref.repository))
-        copied = repository_dir / segment(ref.name) / segment(ref.tag)
+        copied = files_dir(store, ref)
         shutil.rmtree(copied, ignore_errors=True)
         shutil.copytree(files, copied)
     digest = (

@@ -1,0 +1,83 @@
+"""The emulated account's image registry: storage (``oci_storage``), front (``registry_front``), the
+decisions (``registry_auth``), and what a push changes in the account (the repository's images).
+
+The emulator serves :meth:`EmulatedRegistry.app` on loopback; its ``host:port`` becomes the host of
+every ``repository_url`` (a loopback registry needs no TLS: the Docker daemon trusts 127.0.0.0/8).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+from aiohttp import web
+
+from spcs_emulator.account.state import AccountState
+from spcs_emulator.spcs import images, pushed_images
+from spcs_emulator.spcs.identity import SessionResolver
+from spcs_emulator.spcs.oci_storage import DistributionStore
+from spcs_emulator.spcs.processes import Lifeline
+from spcs_emulator.spcs.registry_auth import Action, Decision, authenticate, authorize_repository
+from spcs_emulator.spcs.registry_front import RegistryFront
+from spcs_emulator.sql import ast
+
+log = logging.getLogger(__name__)
+
+
+class EmulatedRegistry:
+    def __init__(
+        self,
+        account: AccountState,
+        sessions: SessionResolver,
+        lifeline: Lifeline,
+        binary: str,
+        directory: Path,
+    ) -> None:
+        self._account = account
+        self._sessions = sessions
+        self.store = DistributionStore(directory, lifeline, binary)
+        self._files = directory / "files"
+        self.front = RegistryFront(
+            self.store, self.authorize, self.record_push, realm=f"{account.name} registry"
+        )
+
+    def start(self) -> EmulatedRegistry:
+        self.store.start()
+        return self
+
+    def stop(self) -> None:
+        self.store.stop()
+
+    def app(self) -> web.Application:
+        return self.front.app()
+
+    def authorize(
+        self, repository: tuple[str, str, str] | None, action: Action, credentials: tuple[str, str] | None
+    ) -> Decision:
+        """``repository`` None: only who is asking (``GET /v2/``, ``/login``)."""
+        with self._account.lock:  # decided on the account as it is now
+            if repository is None:
+                who = authenticate(self._account, self._sessions, credentials)
+                return who if isinstance(who, Decision) else Decision(200, who[0], "authenticated")
+            return authorize_repository(self._account, self._sessions, repository, action, credentials)
+
+    def record_push(self, repository: tuple[str, str, str], image: str, tag: str, digest: str) -> None:
+        """List a pushed tag in its repository, with what the process runtime needs to stand in for it."""
+        path = "/".join(p.lower() for p in repository) + f"/{image}"
+        pushed = pushed_images.describe(self.store, path, digest or tag)
+        runtime = pushed.labels.get(pushed_images.RUNTIME_LABEL)
+        ref = images.ImageRef(repository, image, tag)
+        files = None
+        if runtime == "jupyter":  # the notebook in the image's working directory
+            files = images.files_dir(self._files, ref)
+            shutil.rmtree(files, ignore_errors=True)
+            count = pushed_images.extract_working_dir(self.store, path, pushed, files)
+            log.info("pushed %s:%s: %d files from %s", path, tag, count, pushed.working_dir)
+        with self._account.lock:
+            repo = self._account.catalog.get(ast.IMAGE_REPOSITORY, repository)
+            if repo is None:  # dropped while the push ran
+                return
+            images.record_push(
+                repo, ref, digest=pushed.digest, platform=pushed.platform, runtime=runtime, files=files
+            )
