@@ -381,14 +381,25 @@ class FakeRest:
         return "session-token"
 
 
+DIGEST = "sha256:" + "ab" * 32
+
+
 class FakeCursor:
-    description = (("name",), ("repository_url",))
+    def __init__(self) -> None:
+        self.description: tuple[tuple[str], ...] = ()
+        self._rows: list[tuple[str, ...]] = []
 
     def execute(self, sql: str) -> None:
-        assert sql == "SHOW IMAGE REPOSITORIES IN SCHEMA DB.PUBLIC"
+        if sql == "SHOW IMAGE REPOSITORIES IN SCHEMA DB.PUBLIC":
+            self.description = (("name",), ("repository_url",))
+            self._rows = [("IMAGES", "org-acct.registry.snowflakecomputing.com/db/public/images")]
+        else:
+            assert sql == "SHOW IMAGES IN IMAGE REPOSITORY DB.PUBLIC.IMAGES"
+            self.description = (("image_name",), ("tags",), ("digest",))
+            self._rows = [(n, '["v1"]', DIGEST) for n in ("milvus", "jupyter")]
 
-    def fetchall(self) -> list[tuple[str, str]]:
-        return [("IMAGES", "org-acct.registry.snowflakecomputing.com/db/public/images")]
+    def fetchall(self) -> list[tuple[str, ...]]:
+        return self._rows
 
 
 class FakeConnection:
@@ -412,39 +423,65 @@ class FakeTarget:
 
 
 def fake_docker(monkeypatch: pytest.MonkeyPatch, events: list[str], fail: str | None = None) -> None:
-    def run(args: list[str], *, stdin: str | None = None) -> None:
-        events.append(" ".join(args[:2]))
-        if args[1] == "login":
+    def docker(args: list[str], *, env: dict[str, str], stdin: str | None = None, timeout: float = 0) -> str:
+        events.append(f"docker {args[0]}")
+        assert env["DOCKER_CONFIG"] != os.environ.get("DOCKER_CONFIG"), "the login went to the user's config"
+        if args[0] == "login":
             assert json.loads(stdin or "") == {"token": "session-token"}
             assert "session closed" not in events, "docker login with a logged-out token"
-        if args[1] == fail:
+        if args[0] == fail:
             raise HarnessError(f"docker {fail} failed")
+        if args[0] == "image":
+            return "linux/amd64\n"
+        return f"v1: digest: {DIGEST} size: 528\n" if args[0] == "push" else ""
 
-    monkeypatch.setattr(images, "_run", run)
+    monkeypatch.setattr(images, "_docker", docker)
     monkeypatch.setattr(images, "docker_engine_problem", lambda: None)
+
+
+def push(events: list[str]) -> list[images.PushedImage]:
+    built = lambda: images.local_images()  # noqa: E731 (the images `milvus-spcs images build` made)
+    return images.push_images(FakeTarget(events), "DB.PUBLIC.IMAGES", "v1", built=built)  # type: ignore[arg-type]
 
 
 def test_the_session_stays_open_until_the_pushes_are_done(monkeypatch: pytest.MonkeyPatch) -> None:
     events: list[str] = []
     fake_docker(monkeypatch, events)
-    pushed = images.push_images(FakeTarget(events), "DB.PUBLIC.IMAGES", "v1")  # type: ignore[arg-type]
-    assert pushed == [
+    pushed = push(events)
+    assert [p.reference for p in pushed] == [
         f"org-acct.registry.snowflakecomputing.com/db/public/images/{n}:v1" for n in ("milvus", "jupyter")
     ]
-    assert events == [
-        "token",
-        "docker login",
-        "docker build",
-        "docker push",
-        "docker build",
-        "docker push",
-        "session closed",
-    ]
+    one_image = ["docker image", "docker tag", "docker push", "docker rmi"]
+    assert events == ["token", "docker login", *one_image, *one_image, "session closed"]
 
 
 def test_the_session_is_closed_when_a_push_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     events: list[str] = []
     fake_docker(monkeypatch, events, fail="push")
     with pytest.raises(HarnessError, match="docker push failed"):
-        images.push_images(FakeTarget(events), "DB.PUBLIC.IMAGES", "v1")  # type: ignore[arg-type]
-    assert events == ["token", "docker login", "docker build", "docker push", "session closed"]
+        push(events)
+    # The run's local tag is removed even so.
+    assert events == [
+        "token",
+        "docker login",
+        "docker image",
+        "docker tag",
+        "docker push",
+        "docker rmi",
+        "session closed",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("host", "problem"),
+    [
+        ("org-acct.registry.snowflakecomputing.com", None),
+        ("org-my-acct.registry.snowflakecomputing.com", None),
+        ("org-my_acct.registry.snowflakecomputing.com", "'org-my-acct'"),
+        ("Org-Acct.registry.snowflakecomputing.com", "'org-acct'"),
+        ("127.0.0.1:5000", None),
+    ],
+)
+def test_a_snowflake_registry_host_is_lower_case_with_hyphens(host: str, problem: str | None) -> None:
+    found = images.registry_host_problem(host)
+    assert (found is None) if problem is None else (found is not None and problem in found)

@@ -78,6 +78,7 @@ def serve(
             profile=profile,
             time_scale=time_scale,
             state_dir=state_dir,
+            registry=None,  # where docker-registry is installed: docker login/push as on SPCS
         )
         emulator.start()
     except (StateDirInUse, SharedStateDir) as exc:
@@ -344,10 +345,15 @@ def images_push(
     repository: Annotated[str, typer.Option(help="DATABASE.SCHEMA.REPOSITORY (created beforehand)")],
     tag: Annotated[str, typer.Option(help="image tag, never 'latest'")],
     connection: Connection = None,
+    bases: Annotated[
+        str,
+        typer.Option(help="real (pull the pinned bases), local (stand-ins from Debian's packages), auto"),
+    ] = "auto",
 ) -> None:
-    """Build both images for linux/amd64 and push them (needs a Docker engine)."""
+    """Build both images for linux/amd64 and push them (needs a Docker engine); prints each pushed
+    reference and its digest."""
     from milvus_spcs.config import resolve_config
-    from milvus_spcs.errors import PreflightError
+    from milvus_spcs.errors import HarnessError, PreflightError
     from milvus_spcs.images.push import push_images
 
     try:
@@ -360,11 +366,14 @@ def images_push(
         if problem:  # before touching Snowflake
             raise PreflightError(f"building images needs a Docker engine: {problem}")
         target = _target(connection)
-        for image in push_images(target, config.image_repository or repository, tag):
-            typer.echo(image)
+        for image in push_images(target, config.image_repository or repository, tag, bases=bases):
+            typer.echo(f"pushed: {image.reference} {image.digest}")
     except PreflightError as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(2) from None
+    except HarnessError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from None
 
 
 if __name__ == "__main__":

@@ -72,6 +72,13 @@ SETTINGS: dict[str, Setting] = {
         None,
         "DB.SCHEMA.REPO holding images pushed with `milvus-spcs images push` (needed on a real account)",
     ),
+    "image_source": Setting(
+        "--image-source",
+        "MILVUS_SPCS_IMAGE_SOURCE",
+        "publish",
+        "emulator images: publish (stand-ins by name, no engine needed) or push (build both images and "
+        "push them to the emulator's registry, as on an account)",
+    ),
     "emulator_profile": Setting(
         "--emulator-profile",
         "MILVUS_SPCS_EMULATOR_PROFILE",
@@ -101,6 +108,7 @@ class HarnessConfig:
     keep_stack: bool = False
     image_tag: str | None = None
     image_repository: str | None = None
+    image_source: str = "publish"
     emulator_profile: str = "instant"
     emulator_time_scale: float = 1.0
 
@@ -165,6 +173,9 @@ def resolve_config(options: Mapping[str, str | None], env: Mapping[str, str]) ->
     image_bases = pick("image_bases") or "auto"
     if image_bases not in ("real", "local", "auto"):
         raise PreflightError(f"unknown image bases {image_bases!r}", ["choose real, local or auto"])
+    image_source = pick("image_source") or "publish"
+    if image_source not in ("publish", "push"):
+        raise PreflightError(f"unknown image source {image_source!r}", ["choose publish or push"])
     artifacts_dir = Path(pick("artifacts_dir") or "artifacts")
     problem = put_path_problem(artifacts_dir)  # the run's specs are PUT from inside it
     if problem:
@@ -180,6 +191,7 @@ def resolve_config(options: Mapping[str, str | None], env: Mapping[str, str]) ->
         keep_stack=str(pick("keep_stack") or "").lower() in TRUE_WORDS,
         image_tag=tag,
         image_repository=repository,
+        image_source=image_source,
         emulator_profile=profile,
         emulator_time_scale=time_scale,
     )

@@ -123,6 +123,8 @@ def resolve_target(config: HarnessConfig) -> Target:
             # A temporary state (volumes hold hundreds of MB); the logs that matter are saved into
             # the run's artifacts by the teardown's diagnostics.
             state_dir=None,
+            # The account's registry where docker-registry is installed (--image-source push needs it).
+            registry=None,
         ).start()
         return Target(
             TargetKind.EMULATOR,

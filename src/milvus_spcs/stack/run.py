@@ -146,6 +146,15 @@ def provisioned_stack(
                 "then pass --image-repository DB.SCHEMA.REPO --image-tag TAG",
             ],
         )
+    if target.is_emulator and config.image_source == "push" and config.image_repository is None:
+        from milvus_spcs.docker_engine import docker_engine_problem
+
+        problem = docker_engine_problem()
+        if problem:  # before anything is created: the push step could never run
+            raise PreflightError(
+                f"--image-source push builds and pushes images, which needs a Docker engine: {problem}",
+                ["bash scripts/install-docker.sh", "or --image-source publish (stand-ins by name)"],
+            )
     folder = config.run_artifacts
     folder.mkdir(parents=True, exist_ok=True)
     cancelled = threading.Event()
@@ -157,6 +166,7 @@ def provisioned_stack(
         names,
         image_tag=config.image_tag,
         image_repository=config.image_repository,
+        push_images=config.image_source == "push" and config.image_repository is None,
         staging_dir=folder / "staging",
         cancelled=cancelled,
         specs_dir=specs_dir if specs_dir is not None else SPECS_DIR,

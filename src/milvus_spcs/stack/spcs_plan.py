@@ -141,6 +141,7 @@ class ProvisioningContext:
     budgets: Budgets
     cancelled: threading.Event | None
     image_repository: str | None
+    push_images: bool  # on the emulator: build and push into the run's repository (else publish by name)
     images_dir: Path
     staging_dir: Path
     files: dict[str, SqlFile]  # sql/
@@ -181,13 +182,21 @@ class ProvisioningContext:
 
 
 def publish_images(context: ProvisioningContext) -> None:
-    """Given a repository: check that both images are there. Otherwise (the emulator): publish them
-    into the run's own repository."""
+    """Given a repository: check that both images are there. Otherwise (the emulator): push them into
+    the run's own repository through its registry (``--image-source push``, as on an account), or
+    publish them by name."""
     tag = context.state.image_tag
     if context.image_repository is not None:
         check_images(context.runner, context.image_repository, tag)
         return
     rows = context.runner.query("USE ROLE SYSADMIN", f"SHOW IMAGE REPOSITORIES IN SCHEMA {context.schema}")
+    if context.push_images:
+        from milvus_spcs.images.push import push_images
+
+        repository = f"{context.schema}.{rows[0]['name']}"
+        for image in push_images(context.target, repository, tag):
+            context.progress.emit(ProgressEvent.now(context.step, "state", f"pushed {image.reference}"))
+        return
     url = rows[0]["repository_url"]
     context.target.publish_image(f"{url}/milvus:{tag}", "milvus", None)
     context.target.publish_image(f"{url}/jupyter:{tag}", "jupyter", context.images_dir / "jupyter")
@@ -346,6 +355,7 @@ def build_plan(
     *,
     image_tag: str | None = None,
     image_repository: str | None = None,
+    push_images: bool = False,
     budgets: Budgets | None = None,
     sql_dir: Path = SQL_DIR,
     specs_dir: Path = SPECS_DIR,
@@ -369,6 +379,7 @@ def build_plan(
         budgets=budgets or budgets_for(target),
         cancelled=cancelled,
         image_repository=image_repository,
+        push_images=push_images,
         images_dir=images_dir,
         staging_dir=staging_dir,
         files=load_sql_dir(sql_dir),
