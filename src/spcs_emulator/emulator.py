@@ -42,6 +42,7 @@ from spcs_emulator.spcs.processes import Lifeline
 from spcs_emulator.spcs.registration import register_spcs
 from spcs_emulator.spcs.registry import EmulatedRegistry
 from spcs_emulator.spcs.runtime_api import Ingress, Runtime
+from spcs_emulator.sql import ast
 
 ACCOUNT_NAME = "EMULATED"
 NAMED_REGISTRY_HOST = f"{ACCOUNT_NAME.lower()}.registry.spcs-emulator.local"  # no registry runs: a name only
@@ -159,6 +160,9 @@ class Emulator:
                     binary,
                     self.state_dir / "registry",
                 )
+                kind = self.account.registry.kind(ast.IMAGE_REPOSITORY)
+                self.account.add_kinds([self.registry.repository_kind(kind)])
+                self.account.state.extensions.add(self.registry)  # reset with the account
 
     def _resolve_token(self, token: str) -> Session | None:
         try:

@@ -283,3 +283,34 @@ def test_the_snow_cli_logs_in_and_lists_the_pushed_images(
     listed = run("spcs", "image-repository", "list-images", "r")
     assert listed.returncode == 0, listed.stderr[-2000:]
     assert "bysnow" in [i["image_name"] for i in json.loads(listed.stdout)]
+
+
+def test_a_dropped_repository_takes_its_images_along(
+    emulator: Emulator, admin, tiny_image: str, docker_env: dict[str, str]
+) -> None:
+    cur = admin.cursor()
+    cur.execute("CREATE IMAGE REPOSITORY D.PUBLIC.GONE")
+    url = str(rows(cur, "SHOW IMAGE REPOSITORIES LIKE 'GONE' IN SCHEMA D.PUBLIC")[0]["repository_url"])
+    assert login(docker_env, url, "0sessiontoken", str(token_of(admin))).returncode == 0
+    assert push(docker_env, tiny_image, f"{url}/old:v1").returncode == 0
+    cur.execute("DROP IMAGE REPOSITORY D.PUBLIC.GONE")
+    cur.execute("CREATE IMAGE REPOSITORY D.PUBLIC.GONE")
+    assert rows(cur, "SHOW IMAGES IN IMAGE REPOSITORY D.PUBLIC.GONE") == []
+    pulled = docker(docker_env, "pull", f"{url}/old:v1")
+    assert pulled.returncode != 0, "an image of the dropped repository still pulls"
+
+
+def test_without_the_registry_binary_the_emulator_says_so_once_and_publishes_by_name(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    from spcs_emulator import emulator as emulator_module
+
+    monkeypatch.setenv("SPCS_EMULATOR_REGISTRY_BINARY", str(tmp_path / "no-such-registry"))
+    monkeypatch.setattr(emulator_module, "_told_no_registry", False)
+    caplog.set_level("WARNING", logger="spcs_emulator.emulator")
+    for _ in range(2):
+        with Emulator(runtime=FakeRuntime(), ingress=FakeIngress(), registry=None) as emu:
+            assert emu.registry is None
+            assert emu.account.state.registry_host == emulator_module.NAMED_REGISTRY_HOST
+    told = [r.message for r in caplog.records if "no image registry" in r.message]
+    assert len(told) == 1, told

@@ -7,13 +7,18 @@ every ``repository_url`` (a loopback registry needs no TLS: the Docker daemon tr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 from pathlib import Path
 
 from aiohttp import web
 
+from spcs_emulator.account.context import Context
+from spcs_emulator.account.object_kinds import ObjectKind
+from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.state import AccountState
+from spcs_emulator.paths import fqn_dir
 from spcs_emulator.spcs import images, pushed_images
 from spcs_emulator.spcs.identity import SessionResolver
 from spcs_emulator.spcs.oci_storage import DistributionStore
@@ -48,6 +53,29 @@ class EmulatedRegistry:
 
     def stop(self) -> None:
         self.store.stop()
+
+    def forget_repository(self, repository: tuple[str, ...]) -> None:
+        """An image repository was dropped: its layers and tags go too (a repository created again
+        under the same name starts empty, and nothing pulls the old images by tag or digest)."""
+        stored = self.store.directory / "storage/docker/registry/v2/repositories"
+        shutil.rmtree(stored.joinpath(*(p.lower() for p in repository)), ignore_errors=True)
+        shutil.rmtree(fqn_dir(self._files, tuple(p.lower() for p in repository)), ignore_errors=True)
+
+    def reset(self) -> None:
+        """The account was reset: no repository is left, so no image either."""
+        shutil.rmtree(self.store.directory / "storage/docker/registry/v2/repositories", ignore_errors=True)
+        shutil.rmtree(self._files, ignore_errors=True)
+
+    def repository_kind(self, kind: ObjectKind) -> ObjectKind:
+        """``kind`` (the account's image repository kind) whose DROP also empties the registry."""
+        previous = kind.on_drop
+
+        def on_drop(ctx: Context, obj: CatalogObject) -> None:
+            if previous is not None:
+                previous(ctx, obj)
+            self.forget_repository(obj.fqn)
+
+        return dataclasses.replace(kind, on_drop=on_drop)
 
     def app(self) -> web.Application:
         return self.front.app()
