@@ -79,6 +79,13 @@ SETTINGS: dict[str, Setting] = {
         "emulator images: publish (stand-ins by name, no engine needed) or push (build both images and "
         "push them to the emulator's registry, as on an account)",
     ),
+    "emulator_runtime": Setting(
+        "--emulator-runtime",
+        "MILVUS_SPCS_EMULATOR_RUNTIME",
+        "process",
+        "what runs the self-started emulator's services: process (local stand-ins), docker (the pushed "
+        "images, in Docker; implies --image-source push) or auto (docker where an engine answers)",
+    ),
     "emulator_profile": Setting(
         "--emulator-profile",
         "MILVUS_SPCS_EMULATOR_PROFILE",
@@ -109,6 +116,7 @@ class HarnessConfig:
     image_tag: str | None = None
     image_repository: str | None = None
     image_source: str = "publish"
+    emulator_runtime: str = "process"
     emulator_profile: str = "instant"
     emulator_time_scale: float = 1.0
 
@@ -173,6 +181,11 @@ def resolve_config(options: Mapping[str, str | None], env: Mapping[str, str]) ->
     image_bases = pick("image_bases") or "auto"
     if image_bases not in ("real", "local", "auto"):
         raise PreflightError(f"unknown image bases {image_bases!r}", ["choose real, local or auto"])
+    emulator_runtime = pick("emulator_runtime") or "process"
+    if emulator_runtime not in ("process", "docker", "auto"):
+        raise PreflightError(
+            f"unknown emulator runtime {emulator_runtime!r}", ["choose process, docker or auto"]
+        )
     image_source = pick("image_source") or "publish"
     if image_source not in ("publish", "push"):
         raise PreflightError(f"unknown image source {image_source!r}", ["choose publish or push"])
@@ -192,6 +205,7 @@ def resolve_config(options: Mapping[str, str | None], env: Mapping[str, str]) ->
         image_tag=tag,
         image_repository=repository,
         image_source=image_source,
+        emulator_runtime=emulator_runtime,
         emulator_profile=profile,
         emulator_time_scale=time_scale,
     )

@@ -105,6 +105,12 @@ class Target:
         if response.status_code != 200:
             raise PreflightError(f"publishing {image_url} failed: {response.json().get('error')}")
 
+    @property
+    def runs_pushed_images(self) -> bool:
+        """A self-started emulator whose services run the pushed images (its docker runtime): the
+        images must then be pushed, not published by name."""
+        return self._emulator is not None and self._emulator.container_runtime == "docker"
+
     def close(self) -> None:
         if self._emulator is not None:
             self._emulator.stop()
@@ -125,6 +131,7 @@ def resolve_target(config: HarnessConfig) -> Target:
             state_dir=None,
             # The account's registry where docker-registry is installed (--image-source push needs it).
             registry=None,
+            container_runtime=config.emulator_runtime,
         ).start()
         return Target(
             TargetKind.EMULATOR,

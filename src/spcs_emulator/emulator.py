@@ -26,7 +26,7 @@ import stat
 import tempfile
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spcs_emulator.account.engine import ADMIN_USER, Account
 from spcs_emulator.account.faults import Faults
@@ -42,6 +42,9 @@ from spcs_emulator.spcs.processes import Lifeline
 from spcs_emulator.spcs.registration import register_spcs
 from spcs_emulator.spcs.registry import EmulatedRegistry
 from spcs_emulator.spcs.runtime_api import Ingress, Runtime
+
+if TYPE_CHECKING:
+    from spcs_emulator.spcs.docker_runtime import DockerRuntime
 from spcs_emulator.sql import ast
 
 ACCOUNT_NAME = "EMULATED"
@@ -108,9 +111,13 @@ class Emulator:
         runtime: Runtime | None = None,
         ingress: Ingress | None = None,
         registry: bool | None = False,
+        container_runtime: str = "process",
     ) -> None:
         """``registry``: serve the account's image registry (True: docker-registry must be installed;
-        None: where it is installed, else say so once and publish by name; False: publish by name)."""
+        None: where it is installed, else say so once and publish by name; False: publish by name).
+        ``container_runtime``: ``process`` (local stand-ins), ``docker`` (the pushed images themselves,
+        pulled from the registry, which it needs), or ``auto`` (docker where an engine and the registry
+        are there)."""
         self.host = host
         self.admin_password = admin_password or secrets.token_urlsafe(18)
         self._own_state_dir = state_dir is None
@@ -124,27 +131,11 @@ class Emulator:
             state_dir=self.state_dir,
             registry_host=NAMED_REGISTRY_HOST,
         )
-        if with_runtime and runtime is None:
-            from spcs_emulator.spcs.ingress import IngressProxy
-            from spcs_emulator.spcs.runtime import LocalRuntime
-
-            runtime = LocalRuntime(
-                self.state_dir / "containers", lifeline=self.lifeline, private_dirs=(self.state_dir,)
-            )
-            ingress = ingress or IngressProxy()
-        self.control = ControlPlane(
-            self.account.state, runtime=runtime, ingress=ingress, profile=profile, time_scale=time_scale
-        )
-        register_spcs(self.account, self.control)
-        self.sessions: SessionStore[Session] = SessionStore()
-        self.account.state.session_end_listeners.append(self.sessions.end)
-        self.control.token_resolver = self._resolve_token
-        app = build_app(self.account, self.sessions)
-        add_control_routes(app, self)
-        self.server = ProtocolServer(app, host=host, port=port)
         self.registry: EmulatedRegistry | None = None
         self._registry_server: ProtocolServer | None = None
         binary = registry_binary()
+        if container_runtime == "docker" and registry is False:
+            registry = True  # the docker runtime pulls from it
         if registry or registry is None:
             if binary is None:
                 if registry:
@@ -163,6 +154,58 @@ class Emulator:
                 kind = self.account.registry.kind(ast.IMAGE_REPOSITORY)
                 self.account.add_kinds([self.registry.repository_kind(kind)])
                 self.account.state.extensions.add(self.registry)  # reset with the account
+        self._docker_runtime: DockerRuntime | None = None
+        if with_runtime and runtime is None:
+            from spcs_emulator.spcs.ingress import IngressProxy
+
+            runtime = self._docker_or_none(container_runtime)
+            if runtime is None:
+                from spcs_emulator.spcs.runtime import LocalRuntime
+
+                runtime = LocalRuntime(
+                    self.state_dir / "containers", lifeline=self.lifeline, private_dirs=(self.state_dir,)
+                )
+            ingress = ingress or IngressProxy()
+        self.control = ControlPlane(
+            self.account.state, runtime=runtime, ingress=ingress, profile=profile, time_scale=time_scale
+        )
+        self.control.runs_images = self._docker_runtime is not None
+        register_spcs(self.account, self.control)
+        self.sessions: SessionStore[Session] = SessionStore()
+        self.account.state.session_end_listeners.append(self.sessions.end)
+        self.control.token_resolver = self._resolve_token
+        app = build_app(self.account, self.sessions)
+        add_control_routes(app, self)
+        self.server = ProtocolServer(app, host=host, port=port)
+
+    def _docker_or_none(self, choice: str) -> DockerRuntime | None:
+        """The docker runtime when ``choice`` asks for it (``auto``: where it can run), else None."""
+        if choice not in ("process", "docker", "auto"):
+            raise ValueError(f"unknown container runtime {choice!r}: choose process, docker or auto")
+        if choice == "process":
+            return None
+        from spcs_emulator.spcs.docker_runtime import DockerRuntime, docker_problem
+
+        problem = docker_problem() or (None if self.registry else "no image registry (docker-registry)")
+        if problem:
+            if choice == "docker":
+                raise RuntimeError(f"the docker runtime cannot run here: {problem}")
+            log.warning("container runtime auto: process (%s)", problem)
+            return None
+        assert self.registry is not None
+        self._docker_runtime = DockerRuntime(
+            lifeline=self.lifeline,
+            state_dir=self.state_dir,
+            pull_credentials=self.registry.platform_credentials,
+        )
+        return self._docker_runtime
+
+    @property
+    def container_runtime(self) -> str:
+        """What runs the services' containers: docker, process, or none (a test double)."""
+        if self._docker_runtime is not None:
+            return "docker"
+        return "process" if self.control.runtime is not None else "none"
 
     def _resolve_token(self, token: str) -> Session | None:
         try:
@@ -176,6 +219,8 @@ class Emulator:
         """Claim the state directory, reap what a killed emulator left in it, then serve."""
         self._claim = StateDirClaim(self.state_dir)
         reap(self.state_dir)
+        if self._docker_runtime is not None:
+            self._docker_runtime.reap_leftovers()
         # Before any container exists; never given back: another emulator in this process may still run.
         set_dumpable(0)
         if self._own_state_dir:

@@ -146,7 +146,8 @@ def provisioned_stack(
                 "then pass --image-repository DB.SCHEMA.REPO --image-tag TAG",
             ],
         )
-    if target.is_emulator and config.image_source == "push" and config.image_repository is None:
+    push = config.image_repository is None and (config.image_source == "push" or target.runs_pushed_images)
+    if target.is_emulator and push:
         from milvus_spcs.docker_engine import docker_engine_problem
 
         problem = docker_engine_problem()
@@ -166,7 +167,7 @@ def provisioned_stack(
         names,
         image_tag=config.image_tag,
         image_repository=config.image_repository,
-        push_images=config.image_source == "push" and config.image_repository is None,
+        push_images=push,
         staging_dir=folder / "staging",
         cancelled=cancelled,
         specs_dir=specs_dir if specs_dir is not None else SPECS_DIR,

@@ -73,6 +73,8 @@ class ControlPlane:
             raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
         self.account = account
         self.runtime = runtime
+        # The runtime runs the pushed images themselves (docker), not local stand-ins named by a label.
+        self.runs_images = False
         self.ingress = ingress
         self.timing: Timing = PROFILES[profile].scaled(time_scale)
         self.profile = profile
@@ -390,11 +392,15 @@ class ControlPlane:
                 f"Failed to pull image {container.image}: platform {published.platform} is not supported; "
                 "build it for linux/amd64."
             )
-        if published.runtime is None:
+        if published.runtime is None and not self.runs_images:
             raise _LaunchError(
                 f"Image {container.image} has no stand-in for the process runtime (its image carries no "
                 "io.milvus-spcs.runtime label); run it with the emulator's docker runtime."
             )
+        pull_reference = None
+        if published.pushed:
+            path = "/".join(p.lower() for p in ref.repository)
+            pull_reference = f"{self.account.registry_host}/{path}/{ref.name}@{published.digest}"
         env = {**self.platform_environment(service), **container.env}
         secret_files: dict[str, dict[str, str]] = {}
         for mount in container.secrets:
@@ -424,6 +430,7 @@ class ControlPlane:
             files=published.files,
             ingress_secret=state.ingress_secret,
             search_domain=state.dns_name.split(".", 1)[1],
+            pull_reference=pull_reference,
         )
 
     def platform_environment(self, service: CatalogObject) -> dict[str, str]:

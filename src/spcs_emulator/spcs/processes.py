@@ -195,6 +195,23 @@ class Lifeline:
                 )
             )
 
+    def reap_docker(self, docker: str, label: str) -> None:
+        """Remove the Docker containers and networks labelled ``label`` once the lifeline is closed or
+        its owner dies, however it dies (the docker runtime's containers)."""
+        env = {k: v for k, v in os.environ.items() if k in ("DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT")}
+        with self._lock:
+            self._guards.append(
+                subprocess.Popen(
+                    _watchdog_argv("docker-reap", str(self._read), docker, label),
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    pass_fds=(self._read,),
+                    start_new_session=True,
+                )
+            )
+
     def close(self) -> None:
         """Break the lifeline: every watchdog still running ends its tree; guards remove their dirs."""
         with self._lock:

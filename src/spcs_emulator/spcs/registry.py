@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import secrets
 import shutil
 from pathlib import Path
 
@@ -43,6 +44,8 @@ class EmulatedRegistry:
         self._sessions = sessions
         self.store = DistributionStore(directory, lifeline, binary)
         self._files = directory / "files"
+        # What the platform pulls with (the docker runtime): never a user's, never accepted for a push.
+        self.platform_credentials = ("0platform", secrets.token_urlsafe(32))
         self.front = RegistryFront(
             self.store, self.authorize, self.record_push, realm=f"{account.name} registry"
         )
@@ -84,6 +87,12 @@ class EmulatedRegistry:
         self, repository: tuple[str, str, str] | None, action: Action, credentials: tuple[str, str] | None
     ) -> Decision:
         """``repository`` None: only who is asking (``GET /v2/``, ``/login``)."""
+        if credentials is not None and credentials[0] == self.platform_credentials[0]:
+            if not secrets.compare_digest(credentials[1], self.platform_credentials[1]):
+                return Decision(401, None, "the platform's credential is wrong")
+            if action != "pull":
+                return Decision(403, "the platform", "the platform pulls only")
+            return Decision(200, "the platform", "platform pull")
         with self._account.lock:  # decided on the account as it is now
             if repository is None:
                 who = authenticate(self._account, self._sessions, credentials)

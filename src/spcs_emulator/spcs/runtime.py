@@ -467,6 +467,8 @@ class LocalRuntime:
         self._private = (self.workdir, self._sockets, *private_dirs)
 
     def launch(self, launch: ContainerLaunch) -> LocalContainer:
+        if launch.runtime is None:
+            raise ValueError(f"image {launch.image} has no stand-in for the process runtime")
         plan = planner(launch.runtime)  # an unknown runtime fails here, before anything is created
         root = self.workdir / _safe_name(launch.service, launch.instance_id, launch.container)
         with self._lock:

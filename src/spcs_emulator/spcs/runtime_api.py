@@ -33,7 +33,7 @@ class ContainerLaunch:
     service: str  # "DB.SCHEMA.SVC"
     instance_id: int
     container: str  # the spec's container name
-    runtime: str  # what the published image runs: "milvus" | "milvus-lite" | "jupyter"
+    runtime: str | None  # the process runtime's stand-in: "milvus" | "milvus-lite" | "jupyter"
     image: str
     env: dict[str, str]  # spec env plus secrets mounted with envVarName (values never logged)
     secret_files: dict[str, dict[str, str]]  # directoryPath -> {file name: content}
@@ -50,6 +50,9 @@ class ContainerLaunch:
     # The DNS domain of the service's own schema (``a1b2.svc.spcs.internal``): the names in it also
     # resolve by their short name (``milvus``), as a search domain makes them on SPCS.
     search_domain: str = ""
+    # Where the docker runtime pulls the image: <registry host>/<db>/<schema>/<repo>/<name>@<digest>;
+    # None for an image published by name (no layers: only the process runtime can stand in for it).
+    pull_reference: str | None = None
 
 
 class ContainerHandle(Protocol):

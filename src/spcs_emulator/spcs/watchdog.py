@@ -35,7 +35,9 @@ container never holds those sockets. If the namespace cannot be made, the contai
 (exit ``NETWORK_FAILED``, the reason on stderr): the runtime asked because its probe said it works.
 
 ``guard <fd> <dir>`` mode waits for the same EOF and then removes ``<dir>`` (an emulator's temporary
-state directory), retrying while dying containers may still write into it.
+state directory), retrying while dying containers may still write into it. ``docker-reap <fd> <docker>
+<label>`` waits for it too, then removes the Docker containers and networks carrying ``<label>`` (the
+docker runtime's: they are the engine's children, not the emulator's, so no signal reaches them).
 
 What it cannot catch: a SIGKILL of the watchdog itself together with the emulator (``kill -9 -1``, a
 cgroup kill). For that the emulator keeps a record of every watchdog in its state directory and a new
@@ -52,6 +54,7 @@ import os
 import select
 import shutil
 import signal
+import subprocess
 import sys
 import time
 import types
@@ -321,12 +324,34 @@ def guard(lifeline: int, directory: str) -> int:
     return 0
 
 
+def docker_reap(lifeline: int, docker: str, label: str) -> int:
+    """Wait until the emulator is gone, then remove its Docker containers and networks (by label)."""
+    while os.read(lifeline, 1):
+        pass
+
+    def ids(*listing: str) -> list[str]:
+        found = subprocess.run(
+            [docker, *listing, "-q", "--filter", f"label={label}"], capture_output=True, text=True
+        )
+        return found.stdout.split()
+
+    containers = ids("ps", "-a")
+    if containers:
+        subprocess.run([docker, "rm", "--force", "--volumes", *containers], capture_output=True)
+    networks = ids("network", "ls")
+    if networks:
+        subprocess.run([docker, "network", "rm", *networks], capture_output=True)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     mode, lifeline = argv[0], int(argv[1])
     if mode == "run":
         return run(lifeline)
     if mode == "guard":
         return guard(lifeline, argv[2])
+    if mode == "docker-reap":
+        return docker_reap(lifeline, argv[2], argv[3])
     raise SystemExit(f"watchdog: unknown mode {mode!r}")
 
 
