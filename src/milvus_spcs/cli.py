@@ -43,10 +43,22 @@ def serve(
     state_dir: Annotated[
         Path | None, typer.Option(help="Where stages, volumes and logs live (default: temp).")
     ] = None,
+    container_runtime: Annotated[
+        str,
+        typer.Option(
+            help=(
+                "What runs the services: process (local stand-ins chosen by the image's label), docker "
+                "(the pushed images, pulled from the emulator's registry) or auto (docker where an engine "
+                "and docker-registry are there)."
+            )
+        ),
+    ] = "process",
 ) -> None:
     """Serve one emulated account until SIGINT or SIGTERM, then stop every process it started."""
     if ctx.invoked_subcommand is not None:
         return
+    if container_runtime not in ("process", "docker", "auto"):
+        raise typer.BadParameter("choose process, docker or auto", param_hint="--container-runtime")
     from spcs_emulator.emulator import Emulator, SharedStateDir
     from spcs_emulator.spcs.leftovers import StateDirInUse
     from spcs_emulator.spcs.lifecycle import PROFILES
@@ -79,9 +91,10 @@ def serve(
             time_scale=time_scale,
             state_dir=state_dir,
             registry=None,  # where docker-registry is installed: docker login/push as on SPCS
+            container_runtime=container_runtime,
         )
         emulator.start()
-    except (StateDirInUse, SharedStateDir) as exc:
+    except (StateDirInUse, SharedStateDir, RuntimeError, FileNotFoundError) as exc:
         typer.secho(f"ERROR: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None
     try:
@@ -90,7 +103,11 @@ def serve(
         typer.echo(
             f"# control API: http://{host}:{emulator.port}/_emulator/ (header X-Emulator-Admin-Password)"
         )
-        typer.echo(f"# profile={profile} time-scale={time_scale} state-dir={emulator.state_dir}", nl=True)
+        typer.echo(
+            f"# profile={profile} time-scale={time_scale} state-dir={emulator.state_dir} "
+            f"container-runtime={emulator.container_runtime} registry={emulator.account.state.registry_host}",
+            nl=True,
+        )
         stop.wait()
         typer.echo("# stopping: services, ingress proxies, SQL endpoint")
     finally:
@@ -181,6 +198,12 @@ def up(
         str | None, typer.Option(help="DB.SCHEMA.REPO with the pushed images (a real account)")
     ] = None,
     artifacts_dir: Annotated[Path, typer.Option()] = Path("artifacts"),
+    image_source: Annotated[
+        str,
+        typer.Option(
+            help="emulator: publish (stand-ins by name) or push (build, docker login, push to its registry)"
+        ),
+    ] = "publish",
 ) -> None:
     """Provision a whole stack and keep it (remove it with `milvus-spcs down --run ID`)."""
     from milvus_spcs.config import resolve_config
@@ -197,6 +220,7 @@ def up(
                 "image_repository": image_repository,
                 "artifacts_dir": str(artifacts_dir),
                 "keep_stack": "1",
+                "image_source": image_source,
             },
             {},
         )

@@ -273,7 +273,15 @@ class DockerContainer:
                     ok = 200 <= answer.status < 400
             except (urllib.error.URLError, OSError, ValueError):
                 ok = False
-            return (True, READY_MESSAGE) if ok else (False, "Readiness probe is failing")
+            if not ok:
+                return False, "Readiness probe is failing"
+            if self.launch.runtime == "milvus" and self.launch.endpoints:
+                # As the process runtime: Milvus's /healthz answers before its proxy serves requests.
+                from spcs_emulator.spcs.runtime import milvus_answers
+
+                if not milvus_answers(f"http://{address}:{self.launch.endpoints[0].port}"):
+                    return False, "Readiness probe is failing: Milvus does not answer list_collections yet"
+            return True, READY_MESSAGE
         if self.launch.endpoints:
             import socket
 
@@ -385,6 +393,9 @@ class DockerRuntime:
             pids_limit=PIDS_LIMIT,
             restart_policy={"Name": "always"},
             dns_search=[launch.search_domain] if launch.search_domain else None,
+            # Kubernetes' resolv.conf (SPCS runs on it); Docker's ndots:0 makes gRPC's c-ares resolver
+            # skip the search domain, so `milvus` would not resolve for pymilvus.
+            dns_opt=["ndots:5"],
             init=True,  # a PID 1 that reaps: servers that fork leave no zombies
         )
         created = self._client.api.create_container(

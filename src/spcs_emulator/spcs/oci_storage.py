@@ -1,7 +1,8 @@
 """The storage behind the emulated image registry: the CNCF distribution registry (Debian's
 ``docker-registry``), run by the emulator and dying with it.
 
-It listens on a unix socket in the emulator's private state directory (mode 0700), never on a port: the
+It listens on a unix socket in a private directory of its own (mode 0700, short: a socket path has at
+most 107 bytes, a state directory can be longer), never on a port: the
 only way to it is the authenticating front (``registry_front``), which decides every request as SPCS
 would. It runs below the emulator's lifeline (``processes.Lifeline``), like a container, so it ends
 however the emulator ends. Deletes are off: SPCS users cannot delete images through the registry API.
@@ -16,6 +17,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +61,9 @@ class DistributionStore:
 
     def __init__(self, directory: Path, lifeline: Lifeline, binary: str) -> None:
         self.directory = directory
-        self.socket_path = directory / "registry.sock"
+        self._socket_dir = Path(tempfile.mkdtemp(prefix="spcs-reg-"))
+        lifeline.guard(self._socket_dir)  # removed even if the emulator is killed
+        self.socket_path = self._socket_dir / "registry.sock"
         self._lifeline = lifeline
         self._binary = binary
         self._proc: subprocess.Popen[bytes] | None = None
@@ -149,3 +153,4 @@ class DistributionStore:
         if proc is not None:
             kill_tree(proc)
             self._lifeline.forget(proc)
+        shutil.rmtree(self._socket_dir, ignore_errors=True)

@@ -107,7 +107,8 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
-def _milvus_answers(uri: str) -> bool:
+def milvus_answers(uri: str) -> bool:
+    """Whether a Milvus at ``uri`` answers list_collections (an open port is not a ready Milvus)."""
     from pymilvus import MilvusClient
     from pymilvus.exceptions import MilvusException
 
@@ -142,7 +143,7 @@ def readiness(plan: RunPlan, ip: str, own: set[Listener] | None = None) -> tuple
     needs_port = plan.http_probe is None or plan.milvus_uri is not None
     if needs_port and plan.port is not None and not _port_open(ip, plan.port):
         return False, f"Readiness probe is failing: port {plan.port} does not accept connections"
-    if plan.milvus_uri is not None and not _milvus_answers(plan.milvus_uri):
+    if plan.milvus_uri is not None and not milvus_answers(plan.milvus_uri):
         return False, "Readiness probe is failing: Milvus does not answer list_collections yet"
     return True, READY_MESSAGE
 
