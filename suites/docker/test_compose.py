@@ -118,6 +118,17 @@ def test_jupyter_api_answers_without_a_token_on_loopback(stack: ComposeStack) ->
     assert refused.value.code == 403
 
 
+def test_the_server_can_write_its_working_directory(stack: ComposeStack) -> None:
+    """Uploads and checkpoints land in the notebook's folder: it must be the server user's (a WORKDIR
+    alone is root's, and the contents API then answers 403)."""
+    probe = (
+        "import os, tempfile\n"
+        "with tempfile.NamedTemporaryFile(dir=os.getcwd()) as f:\n"
+        "    print(os.getcwd(), os.getuid())\n"
+    )
+    assert stack.python_in("jupyter", probe).split() == ["/home/jupyter/work", "1000"]
+
+
 def test_notebook_in_the_jupyter_image_finds_turing_through_milvus_by_service_name(
     stack: ComposeStack, notebook_collection: str
 ) -> None:

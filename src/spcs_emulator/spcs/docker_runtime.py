@@ -125,23 +125,32 @@ class DockerContainer:
         return self._start_time
 
     def logs(self, *, previous: bool = False, lines: int | None = None, timestamps: bool = False) -> str:
+        """The current run's output, or (``previous``) what the runs before it wrote: the engine keeps
+        one log across restarts, split here at the current run's start."""
         container = self._container
-        if container is None:
-            return ""
-        options: dict[str, Any] = {"stdout": True, "stderr": True, "timestamps": timestamps}
-        if lines is not None:
-            options["tail"] = lines
         attrs = self._attrs()
-        started = _parse_time(attrs["State"].get("StartedAt")) if attrs else None
-        if previous:
-            if started is None or not attrs or int(attrs.get("RestartCount", 0)) == 0:
-                return ""
-            options["until"] = started
-        elif started is not None and attrs and int(attrs.get("RestartCount", 0)) > 0:
-            options["since"] = started
-        with contextlib.suppress(Exception):
-            return bytes(container.logs(**options)).decode(errors="replace")
-        return ""
+        if container is None or not attrs:
+            return ""
+        try:
+            stamped = bytes(container.logs(stdout=True, stderr=True, timestamps=True)).decode(
+                errors="replace"
+            )
+        except Exception:
+            return ""
+        started = _parse_time(attrs["State"].get("StartedAt"))
+        restarted = int(attrs.get("RestartCount", 0)) > 0 and started is not None
+        kept = []
+        for line in stamped.splitlines():
+            stamp, _, text = line.partition(" ")
+            at = _parse_time(stamp)
+            before = restarted and at is not None and started is not None and at < started
+            if before == previous:
+                kept.append(line if timestamps else text)
+        if previous and not restarted:
+            return ""
+        if lines is not None:
+            kept = kept[-lines:] if lines > 0 else []
+        return "\n".join(kept) + ("\n" if kept else "")
 
     def crash(self) -> None:
         """Kill the container's main process: the engine restarts it (restart_count + 1)."""
