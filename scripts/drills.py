@@ -11,6 +11,12 @@
     python scripts/drills.py container-sigkill pytest SIGKILLed with a testcontainers Milvus up (Ryuk off):
                                                the container outlives it, labelled with the run, and
                                                `milvus-spcs janitor --older-than 0s` removes it
+    python scripts/drills.py docker-concurrent two `pytest -m spcs --emulator-runtime docker` at once, each
+                                               pushing the images to its own emulator's registry: both
+                                               green, and no container, network or pushed tag left
+    python scripts/drills.py docker-emulator-sigkill
+                                               an emulator with the docker runtime SIGKILLed with services
+                                               up: none of its containers or networks is left 15 s later
 
 Each drill prints one `drill <name>: PASS|FAIL ...` line; any failure exits 1. `.ci/run` runs them all.
 """
@@ -29,6 +35,7 @@ from named_emulator import NamedEmulator, named_emulator
 
 from milvus_spcs.errors import WaitTimeout
 from milvus_spcs.waits import Probe, wait_for
+from spcs_emulator.spcs.docker_runtime import INSTANCE_LABEL, STATE_LABEL, state_label
 from spcs_emulator.spcs.processes import descendants, is_alive
 
 REPO = Path(__file__).resolve().parents[1]
@@ -220,6 +227,70 @@ def drill_container_sigkill(artifacts: Path) -> str:
     return f"pytest SIGKILLed with {', '.join(left)} up; janitor removed it (image {image})"
 
 
+def _docker_ids(*listing: str) -> list[str]:
+    found = subprocess.run(["docker", *listing, "-q"], capture_output=True, text=True, timeout=60)
+    return found.stdout.split()
+
+
+def _emulator_leftovers(label: str = INSTANCE_LABEL) -> list[str]:
+    """Containers and networks of docker-runtime emulators (``label``: any, or one ``key=value``)."""
+    return _docker_ids("ps", "-a", "--filter", f"label={label}") + _docker_ids(
+        "network", "ls", "--filter", f"label={label}"
+    )
+
+
+def _pushed_references() -> list[str]:
+    """Images tagged or pulled under an emulator registry's loopback name."""
+    listed = subprocess.run(
+        ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return [line for line in listed.stdout.split() if re.match(r"127\.\d+\.\d+\.\d+:\d+/", line)]
+
+
+def drill_docker_concurrent(artifacts: Path) -> str:
+    before = set(_pushed_references())
+    runs = []
+    for i in (1, 2):
+        log = artifacts / f"drill-docker-concurrent-{i}.log"
+        extra = ("--emulator-runtime", "docker", f"--junitxml={artifacts}/junit-drill-docker-{i}.xml")
+        runs.append((pytest_spcs(*extra, log=log), log))
+    _finish_both(runs)
+    left = _emulator_leftovers()
+    pushed = sorted(set(_pushed_references()) - before)
+    if left or pushed:
+        raise DrillFailed(f"left behind: containers/networks {left}, images {pushed}")
+    return "two docker-runtime runs at once (images pushed, pulled by digest), both green, nothing left"
+
+
+def drill_docker_emulator_sigkill(artifacts: Path) -> str:
+    with named_emulator("--container-runtime", "docker") as emu:
+        up = emu.cli("up", "--image-source", "push")
+        (artifacts / "drill-docker-emulator-sigkill-up.log").write_text(up.stdout + up.stderr)
+        if up.returncode != 0:
+            raise DrillFailed(f"milvus-spcs up failed ({up.returncode}): {up.stderr[-1500:]}")
+        label = f"{STATE_LABEL}={state_label(emu.state_dir)}"
+        running = _docker_ids("ps", "--filter", f"label={label}")
+        if len(running) != 2:
+            raise DrillFailed(f"expected the 2 services' containers after `milvus-spcs up`, found {running}")
+        os.kill(emu.process.pid, signal.SIGKILL)
+        emu.process.wait()
+
+        def gone() -> Probe[bool]:
+            left = _emulator_leftovers(label)
+            return Probe(not left, True, f"still there: {left}")
+
+        try:
+            wait_for(
+                gone, what="the SIGKILLed emulator's containers and network to go", timeout=15, interval=0.2
+            )
+        except WaitTimeout as exc:
+            raise DrillFailed(str(exc)) from None
+    return "emulator SIGKILLed with 2 docker services up: containers and network gone within 15 s"
+
+
 def _service_exists(emu: NamedEmulator) -> Probe[bool]:
     status = labelled_objects(emu)
     return Probe(bool(re.search(r"service \S+", status)), True, status[-200:])
@@ -231,6 +302,8 @@ DRILLS = {
     "emulator-sigkill": drill_emulator_sigkill,
     "pytest-sigkill": drill_pytest_sigkill,
     "container-sigkill": drill_container_sigkill,
+    "docker-concurrent": drill_docker_concurrent,
+    "docker-emulator-sigkill": drill_docker_emulator_sigkill,
 }
 
 

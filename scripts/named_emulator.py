@@ -48,6 +48,7 @@ class NamedEmulator:
     process: subprocess.Popen[str]
     env: dict[str, str]  # SNOWFLAKE_HOME points at the private home; the admin password is in it
     toml: str  # its connections.toml entry, as written
+    state_dir: Path
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`milvus-spcs ARGS --snowflake-connection emulator`, output captured."""
@@ -56,7 +57,7 @@ class NamedEmulator:
 
 
 @contextlib.contextmanager
-def named_emulator() -> Iterator[NamedEmulator]:
+def named_emulator(*options: str) -> Iterator[NamedEmulator]:
     """Start the emulator, write the connections.toml entry it prints, yield; then SIGTERM it (it stops
     everything it started), SIGKILL after 120 s, and remove the home."""
     with private_snowflake_home() as home:
@@ -66,7 +67,7 @@ def named_emulator() -> Iterator[NamedEmulator]:
             "SNOWFLAKE_HOME": str(home),
         }
         process = subprocess.Popen(
-            [*CLI, "emulator", "--state-dir", str(home / "state")],
+            [*CLI, "emulator", "--state-dir", str(home / "state"), *options],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -87,7 +88,7 @@ def named_emulator() -> Iterator[NamedEmulator]:
             )
             toml = "\n".join(line for line in entry.splitlines() if not line.startswith("#"))
             write_private(home / "connections.toml", toml + "\n")
-            yield NamedEmulator(process, env, toml)
+            yield NamedEmulator(process, env, toml, home / "state")
         finally:
             if process.poll() is None:  # a drill may have SIGKILLed it already
                 process.send_signal(signal.SIGTERM)

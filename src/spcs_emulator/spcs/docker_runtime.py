@@ -353,6 +353,7 @@ class DockerRuntime:
         self._lock = threading.Lock()
         self._pulls: dict[str, threading.Lock] = {}
         self._containers: list[DockerContainer] = []
+        self._pulled: set[str] = set()  # references this runtime pulled: untagged at shutdown
         docker_cli = shutil.which("docker")
         assert docker_cli is not None  # docker_problem checked it
         lifeline.reap_docker(docker_cli, f"{INSTANCE_LABEL}={self.instance}")
@@ -385,6 +386,8 @@ class DockerRuntime:
                 self._client.api.pull(repository, tag=digest, auth_config=auth)
             except Exception as exc:
                 raise PullError(f"Failed to pull image {launch.image}: {exc}") from None
+            with self._lock:
+                self._pulled.add(reference)
         return reference
 
     def create(
@@ -456,5 +459,8 @@ class DockerRuntime:
                 leftover.remove(force=True)
         with contextlib.suppress(Exception):
             self._network.remove()
+        for reference in sorted(self._pulled):  # the layers stay (shared with the local builds)
+            with contextlib.suppress(Exception):
+                self._client.images.remove(reference)
         shutil.rmtree(self.workdir, ignore_errors=True)
         self._client.close()
