@@ -158,6 +158,38 @@ def build_images(mode: str, tag: str, log: BuildLog, *, prefix: str = IMAGE_PREF
     return built
 
 
+def build_milvus_release(release: str, tag: str, log: BuildLog, *, prefix: str = IMAGE_PREFIX) -> BuiltImage:
+    """The Milvus image on a stand-in of another Milvus release (offline): the upgrade suite's older
+    image, ``<prefix>/milvus:<tag>``."""
+    recipe = RECIPES[0]
+    standin = standins.build_milvus(log, release)
+    base = Base(standin, standin=True, milvus=(image_labels(standin) or {}).get(MILVUS_VERSION_LABEL))
+    reference = image_reference(recipe.name, tag, prefix)
+    log.run(
+        [
+            "docker",
+            "build",
+            "--force-rm",
+            "--platform",
+            "linux/amd64",
+            "--network",
+            "none",
+            "--build-arg",
+            f"{recipe.base_arg}={base.reference}",
+            "--label",
+            f"{MILVUS_VERSION_LABEL}={base.milvus}",
+            "-t",
+            reference,
+            "-f",
+            str(recipe.dockerfile),
+            str(recipe.context),
+        ],
+        what=f"docker build of {reference}",
+        timeout=BUILD_SECONDS,
+    )
+    return BuiltImage(reference, base)
+
+
 def compose_environment(bases: dict[str, Base]) -> dict[str, str]:
     """What images/compose.yaml reads to build on these bases (no network when all are stand-ins)."""
     env = {recipe.base_arg: bases[recipe.name].reference for recipe in RECIPES}

@@ -16,12 +16,13 @@ registry's name is removed again: only `milvus-spcs/<image>:dev` stays on the en
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,24 +108,40 @@ def _check_platform(local: str, env: dict[str, str]) -> None:
         raise PreflightError(f"{local} is {platform}: SPCS runs linux/amd64 images only")
 
 
-def push_images(
-    target: Target,
-    repository: str,
-    tag: str,
-    *,
-    bases: str = "auto",
-    log: BuildLog | None = None,
-    built: Callable[[], list[str]] | None = None,
-) -> list[PushedImage]:
-    """Build (``bases``: real, local or auto) and push both images as ``<repository_url>/<name>:<tag>``.
+@dataclass
+class RegistrySession:
+    """A docker login to the repository's registry, in a docker configuration of its own, while the
+    Snowflake session whose token it used stays open."""
 
-    ``built``: returns the local references instead of building (tests, or images built beforehand).
-    """
+    conn: Any
+    repository: str
+    url: str
+    env: dict[str, str]
+
+    def push(self, source: str, name: str, tag: str) -> PushedImage:
+        """Push the local image ``source`` as ``<repository_url>/<name>:<tag>`` and check it."""
+        _check_platform(source, self.env)
+        remote = f"{self.url}/{name}:{tag}"
+        _docker(["tag", source, remote], env=self.env)
+        try:
+            digest = _pushed_digest(_docker(["push", remote], env=self.env, timeout=PUSH_SECONDS), remote)
+        finally:
+            _docker(["rmi", remote], env=self.env)  # the local name of the run's tag
+        listed = _listed_digest(self.conn, self.repository, name, tag)
+        if listed != digest:
+            raise HarnessError(
+                f"{remote}: the push reported {digest}, SHOW IMAGES lists {listed or 'nothing'}"
+            )
+        return PushedImage(remote, digest)
+
+
+@contextlib.contextmanager
+def registry_session(target: Target, repository: str) -> Iterator[RegistrySession]:
+    """Log in to ``repository``'s registry with a fresh session's token; log out (the temporary docker
+    configuration goes) and close the session afterwards."""
     problem = docker_engine_problem()
     if problem:
         raise PreflightError(f"building images needs a Docker engine: {problem}")
-    log = log or BuildLog(Path(tempfile.gettempdir()) / "milvus-spcs-push.log")
-    local = built() if built else [b.reference for b in build_images(bases, DEFAULT_TAG, log)]
     with tempfile.TemporaryDirectory(prefix="milvus-spcs-docker-") as config:
         env = {**os.environ, "DOCKER_CONFIG": config}
         conn = target.connect()
@@ -151,24 +168,31 @@ def push_images(
                         "bash scripts/install-docker.sh"
                     ],
                 ) from None
-            pushed = []
-            for recipe, source in zip(RECIPES, local, strict=True):
-                _check_platform(source, env)
-                remote = f"{url}/{recipe.name}:{tag}"
-                _docker(["tag", source, remote], env=env)
-                try:
-                    digest = _pushed_digest(_docker(["push", remote], env=env, timeout=PUSH_SECONDS), remote)
-                finally:
-                    _docker(["rmi", remote], env=env)  # the local name of the run's tag
-                listed = _listed_digest(conn, repository, recipe.name, tag)
-                if listed != digest:
-                    raise HarnessError(
-                        f"{remote}: the push reported {digest}, SHOW IMAGES lists {listed or 'nothing'}"
-                    )
-                pushed.append(PushedImage(remote, digest))
-            return pushed
+            yield RegistrySession(conn, repository, url, env)
         finally:
             conn.close()
+
+
+def push_images(
+    target: Target,
+    repository: str,
+    tag: str,
+    *,
+    bases: str = "auto",
+    log: BuildLog | None = None,
+    built: Callable[[], list[str]] | None = None,
+) -> list[PushedImage]:
+    """Build (``bases``: real, local or auto) and push both images as ``<repository_url>/<name>:<tag>``.
+
+    ``built``: returns the local references instead of building (tests, or images built beforehand).
+    """
+    problem = docker_engine_problem()
+    if problem:
+        raise PreflightError(f"building images needs a Docker engine: {problem}")
+    log = log or BuildLog(Path(tempfile.gettempdir()) / "milvus-spcs-push.log")
+    local = built() if built else [b.reference for b in build_images(bases, DEFAULT_TAG, log)]
+    with registry_session(target, repository) as session:
+        return [session.push(source, recipe.name, tag) for recipe, source in zip(RECIPES, local, strict=True)]
 
 
 def local_images(tag: str = DEFAULT_TAG) -> list[str]:

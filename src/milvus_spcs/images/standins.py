@@ -196,16 +196,56 @@ def build_python(log: BuildLog) -> str:
     return PYTHON_IMAGE
 
 
-def build_milvus(log: BuildLog) -> str:
-    """The milvusdb/milvus stand-in (the Milvus release it runs is in its labels)."""
+def _milvus_wheel(log: BuildLog, release: str, python_version: str) -> Path:
+    """The ``milvus`` package's wheel of ``release`` (its standalone binary), fetched once."""
+    folder = CACHE / f"milvus-{release}"
+    found = sorted(folder.glob(f"milvus-{release}-*.whl"))
+    if found:
+        return found[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    platforms = [arg for tag in manylinux_platforms() for arg in ("--platform", tag)]
+    log.run(
+        [
+            "python",
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--dest",
+            str(folder),
+            "--python-version",
+            python_version,
+            "--implementation",
+            "cp",
+            *platforms,
+            f"milvus=={release}",
+        ],
+        what=f"pip download milvus=={release}",
+        timeout=BUILD_SECONDS,
+    )
+    (wheel,) = folder.glob(f"milvus-{release}-*.whl")
+    return wheel
+
+
+def build_milvus(log: BuildLog, release: str | None = None) -> str:
+    """The milvusdb/milvus stand-in (the Milvus release it runs is in its labels): the wheelhouse's
+    Milvus, or ``release`` (another version of the ``milvus`` package: the upgrade suite's older one)."""
     rootfs = ensure_rootfs(log)
     python_version = rootfs_python(log, rootfs)
     key = wheels_key(python_version)
-    reference = f"{MILVUS_IMAGE}:{key}"
-    if current(reference, key):
-        return reference
-    house = ensure_wheels(log, python_version)
-    (wheel,) = (house / "wheels").glob("milvus-*.whl")
+    if release is None:
+        reference = f"{MILVUS_IMAGE}:{key}"
+        if current(reference, key):
+            return reference
+        house = ensure_wheels(log, python_version)
+        (wheel,) = (house / "wheels").glob("milvus-*.whl")
+    else:
+        reference = f"{MILVUS_IMAGE}:{release}-{key}"
+        if current(reference, key):
+            return reference
+        wheel = _milvus_wheel(log, release, python_version)
     version = wheel.name.split("-")[1]
     with tempfile.TemporaryDirectory(dir=CACHE) as context:
         (Path(context) / "wheels").mkdir()
