@@ -112,6 +112,32 @@ def test_a_container_that_keeps_failing_fails_the_service(plane) -> None:
     assert state_of(sql, "SERVICE", "S") == "FAILED"
 
 
+def test_is_upgrading_from_alter_from_specification_until_the_new_spec_runs(plane, tmp_path: Path) -> None:
+    account, cp, clock, runtime, sql = plane
+    from spcs_emulator.spcs import images
+
+    repo = account.state.catalog.get("IMAGE REPOSITORY", ("D", "PUBLIC", "R"))
+    images.publish(repo, images.parse_image("/d/public/r/web:2"), "jupyter", None, tmp_path)
+    sql("CREATE COMPUTE POOL P MIN_NODES=1 MAX_NODES=1 INSTANCE_FAMILY=CPU_X64_XS")
+    sql(f"CREATE SERVICE S IN COMPUTE POOL P FROM SPECIFICATION $${SPEC}$$")
+    clock.now += 10_000
+    cp.tick()
+    runtime.handles[0].state = "READY"
+    cp.tick()
+    before = sql("SHOW SERVICES LIKE 'S'").as_dicts()[0]
+    assert (before["status"], before["is_upgrading"]) == ("RUNNING", "false")
+    sql(f"ALTER SERVICE S FROM SPECIFICATION $${SPEC.replace('web:1', 'web:2')}$$")
+    during = sql("SHOW SERVICES LIKE 'S'").as_dicts()[0]
+    assert during["is_upgrading"] == "true"
+    assert during["spec_digest"] != before["spec_digest"]
+    clock.now += 10_000
+    cp.tick()
+    runtime.handles[-1].state = "READY"
+    cp.tick()
+    after = sql("SHOW SERVICES LIKE 'S'").as_dicts()[0]
+    assert (after["status"], after["is_upgrading"]) == ("RUNNING", "false")
+
+
 def test_the_control_api_requests_go_through_narrow_methods(plane) -> None:
     """fail_next_start, crash_container and publish_image: what control_api.py asks of the plane."""
     _account, cp, clock, runtime, sql = plane

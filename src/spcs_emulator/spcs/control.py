@@ -356,10 +356,12 @@ class ControlPlane:
         restarts = max((h.restart_count for i in state.instances for h in i.containers.values()), default=0)
         if state.status == "PENDING" and all(s == "READY" for s in statuses):
             state.status, state.running_since = "RUNNING", now
+            state.upgrading = False
         elif "FAILED" in statuses and restarts >= MAX_RESTARTS_BEFORE_FAILED:
             failed = [h for i in state.instances for h in i.containers.values() if h.status()[0] == "FAILED"]
             state.status, state.failure = "FAILED", failed[0].status()[1]
             state.running_since = None
+            state.upgrading = False
             self._close_ingress(state)
 
     def _open_ingress(self, service: CatalogObject, state: ServiceState) -> None:

@@ -91,5 +91,6 @@ class ServiceState:
     suspend_done_at: float | None = None
     ingress: dict[str, str] = field(default_factory=dict)  # endpoint name -> ingress host
     failure: str = ""  # why the service FAILED (container message)
+    upgrading: bool = False  # ALTER ... FROM SPECIFICATION until the new spec runs (SHOW's is_upgrading)
     # Shared by the service's containers and its ingress routes only (ContainerLaunch.ingress_secret).
     ingress_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)

@@ -149,6 +149,7 @@ def _service_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result 
         cp.suspend_service(obj)
         cp.services[obj.fqn].spec = spec
         cp.resume_service(obj)
+        cp.services[obj.fqn].upgrading = True  # until the new spec's containers are READY
         return status()
     if stmt.action == "SET":
         _check_instance_counts(
@@ -193,7 +194,7 @@ def service_row(ctx: Context, obj: CatalogObject, describe: bool = False) -> tup
         "false",
         "false",
         state.spec.digest,
-        "false",
+        tf(state.upgrading),
         None,
         None,
     )
