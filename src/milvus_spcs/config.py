@@ -72,6 +72,12 @@ SETTINGS: dict[str, Setting] = {
         None,
         "DB.SCHEMA.REPO holding images pushed with `milvus-spcs images push` (needed on a real account)",
     ),
+    "upgrade_to_tag": Setting(
+        "--upgrade-to-tag",
+        "MILVUS_SPCS_UPGRADE_TO_TAG",
+        None,
+        "a real account's upgrade suite: the newer Milvus image's tag, pushed next to --image-tag",
+    ),
     "image_source": Setting(
         "--image-source",
         "MILVUS_SPCS_IMAGE_SOURCE",
@@ -116,6 +122,7 @@ class HarnessConfig:
     image_tag: str | None = None
     image_repository: str | None = None
     image_source: str = "publish"
+    upgrade_to_tag: str | None = None
     emulator_runtime: str = "process"
     emulator_profile: str = "instant"
     emulator_time_scale: float = 1.0
@@ -181,6 +188,9 @@ def resolve_config(options: Mapping[str, str | None], env: Mapping[str, str]) ->
     image_bases = pick("image_bases") or "auto"
     if image_bases not in ("real", "local", "auto"):
         raise PreflightError(f"unknown image bases {image_bases!r}", ["choose real, local or auto"])
+    upgrade_to_tag = pick("upgrade_to_tag")
+    if upgrade_to_tag is not None and image_tag_problem(upgrade_to_tag):
+        raise PreflightError(f"--upgrade-to-tag {image_tag_problem(upgrade_to_tag)}")
     emulator_runtime = pick("emulator_runtime") or "process"
     if emulator_runtime not in ("process", "docker", "auto"):
         raise PreflightError(
@@ -205,6 +215,7 @@ def resolve_config(options: Mapping[str, str | None], env: Mapping[str, str]) ->
         image_tag=tag,
         image_repository=repository,
         image_source=image_source,
+        upgrade_to_tag=upgrade_to_tag,
         emulator_runtime=emulator_runtime,
         emulator_profile=profile,
         emulator_time_scale=time_scale,
