@@ -98,7 +98,9 @@ def admin(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory):
     host = url.split("/", 1)[0]
     docker("login", host, "-u", "0sessiontoken", "--password-stdin", env=env, stdin=str(token_of(conn)))
     docker("push", f"{url}/web:v1", env=env)
-    docker("rmi", f"{url}/web:v1")
+    docker("tag", f"{url}/web:v1", f"{url}/web:v2")
+    docker("push", f"{url}/web:v2", env=env)
+    docker("rmi", f"{url}/web:v1", f"{url}/web:v2")
     cur.execute(f"CREATE SERVICE {SERVICE} IN COMPUTE POOL P FROM SPECIFICATION $${SPEC}$$")
     wait_status(cur, SERVICE, "RUNNING", timeout=120)
     yield cur
@@ -170,11 +172,33 @@ def test_the_block_volume_survives_suspend_and_resume(emulator: Emulator, admin)
     docker("exec", web["Id"], "python3", "-c", "open('/data/kept', 'w').write('still here')")
     admin.execute(f"ALTER SERVICE {SERVICE} SUSPEND")
     wait_status(admin, SERVICE, "SUSPENDED", timeout=60)
-    assert containers(emulator) == []
+    wait_for(
+        lambda: Probe(not containers(emulator), state="still there"),
+        what="the suspended service's container to go",
+        timeout=30,
+        interval=0.2,
+    )
     admin.execute(f"ALTER SERVICE {SERVICE} RESUME")
     wait_status(admin, SERVICE, "RUNNING", timeout=120)
     [again] = containers(emulator)
     assert docker("exec", again["Id"], "cat", "/data/kept") == "still here"
+
+
+def test_an_upgrade_runs_the_new_spec_on_the_same_volume(emulator: Emulator, admin) -> None:
+    [web] = containers(emulator)
+    docker("exec", web["Id"], "python3", "-c", "open('/data/before-upgrade', 'w').write('kept')")
+    admin.execute(f"ALTER SERVICE {SERVICE} FROM SPECIFICATION $${SPEC.replace('web:v1', 'web:v2')}$$")
+
+    def upgraded() -> Probe[dict]:
+        row = rows(admin, "SHOW SERVICES LIKE 'WEB' IN SCHEMA D.PUBLIC")[0]
+        containers_now = rows(admin, f"SHOW SERVICE CONTAINERS IN SERVICE {SERVICE}")
+        done = row["status"] == "RUNNING" and row["is_upgrading"] == "false"
+        return Probe(done, row, state=f"{row['status']} {row['is_upgrading']} {containers_now}")
+
+    wait_for(upgraded, what="the upgraded service to run", timeout=120, interval=0.5)
+    [again] = containers(emulator)
+    assert again["Config"]["Image"].split("@")[0].endswith("/web")
+    assert docker("exec", again["Id"], "cat", "/data/before-upgrade") == "kept"
 
 
 def test_drop_leaves_no_container(emulator: Emulator, admin) -> None:

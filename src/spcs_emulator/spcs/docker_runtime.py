@@ -307,6 +307,10 @@ class PullError(RuntimeError):
     """The image cannot be pulled: SPCS reports 'Failed to pull image ...'."""
 
 
+def _key(launch: ContainerLaunch) -> tuple[str, int, str]:
+    return launch.service, launch.instance_id, launch.container
+
+
 def _bind(source: Path, target: str, *, read_only: bool) -> Any:
     from docker.types import Mount
 
@@ -442,6 +446,12 @@ class DockerRuntime:
         return removed
 
     def launch(self, launch: ContainerLaunch) -> DockerContainer:
+        key = (launch.service, launch.instance_id, launch.container)
+        with self._lock:
+            replaced = [c for c in self._containers if _key(c.launch) == key]
+            self._containers = [c for c in self._containers if _key(c.launch) != key]
+        for old in replaced:  # a relaunch (RESUME, an upgrade) replaces it: its relays go first
+            old.stop()
         handle = DockerContainer(self, launch)
         with self._lock:
             self._containers.append(handle)
