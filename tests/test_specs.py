@@ -250,7 +250,6 @@ def test_an_image_pinned_by_digest_is_fine(jupyter_spec: dict[str, Any]) -> None
         ("2.6.12", True),
         ("v2.5.27", True),
         ("v2.7.0", True),
-        ("v3.0.1", True),
         ("v2.6.10-run-abc123", True),  # a build of the release, not a pre-release
         ("run-abc123", True),  # names no version: the Dockerfile's pin is checked instead
     ],
@@ -266,6 +265,15 @@ def test_milvus_versions_below_the_cve_fix_are_violations(
         assert len(problems) == 1, problems
         assert f"Milvus {tag}" in problems[0]
         assert "CVE-2026-26190" in problems[0]
+
+
+@pytest.mark.parametrize("tag", ["v3.0.1", "3.1.0", "v3.0.0-run-abc123"])
+def test_milvus_3_is_refused_until_the_volume_ownership_is_covered(
+    milvus_spec: dict[str, Any], tag: str
+) -> None:
+    problems = check_spec_policy(with_image(milvus_spec, f"/db/public/images/milvus:{tag}"))
+    assert len(problems) == 1, problems
+    assert "uid 999" in problems[0] and "test_upgrade" in problems[0]
 
 
 def test_milvus_version_parsing() -> None:

@@ -237,10 +237,22 @@ def _image_violations(container: str, image: Any) -> list[str]:
     if tag.lower() == "latest":
         return [f"container '{container}' image '{image}' uses the moving tag 'latest'; pin a release tag"]
     if name == "milvus":
-        problem = milvus_tag_problem(tag)
+        problem = milvus_tag_problem(tag) or milvus_major_problem(tag)
         if problem:
             return [f"container '{container}' image '{image}': Milvus {problem}"]
     return []
+
+
+def milvus_major_problem(tag: str) -> str | None:
+    """Milvus 3.x runs as uid 999, and an SPCS block volume has no uid/gid option: a volume written by
+    2.x (root) may be unwritable after an upgrade. Refused until the upgrade suite covers it."""
+    parsed = milvus_version(tag)
+    if parsed is None or parsed[0][0] < 3:
+        return None
+    return (
+        f"{tag} is a 3.x release: it runs as uid 999 and a block volume has no uid/gid option; "
+        "refused until the upgrade suite (suites/spcs/test_upgrade.py) covers the volume's ownership"
+    )
 
 
 def _block_volume_violation(container: Mapping[str, Any], volumes: Mapping[Any, Any]) -> str | None:
