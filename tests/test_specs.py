@@ -273,7 +273,8 @@ def test_milvus_3_is_refused_until_the_volume_ownership_is_covered(
 ) -> None:
     problems = check_spec_policy(with_image(milvus_spec, f"/db/public/images/milvus:{tag}"))
     assert len(problems) == 1, problems
-    assert "uid 999" in problems[0] and "test_upgrade" in problems[0]
+    assert "uid 999" in problems[0]
+    assert "test_upgrade" in problems[0]
 
 
 def test_milvus_version_parsing() -> None:
