@@ -9,6 +9,7 @@ Builds on a stand-in run with no network. Each build ends with one line per imag
 
 from __future__ import annotations
 
+import fcntl
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,6 +163,14 @@ def build_milvus_release(release: str, tag: str, log: BuildLog, *, prefix: str =
     """The Milvus image on a stand-in of another Milvus release (offline): the upgrade suite's older
     image, ``<prefix>/milvus:<tag>``."""
     recipe = RECIPES[0]
+    standins.CACHE.mkdir(parents=True, exist_ok=True)
+    # Two runs at once (the drills) build the same release: one builds, the other then finds it.
+    with (standins.CACHE / f"milvus-{release}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_milvus_release(recipe, release, tag, log, prefix)
+
+
+def _build_milvus_release(recipe: Recipe, release: str, tag: str, log: BuildLog, prefix: str) -> BuiltImage:
     standin = standins.build_milvus(log, release)
     base = Base(standin, standin=True, milvus=(image_labels(standin) or {}).get(MILVUS_VERSION_LABEL))
     reference = image_reference(recipe.name, tag, prefix)
