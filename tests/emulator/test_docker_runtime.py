@@ -45,6 +45,10 @@ SPEC = textwrap.dedent(
         readinessProbe:
           port: 8080
           path: /
+        resources:
+          limits:
+            cpu: 500m
+            memory: 256Mi
         volumeMounts:
         - name: data
           mountPath: /data
@@ -127,6 +131,7 @@ def test_the_service_runs_its_pushed_image_by_digest_confined(emulator: Emulator
     assert host["CapDrop"] == ["ALL"]
     assert host["SecurityOpt"] == ["no-new-privileges"]
     assert host["Privileged"] is False
+    assert (host["NanoCpus"], host["Memory"]) == (500_000_000, 256 * 2**20)  # resources.limits
     assert host["PortBindings"] in ({}, None)  # nothing published: the relay is the way in
     # No host path but the service's own: its volume and the platform's session token (read-only),
     # both inside the emulator's state directory.

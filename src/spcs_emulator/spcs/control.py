@@ -433,6 +433,8 @@ class ControlPlane:
             ingress_secret=state.ingress_secret,
             search_domain=state.dns_name.split(".", 1)[1],
             pull_reference=pull_reference,
+            cpu_limit=container.cpu_limit,
+            memory_limit=container.memory_limit,
         )
 
     def platform_environment(self, service: CatalogObject) -> dict[str, str]:

@@ -413,6 +413,9 @@ class DockerRuntime:
             # skip the search domain, so `milvus` would not resolve for pymilvus.
             dns_opt=["ndots:5"],
             init=True,  # a PID 1 that reaps: servers that fork leave no zombies
+            # resources.limits, as the kubelet applies them (requests are not checked: not emulated)
+            nano_cpus=int(launch.cpu_limit * 1e9) if launch.cpu_limit else None,
+            mem_limit=launch.memory_limit,
         )
         created = self._client.api.create_container(
             image,

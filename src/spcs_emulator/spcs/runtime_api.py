@@ -53,6 +53,8 @@ class ContainerLaunch:
     # Where the docker runtime pulls the image: <registry host>/<db>/<schema>/<repo>/<name>@<digest>;
     # None for an image published by name (no layers: only the process runtime can stand in for it).
     pull_reference: str | None = None
+    cpu_limit: float | None = None  # the spec's resources.limits (the docker runtime applies them)
+    memory_limit: int | None = None
 
 
 class ContainerHandle(Protocol):

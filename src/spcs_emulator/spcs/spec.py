@@ -41,6 +41,9 @@ class Container:
     readiness: tuple[int, str] | None
     mounts: dict[str, str]  # volume name -> mountPath
     secrets: tuple[SecretMount, ...]
+    # resources.limits: CPU in cores, memory in bytes (the docker runtime applies them); None: unlimited
+    cpu_limit: float | None = None
+    memory_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,51 @@ def _secret(raw: Any, container: str) -> SecretMount:
     return SecretMount(object_name, env_var, key, directory)
 
 
+MEMORY_UNITS = {
+    "": 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+}
+
+
+def _quantity(value: Any, what: str, *, cpu: bool) -> float:
+    """A Kubernetes quantity, as specs write them: CPU ``"500m"``, ``1``, ``0.5``; memory ``"6Gi"``,
+    ``"512Mi"``, ``"1G"``, bytes."""
+    text = str(value).strip()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(m|[kMGT]i?|)", text)
+    if match is None or (cpu and match[2] not in ("", "m")) or (not cpu and match[2] == "m"):
+        raise errors.invalid_spec(f"{what} {value!r} is not a {'CPU' if cpu else 'memory'} quantity")
+    number = float(match[1])
+    if cpu:
+        return number / 1000 if match[2] == "m" else number
+    return number * MEMORY_UNITS[match[2]]
+
+
+def _limits(raw: Any, container: str) -> tuple[float | None, int | None]:
+    resources = raw.get("resources")
+    if resources is None:
+        return None, None
+    if not isinstance(resources, dict):
+        raise errors.invalid_spec(f"container {container}: resources must be a mapping")
+    for part in ("requests", "limits"):
+        section = resources.get(part) or {}
+        if not isinstance(section, dict):
+            raise errors.invalid_spec(f"container {container}: resources.{part} must be a mapping")
+        for key in ("cpu", "memory"):
+            if key in section:
+                _quantity(section[key], f"container {container}: resources.{part}.{key}", cpu=key == "cpu")
+    limits = resources.get("limits") or {}
+    cpu = _quantity(limits["cpu"], "cpu", cpu=True) if "cpu" in limits else None
+    memory = int(_quantity(limits["memory"], "memory", cpu=False)) if "memory" in limits else None
+    return cpu, memory
+
+
 def _container(raw: Any, volume_names: set[str]) -> Container:
     if not isinstance(raw, dict):
         raise errors.invalid_spec("each container must be a mapping")
@@ -146,6 +194,7 @@ def _container(raw: Any, volume_names: set[str]) -> Container:
         if not isinstance(probe, dict) or not isinstance(probe.get("port"), int):
             raise errors.invalid_spec(f"container {name}: readinessProbe needs a port and a path")
         readiness = (int(probe["port"]), str(probe.get("path", "/")))
+    cpu_limit, memory_limit = _limits(raw, name)
     mounts: dict[str, str] = {}
     for mount in raw.get("volumeMounts") or []:
         if not isinstance(mount, dict):
@@ -162,6 +211,8 @@ def _container(raw: Any, volume_names: set[str]) -> Container:
         readiness=readiness,
         mounts=mounts,
         secrets=tuple(_secret(s, name) for s in raw.get("secrets") or []),
+        cpu_limit=cpu_limit,
+        memory_limit=memory_limit,
     )
 
 
