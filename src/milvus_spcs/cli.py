@@ -103,11 +103,9 @@ def serve(
         typer.echo(
             f"# control API: http://{host}:{emulator.port}/_emulator/ (header X-Emulator-Admin-Password)"
         )
-        typer.echo(
-            f"# profile={profile} time-scale={time_scale} state-dir={emulator.state_dir} "
-            f"container-runtime={emulator.container_runtime} registry={emulator.account.state.registry_host}",
-            nl=True,
-        )
+        registry = emulator.account.state.registry_host
+        typer.echo(f"# container-runtime={emulator.container_runtime} registry={registry}")
+        typer.echo(f"# profile={profile} time-scale={time_scale} state-dir={emulator.state_dir}", nl=True)
         stop.wait()
         typer.echo("# stopping: services, ingress proxies, SQL endpoint")
     finally:
