@@ -76,8 +76,11 @@ def _repository_url(target: Target, database: str, schema: str, repository: str)
         conn.close()
 
 
-def _service(sql: SqlRunner, name: str) -> dict[str, str]:
-    return sql.query("USE ROLE SYSADMIN", f"SHOW SERVICES LIKE '{name}'")[0]
+def _service(sql: SqlRunner, fqn: str) -> dict[str, str]:
+    """SHOW SERVICES of the run's schema only: other runs on the account have an UPGRADE_MILVUS too."""
+    database, schema, name = fqn.split(".")
+    [row] = sql.query("USE ROLE SYSADMIN", f"SHOW SERVICES LIKE '{name}' IN SCHEMA {database}.{schema}")
+    return row
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +101,7 @@ def upgrade_service(
         )
         _wait(
             spcs_sql,
-            SERVICE,
+            fqn,
             spcs_budgets,
             what="on the older image",
             done=lambda s: s["status"] == "RUNNING",
@@ -117,16 +120,16 @@ def _spec_for(state: StackState, tag: str) -> str:
 
 
 def _wait(
-    sql: SqlRunner, name: str, budgets: Budgets, *, what: str, done: Callable[[dict[str, str]], bool]
+    sql: SqlRunner, fqn: str, budgets: Budgets, *, what: str, done: Callable[[dict[str, str]], bool]
 ) -> dict[str, str]:
     def probe() -> Probe[dict[str, str]]:
-        row = _service(sql, name)
+        row = _service(sql, fqn)
         state = (
             f"status={row['status']} is_upgrading={row['is_upgrading']} spec_digest={row['spec_digest'][:12]}"
         )
         return Probe(done(row), row, state=state)
 
-    row = wait_for(probe, what=f"{name} {what}", timeout=budgets.service, interval=budgets.interval)
+    row = wait_for(probe, what=f"{fqn} {what}", timeout=budgets.service, interval=budgets.interval)
     assert row is not None
     return row
 
@@ -174,14 +177,14 @@ def test_milvus_keeps_documents_answer_and_index_across_an_upgrade_on_its_volume
     assert (before["count"], before["top"]) == (3, TURING)
     assert before["indexes"], "the notebook built an index"
 
-    digest = _service(spcs_sql, SERVICE)["spec_digest"]
+    digest = _service(spcs_sql, upgrade_service)["spec_digest"]
     newer_spec = _spec_for(spcs_stack, newer)
     spcs_sql.run(
         ["USE ROLE SYSADMIN", f"ALTER SERVICE {upgrade_service} FROM SPECIFICATION $${newer_spec}$$"]
     )
     upgraded = _wait(
         spcs_sql,
-        SERVICE,
+        upgrade_service,
         spcs_budgets,
         what="running the new spec",
         done=lambda s: (

@@ -254,6 +254,8 @@ class DockerContainer:
             except OSError as exc:
                 raise RuntimeError(f"port {launch.ip}:{endpoint.port} is in use: {exc}") from None
             self._relays.append(relay)
+        if self._stopped.is_set():  # stopped while it was being created: stop() saw no container yet
+            self.stop()
 
     def _address(self) -> str | None:
         attrs = self._attrs()
