@@ -54,9 +54,20 @@ def labelled_objects(emu: NamedEmulator) -> str:
 
 
 def container_pids(emu: NamedEmulator) -> list[int]:
-    """Processes of the emulator's containers (their watchdogs included), not its directory guards,
-    which live as long as the emulator itself."""
-    return [pid for pid in descendants(emu.process.pid) if " guard " not in _command(pid)]
+    """Processes of the emulator's containers (their watchdogs included), not its directory guards or
+    its registry, which live as long as the emulator itself."""
+    tree = descendants(emu.process.pid)
+    # The image registry's storage (and the watchdog it runs under) lives as long as the emulator.
+    registry = {pid for pid in tree if "docker-registry serve" in _command(pid)}
+    registry |= {_parent(pid) for pid in registry}
+    return [pid for pid in tree if " guard " not in _command(pid) and pid not in registry]
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
 
 
 # The scale benchmark's SPCS test measures search, not the lifecycle the drills attack; the default
