@@ -132,31 +132,35 @@ def build_images(mode: str, tag: str, log: BuildLog, *, prefix: str = IMAGE_PREF
     built = []
     for recipe in RECIPES:
         base = bases[recipe.name]
-        reference = image_reference(recipe.name, tag, prefix)
-        labels = ["--label", f"{MILVUS_VERSION_LABEL}={base.milvus}"] if base.milvus else []
-        network = ["--network", "none"] if base.standin else []
-        log.run(
-            [
-                "docker",
-                "build",
-                "--force-rm",
-                "--platform",
-                "linux/amd64",
-                *network,
-                "--build-arg",
-                f"{recipe.base_arg}={base.reference}",
-                *labels,
-                "-t",
-                reference,
-                "-f",
-                str(recipe.dockerfile),
-                str(recipe.context),
-            ],
-            what=f"docker build of {reference}",
-            timeout=BUILD_SECONDS,
-        )
-        built.append(BuiltImage(reference, base))
+        built.append(_build_on(recipe, base, image_reference(recipe.name, tag, prefix), log))
     return built
+
+
+def _build_on(recipe: Recipe, base: Base, reference: str, log: BuildLog) -> BuiltImage:
+    """``docker build`` of one recipe on ``base`` (no network on a stand-in), labelled with its Milvus."""
+    labels = ["--label", f"{MILVUS_VERSION_LABEL}={base.milvus}"] if base.milvus else []
+    network = ["--network", "none"] if base.standin else []
+    log.run(
+        [
+            "docker",
+            "build",
+            "--force-rm",
+            "--platform",
+            "linux/amd64",
+            *network,
+            "--build-arg",
+            f"{recipe.base_arg}={base.reference}",
+            *labels,
+            "-t",
+            reference,
+            "-f",
+            str(recipe.dockerfile),
+            str(recipe.context),
+        ],
+        what=f"docker build of {reference}",
+        timeout=BUILD_SECONDS,
+    )
+    return BuiltImage(reference, base)
 
 
 def build_milvus_release(release: str, tag: str, log: BuildLog, *, prefix: str = IMAGE_PREFIX) -> BuiltImage:
@@ -173,30 +177,7 @@ def build_milvus_release(release: str, tag: str, log: BuildLog, *, prefix: str =
 def _build_milvus_release(recipe: Recipe, release: str, tag: str, log: BuildLog, prefix: str) -> BuiltImage:
     standin = standins.build_milvus(log, release)
     base = Base(standin, standin=True, milvus=(image_labels(standin) or {}).get(MILVUS_VERSION_LABEL))
-    reference = image_reference(recipe.name, tag, prefix)
-    log.run(
-        [
-            "docker",
-            "build",
-            "--force-rm",
-            "--platform",
-            "linux/amd64",
-            "--network",
-            "none",
-            "--build-arg",
-            f"{recipe.base_arg}={base.reference}",
-            "--label",
-            f"{MILVUS_VERSION_LABEL}={base.milvus}",
-            "-t",
-            reference,
-            "-f",
-            str(recipe.dockerfile),
-            str(recipe.context),
-        ],
-        what=f"docker build of {reference}",
-        timeout=BUILD_SECONDS,
-    )
-    return BuiltImage(reference, base)
+    return _build_on(recipe, base, image_reference(recipe.name, tag, prefix), log)
 
 
 def compose_environment(bases: dict[str, Base]) -> dict[str, str]:

@@ -53,7 +53,7 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-def _token_of(user: str, password: str) -> str:
+def token_in(user: str, password: str) -> str:
     """The token in a password: ``{"token": ...}`` from the snow CLI, else the password itself."""
     if user.lower() == SESSION_TOKEN_USER and password.lstrip().startswith("{"):
         try:
@@ -72,7 +72,7 @@ def authenticate(
     if credentials is None:
         return Decision(401, None, "no credentials")
     name, password = credentials
-    token = _token_of(name, password)
+    token = token_in(name, password)
     if not token:
         return Decision(401, None, "no token in the password")
     try:

@@ -17,7 +17,6 @@ Credentials and tokens are never logged; refusals log the reason and the path on
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -27,7 +26,7 @@ import aiohttp
 from aiohttp import web
 
 from spcs_emulator.spcs.oci_storage import DistributionStore
-from spcs_emulator.spcs.registry_auth import SESSION_TOKEN_USER, Action, Decision, basic_credentials
+from spcs_emulator.spcs.registry_auth import SESSION_TOKEN_USER, Action, Decision, basic_credentials, token_in
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +110,7 @@ class RegistryFront:
             return self._refusal(decision, request)
         credentials = _credentials(request)
         assert credentials is not None
-        user, password = credentials
-        token = password
-        if user.lower() == SESSION_TOKEN_USER and password.lstrip().startswith("{"):
-            token = str(json.loads(password).get("token", ""))
-        return web.json_response({"token": token, "expires_in": 3600})
+        return web.json_response({"token": token_in(*credentials), "expires_in": 3600})
 
     async def _any(self, request: web.Request) -> web.StreamResponse:
         path = request.path
