@@ -284,6 +284,7 @@ def drill_docker_concurrent(artifacts: Path) -> str:
 
 
 def drill_docker_emulator_sigkill(artifacts: Path) -> str:
+    before = set(_pushed_references())
     with named_emulator("--container-runtime", "docker") as emu:
         up = emu.cli("up", "--image-source", "push")
         (artifacts / "drill-docker-emulator-sigkill-up.log").write_text(up.stdout + up.stderr)
@@ -297,7 +298,7 @@ def drill_docker_emulator_sigkill(artifacts: Path) -> str:
         emu.process.wait()
 
         def gone() -> Probe[bool]:
-            left = _emulator_leftovers(label)
+            left = _emulator_leftovers(label) + sorted(set(_pushed_references()) - before)
             return Probe(not left, True, f"still there: {left}")
 
         try:
@@ -306,7 +307,7 @@ def drill_docker_emulator_sigkill(artifacts: Path) -> str:
             )
         except WaitTimeout as exc:
             raise DrillFailed(str(exc)) from None
-    return "emulator SIGKILLed with 2 docker services up: containers and network gone within 15 s"
+    return "emulator SIGKILLed with 2 docker services up: containers, network, pulled images gone within 15 s"
 
 
 def _service_exists(emu: NamedEmulator) -> Probe[bool]:

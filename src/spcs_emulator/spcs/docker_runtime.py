@@ -362,6 +362,8 @@ class DockerRuntime:
         self._pulled: set[str] = set()  # references this runtime pulled: untagged at shutdown
         docker_cli = shutil.which("docker")
         assert docker_cli is not None  # docker_problem checked it
+        self._docker_cli, self._lifeline = docker_cli, lifeline
+        self._reaped_prefixes: set[str] = set()
         lifeline.reap_docker(docker_cli, f"{INSTANCE_LABEL}={self.instance}")
         self.network_name = f"spcs-emulator-{self.instance}"
         # internal: no route out. One per emulator: services of the account reach each other by name.
@@ -378,6 +380,7 @@ class DockerRuntime:
             )
         with self._lock:
             lock = self._pulls.setdefault(reference, threading.Lock())
+        self._reap_pulls_from(reference.split("/", 1)[0] + "/")
         with lock:  # two instances of one image pull it once
             try:
                 self._client.images.get(reference)
@@ -395,6 +398,15 @@ class DockerRuntime:
             with self._lock:
                 self._pulled.add(reference)
         return reference
+
+    def _reap_pulls_from(self, prefix: str) -> None:
+        """Once per registry: untag what was pulled from it however the emulator dies (its host is
+        known only once the emulator serves it)."""
+        with self._lock:
+            if prefix in self._reaped_prefixes:
+                return
+            self._reaped_prefixes.add(prefix)
+        self._lifeline.reap_docker(self._docker_cli, f"{INSTANCE_LABEL}={self.instance}", prefix)
 
     def create(
         self, *, image: str, name: str, launch: ContainerLaunch, mounts: list[Any], aliases: list[str]

@@ -195,14 +195,21 @@ class Lifeline:
                 )
             )
 
-    def reap_docker(self, docker: str, label: str) -> None:
-        """Remove the Docker containers and networks labelled ``label`` once the lifeline is closed or
-        its owner dies, however it dies (the docker runtime's containers)."""
+    def reap_docker(self, docker: str, label: str, image_prefix: str = "") -> None:
+        """Remove the Docker containers and networks labelled ``label`` (and untag the images whose
+        reference starts with ``image_prefix``) once the lifeline is closed or its owner dies, however
+        it dies (the docker runtime's containers and pulls)."""
         env = {k: v for k, v in os.environ.items() if k in ("DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT")}
         with self._lock:
             self._guards.append(
                 subprocess.Popen(
-                    _watchdog_argv("docker-reap", str(self._read), docker, label),
+                    _watchdog_argv(
+                        "docker-reap",
+                        str(self._read),
+                        docker,
+                        label,
+                        *([image_prefix] if image_prefix else []),
+                    ),
                     env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,

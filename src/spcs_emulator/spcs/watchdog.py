@@ -324,8 +324,9 @@ def guard(lifeline: int, directory: str) -> int:
     return 0
 
 
-def docker_reap(lifeline: int, docker: str, label: str) -> int:
-    """Wait until the emulator is gone, then remove its Docker containers and networks (by label)."""
+def docker_reap(lifeline: int, docker: str, label: str, image_prefix: str = "") -> int:
+    """Wait until the emulator is gone, then remove its Docker containers and networks (by label) and
+    untag the images it pulled from its registry (references starting with ``image_prefix``)."""
     while os.read(lifeline, 1):
         pass
 
@@ -341,6 +342,16 @@ def docker_reap(lifeline: int, docker: str, label: str) -> int:
     networks = ids("network", "ls")
     if networks:
         subprocess.run([docker, "network", "rm", *networks], capture_output=True)
+    listing = [docker, "images", "--digests", "--format", "{{.Repository}}@{{.Digest}}"]
+    deadline = time.monotonic() + GUARD_DEADLINE
+    while image_prefix and time.monotonic() < deadline:
+        listed = subprocess.run(listing, capture_output=True, text=True).stdout.split()
+        pulled = [ref for ref in listed if ref.startswith(image_prefix) and "@sha256:" in ref]
+        if not pulled:
+            break
+        # A container the other reaper is still removing holds its image: retry until it is gone.
+        subprocess.run([docker, "rmi", *pulled], capture_output=True)
+        select.select([], [], [], 0.2)
     return 0
 
 
@@ -351,7 +362,7 @@ def main(argv: list[str]) -> int:
     if mode == "guard":
         return guard(lifeline, argv[2])
     if mode == "docker-reap":
-        return docker_reap(lifeline, argv[2], argv[3])
+        return docker_reap(lifeline, argv[2], argv[3], *argv[4:5])
     raise SystemExit(f"watchdog: unknown mode {mode!r}")
 
 
