@@ -137,20 +137,7 @@ class DockerContainer:
             )
         except Exception:
             return ""
-        started = _parse_time(attrs["State"].get("StartedAt"))
-        restarted = int(attrs.get("RestartCount", 0)) > 0 and started is not None
-        kept = []
-        for line in stamped.splitlines():
-            stamp, _, text = line.partition(" ")
-            at = _parse_time(stamp)
-            before = restarted and at is not None and started is not None and at < started
-            if before == previous:
-                kept.append(line if timestamps else text)
-        if previous and not restarted:
-            return ""
-        if lines is not None:
-            kept = kept[-lines:] if lines > 0 else []
-        return "\n".join(kept) + ("\n" if kept else "")
+        return split_runs(stamped, attrs, previous=previous, lines=lines, timestamps=timestamps)
 
     def crash(self) -> None:
         """Kill the container's main process: the engine restarts it (restart_count + 1)."""
@@ -317,6 +304,30 @@ def _bind(source: Path, target: str, *, read_only: bool) -> Any:
     from docker.types import Mount
 
     return Mount(target=target, source=str(source), type="bind", read_only=read_only)
+
+
+def split_runs(
+    stamped: str, attrs: dict[str, Any], *, previous: bool, lines: int | None, timestamps: bool
+) -> str:
+    """Split the engine's one log (``docker logs --timestamps``) into the current run and the runs
+    before it. While the engine waits to restart a dead container (``Restarting``), its RestartCount
+    is already up but StartedAt is still the dead run's: there is no current run, all is previous."""
+    state = attrs.get("State", {})
+    restarted = int(attrs.get("RestartCount", 0)) > 0
+    between_runs = bool(state.get("Restarting"))
+    started = _parse_time(state.get("StartedAt"))
+    if previous and not restarted:
+        return ""
+    kept = []
+    for line in stamped.splitlines():
+        stamp, _, text = line.partition(" ")
+        at = _parse_time(stamp)
+        before = restarted and (between_runs or (at is not None and started is not None and at < started))
+        if before == previous:
+            kept.append(line if timestamps else text)
+    if lines is not None:
+        kept = kept[-lines:] if lines > 0 else []
+    return "\n".join(kept) + ("\n" if kept else "")
 
 
 def _parse_time(value: str | None) -> dt.datetime | None:
