@@ -28,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from spcs_emulator.account.engine import ADMIN_USER, Account
+from spcs_emulator.account.engine import ADMIN_USER, STATEMENT_WORKERS, Account
 from spcs_emulator.account.faults import Faults
 from spcs_emulator.account.session import Session
 from spcs_emulator.control_api import add_control_routes
@@ -174,7 +174,7 @@ class Emulator:
         self.sessions: SessionStore[Session] = SessionStore()
         self.account.state.session_end_listeners.append(self.sessions.end)
         self.control.token_resolver = self._resolve_token
-        app = build_app(self.account, self.sessions)
+        app = build_app(self.account, self.sessions, backend_workers=STATEMENT_WORKERS)
         add_control_routes(app, self)
         self.server = ProtocolServer(app, host=host, port=port)
 

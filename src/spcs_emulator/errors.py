@@ -177,6 +177,19 @@ def cannot_drop_system_role(role: str) -> SnowflakeError:
 # Statements
 
 
+def statement_too_large(why: str) -> SnowflakeError:
+    """A statement refused before parsing (sql/limits.py). Snowflake documents no refusal (it runs
+    longer text and truncates its history at 1 MB), so code and text are the emulator's own: 001003 as
+    for what its compiler cannot read, with SQLSTATE 54000 (program limit exceeded)."""
+    return SnowflakeError(1003, "54000", f"SQL compilation error:\nStatement too large to compile: {why}.")
+
+
+def identifier_too_long(shown: str, length: int, limit: int) -> SnowflakeError:
+    """An identifier over Snowflake's 255 characters [DOC identifiers-syntax]. Snowflake's own wording
+    is unconfirmed; 002043 (22023) as for the emulator's other over-long names (paths.py)."""
+    return invalid(f"Identifier '{shown}' is too long ({length:,} characters, at most {limit}).")
+
+
 def unknown_function(name: str) -> SnowflakeError:
     return SnowflakeError(2140, "42601", f"SQL compilation error:\nUnknown function {name}")
 

@@ -9,6 +9,7 @@ inside its root (symlinks included), and over-long names are refused before the 
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from urllib.parse import quote
 
@@ -60,7 +61,15 @@ def segment(identifier: str) -> str:
 
     Percent-encoding with ``.`` encoded too is injective and never yields ``.``, ``..`` or a ``/``;
     unquoted identifiers (letters, digits, ``_``) come out unchanged."""
-    return quote(identifier, safe="").replace(".", "%2E")
+    return _bounded(quote(identifier, safe="").replace(".", "%2E"))
+
+
+def _bounded(name: str) -> str:
+    """A name the file system takes: one longer than NAME_MAX (a 255-character quoted identifier can
+    encode to 2 KB) keeps a prefix and a digest after a ``+``, which percent-encoding never yields."""
+    if len(name) <= MAX_SEGMENT_BYTES:
+        return name
+    return f"{name[:150]}+{hashlib.sha256(name.encode()).hexdigest()}"
 
 
 def fqn_dir(root: Path, fqn: tuple[str, ...]) -> Path:
@@ -70,7 +79,7 @@ def fqn_dir(root: Path, fqn: tuple[str, ...]) -> Path:
 
 def fqn_name(fqn: tuple[str, ...]) -> str:
     """``DB.SCHEMA.NAME`` as one safe directory name (identifiers encoded, so the dots stay separators)."""
-    return ".".join(segment(part) for part in fqn)
+    return _bounded(".".join(quote(part, safe="").replace(".", "%2E") for part in fqn))
 
 
 def inside(root: Path, parts: tuple[str, ...], what: str) -> Path:

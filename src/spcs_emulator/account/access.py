@@ -59,6 +59,8 @@ ALL_PRIVILEGES: dict[str, tuple[str, ...]] = {
     ast.SECRET: ("USAGE", "READ"),
     ast.NETWORK_RULE: (),
     ast.SNAPSHOT: ("USAGE",),
+    ast.ROLE: (),  # a role has OWNERSHIP only
+    ast.USER: ("MONITOR",),
 }
 
 # Account privileges of a fresh account. CREATE COMPUTE POOL for SYSADMIN is an assumption the

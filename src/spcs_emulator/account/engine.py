@@ -27,6 +27,9 @@ from spcs_emulator.sql import ast
 from spcs_emulator.sql.parser import parse
 
 ADMIN_USER = "ADMIN"
+# The account is thread-safe and parses statements outside its lock, so the protocol may run this many
+# at once: a login or a short statement goes on while another session's large statement is parsed.
+STATEMENT_WORKERS = 4
 
 ACCOUNT_HANDLERS: dict[type, Handler] = {
     ast.Use: session.use,
@@ -130,6 +133,7 @@ class Account:
             self.state.sessions.pop(session.id, None)
 
     def execute(self, session: Session, sql: str) -> Result | Upload:
+        # Parsing (bounded before it starts, sql/limits.py) holds no lock: other sessions go on meanwhile.
         statement = parse(sql)
         with self.state.lock:
             # Access taken away is gone: the user and the current role are checked on every statement.

@@ -2,7 +2,8 @@
 
 ``parse(sql)`` is the whole API. Anything the grammar does not know, including a second statement,
 is the 001003 (42000) syntax error Snowflake sends, naming the line, the position (0-based, within
-the line) and the offending token.
+the line) and the offending token. A statement too large to parse cheaply is refused before the parser
+sees it, and an identifier over 255 characters as soon as it is read (sql/limits.py).
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, Un
 from lark.tree import Meta
 
 from spcs_emulator.errors import SnowflakeError, syntax_error
-from spcs_emulator.sql import ast
+from spcs_emulator.sql import ast, limits
 
 __all__ = ["parse"]
 
 
 def parse(sql: str) -> ast.Statement:
     """One statement, surrounded by any blanks and comments, with at most one trailing ``;``."""
+    limits.check_statement(sql)
     try:
         tree = _lark().parse(sql, start="start")
         statement: ast.Statement = _ToAst(sql).transform(tree)
@@ -64,7 +66,8 @@ def _lark() -> Lark:
 
 def _syntax_error(sql: str, e: UnexpectedInput) -> SnowflakeError:
     if isinstance(e, UnexpectedToken) and e.token.type != "$END":
-        return syntax_error(e.token.line or 1, (e.token.column or 1) - 1, str(e.token))
+        # A token may be a long literal: the message (kept in the query history) quotes a prefix.
+        return syntax_error(e.token.line or 1, (e.token.column or 1) - 1, limits.shown(str(e.token), 255))
     if isinstance(e, UnexpectedCharacters):
         return syntax_error(e.line, e.column - 1, sql[e.pos_in_stream or 0])
     # End of input: Snowflake points just past the last character.
@@ -103,10 +106,10 @@ class _ToAst(Transformer[Token, Any]):
     # ---------------------------------------------------------------- terminals
 
     def IDENT(self, token: Token) -> str:
-        return token.upper()
+        return limits.check_identifier(token.upper())
 
     def QUOTED_IDENT(self, token: Token) -> str:
-        return token[1:-1].replace('""', '"')
+        return limits.check_identifier(token[1:-1].replace('""', '"'))
 
     def STRING(self, token: Token) -> str:
         return _ESCAPE.sub(_unescape, token[1:-1])
@@ -134,8 +137,12 @@ class _ToAst(Transformer[Token, Any]):
         try:
             name: ast.Name = self.transform(_lark().parse(text, start="bare_name"))
             return name
-        except (LarkError, SnowflakeError):
-            raise syntax_error(meta.line, meta.column - 1, text) from None
+        except VisitError as e:
+            if isinstance(e.orig_exc, SnowflakeError):  # an identifier too long: said as it is
+                raise e.orig_exc from None
+            raise syntax_error(meta.line, meta.column - 1, limits.shown(text, 255)) from None
+        except LarkError:
+            raise syntax_error(meta.line, meta.column - 1, limits.shown(text, 255)) from None
 
     def bare_name(self, children: list[ast.Name]) -> ast.Name:
         return children[0]
