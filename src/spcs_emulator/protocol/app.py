@@ -33,12 +33,14 @@ from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 
-from spcs_emulator import errors
+from spcs_emulator import errors, stage_digests
 from spcs_emulator.errors import SnowflakeError, not_emulated
 from spcs_emulator.paths import segment_too_long
+from spcs_emulator.protocol import stage_upload
 from spcs_emulator.protocol.backend import AccountBackend, AccountSession, LoginRequest, SessionT, Upload
 from spcs_emulator.protocol.sessions import BAD_REQUEST, SessionStore, TokenError, Tokens, missing_token
 from spcs_emulator.results import Result, encode_rowset, rowtype
+from spcs_emulator.sql.limits import kept
 
 log = logging.getLogger(__name__)
 
@@ -484,9 +486,10 @@ async def _query(request: web.Request) -> web.Response:
     if not isinstance(sql, str) or not sql.strip():
         raise errors.empty_statement()
     query_id = str(uuid.uuid4())
-    status = _QueryStatus(session.id, session.user, sql, _now_ms())
+    # History and logs keep a prefix: a thousand remembered statements stay small whatever was sent.
+    status = _QueryStatus(session.id, session.user, kept(sql), _now_ms())
     state.remember(query_id, status)
-    log.debug("session %s query %s: %s", session.id, query_id, redact(sql))
+    log.debug("session %s query %s: %s", session.id, query_id, redact(status.sql))
 
     def run() -> tuple[Result | Upload, dict[str, str | None]]:
         _refuse_unsupported(body)
@@ -496,13 +499,14 @@ async def _query(request: web.Request) -> web.Response:
     try:
         outcome, context = await state.call(run)
     except SnowflakeError as err:
-        status.error, status.ended_ms = err, _now_ms()
+        # Its message is kept as a prefix too: an error may quote a long value of the statement.
+        status.error, status.ended_ms = SnowflakeError(err.errno, err.sqlstate, kept(err.message)), _now_ms()
         log.debug("query %s failed: %s", query_id, err.code)
         return _error(err, query_id)
     except Exception as exc:
         status.error = SnowflakeError(INTERNAL_ERROR, "XX000", f"Internal error: {type(exc).__name__}")
         status.ended_ms = _now_ms()
-        log.error("the backend failed on query %s: %s", query_id, redact(sql), exc_info=True)
+        log.error("the backend failed on query %s: %s", query_id, redact(status.sql), exc_info=True)
         return _internal_error(query_id)
     status.ended_ms = _now_ms()
     with contextlib.suppress(TokenError):  # a logout may have raced the statement; the result stands
@@ -652,11 +656,12 @@ async def _stage_put(request: web.Request) -> web.Response:
     fd = os.open(partial_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
     try:
         with os.fdopen(fd, "wb") as out:
-            # Local disk writes of one chunk are short enough to do on the loop.
-            async for chunk in request.content.iter_chunked(256 * 1024):
-                out.write(chunk)
+            received = await stage_upload.receive(request, out)
+        if received is None:  # over the bound: the partial file goes (below), nothing is kept
+            return _s3_error(400, stage_upload.TOO_LARGE_CODE, stage_upload.TOO_LARGE_MESSAGE)
         partial_file.replace(target)  # atomic: a reader never sees half a file
+        stage_digests.remember(target, received.md5, received.size)  # LIST then hashes nothing
     finally:
         partial_file.unlink(missing_ok=True)
-    log.debug("stage upload wrote %s (%d bytes)", target, target.stat().st_size)
-    return web.Response(status=200, headers={"ETag": f'"{uuid.uuid4().hex}"'})
+    log.debug("stage upload wrote %s (%d bytes)", target, received.size)
+    return web.Response(status=200, headers={"ETag": f'"{received.md5}"'})

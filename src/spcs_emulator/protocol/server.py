@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from spcs_emulator.protocol.client_limits import ClientLimits, deadlines, serve
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -24,7 +26,11 @@ AppSource = web.Application | Callable[[], web.Application]
 
 
 class ProtocolServer:
-    """``start()`` binds (port 0 picks a free port) and returns once the server accepts connections."""
+    """``start()`` binds (port 0 picks a free port) and returns once the server accepts connections.
+
+    ``limits`` bound its clients (deadlines for request heads and bodies, connections per address);
+    it may be replaced until ``start()``.
+    """
 
     def __init__(
         self,
@@ -35,8 +41,10 @@ class ProtocolServer:
         startup_timeout: float = 10.0,
         shutdown_timeout: float = 10.0,
         name: str = "spcs-emulator-protocol",
+        limits: ClientLimits | None = None,
     ) -> None:
         self._app_source = app
+        self.limits = limits or ClientLimits()
         self.host = host
         self._requested_port = port
         self._startup_timeout = startup_timeout
@@ -48,6 +56,7 @@ class ProtocolServer:
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
         self._stop_callbacks: list[Callable[[], Awaitable[None]]] = []
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -136,12 +145,14 @@ class ProtocolServer:
 
     async def _serve(self) -> None:
         app = self._app_source if isinstance(self._app_source, web.Application) else self._app_source()
+        app.middlewares.insert(0, deadlines(self.limits))  # outermost: it sees every request first
         # No access log: stage upload URLs carry a capability; the app logs requests itself.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        self._runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=2.0, **self.limits.runner_kwargs()
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self._requested_port)
-        await site.start()
-        self._port = int(self._runner.addresses[0][1])
+        self._listener = await serve(self._runner, self.limits, host=self.host, port=self._requested_port)
+        self._port = int(self._listener.sockets[0].getsockname()[1])
 
     async def _teardown(self) -> None:
         for callback in reversed(self._stop_callbacks):
@@ -149,6 +160,8 @@ class ProtocolServer:
                 await callback()
             except Exception:
                 log.warning("%s: an on_stop callback failed", self._name, exc_info=True)
+        if self._listener is not None:
+            self._listener.close()
         if self._runner is not None:
             await self._runner.cleanup()
         current = asyncio.current_task()

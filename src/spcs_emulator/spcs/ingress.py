@@ -13,7 +13,9 @@ asyncio loop in a thread owned by the ``IngressProxy`` instance. Per request:
   ``Authorization`` header; WebSockets are relayed both ways (Jupyter kernels use them), with a bound on
   message size, and are closed within ``policy.recheck_seconds`` once the authorizer refuses their token.
 
-Tokens are never logged: the access log is off and no message includes a header value.
+Tokens are never logged: the access log is off and no message includes a header value. Slow and
+numerous clients are bounded as on the SQL endpoint (``protocol.client_limits``): request heads and
+bodies have deadlines, and one address gets a capped number of connections.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
+from spcs_emulator.protocol.client_limits import ClientLimits, deadlines, serve
 from spcs_emulator.spcs.ingress_forward import Target, WebSocketPolicy, forward_http, forward_websocket
 from spcs_emulator.spcs.runtime_api import IngressRoute
 
@@ -68,21 +71,29 @@ class _Served:
     runner: web.AppRunner
     address: str
     sockets: set[web.WebSocketResponse] = field(default_factory=set)
+    listener: asyncio.Server | None = None
 
 
 class IngressProxy:
     """``Ingress`` of runtime_api: ``open(route)`` -> ``"127.0.0.1:<port>"``, ``close(service)``, ``shutdown()``.
 
     ``host`` is where the proxies listen; ``timeout`` bounds start, open, close and shutdown;
-    ``websockets`` bounds relayed WebSockets (message size, how often access is re-checked).
+    ``websockets`` bounds relayed WebSockets (message size, how often access is re-checked); ``limits``
+    bounds clients (request deadlines, connections per address, shared with the emulator's listeners).
     """
 
     def __init__(
-        self, *, host: str = "127.0.0.1", timeout: float = 10.0, websockets: WebSocketPolicy | None = None
+        self,
+        *,
+        host: str = "127.0.0.1",
+        timeout: float = 10.0,
+        websockets: WebSocketPolicy | None = None,
+        limits: ClientLimits | None = None,
     ) -> None:
         self.host = host
         self.timeout = timeout
         self.websockets = websockets or WebSocketPolicy()
+        self.limits = limits or ClientLimits()
         self._served: dict[tuple[str, str], _Served] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -148,18 +159,22 @@ class IngressProxy:
         )
 
     async def _start(self, route: IngressRoute) -> _Served:
-        app = web.Application()
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        app = web.Application(middlewares=[deadlines(self.limits)])
+        runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=1.0, **self.limits.runner_kwargs()
+        )
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, 0))
         served = _Served(route, runner, f"{self.host}:{sock.getsockname()[1]}")
         app.router.add_route("*", "/{tail:.*}", self._handler(served))
         await runner.setup()
-        await web.SockSite(runner, sock).start()
+        served.listener = await serve(runner, self.limits, sock=sock)
         return served
 
     async def _stop(self, served: _Served) -> None:
+        if served.listener is not None:
+            served.listener.close()
         for ws in list(served.sockets):
             await ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"endpoint closed")
         await served.runner.cleanup()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import time
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from typing import Any
 
 import regex
 
-from spcs_emulator import errors
+from spcs_emulator import errors, stage_digests
 from spcs_emulator.account.auth import check_session
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.kinds.stages import stage_directory
@@ -133,27 +132,17 @@ def _matches(compiled: regex.Pattern[str], name: str, deadline: float) -> bool:
         ) from None
 
 
-def _read_no_follow(path: Path) -> tuple[bytes, os.stat_result] | None:
-    """The file's bytes and status, or None if it is no longer a regular file (e.g. swapped for a symlink)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as handle:
-        status = os.fstat(handle.fileno())
-        return handle.read(), status
-
-
 def list_stage(ctx: Context, stmt: ast.ListStage) -> Result:
     rows = []
     for stage, relative, path in _files(ctx, stmt.target, stmt.pattern):
         ctx.require(stage, "READ")
-        content = _read_no_follow(path)
-        if content is None:
+        # Under the account's lock: the digest the upload took, not a read of the file (stage_digests).
+        digest = stage_digests.md5_of(path)
+        if digest is None:  # no longer a regular file (e.g. swapped for a symlink)
             continue
-        data, status = content
+        md5, status = digest
         modified = dt.datetime.fromtimestamp(status.st_mtime, dt.UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
-        rows.append((f"{stage.name.lower()}/{relative}", len(data), hashlib.md5(data).hexdigest(), modified))
+        rows.append((f"{stage.name.lower()}/{relative}", status.st_size, md5, modified))
     stage = _stage(ctx, stmt.target)
     ctx.require(stage, "READ")
     return table(columns("name size:int md5 last_modified"), rows)
