@@ -94,3 +94,21 @@ def test_bad_input_is_refused_before_anything_happens(
     done = cli(env, *args, cwd=tmp_path)
     assert done.returncode != 0
     assert message in done.stdout + done.stderr
+
+
+def test_a_connections_file_others_can_read_is_named_in_a_warning(emulator_env, tmp_path: Path) -> None:
+    """The red team's item 19: a 0644 connections.toml holding the password was used silently."""
+    emu, env = emulator_env
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "connections.toml").write_text(emu.connections_toml("emu"))
+    (home / "connections.toml").chmod(0o644)
+    status = cli({**env, "SNOWFLAKE_HOME": str(home)}, "status", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr[-3000:]
+    assert "mode 0644" in status.stderr
+    assert "chmod 0600" in status.stderr
+    assert emu.admin_password not in status.stderr
+    (home / "connections.toml").chmod(0o600)
+    quiet = cli({**env, "SNOWFLAKE_HOME": str(home)}, "status", cwd=tmp_path)
+    assert quiet.returncode == 0
+    assert "chmod 0600" not in quiet.stderr

@@ -41,6 +41,25 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
+class ReadableCredentials(UserWarning):
+    """connections.toml holds a credential and other local users may read the file."""
+
+
+def _warn_if_others_can_read(path: Path, connection: str) -> None:
+    # The connector reads a group- or world-readable connections.toml without a word; the harness says so.
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return
+    if mode & 0o077:
+        warnings.warn(
+            f"{path} (mode {mode:04o}) holds a credential of connection {connection!r} and other local "
+            f"users can read it: chmod 0600 {path}",
+            ReadableCredentials,
+            stacklevel=3,
+        )
+
+
 class TargetKind(StrEnum):
     """What answers the SQL: the bundled emulator (self-started or a running one) or a real account."""
 
@@ -139,7 +158,7 @@ def resolve_target(config: HarnessConfig) -> Target:
             emulator.connection_parameters(),
             emulator,
         )
-    from snowflake.connector.config_manager import CONFIG_MANAGER
+    from snowflake.connector.config_manager import CONFIG_MANAGER, CONNECTIONS_FILE
 
     # The option's value (the connections.toml tables); __getitem__ is annotated as if it returned the
     # option itself, which is why the connector's own code casts it the same way.
@@ -154,6 +173,8 @@ def resolve_target(config: HarnessConfig) -> Target:
                 "or omit --snowflake-connection to use the bundled emulator",
             ],
         ) from None
+    if SECRET_KEYS & entry.keys():
+        _warn_if_others_can_read(Path(CONNECTIONS_FILE), config.snowflake_connection)
     params = {"connection_name": config.snowflake_connection}
     params.update(
         {k: entry[k] for k in ("host", "port", "protocol", "password", "user", "account") if k in entry}
