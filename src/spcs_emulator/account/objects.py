@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,16 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+# Object ids: one per object created in this process, never reused (a dropped object's id dies with it,
+# even when another object takes its name). What an object owns outside the catalog (a service's
+# volumes, logs, container folders, engine containers) is keyed by this id, never by its name.
+_object_ids = itertools.count(1)
+
+
+def next_object_id() -> int:
+    return next(_object_ids)
+
+
 @dataclass
 class CatalogObject:
     kind: str  # family() spelling for integrations; `subtype` says which
@@ -46,6 +57,7 @@ class CatalogObject:
     created_on: dt.datetime = field(default_factory=now)
     properties: dict[str, Any] = field(default_factory=dict)
     subtype: str | None = None
+    object_id: int = field(default_factory=next_object_id)
 
     @property
     def name(self) -> str:

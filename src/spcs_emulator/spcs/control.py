@@ -6,7 +6,11 @@ scheduled, marks it RUNNING once every container is READY, opens ingress after t
 and stops containers on suspend and drop (off the lock, on a worker pool, since stopping takes time).
 
 Each service gets a loopback address from the instance's own block (``addresses``), so two emulators
-on one host never hand out the same one. Each container is started with what SPCS gives a container:
+on one host never hand out the same one. It is taken at CREATE SERVICE before the catalog changes (a
+full block or the emulator's service quotas refuse the statement, never half-create a service) and
+given back once the dropped service's containers have stopped. Whatever a service owns on the host
+(volumes, logs, container folders) is keyed by its object id, never its name, and goes with it
+(``service_files``). Each container is started with what SPCS gives a container:
 the spec's env and secrets, the platform's ``SNOWFLAKE_*`` variables (:meth:`platform_environment`) and
 a session token file at ``/snowflake/session/token`` (written below the container's stand-in root;
 the runtime exports its directory as ``SPCS_SECRET_DIR_SNOWFLAKE_SESSION``).
@@ -24,14 +28,14 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
+from spcs_emulator import errors
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.state import AccountState
-from spcs_emulator.paths import fqn_name
-from spcs_emulator.spcs import images
-from spcs_emulator.spcs.addresses import AddressBlock
+from spcs_emulator.spcs import images, service_files
+from spcs_emulator.spcs.addresses import AddressBlock, AddressesExhausted
 from spcs_emulator.spcs.identity import SessionResolver
 from spcs_emulator.spcs.ingress_auth import ServiceAccess, authorize_endpoint
 from spcs_emulator.spcs.lifecycle import PROFILES, InstanceState, PoolState, PoolStatus, ServiceState, Timing
@@ -49,6 +53,10 @@ from spcs_emulator.sql import ast
 log = logging.getLogger(__name__)
 
 MAX_RESTARTS_BEFORE_FAILED = 3
+# "You can create up to 200 services in a Snowflake account" (docs: spcs-guidelines-and-limitations).
+MAX_SERVICES = 200
+# The emulator's own quota (Snowflake has none per role): one role cannot take the whole account's.
+MAX_SERVICES_PER_ROLE = 100
 SESSION_TOKEN_DIR = "/snowflake/session"
 SESSION_TOKEN_FILE = "token"
 
@@ -85,7 +93,10 @@ class ControlPlane:
         self._start_faults: dict[str, str] = {}  # service name (upper) -> failure message at start
         # The ingress finds a session by its token through this; the Emulator sets it (its session store).
         self.token_resolver: SessionResolver = lambda token: None
-        self._ips: dict[tuple[str, ...], str] = {}
+        # Service key (service_files.service_key) -> its address, held until its containers have stopped.
+        self._ips: dict[str, str] = {}
+        self._keys: dict[tuple[str, ...], str] = {}  # service fqn -> its key
+        self._stopping: dict[str, list[Future[None]]] = {}  # service key -> its stops in flight
         self._addresses: AddressBlock | None = None  # claimed when the first service needs an address
         # Where containers reach this emulator's SQL API (SNOWFLAKE_HOST/PORT); the Emulator sets it.
         self.snowflake_endpoint: tuple[str, int] | None = None
@@ -112,10 +123,14 @@ class ControlPlane:
             self._thread.join(timeout=10)
         with self.account.lock:
             states = list(self.services.values())
+            keys = list(self._keys.values())
             self.services.clear()
+            self._keys.clear()
         for state in states:
             self._stop_instances(state.instances, state.dns_name)
-        self._stopper.shutdown(wait=True)
+        self._stopper.shutdown(wait=True)  # the stops and clean-ups of dropped services finish first
+        for key in keys:  # the catalog dies with the emulator: nothing can own these files any more
+            self._remove_files(key)
         if self.ingress is not None:
             self.ingress.shutdown()
         if self.runtime is not None:
@@ -124,14 +139,14 @@ class ControlPlane:
             self._addresses.release()
 
     def reset(self) -> None:
-        for state in list(self.services.values()):
-            self._stop_async(state)
+        for fqn, state in list(self.services.items()):
             if self.ingress is not None:
                 self.ingress.close(state.dns_name)
+            self._forget(self._keys[fqn], state)
         self.services.clear()
+        self._keys.clear()
         self.pools.clear()
         self._start_faults.clear()
-        self._ips.clear()
 
     # -- pools ------------------------------------------------------------------------------------
 
@@ -167,13 +182,17 @@ class ControlPlane:
     # -- services ---------------------------------------------------------------------------------
 
     def dns_domain(self, schema_fqn: tuple[str, ...]) -> str:
-        """The schema's DNS label (four random characters, chosen once per schema)."""
+        """The schema's DNS label (four random characters, chosen once per schema, no other schema's)."""
         schema = self.account.catalog.get(ast.SCHEMA, schema_fqn)
         if schema is None:
             raise ValueError(f"no schema {'.'.join(schema_fqn)}")  # callers looked it up under the lock
         if "_DNS_ID" not in schema.properties:
+            taken = {s.properties.get("_DNS_ID") for s in self.account.catalog.all(ast.SCHEMA)}
             alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-            schema.properties["_DNS_ID"] = "".join(secrets.choice(alphabet) for _ in range(4))
+            label = None
+            while label is None or label in taken:
+                label = "".join(secrets.choice(alphabet) for _ in range(4))
+            schema.properties["_DNS_ID"] = label
         return str(schema.properties["_DNS_ID"])
 
     @property
@@ -184,24 +203,45 @@ class ControlPlane:
             log.info("service addresses come from %s", self._addresses)
         return self._addresses
 
-    def _ip_for(self, fqn: tuple[str, ...]) -> str:
-        if fqn not in self._ips:
-            self._ips[fqn] = self.address_block.next_free(set(self._ips.values()))
-        return self._ips[fqn]
-
-    def service_created(self, obj: CatalogObject, spec: ServiceSpec) -> ServiceState:
+    def service_created(self, obj: CatalogObject, spec: ServiceSpec, owner: str) -> ServiceState:
+        """Admit a new service of role ``owner``: call it before the catalog changes, since it refuses
+        (a SnowflakeError) when a quota or the address block is exhausted, and then changes nothing."""
+        self._check_quotas(owner)
         dns = f"{dns_label(obj.name)}.{self.dns_domain(obj.fqn[:2])}.svc.spcs.internal"
+        clash = next((f for f, s in self.services.items() if s.dns_name == dns), None)
+        if clash is not None:  # the ingress and DNS know a service by this name: it must be one service's
+            raise errors.invalid(
+                f"Service name {obj.name!r} gives the DNS name {dns.split('.')[0]}, which service "
+                f"{'.'.join(clash)} already has; SPCS supports only unquoted service names."
+            )
+        try:
+            ip = self.address_block.next_free(set(self._ips.values()))
+        except AddressesExhausted as exc:
+            raise _limit(f"Cannot create service {obj.name}: no service address is free ({exc}).") from None
+        key = service_files.service_key(obj)
         state = ServiceState(
             spec=spec,
             status="PENDING",
-            ip=self._ip_for(obj.fqn),
+            ip=ip,
             dns_name=dns,
             schedule_at=self.clock() + self.timing.service_schedule,
         )
+        self._ips[key] = ip
+        self._keys[obj.fqn] = key
         self.services[obj.fqn] = state
         self._ensure_pool_running(obj)
         self._publish_hosts()
         return state
+
+    def _check_quotas(self, owner: str) -> None:
+        if len(self.services) >= MAX_SERVICES:
+            raise _limit(f"Cannot create service: this account has {MAX_SERVICES} services, the most it may.")
+        owned = sum(1 for fqn in self.services if self.account.access.owner(ast.SERVICE, fqn) == owner)
+        if owned >= MAX_SERVICES_PER_ROLE:
+            raise _limit(
+                f"Cannot create service: role {owner} owns {owned} services, the most one role may own "
+                "on this emulator."
+            )
 
     def _publish_hosts(self) -> None:
         # Containers already running learn the new name too (the runtime rewrites their hosts files).
@@ -226,7 +266,7 @@ class ControlPlane:
         state.suspend_done_at = self.clock() + self.timing.service_suspend
         state.running_since = None
         self._close_ingress(state)
-        self._stop_async(state)
+        self._stop_async(state, self._keys[obj.fqn])
 
     def resume_service(self, obj: CatalogObject) -> None:
         state = self.services[obj.fqn]
@@ -237,11 +277,11 @@ class ControlPlane:
 
     def drop_service(self, obj: CatalogObject) -> None:
         state = self.services.pop(obj.fqn, None)
-        self._ips.pop(obj.fqn, None)
+        key = self._keys.pop(obj.fqn, None)
         self._publish_hosts()
-        if state is not None:
+        if state is not None and key is not None:
             self._close_ingress(state)
-            self._stop_async(state)
+            self._forget(key, state)
 
     # -- what the emulator's control API asks for (control_api.py) --------------------------------
 
@@ -278,10 +318,40 @@ class ControlPlane:
             self.ingress.close(state.dns_name)
         state.ingress.clear()
 
-    def _stop_async(self, state: ServiceState) -> None:
+    def _stop_async(self, state: ServiceState, key: str) -> None:
         instances, state.instances = state.instances, []
-        if instances:
-            self._stopper.submit(self._stop_instances, instances, state.dns_name)
+        self._stop_later(key, instances, state.dns_name)
+
+    def _stop_later(self, key: str, instances: list[InstanceState], service: str) -> None:
+        """Stop ``instances`` on the worker pool (under the account lock: the stop is tracked)."""
+        if not instances:
+            return
+        stopping = [f for f in self._stopping.get(key, []) if not f.done()]
+        stopping.append(self._stopper.submit(self._stop_instances, instances, service))
+        self._stopping[key] = stopping
+
+    def _forget(self, key: str, state: ServiceState) -> None:
+        """The service object is gone (under the account lock): once its containers have stopped, its
+        files go and its address is free again."""
+        self._stop_async(state, key)
+        stopping = self._stopping.pop(key, [])
+        self._stopper.submit(self._clean_up, key, stopping)
+
+    def _clean_up(self, key: str, stopping: list[Future[None]]) -> None:
+        # The stops were submitted before this job, so they have started or ended: no worker deadlock.
+        wait(stopping)
+        self._remove_files(key)
+        with self.account.lock:
+            self._ips.pop(key, None)
+
+    def _remove_files(self, key: str) -> None:
+        try:
+            forget = getattr(self.runtime, "forget_service", None)
+            if forget is not None:
+                forget(key)  # the runtime's own folders of the service (container directories)
+            service_files.remove(self.account.state_dir, key)
+        except Exception:  # a clean-up that fails must not stop the next ones
+            log.exception("removing the files of service %s failed", key)
 
     @staticmethod
     def _stop_instances(instances: list[InstanceState], service: str) -> None:
@@ -347,7 +417,7 @@ class ControlPlane:
                 )
         except _LaunchError as exc:
             state.status, state.failure = "FAILED", str(exc)
-            self._stopper.submit(self._stop_instances, [instance], state.dns_name)
+            self._stop_later(self._keys[service.fqn], [instance], state.dns_name)
             return
         state.instances = [instance]
 
@@ -412,9 +482,14 @@ class ControlPlane:
             else:
                 secret_files[mount.directory or "/"] = {k: v for k, v in values.items() if v is not None}
         secret_files[SESSION_TOKEN_DIR] = {SESSION_TOKEN_FILE: secrets.token_urlsafe(32)}  # see module doc
-        volumes = {path: self._volume_dir(service, name) for name, path in container.mounts.items()}
+        key = self._keys[service.fqn]
+        volumes = {
+            path: service_files.volume_dir(self.account.state_dir, key, name)
+            for name, path in container.mounts.items()
+        }
         return ContainerLaunch(
             service=".".join(service.fqn),
+            service_id=key,
             instance_id=0,
             container=container.name,
             runtime=published.runtime,
@@ -428,7 +503,7 @@ class ControlPlane:
             readiness=container.readiness,
             ip=state.ip,
             hosts=self.hosts(),
-            log_dir=self.account.state_dir / "logs" / fqn_name(service.fqn) / container.name,
+            log_dir=service_files.log_dir(self.account.state_dir, key, container.name),
             files=published.files,
             ingress_secret=state.ingress_secret,
             search_domain=state.dns_name.split(".", 1)[1],
@@ -474,11 +549,6 @@ class ControlPlane:
             raise _LaunchError(f"Secret '{'.'.join(fqn)}' does not exist or not authorized.")
         return dict(secret.properties["_VALUES"])
 
-    def _volume_dir(self, service: CatalogObject, volume: str) -> Path:
-        path = self.account.state_dir / "volumes" / fqn_name(service.fqn) / volume
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
     # -- ingress authorisation ----------------------------------------------------------------------
 
     def _authorizer(self, service_fqn: tuple[str, ...], endpoint: str) -> Authorizer:
@@ -497,6 +567,12 @@ class ControlPlane:
                 return authorize_endpoint(self.account, self.token_resolver, service, endpoint, token)
 
         return authorize
+
+
+def _limit(text: str) -> errors.SnowflakeError:
+    # Snowflake documents its service limit, not the error it answers: 54000 is SQL's "program limit
+    # exceeded"; the errno is the emulator's own, next to SPCS's 3914xx codes.
+    return errors.SnowflakeError(391418, "54000", text)
 
 
 class NotFound(LookupError):

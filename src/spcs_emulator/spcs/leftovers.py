@@ -15,7 +15,9 @@ free: nobody runs there) and reaps each record before it starts anything:
   the record goes;
 - otherwise every process of the recorded session or process group, the watchdog itself, and all
   their descendants get SIGKILL (the ports they held are free again);
-- the recorded container directory is removed when it lies inside the state directory.
+- the recorded container directory is removed when it lies inside the state directory;
+- every service's volumes and logs go (``service_files``): the catalog is not kept across runs, so
+  they belong to no service any more (a killed emulator cleans up nothing).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from spcs_emulator.spcs import service_files
 from spcs_emulator.spcs.processes import boot_id, kill_pids, start_time
 from spcs_emulator.spcs.watchdog import descendants_in, process_table
 
@@ -107,6 +110,12 @@ def reap(state_dir: Path) -> list[int]:
 
     Call only while holding the :class:`StateDirClaim` (then no live emulator owns these records).
     """
+    killed = _reap_records(state_dir)
+    service_files.remove_all(state_dir)  # after the processes that might still write there are gone
+    return killed
+
+
+def _reap_records(state_dir: Path) -> list[int]:
     directory = records_dir(state_dir)
     if not directory.is_dir():
         return []

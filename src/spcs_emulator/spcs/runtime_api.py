@@ -55,6 +55,9 @@ class ContainerLaunch:
     pull_reference: str | None = None
     cpu_limit: float | None = None  # the spec's resources.limits (the docker runtime applies them)
     memory_limit: int | None = None
+    # The service object's id ("s42", never reused): the runtime names the container's folders and engine
+    # containers by it, never by ``service`` (two names can fold into one file or container name).
+    service_id: str = ""
 
 
 class ContainerHandle(Protocol):

@@ -117,9 +117,11 @@ def create_service(ctx: Context, stmt: ast.CreateService) -> Result:
         ast.SERVICE, fqn, owner=ctx.session.role, comment=props.pop("COMMENT", None), properties=props
     )
     obj.properties["COMPUTE_POOL"] = pool.name
+    # First: it refuses (quotas, a full address block) before anything changes, so no half-created
+    # service can break SHOW SERVICES for everyone.
+    control_plane(ctx).service_created(obj, spec, ctx.session.role)
     ctx.state.catalog.add(obj)
     ctx.state.access.set_owner(ast.SERVICE, fqn, ctx.session.role, ctx.session.role)
-    control_plane(ctx).service_created(obj, spec)
     return status(f"Service {fqn[-1]} successfully created.")
 
 
