@@ -326,6 +326,39 @@ def test_a_missing_secret_is_refused_at_create(mallory) -> None:
     assert "Secret 'D.PUBLIC.NOPE' does not exist or not authorized." in err.msg
 
 
+def _spec_with_stage_volume(stage: str) -> str:
+    return (
+        "spec: {containers: [{name: m, image: /d/public/r/m:1, volumeMounts: [{name: v, mountPath: /v}]}], "
+        f"volumes: [{{name: v, source: stage, stageConfig: {{name: '{stage}'}}}}]}}"
+    )
+
+
+def test_a_stage_volume_needs_read_on_another_databases_stage(admin, mallory) -> None:
+    """The red team's item 19: a ``source: stage`` volume naming a stage of a database the service's
+    owner cannot read was accepted."""
+    admin.execute("CREATE DATABASE OTHER")
+    admin.execute("CREATE STAGE OTHER.PUBLIC.PRIVATE")
+    err = refused(mallory, create_sql(_spec_with_stage_volume("@OTHER.PUBLIC.PRIVATE/data")))
+    assert (err.errno, err.sqlstate) == (2003, "02000")
+    assert "Stage 'OTHER.PUBLIC.PRIVATE' does not exist or not authorized." in err.msg
+
+    for grant in (
+        "USAGE ON DATABASE OTHER",
+        "USAGE ON SCHEMA OTHER.PUBLIC",
+        "WRITE ON STAGE OTHER.PUBLIC.PRIVATE",
+    ):
+        admin.execute(f"GRANT {grant} TO ROLE APP")
+    err = refused(mallory, create_sql(_spec_with_stage_volume("@OTHER.PUBLIC.PRIVATE/data")))
+    assert (err.errno, err.sqlstate) == (3001, "42501")
+    err = refused(mallory, create_sql(_spec_with_stage_volume("@NOPE")))
+    assert "Stage 'D.PUBLIC.NOPE' does not exist or not authorized." in err.msg
+    assert rows(mallory, "SHOW SERVICES") == []
+
+    admin.execute("GRANT READ ON STAGE OTHER.PUBLIC.PRIVATE TO ROLE APP")
+    mallory.execute(create_sql(_spec_with_stage_volume("@OTHER.PUBLIC.PRIVATE/data")))
+    assert [r["name"] for r in rows(mallory, "SHOW SERVICES")] == ["S"]
+
+
 def test_revoked_read_stops_the_secret_at_the_next_start(emulator, admin, mallory) -> None:
     admin.execute("CREATE SECRET D.PUBLIC.CREDS TYPE = PASSWORD USERNAME = 'admin' PASSWORD = 'hunter2'")
     admin.execute("GRANT READ ON SECRET D.PUBLIC.CREDS TO ROLE APP")
