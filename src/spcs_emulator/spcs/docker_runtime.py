@@ -11,8 +11,9 @@ SPCS does:
   volumes as binds of the service's own volume directories (block volumes outlive SUSPEND/RESUME and
   go with DROP, as the control plane keeps them); nothing else of the host;
 - confines it: no privileges, every capability dropped, no-new-privileges, a pid limit, labelled with
-  its emulator; the Docker engine restarts it when it exits (``always``, with the engine's back-off),
-  and ``restart_count`` is the engine's;
+  its emulator, its engine log capped (json-file, one file and one rotated, ``LOG_MAX_BYTES`` each;
+  ``logs()`` streams only a bounded tail of it); the Docker engine restarts it when it exits
+  (``always``, with the engine's back-off), and ``restart_count`` is the engine's;
 - makes each endpoint port answer on the service's own loopback address through a relay (``relay``),
   where the process runtime's processes would listen: the ingress and the probes are unchanged;
 - probes readiness: the spec's HTTP probe, else the first endpoint's port.
@@ -25,6 +26,7 @@ remove what even that missed (``leftovers``).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import hashlib
@@ -41,6 +43,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from spcs_emulator.spcs.container_logs import LOG_FILE_MAX_BYTES, TAIL_MAX_BYTES, last_bytes
 from spcs_emulator.spcs.processes import Lifeline
 from spcs_emulator.spcs.relay import Relay
 from spcs_emulator.spcs.runtime_api import ContainerLaunch, ContainerStatus
@@ -54,6 +57,9 @@ READY_MESSAGE = "Running"
 PROBE_TIMEOUT = 3.0
 PULL_TIMEOUT = 1800
 PIDS_LIMIT = 4096
+# The engine's log of each container: as the process runtime's (container_logs), one file and one rotated.
+LOG_MAX_BYTES = LOG_FILE_MAX_BYTES
+LOG_MAX_FILES = 2
 
 
 def state_label(state_dir: Path) -> str:
@@ -126,18 +132,18 @@ class DockerContainer:
 
     def logs(self, *, previous: bool = False, lines: int | None = None, timestamps: bool = False) -> str:
         """The current run's output, or (``previous``) what the runs before it wrote: the engine keeps
-        one log across restarts, split here at the current run's start."""
+        one log across restarts (capped: ``LOG_MAX_BYTES`` x ``LOG_MAX_FILES``), split here at the current run's start. Only a
+        bounded tail of it is ever held (``engine_log_tail``)."""
         container = self._container
         attrs = self._attrs()
         if container is None or not attrs:
             return ""
         try:
-            stamped = bytes(container.logs(stdout=True, stderr=True, timestamps=True)).decode(
-                errors="replace"
-            )
+            stamped = engine_log_tail(container, attrs, previous=previous, lines=lines)
         except Exception:
             return ""
-        return split_runs(stamped, attrs, previous=previous, lines=lines, timestamps=timestamps)
+        text = split_runs(stamped, attrs, previous=previous, lines=lines, timestamps=timestamps)
+        return text if lines is None else last_bytes(text, TAIL_MAX_BYTES)
 
     def crash(self) -> None:
         """Kill the container's main process: the engine restarts it (restart_count + 1)."""
@@ -226,9 +232,7 @@ class DockerContainer:
         own_names = sorted(name for name, ip in launch.hosts.items() if ip == launch.ip)
         self._container = self._runtime.create(
             image=image,
-            name=_name(
-                "spcs", self._runtime.instance, launch.service, str(launch.instance_id), launch.container
-            ),
+            name=_name("spcs", self._runtime.instance, *_key_parts(launch)),
             launch=launch,
             mounts=mounts,
             aliases=own_names,
@@ -297,13 +301,59 @@ class PullError(RuntimeError):
 
 
 def _key(launch: ContainerLaunch) -> tuple[str, int, str]:
-    return launch.service, launch.instance_id, launch.container
+    """The container's identity: the service *object* (its id), never its name: ``_name`` folds case
+    and punctuation, and a service created again under a dropped one's name is another service."""
+    return launch.service_id or launch.service, launch.instance_id, launch.container
+
+
+def _key_parts(launch: ContainerLaunch) -> tuple[str, str, str]:
+    owner, instance, container = _key(launch)
+    return owner, str(instance), container
 
 
 def _bind(source: Path, target: str, *, read_only: bool) -> Any:
     from docker.types import Mount
 
     return Mount(target=target, source=str(source), type="bind", read_only=read_only)
+
+
+def engine_log_tail(container: Any, attrs: dict[str, Any], *, previous: bool, lines: int | None) -> str:
+    """The end of the engine's log (``--timestamps``) that holds the run asked for, streamed and held
+    in a bounded window: the last TAIL_MAX_BYTES when ``lines`` is given, else the whole capped log.
+
+    The engine applies ``tail`` before ``since``/``until``: ``tail`` serves the current run (its lines
+    are the log's last ones), ``until`` the runs before it; whole seconds, since ``split_runs`` then
+    splits at the exact start."""
+    state = attrs.get("State", {})
+    if previous and int(attrs.get("RestartCount", 0)) == 0:
+        return ""  # no run before this one
+    started = _parse_time(state.get("StartedAt"))
+    options: dict[str, Any] = {}
+    if not previous and lines is not None:
+        options["tail"] = max(lines, 0)
+    if started is not None and not state.get("Restarting"):
+        second = int(started.timestamp())
+        if previous:
+            options["until"] = second + 1
+        elif second > 1:
+            options["since"] = second - 1
+    budget = TAIL_MAX_BYTES if lines is not None else LOG_MAX_BYTES * LOG_MAX_FILES
+    window: collections.deque[bytes] = collections.deque()
+    held = 0
+    # follow=False: docker-py follows a stream unless told otherwise (the call would never end).
+    stream = container.logs(stdout=True, stderr=True, timestamps=True, stream=True, follow=False, **options)
+    try:
+        # One message a frame, each with its timestamp: the engine cuts a line at 16 KiB into partial
+        # messages, which become lines of their own here (as the process runtime cuts them).
+        for frame in stream:
+            window.append(frame if frame.endswith(b"\n") else frame + b"\n")
+            held += len(window[-1])
+            while held > budget and len(window) > 1:
+                held -= len(window.popleft())
+    finally:
+        stream.close()
+    data = b"".join(window)
+    return data.decode(errors="replace")
 
 
 def split_runs(
@@ -422,6 +472,8 @@ class DockerRuntime:
     def create(
         self, *, image: str, name: str, launch: ContainerLaunch, mounts: list[Any], aliases: list[str]
     ) -> Any:
+        from docker.types import LogConfig
+
         with contextlib.suppress(Exception):  # a relaunch of the same container replaces it
             self._client.containers.get(name).remove(force=True)
         endpoint = self._client.api.create_endpoint_config(aliases=aliases)
@@ -441,6 +493,12 @@ class DockerRuntime:
             # resources.limits, as the kubelet applies them (requests are not checked: not emulated)
             nano_cpus=int(launch.cpu_limit * 1e9) if launch.cpu_limit else None,
             mem_limit=launch.memory_limit,
+            # The engine's log of a container is capped and rotated, as the kubelet's is: what it
+            # writes grows neither the disk nor what logs() reads.
+            log_config=LogConfig(
+                type=LogConfig.types.JSON,
+                config={"max-size": str(LOG_MAX_BYTES), "max-file": str(LOG_MAX_FILES)},
+            ),
         )
         created = self._client.api.create_container(
             image,
@@ -474,7 +532,7 @@ class DockerRuntime:
         return removed
 
     def launch(self, launch: ContainerLaunch) -> DockerContainer:
-        key = (launch.service, launch.instance_id, launch.container)
+        key = _key(launch)
         with self._lock:
             replaced = [c for c in self._containers if _key(c.launch) == key]
             self._containers = [c for c in self._containers if _key(c.launch) != key]
@@ -484,6 +542,11 @@ class DockerRuntime:
         with self._lock:
             self._containers.append(handle)
         return handle
+
+    def forget_service(self, service_id: str) -> None:
+        """The service was dropped and its containers removed: the runtime lets go of their handles."""
+        with self._lock:
+            self._containers = [c for c in self._containers if c.launch.service_id != service_id]
 
     def shutdown(self) -> None:
         with self._lock:

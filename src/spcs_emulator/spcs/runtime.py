@@ -9,7 +9,8 @@ the kubelet SPCS runs on:
   write only their own directories and volumes (``confinement``), with an environment built from nothing
   (``container_env``: the spec's env and secrets, the platform's ``SNOWFLAKE_*`` variables, the service
   DNS env of ``dns``, and an allowlist of the emulator's own variables such as PATH; never its
-  credentials) and stdout+stderr captured into timestamped logs;
+  credentials) and stdout+stderr captured into timestamped logs, read in bounded lines and kept in
+  capped, rotated files (``container_logs``: a container's output grows neither memory nor disk);
 - it probes readiness in the background (status() only reads the last result, so it stays cheap):
   the spec's HTTP readiness probe, else the first endpoint's TCP port, and for Milvus also a real
   ``list_collections`` call (an open port is not a ready Milvus). A port counts only when a process of
@@ -48,6 +49,7 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
+from spcs_emulator.paths import segment
 from spcs_emulator.spcs import confinement, processes
 from spcs_emulator.spcs.container_env import container_environment
 from spcs_emulator.spcs.container_logs import LineStamper, LogFiles, timestamp
@@ -80,6 +82,22 @@ def _exit_code(returncode: int) -> int:
 
 def _safe_name(*parts: object) -> str:
     return "-".join(re.sub(r"[^A-Za-z0-9_.-]+", "_", str(p)) for p in parts)
+
+
+_SERVICE_ID = re.compile(r"[A-Za-z0-9_]+")  # no "-": it ends the prefix
+
+
+def container_folder(launch: ContainerLaunch) -> str:
+    """``<service id>-<instance>-<container>`` in the runtime's workdir: keyed by the service object's
+    id, so that two names that fold into one file name (``"X RUN DB"``, ``X_RUN_DB``) or a service
+    created again under a dropped one's name never share (and never stop) another's container. Without
+    an id (a launch not made by the control plane), the service's name, encoded injectively. Container
+    names start with a letter, so ``<service id>-`` is the prefix of one service's folders only."""
+    if launch.service_id and _SERVICE_ID.fullmatch(launch.service_id):
+        owner = launch.service_id
+    else:
+        owner = "name-" + segment(launch.service)
+    return f"{owner}-{launch.instance_id}-{_safe_name(launch.container)}"
 
 
 def secret_env_name(directory: str) -> str:
@@ -312,7 +330,7 @@ class LocalContainer:
                 self._state = ("FAILED", message)
             return None
         assert proc.stdout is not None
-        self._stamper = LineStamper(proc.stdout, self._logs.current, self.launch.container)
+        self._stamper = LineStamper(proc.stdout, self._logs, self.launch.container)
         return plan
 
     def _watch(self, plan: RunPlan) -> bool:
@@ -471,7 +489,7 @@ class LocalRuntime:
         if launch.runtime is None:
             raise ValueError(f"image {launch.image} has no stand-in for the process runtime")
         plan = planner(launch.runtime)  # an unknown runtime fails here, before anything is created
-        root = self.workdir / _safe_name(launch.service, launch.instance_id, launch.container)
+        root = self.workdir / container_folder(launch)
         with self._lock:
             replaced = [c for c in self._containers if c.dirs.root == root]
             self._containers = [c for c in self._containers if c.dirs.root != root]
@@ -507,12 +525,26 @@ class LocalRuntime:
         with self._lock:
             containers = list(self._containers)
         for container in containers:
+            if not container.dirs.root.is_dir():
+                continue  # its service was dropped (forget_service): nothing may bring the folder back
             dns_environment(
                 hosts,
                 container.dirs.root / "dns",
                 use_nss_wrapper=self._use_nss_wrapper,
                 search_domain=container.launch.search_domain,
             )
+
+    def forget_service(self, service_id: str) -> None:
+        """The service was dropped and its containers have stopped: their folders go (secrets too)."""
+        with self._lock:
+            gone = [c for c in self._containers if c.launch.service_id == service_id]
+            self._containers = [c for c in self._containers if c.launch.service_id != service_id]
+        for container in gone:  # stopped already (the control plane waits for that)
+            if container.dirs.sockets is not None:
+                shutil.rmtree(container.dirs.sockets, ignore_errors=True)
+        if service_id and _SERVICE_ID.fullmatch(service_id):
+            for folder in self.workdir.glob(f"{service_id}-[0-9]*-*"):
+                shutil.rmtree(folder, ignore_errors=True)
 
     def shutdown(self) -> None:
         with self._lock:

@@ -11,6 +11,7 @@ from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.registry import Function
 from spcs_emulator.results import ColumnType
 from spcs_emulator.spcs import images
+from spcs_emulator.spcs.container_logs import DEFAULT_TAIL_BYTES, last_bytes
 from spcs_emulator.spcs.statements.common import control_plane
 from spcs_emulator.spcs.statements.show import containers_of
 from spcs_emulator.sql import ast
@@ -56,9 +57,12 @@ def _get_service_logs(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, ColumnT
     state = control_plane(ctx).services[obj.fqn]
     for instance in state.instances:
         if str(instance.id) == instance_id and container in instance.containers:
-            return instance.containers[container].logs(
-                previous=previous, lines=lines, timestamps=timestamps
-            ), "text"
+            handle = instance.containers[container]
+            if lines is not None:  # the runtimes read a bounded tail (container_logs.TAIL_MAX_BYTES)
+                return handle.logs(previous=previous, lines=lines, timestamps=timestamps), "text"
+            # Snowflake's default: up to 100 KB of the most recent lines (each line has a byte at least).
+            text = handle.logs(previous=previous, lines=DEFAULT_TAIL_BYTES, timestamps=timestamps)
+            return last_bytes(text, DEFAULT_TAIL_BYTES), "text"
     raise errors.container_not_running(container, instance_id, obj.name)
 
 
