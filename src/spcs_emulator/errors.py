@@ -216,6 +216,11 @@ def stage_mount_v1() -> SnowflakeError:
     return SnowflakeError(395018, "22023", "stage mount v1 not supported, please use v2 instead")
 
 
+def numeric_value_not_recognized(value: object) -> SnowflakeError:
+    """A text where a number is expected: Snowflake's cast error, 100038 (22018)."""
+    return SnowflakeError(100038, "22018", f"Numeric value '{value}' is not recognized")
+
+
 def wrong_function_arguments(text: str) -> SnowflakeError:
     return SnowflakeError(1044, "42P13", f"SQL compilation error:\n{text}")
 

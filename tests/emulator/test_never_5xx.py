@@ -45,7 +45,9 @@ HOSTILE = [
 ]
 LONG = ["X" * 256, '"' + "y" * 300 + '"', "Z" * 255]  # Snowflake's identifiers end at 255
 names = st.one_of(st.sampled_from(PLAIN), st.sampled_from(HOSTILE), st.sampled_from(LONG))
-numbers = st.sampled_from(["0", "1", "-1", "3", "254", "99999999999999999999", "1.5", "'1'", "NULL"])
+numbers = st.sampled_from(
+    ["0", "1", "-1", "3", "254", "99999999999999999999", "1.5", "'1'", "NULL", "'abc'", "1e400", "'inf'"]
+)
 strings = st.sampled_from(["'x'", "''", "'%'", "'0.0.0.0:443'", "'\\\\'", "'" + "z" * 2000 + "'", "'a''b'"])
 privileges = st.sampled_from(
     [
@@ -291,6 +293,7 @@ def fresh_account(emulator: Emulator) -> tuple[Client, Client]:
     admin = Client(emulator, "ADMIN", emulator.admin_password)
     for sql in (
         "CREATE DATABASE DB1",
+        "CREATE IMAGE REPOSITORY DB1.PUBLIC.REPO",  # what the specs' images name
         "CREATE COMPUTE POOL P1 MIN_NODES = 1 MAX_NODES = 1 INSTANCE_FAMILY = CPU_X64_XS",
         f"CREATE ROLE {ROLE}",
         f"CREATE USER {USER} PASSWORD = '{PASSWORD}' DEFAULT_ROLE = {ROLE}",
@@ -298,6 +301,7 @@ def fresh_account(emulator: Emulator) -> tuple[Client, Client]:
         f"GRANT USAGE ON DATABASE DB1 TO ROLE {ROLE}",
         f"GRANT ALL ON SCHEMA DB1.PUBLIC TO ROLE {ROLE}",
         f"GRANT USAGE ON COMPUTE POOL P1 TO ROLE {ROLE}",
+        f"GRANT READ ON IMAGE REPOSITORY DB1.PUBLIC.REPO TO ROLE {ROLE}",
         "USE SCHEMA DB1.PUBLIC",
     ):
         answer = admin.execute(sql)
@@ -319,6 +323,12 @@ def fresh_account(emulator: Emulator) -> tuple[Client, Client]:
     ]
 )
 @example(sequence=[(True, "CREATE STAGE " + "X" * 256), (True, f'CREATE DATABASE "{"y" * 300}"')])
+@example(
+    sequence=[
+        (True, f"CREATE SERVICE SVC IN COMPUTE POOL P1 FROM SPECIFICATION $${SPEC_TEMPLATES[0]}$$"),
+        (True, "CALL SYSTEM$GET_SERVICE_LOGS('SVC', '0', 'main', 'abc')"),
+    ]
+)
 def test_no_statement_sequence_gets_a_5xx(emulator: Emulator, sequence: list[tuple[bool, str]]) -> None:
     admin, user = fresh_account(emulator)
     try:

@@ -44,6 +44,13 @@ def _get_service_status(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, Colum
     return json.dumps(out), "text"
 
 
+def _number(value: Any) -> int:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        raise errors.numeric_value_not_recognized(value) from None
+
+
 def _get_service_logs(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, ColumnType]:
     if len(args) < 3:
         raise errors.wrong_function_arguments(
@@ -51,7 +58,7 @@ def _get_service_logs(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, ColumnT
         )
     obj = _service_arg(ctx, args[0])
     instance_id, container = str(args[1]), str(args[2])
-    lines = int(args[3]) if len(args) > 3 and args[3] not in (None, "") else None
+    lines = _number(args[3]) if len(args) > 3 and args[3] not in (None, "") else None
     previous = bool(args[4]) if len(args) > 4 else False
     timestamps = bool(args[6]) if len(args) > 6 else False
     state = control_plane(ctx).services[obj.fqn]
