@@ -1,7 +1,8 @@
 """Jupyter through an SPCS ingress: list files, start a kernel, run code and the demo notebook in it.
 
-Every request carries ``Authorization: Snowflake Token="..."`` (a session token or a PAT); kernels are
-driven over their WebSocket channel, as JupyterLab does, which the ingress must pass through.
+Every request carries ``Authorization: Snowflake Token="..."`` (``ingress_client``: a session token or a
+PAT as is, or a token exchanged for a key-pair JWT or a PAT); kernels are driven over their WebSocket
+channel, as JupyterLab does, which the ingress must pass through.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
 from milvus_spcs.errors import HarnessError
+from milvus_spcs.ingress_client import IngressCredentials, authorization, credentials_of, endpoint_url
 from milvus_spcs.notebook import RESULT_TAG, result_json
 
 XSRF = uuid.uuid4().hex
@@ -78,15 +80,22 @@ def wait_for_kernel_shutdowns(timeout: float = 60.0) -> None:
 
 @dataclass(frozen=True)
 class JupyterOverIngress:
-    base_url: str  # http://host:port (emulator) or https://<ingress host>
-    token: str
+    # SHOW ENDPOINTS' ingress_url as is (an account's bare host: https; the emulator's loopback
+    # host:port: http), or a URL.
+    base_url: str
+    # A session token or PAT (sent as is), or other IngressCredentials (an exchanged token); never shown.
+    token: IngressCredentials | str = field(repr=False)
     timeout: float = 300.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base_url", endpoint_url(self.base_url))
+        object.__setattr__(self, "token", credentials_of(self.token))
 
     def _headers(self) -> dict[str, str]:
         # Jupyter's XSRF check (kept on in our image: browsers use cookies) accepts a request whose
         # X-XSRFToken header equals its _xsrf cookie; any random value will do.
         return {
-            "Authorization": f'Snowflake Token="{self.token}"',
+            **authorization(self.token),
             "X-XSRFToken": XSRF,
             "Cookie": f"_xsrf={XSRF}",
         }

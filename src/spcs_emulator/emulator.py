@@ -33,9 +33,11 @@ from spcs_emulator.account.faults import Faults
 from spcs_emulator.account.session import Session
 from spcs_emulator.control_api import add_control_routes
 from spcs_emulator.protocol.app import build_app
+from spcs_emulator.protocol.oauth_token import add_token_exchange_routes, public_endpoint_at
 from spcs_emulator.protocol.server import ProtocolServer
 from spcs_emulator.protocol.sessions import SessionStore, TokenError
 from spcs_emulator.spcs.control import ControlPlane
+from spcs_emulator.spcs.endpoint_tokens import EndpointGrant, EndpointTokens
 from spcs_emulator.spcs.leftovers import StateDirClaim, reap, records_dir
 from spcs_emulator.spcs.oci_storage import registry_binary
 from spcs_emulator.spcs.processes import Lifeline
@@ -131,6 +133,7 @@ class Emulator:
             state_dir=self.state_dir,
             registry_host=NAMED_REGISTRY_HOST,
         )
+        self.endpoint_tokens = EndpointTokens()  # POST /oauth/token's, for one public endpoint each
         self.registry: EmulatedRegistry | None = None
         self._registry_server: ProtocolServer | None = None
         binary = registry_binary()
@@ -176,6 +179,9 @@ class Emulator:
         self.control.token_resolver = self._resolve_token
         app = build_app(self.account, self.sessions, backend_workers=STATEMENT_WORKERS)
         add_control_routes(app, self)
+        add_token_exchange_routes(
+            app, self.account.state, self.endpoint_tokens, lambda host: public_endpoint_at(self.control, host)
+        )
         self.server = ProtocolServer(app, host=host, port=port)
 
     def _docker_or_none(self, choice: str) -> DockerRuntime | None:
@@ -207,7 +213,10 @@ class Emulator:
             return "docker"
         return "process" if self.control.runtime is not None else "none"
 
-    def _resolve_token(self, token: str) -> Session | None:
+    def _resolve_token(self, token: str) -> Session | EndpointGrant | None:
+        grant = self.endpoint_tokens.grant(token)
+        if grant is not None:
+            return grant
         try:
             return self.sessions.lookup(token)
         except TokenError:

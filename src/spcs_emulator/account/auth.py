@@ -70,6 +70,20 @@ def _check_jwt(user: User, token: str) -> None:
         raise invalid
 
 
+def key_pair_user(state: AccountState, token: str) -> User:
+    """The user a key-pair JWT is for (its ``sub``, ``ACCOUNT.USER``), checked as at login; a JWT that
+    names no user, or fails the checks, raises 390144."""
+    try:
+        subject = str(jwt.decode(token, options={"verify_signature": False}).get("sub", ""))
+    except jwt.PyJWTError:
+        raise errors.jwt_invalid() from None
+    user = find_user(state, subject.partition(".")[2]) if "." in subject else None
+    if user is None:
+        raise errors.jwt_invalid()
+    _check_jwt(user, token)
+    return user
+
+
 def pat_role_restriction(user: User, secret: str) -> tuple[bool, str | None]:
     """(valid, role restriction) for a programmatic access token of ``user``."""
     now = dt.datetime.now(dt.UTC)

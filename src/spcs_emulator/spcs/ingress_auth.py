@@ -3,6 +3,7 @@ covers the endpoint (ALL_ENDPOINTS_USAGE covers all), as since the 2024_04 bundl
 
 Every request is decided on the account's state now: a session whose user was dropped or disabled, or
 whose current role is no longer granted, and a PAT of a disabled user or of a revoked role, get nothing.
+An endpoint token (``POST /oauth/token``) counts only on the endpoint its scope named, until it expires.
 The control plane calls this with the account lock held and hands over what it knows of the service
 (:class:`ServiceAccess`) and how to find a session by its token: this module knows no control plane.
 """
@@ -12,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from spcs_emulator.account.access import ServiceRole
+from spcs_emulator.account.access import RoleId, ServiceRole
 from spcs_emulator.account.state import AccountState
-from spcs_emulator.spcs.identity import Refused, SessionResolver, identity
+from spcs_emulator.spcs.endpoint_tokens import EndpointGrant
+from spcs_emulator.spcs.identity import Refused, SessionResolver, grant_identity, identity
 from spcs_emulator.sql import ast
 
 
@@ -40,7 +42,7 @@ def authorize_endpoint(
     if not any(i.subtype == ast.SECURITY_INTEGRATION for i in account.catalog.all(ast.INTEGRATION)):
         return False, None, "the account has no SNOWSERVICES_INGRESS security integration"
     try:
-        who = identity(account, sessions, token)
+        who = _identity_here(account, sessions, service, endpoint, token)
     except Refused as refused:
         return False, None, str(refused)
     if who is None:
@@ -54,3 +56,15 @@ def authorize_endpoint(
         if endpoint in endpoints and ServiceRole(service.fqn, role) in roles:
             return True, user, f"service role {role}"
     return False, user, f"user {user} has no role with access to endpoint {endpoint}"
+
+
+def _identity_here(
+    account: AccountState, sessions: SessionResolver, service: ServiceAccess | None, endpoint: str, token: str
+) -> tuple[str, set[RoleId]] | None:
+    """As ``identity``, but an endpoint token of this very endpoint is taken (and one of another refused)."""
+    grant = sessions(token)
+    if not isinstance(grant, EndpointGrant):
+        return identity(account, sessions, token)
+    if service is not None and (grant.service, grant.endpoint) != (service.fqn, endpoint):
+        raise Refused(f"the token was issued for another endpoint ({grant.host})")
+    return grant_identity(account, grant)
