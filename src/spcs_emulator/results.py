@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-ColumnType = Literal["text", "fixed", "boolean", "timestamp_ltz", "variant", "real"]
+ColumnType = Literal[
+    "text", "fixed", "boolean", "timestamp_ltz", "timestamp_ntz", "variant", "object", "real"
+]
 
 STATEMENT_TYPE_SELECT = 0x1000
 STATEMENT_TYPE_DDL = 0x6000  # "other"; the connector only treats 0x3xxx (DML) specially
@@ -60,11 +62,11 @@ def encode_value(value: Any, column: Column) -> str | None:
         return None
     if column.type == "boolean":
         return "1" if value else "0"
-    if column.type == "timestamp_ltz":
+    if column.type in ("timestamp_ltz", "timestamp_ntz"):
         if isinstance(value, dt.datetime):
             value = value.timestamp()
         return f"{float(value):.9f}"
-    if column.type == "variant":
+    if column.type in ("variant", "object"):
         return value if isinstance(value, str) else json.dumps(value)
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -96,7 +98,7 @@ def rowtype(result: Result) -> list[dict[str, Any]]:
             entry["length"] = entry["byteLength"] = 16_777_216
         elif column.type == "fixed":
             entry["precision"], entry["scale"] = 38, 0
-        elif column.type == "timestamp_ltz":
+        elif column.type in ("timestamp_ltz", "timestamp_ntz"):
             entry["precision"], entry["scale"] = 0, 9
         out.append(entry)
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from milvus_spcs.checks import public_endpoint_problems
-from milvus_spcs.stack.service_status import ENDPOINT_PROVISIONING_TEXT
+from milvus_spcs.stack.service_status import ENDPOINT_PROVISIONING_TEXT, is_true
 from milvus_spcs.stack.spcs_plan import StackState
 from milvus_spcs.stack.sql_runner import SqlRunner
 
@@ -33,7 +33,7 @@ def test_only_the_jupyter_endpoint_is_public_and_has_an_ingress_host(
         (service, e["name"], e["ingress_url"])
         for service in (names.milvus_service, names.jupyter_service)
         for e in endpoints(spcs_sql, spcs_stack, service)
-        if e["is_public"] == "true"
+        if is_true(e["is_public"])  # BOOLEAN on an account and here; compared by value
     ]
     assert [(s, n) for s, n, _ in public] == [(names.jupyter_service, "jupyter")]
     url = public[0][2]

@@ -84,7 +84,7 @@ def test_the_guide_runs_verbatim_and_both_services_run(emulator: Emulator, admin
     url = wait_for(ingress_ready, what="the Jupyter ingress URL", timeout=10, interval=0.05)
     assert re.fullmatch(r"127\.0\.0\.1:\d+", url)
     endpoints = {r["name"]: r for r in rows(admin, "SHOW ENDPOINTS IN SERVICE MILVUS")}
-    assert {n: e["is_public"] for n, e in endpoints.items()} == {"grpc": "false", "health": "false"}
+    assert {n: e["is_public"] for n, e in endpoints.items()} == {"grpc": False, "health": False}
     for sql in statements(DATA / "guide_teardown.sql"):
         admin.execute(sql)
     admin.execute("USE ROLE ACCOUNTADMIN")

@@ -78,7 +78,7 @@ def test_compute_pool_list(stack) -> None:
 def test_service_list_endpoints(stack) -> None:
     _, env = stack
     endpoints = snow(env, "spcs", "service", "list-endpoints", "jupyter")
-    assert [(e["name"], e["port"], e["is_public"]) for e in endpoints] == [("jupyter", 8888, "true")]
+    assert [(e["name"], e["port"], e["is_public"]) for e in endpoints] == [("jupyter", 8888, True)]
 
 
 def test_service_logs(stack) -> None:

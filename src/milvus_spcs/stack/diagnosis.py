@@ -1,6 +1,8 @@
-"""A run's services, diagnosed: each service's status row, its containers and their last log lines.
-Written in full to the run's diagnostics folder, and told in short where the failure is reported
-(the pytest report, the CLI's error), so that nobody has to open the folder to see what went wrong."""
+"""A run's services, diagnosed: each service's status row, its containers, its platform events and
+their last log lines. Written in full to the run's diagnostics folder, and told in short where the
+failure is reported (the pytest report, the CLI's error), so that nobody has to open the folder to see
+what went wrong. A stuck service has NULL container fields (no instance yet) and no logs: its events
+(``SPCS_GET_EVENTS``: image pull, readiness, exits) are then what says why."""
 
 from __future__ import annotations
 
@@ -10,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from milvus_spcs.naming import StackNames
-from milvus_spcs.stack.service_status import service_logs
+from milvus_spcs.stack.service_status import container_line, event_line, service_events, service_logs
 from milvus_spcs.stack.sql_runner import SqlRunner
 
 SHORT_LOG_LINES = 20
+SHORT_EVENTS = 10
 STATUS_COLUMNS = ("status", "compute_pool", "current_instances", "target_instances")
 
 
@@ -24,6 +27,7 @@ class ServiceDiagnosis:
     sections: dict[str, str] = field(default_factory=dict)  # title: text (or why it is unavailable)
     status: dict[str, Any] | None = None
     containers: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)  # oldest first
     logs: str = ""
 
     def text(self) -> str:
@@ -36,11 +40,11 @@ class ServiceDiagnosis:
             return f"service {self.service}: {self.sections.get('describe', 'no status')}"
         row = ", ".join(f"{k}={self.status[k]}" for k in STATUS_COLUMNS if k in self.status)
         lines = [f"service {self.service}: {row}"]
-        for c in self.containers:
-            lines.append(
-                f"  container {c.get('container_name')}: {c.get('status')}, "
-                f"restarts {c.get('restart_count')}, message {c.get('message')!r}"
-            )
+        lines += [f"  {container_line(c)}" for c in self.containers]
+        recent = self.events[-SHORT_EVENTS:]
+        if recent:
+            lines.append(f"  last {len(recent)} platform events:")
+            lines += [f"    {event_line(e)}" for e in recent]
         tail = self.logs.rstrip("\n").splitlines()[-log_lines:]
         if tail:
             lines.append(f"  last {len(tail)} log lines of {self.container}:")
@@ -69,6 +73,7 @@ def diagnose_service(runner: SqlRunner, fqn: str, container: str) -> ServiceDiag
         lambda: runner.query("USE ROLE SYSADMIN", f"SHOW SERVICE CONTAINERS IN SERVICE {fqn}"),
     )
     d.containers = containers or []
+    d.events = _attempt(d, "events", lambda: service_events(runner, fqn)) or []
     d.logs = _attempt(d, "logs", lambda: service_logs(runner, fqn, container)) or ""
     _attempt(d, "previous logs", lambda: service_logs(runner, fqn, container, previous=True))
     return d

@@ -36,6 +36,7 @@ from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.state import AccountState
 from spcs_emulator.spcs import images, service_files
 from spcs_emulator.spcs.addresses import AddressBlock, AddressesExhausted
+from spcs_emulator.spcs.events import PULL_FAILED, ServiceRecord
 from spcs_emulator.spcs.identity import SessionResolver
 from spcs_emulator.spcs.ingress_auth import ServiceAccess, authorize_endpoint
 from spcs_emulator.spcs.lifecycle import PROFILES, InstanceState, PoolState, PoolStatus, ServiceState, Timing
@@ -90,6 +91,9 @@ class ControlPlane:
         self.tick_seconds = tick_seconds
         self.pools: dict[tuple[str, ...], PoolState] = {}
         self.services: dict[tuple[str, ...], ServiceState] = {}
+        # Each service's platform events and suspend/resume times (SPCS_GET_EVENTS, SHOW SERVICES).
+        self.records: dict[tuple[str, ...], ServiceRecord] = {}
+        self._pool_starting: dict[tuple[str, ...], float] = {}  # pool fqn -> when STARTING began
         self._start_faults: dict[str, str] = {}  # service name (upper) -> failure message at start
         # The ingress finds a session by its token through this; the Emulator sets it (its session store).
         self.token_resolver: SessionResolver = lambda token: None
@@ -146,6 +150,8 @@ class ControlPlane:
         self.services.clear()
         self._keys.clear()
         self.pools.clear()
+        self.records.clear()
+        self._pool_starting.clear()
         self._start_faults.clear()
 
     # -- pools ------------------------------------------------------------------------------------
@@ -155,6 +161,8 @@ class ControlPlane:
         self.pools[obj.fqn] = PoolState(
             "SUSPENDED" if suspended else "STARTING", None if suspended else now + self.timing.pool_start
         )
+        if not suspended:
+            self._pool_starting[obj.fqn] = now
 
     def pool_services(self, pool_name: str) -> list[CatalogObject]:
         return [
@@ -168,6 +176,15 @@ class ControlPlane:
             return "ACTIVE" if self.pool_services(obj.name) else "IDLE"
         return state.state
 
+    def pool_status_message(self, obj: CatalogObject) -> str:
+        """DESCRIBE's status_message: while a pool starts, how long it has been starting (as Snowflake
+        words it: "Compute pool is starting for last 0 minutes", Terraform's testint); else empty."""
+        state = self.pools[obj.fqn]
+        if state.state != "STARTING":
+            return state.status_message
+        minutes = int((self.clock() - self._pool_starting.get(obj.fqn, self.clock())) // 60)
+        return f"Compute pool is starting for last {minutes} minutes"
+
     def suspend_pool(self, obj: CatalogObject) -> None:
         for service in self.pool_services(obj.name):
             self.suspend_service(service)
@@ -178,6 +195,7 @@ class ControlPlane:
         state = self.pools[obj.fqn]
         if state.state == "SUSPENDED":
             state.state, state.ready_at = "STARTING", self.clock() + self.timing.pool_resume
+            self._pool_starting[obj.fqn] = self.clock()
 
     # -- services ---------------------------------------------------------------------------------
 
@@ -229,6 +247,8 @@ class ControlPlane:
         self._ips[key] = ip
         self._keys[obj.fqn] = key
         self.services[obj.fqn] = state
+        self.records[obj.fqn] = ServiceRecord()
+        self.records[obj.fqn].service("PENDING")
         self._ensure_pool_running(obj)
         self._publish_hosts()
         return state
@@ -258,24 +278,45 @@ class ControlPlane:
         ):
             self.resume_pool(pool)
 
-    def suspend_service(self, obj: CatalogObject) -> None:
+    def suspend_service(self, obj: CatalogObject, *, upgrade: bool = False) -> None:
         state = self.services[obj.fqn]
         if state.status in ("SUSPENDED", "SUSPENDING"):
             return
+        record = self.records[obj.fqn]
+        if not upgrade:  # an upgrade replaces the containers; it suspends nothing SHOW would tell
+            record.suspended_on = time.time()
+            record.service("SUSPENDING")
+        for instance in state.instances:
+            record.instance(instance.id, "TERMINATING")
+        record.forget_containers()
         state.status = "SUSPENDING"
         state.suspend_done_at = self.clock() + self.timing.service_suspend
         state.running_since = None
         self._close_ingress(state)
         self._stop_async(state, self._keys[obj.fqn])
 
-    def resume_service(self, obj: CatalogObject) -> None:
+    def resume_service(self, obj: CatalogObject, *, upgrade: bool = False) -> None:
         state = self.services[obj.fqn]
         if state.status in ("SUSPENDED", "SUSPENDING", "FAILED"):
+            record = self.records[obj.fqn]
+            if upgrade:
+                record.service("UPGRADING")
+            else:
+                record.resumed_on = time.time()
+                record.service("RESUMING")
             state.status, state.failure = "PENDING", ""
             state.schedule_at = self.clock() + self.timing.service_schedule
             self._ensure_pool_running(obj)
 
+    def upgrade_service(self, obj: CatalogObject, spec: ServiceSpec) -> None:
+        """ALTER SERVICE ... FROM SPECIFICATION: the containers are replaced by the new spec's."""
+        self.suspend_service(obj, upgrade=True)
+        self.services[obj.fqn].spec = spec
+        self.resume_service(obj, upgrade=True)
+        self.services[obj.fqn].upgrading = True  # until the new spec's containers are READY
+
     def drop_service(self, obj: CatalogObject) -> None:
+        self.records.pop(obj.fqn, None)
         state = self.services.pop(obj.fqn, None)
         key = self._keys.pop(obj.fqn, None)
         self._publish_hosts()
@@ -386,6 +427,7 @@ class ControlPlane:
             and now >= state.suspend_done_at
         ):
             state.status = "SUSPENDED"
+            self.records[service.fqn].service("SUSPENDED")
         if (
             state.status == "PENDING"
             and not state.instances
@@ -402,34 +444,59 @@ class ControlPlane:
             self._open_ingress(service, state)
 
     def _launch(self, service: CatalogObject, state: ServiceState, now: float) -> None:
+        record = self.records[service.fqn]
         fault = self._start_faults.pop(service.name, None)
+        if fault is None and self.runtime is None:
+            fault = "No runtime: this emulator was started without one."
         if fault is not None:
-            state.status, state.failure = "FAILED", fault
+            for container in state.spec.containers:
+                record.container(0, container.name, "FAILED", fault)
+            self._fail(service, state, fault)
             return
-        if self.runtime is None:
-            state.status, state.failure = "FAILED", "No runtime: this emulator was started without one."
-            return
+        assert self.runtime is not None
         instance = InstanceState(0, start_time=time.time())
+        record.instance(0, "PENDING")
         try:
             for container in state.spec.containers:
-                instance.containers[container.name] = self.runtime.launch(
-                    self._launch_request(service, state, container)
-                )
+                try:
+                    request = self._launch_request(service, state, container)
+                except _LaunchError as exc:
+                    # Snowflake reports a missing image as PENDING with "Failed to pull image" (and
+                    # retries); the emulator fails the service at once with the same event.
+                    pending = str(exc).startswith(PULL_FAILED)
+                    status = "PENDING" if pending else "FAILED"
+                    record.container(0, container.name, status, str(exc), error=True)
+                    raise
+                instance.containers[container.name] = self.runtime.launch(request)
         except _LaunchError as exc:
-            state.status, state.failure = "FAILED", str(exc)
+            self._fail(service, state, str(exc))
             self._stop_later(self._keys[service.fqn], [instance], state.dns_name)
             return
         state.instances = [instance]
 
+    def _fail(self, service: CatalogObject, state: ServiceState, failure: str) -> None:
+        state.status, state.failure = "FAILED", failure
+        self.records[service.fqn].service("FAILED")
+
     def _observe(self, service: CatalogObject, state: ServiceState, now: float) -> None:
+        record = self.records[service.fqn]
+        readiness = {c.name: c.readiness for c in state.spec.containers}
+        for instance in state.instances:
+            for name, handle in instance.containers.items():
+                record.observe(instance.id, name, handle, readiness.get(name))
         statuses = [h.status()[0] for i in state.instances for h in i.containers.values()]
         restarts = max((h.restart_count for i in state.instances for h in i.containers.values()), default=0)
         if state.status == "PENDING" and all(s == "READY" for s in statuses):
             state.status, state.running_since = "RUNNING", now
+            for instance in state.instances:
+                record.instance(instance.id, "READY")
+            record.service("UPGRADED" if state.upgrading else "RUNNING")
             state.upgrading = False
         elif "FAILED" in statuses and restarts >= MAX_RESTARTS_BEFORE_FAILED:
             failed = [h for i in state.instances for h in i.containers.values() if h.status()[0] == "FAILED"]
-            state.status, state.failure = "FAILED", failed[0].status()[1]
+            for instance in state.instances:
+                record.instance(instance.id, "FAILED")
+            self._fail(service, state, failed[0].status()[1])
             state.running_since = None
             state.upgrading = False
             self._close_ingress(state)

@@ -204,6 +204,9 @@ class DockerContainer:
                 continue
             state = attrs["State"]
             if not state.get("Running") or state.get("Restarting"):
+                if state.get("OOMKilled"):  # the engine tells a kill for memory (the spec's limit)
+                    self._set("FAILED", "Container was OOMKilled due to resource usage")
+                    continue
                 self._set(
                     "FAILED", f"Container {self.launch.container} exited with code {state.get('ExitCode')}"
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from spcs_emulator.account.engine import Account
 from spcs_emulator.spcs.control import ControlPlane
+from spcs_emulator.spcs.statements.events import select_service_function
 from spcs_emulator.spcs.statements.functions import SPCS_FUNCTIONS
 from spcs_emulator.spcs.statements.grants import spcs_show_grants
 from spcs_emulator.spcs.statements.pools import POOL_KIND
@@ -22,6 +23,7 @@ def register_spcs(account: Account, control: ControlPlane) -> None:
     account.add_handlers(
         {
             ast.CreateService: create_service,
+            ast.SelectServiceFunction: select_service_function,
             ast.Show: spcs_show(account.handler(ast.Show)),
             ast.ShowGrants: spcs_show_grants(account.handler(ast.ShowGrants)),
         }

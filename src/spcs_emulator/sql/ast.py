@@ -278,6 +278,17 @@ class Call:
 
 
 @dataclass(frozen=True)
+class SelectServiceFunction:
+    """``SELECT * FROM TABLE(<service>!<FUNCTION>(NAME => value, ...))``: ``function`` upper-cased
+    (SPCS_GET_EVENTS); ``args`` maps each upper-cased argument name to a value or a call
+    (``DATEADD('hour', -1, CURRENT_TIMESTAMP())``)."""
+
+    service: Name
+    function: str
+    args: tuple[tuple[str, Value | FunctionCall], ...] = ()
+
+
+@dataclass(frozen=True)
 class Select:
     """SELECT item [AS alias], ... with no FROM: items are function calls or literals.
 

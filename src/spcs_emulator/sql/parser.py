@@ -266,8 +266,13 @@ class _ToAst(Transformer[Token, Any]):
 
     starts_with = like
 
-    def limit(self, children: list[int]) -> int:
-        return int(children[0])
+    @v_args(meta=True)
+    def limit(self, meta: Meta, children: list[int | float]) -> int:
+        (value,) = children
+        if not isinstance(value, int):  # SHOW's LIMIT takes an integer literal (1e400 was an HTTP 500)
+            number = self._sql[meta.start_pos : meta.end_pos].split()[-1]
+            raise syntax_error(meta.line, meta.end_column - 1 - len(number), limits.shown(number, 255))
+        return value
 
     def scope_account(self, _: list[Any]) -> ast.Scope:
         return ast.Scope(ast.ACCOUNT)
@@ -363,6 +368,21 @@ class _ToAst(Transformer[Token, Any]):
     def function_call(self, children: list[Any]) -> ast.FunctionCall:
         name, *args = children
         return ast.FunctionCall(str(name), tuple(args))
+
+    def select_service_fn(self, children: list[Any]) -> ast.SelectServiceFunction:
+        service, function, args = children
+        return ast.SelectServiceFunction(service, str(function).upper(), tuple(args or ()))
+
+    def named_args(self, children: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        return children
+
+    def named_arg(self, children: list[Any]) -> tuple[str, Any]:
+        name, value = children
+        return str(name).upper(), value
+
+    def arg_call(self, children: list[Any]) -> ast.FunctionCall:
+        name, *args = children
+        return ast.FunctionCall(str(name).upper(), tuple(args))
 
     def select(self, items: list[tuple[Any, str | None, str]]) -> ast.Select:
         values, aliases, sources = zip(*items, strict=True)

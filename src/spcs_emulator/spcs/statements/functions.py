@@ -25,6 +25,17 @@ def _service_arg(ctx: Context, value: Any) -> CatalogObject:
 
 def _get_service_status(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, ColumnType]:
     obj = _service_arg(ctx, args[0])
+    state = control_plane(ctx).services[obj.fqn]
+    if not state.instances and state.status != "FAILED":
+        # No instance: one PENDING entry per container of the spec ("Waiting for compute", §2.1).
+        message = "Waiting for compute" if state.status == "PENDING" else ""
+        pending = [
+            {"status": "PENDING", "message": message, "containerName": c.name}
+            | {"instanceId": None, "serviceName": obj.name, "image": c.image, "restartCount": 0}
+            | {"startTime": None}
+            for c in state.spec.containers
+        ]
+        return json.dumps(pending), "text"
     containers = containers_of(ctx, obj).as_dicts()
     out = []
     for c in containers:
@@ -51,6 +62,13 @@ def _number(value: Any) -> int:
         raise errors.numeric_value_not_recognized(value) from None
 
 
+def _container_pending() -> errors.SnowflakeError:
+    # The text clients match on: snowflake-ml-python waits for a job's logs while the error says
+    # "Container Status: PENDING" (its tests give the whole message as below). The error code and
+    # SQLSTATE are those of a container that is not running here (the emulator's own choice).
+    return errors.SnowflakeError(391403, "22023", "Waiting to start, Container Status: PENDING")
+
+
 def _get_service_logs(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, ColumnType]:
     if len(args) < 3:
         raise errors.wrong_function_arguments(
@@ -62,6 +80,10 @@ def _get_service_logs(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, ColumnT
     previous = bool(args[4]) if len(args) > 4 else False
     timestamps = bool(args[6]) if len(args) > 6 else False
     state = control_plane(ctx).services[obj.fqn]
+    if state.status == "PENDING" and container in {c.name for c in state.spec.containers}:
+        handle_of = next((i.containers.get(container) for i in state.instances), None)
+        if handle_of is None or handle_of.start_time is None:
+            raise _container_pending()
     for instance in state.instances:
         if str(instance.id) == instance_id and container in instance.containers:
             handle = instance.containers[container]

@@ -111,8 +111,7 @@ def _pool_row(ctx: Context, obj: CatalogObject, describe: bool = False) -> tuple
         None,
     )
     if describe:
-        pool = cp.pools[obj.fqn]
-        row += (pool.error_code, pool.status_message)
+        row += (cp.pools[obj.fqn].error_code, cp.pool_status_message(obj))
     return row
 
 

@@ -16,7 +16,7 @@ from spcs_emulator.account.show import columns, owner_of, tf
 from spcs_emulator.results import Result, status, table
 from spcs_emulator.spcs import images
 from spcs_emulator.spcs.spec import ServiceSpec, parse_spec
-from spcs_emulator.spcs.statements.common import control_plane, suspend_or_resume
+from spcs_emulator.spcs.statements.common import control_plane, epoch, suspend_or_resume
 from spcs_emulator.spcs.statements.snapshots import back_up_block_volumes
 from spcs_emulator.sql import ast
 
@@ -170,10 +170,7 @@ def _service_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result 
         owner = ctx.state.access.owner(ast.SERVICE, obj.fqn) or ctx.session.role
         _check_secrets(ctx, spec, obj.fqn, owner)
         _check_stage_volumes(ctx, spec, obj.fqn, owner)
-        cp.suspend_service(obj)
-        cp.services[obj.fqn].spec = spec
-        cp.resume_service(obj)
-        cp.services[obj.fqn].upgrading = True  # until the new spec's containers are READY
+        cp.upgrade_service(obj, spec)
         return status()
     if stmt.action == "SET":
         _check_instance_counts(
@@ -184,6 +181,7 @@ def _service_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result 
 
 def service_row(ctx: Context, obj: CatalogObject, describe: bool = False) -> tuple[Any, ...]:
     state, p = control_plane(ctx).services[obj.fqn], obj.properties
+    record = control_plane(ctx).records[obj.fqn]
     eais = p.get("EXTERNAL_ACCESS_INTEGRATIONS")
     eai_text = None if not eais else "[" + ", ".join(eais if isinstance(eais, tuple) else (eais,)) + "]"
     running = 1 if state.status == "RUNNING" else 0
@@ -209,8 +207,8 @@ def service_row(ctx: Context, obj: CatalogObject, describe: bool = False) -> tup
         eai_text,
         obj.created_on,
         obj.created_on,
-        None,
-        None,
+        epoch(record.resumed_on),  # NULL until the first RESUME, as SUSPEND's suspended_on (testint)
+        epoch(record.suspended_on),
         p.get("AUTO_SUSPEND_SECS", 0),
         obj.comment,
         "ROLE",

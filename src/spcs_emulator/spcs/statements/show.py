@@ -8,7 +8,7 @@ from typing import Any
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.registry import Handler, StatementContext
-from spcs_emulator.account.show import columns, like_regex, listing, tf
+from spcs_emulator.account.show import columns, like_regex, listing
 from spcs_emulator.protocol.backend import Upload
 from spcs_emulator.results import Result, table
 from spcs_emulator.spcs import images
@@ -40,8 +40,9 @@ def _endpoints(ctx: StatementContext, stmt: ast.Show) -> Result:
         url = None
         if e.public:
             url = state.ingress.get(e.name) or ENDPOINT_PROVISIONING_TEXT
-        rows.append((e.name, e.port, None, e.protocol, tf(e.public), url))
-    return table(columns("name port:int port_range protocol is_public ingress_url"), rows)
+        rows.append((e.name, e.port, None, e.protocol, e.public, url))
+    # is_public is a BOOLEAN on an account (the REST API's schema; the connector decodes True/False).
+    return table(columns("name port:int port_range protocol is_public:bool ingress_url"), rows)
 
 
 def _service_containers(ctx: StatementContext, stmt: ast.Show) -> Result:
@@ -146,11 +147,13 @@ def _started_containers(obj: CatalogObject, state: ServiceState) -> list[tuple[A
 
 
 def _unstarted_containers(obj: CatalogObject, state: ServiceState) -> list[tuple[Any, ...]]:
-    """Before any container runs (pending, failed to start, suspended): the spec's containers."""
-    message = state.failure or ("Waiting for compute" if state.status == "PENDING" else "")
-    container_status = "FAILED" if state.status == "FAILED" else None
+    """Before any container runs. PENDING or SUSPENDED: one row whose instance and container fields
+    are all NULL (docs: show-service-containers-in-service, instance_id). FAILED to start: the spec's
+    containers, each with the failure (the emulator's reading; Snowflake keeps such a service PENDING)."""
+    if state.status != "FAILED":
+        return [(*obj.fqn, state.status) + (None,) * (len(CONTAINER_COLUMNS) - 4)]
     return [
-        (*obj.fqn, state.status, None, None, c.name, container_status, message or None, c.image) + (None,) * 5
+        (*obj.fqn, state.status, None, None, c.name, "FAILED", state.failure or None, c.image) + (None,) * 5
         for c in state.spec.containers
     ]
 
