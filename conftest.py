@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["fixtures.options", "fixtures.milvus", "fixtures.spcs"]
+pytest_plugins = ["fixtures.options", "fixtures.milvus", "fixtures.spcs", "fixtures.connections"]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

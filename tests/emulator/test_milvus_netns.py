@@ -329,18 +329,19 @@ def test_two_emulators_run_real_milvus_with_the_same_ports_at_once(
 
 def create_cli_milvus(cli: CliEmulator) -> str:
     """DB.PUBLIC.MILVUS (MILVUS_SPEC) RUNNING in the CLI emulator; returns its address."""
-    cur = cli.connect().cursor()
-    for sql in (
-        "CREATE DATABASE DB",
-        "CREATE IMAGE REPOSITORY DB.PUBLIC.REPO",
-        "CREATE COMPUTE POOL P MIN_NODES=1 MAX_NODES=1 INSTANCE_FAMILY=CPU_X64_XS",
-    ):
-        cur.execute(sql)
-    url = rows(cur, "SHOW IMAGE REPOSITORIES IN SCHEMA DB.PUBLIC")[0]["repository_url"]
-    publish(cli.entry()["port"], f"{url}/milvus:v1", "milvus")
-    cur.execute(f"CREATE SERVICE DB.PUBLIC.MILVUS IN COMPUTE POOL P FROM SPECIFICATION $${MILVUS_SPEC}$$")
-    wait_status(cur, "DB.PUBLIC.MILVUS", "RUNNING", timeout=START_TIMEOUT)
-    return rows(cur, "SHOW SERVICE INSTANCES IN SERVICE DB.PUBLIC.MILVUS")[0]["ip_address"]
+    with cli.connect() as conn:  # closed while the emulator still answers (the caller may kill it)
+        cur = conn.cursor()
+        for sql in (
+            "CREATE DATABASE DB",
+            "CREATE IMAGE REPOSITORY DB.PUBLIC.REPO",
+            "CREATE COMPUTE POOL P MIN_NODES=1 MAX_NODES=1 INSTANCE_FAMILY=CPU_X64_XS",
+        ):
+            cur.execute(sql)
+        url = rows(cur, "SHOW IMAGE REPOSITORIES IN SCHEMA DB.PUBLIC")[0]["repository_url"]
+        publish(cli.entry()["port"], f"{url}/milvus:v1", "milvus")
+        cur.execute(f"CREATE SERVICE DB.PUBLIC.MILVUS IN COMPUTE POOL P FROM SPECIFICATION $${MILVUS_SPEC}$$")
+        wait_status(cur, "DB.PUBLIC.MILVUS", "RUNNING", timeout=START_TIMEOUT)
+        return str(rows(cur, "SHOW SERVICE INSTANCES IN SERVICE DB.PUBLIC.MILVUS")[0]["ip_address"])
 
 
 @pytest.mark.slow

@@ -247,6 +247,8 @@ class CatalogueRun:
         self.report(f"scratch run {scratch.run_id}: database {scratch.placeholders['db']}")
         try:
             admin = sessions.cursor("admin")
+            conn = sessions.conns["admin"]
+            scratch.scrubber.identify(account=conn.account, user=conn.user, host=conn.host)
             host = None
             for statement in preamble():
                 admin.execute(scratch.sql(statement))

@@ -25,14 +25,27 @@ VOLATILE = [
 ]
 
 
+def _word(text: str) -> re.Pattern[str]:
+    """``text`` as a whole word in any case: a user named AB leaves ABC and AB_2 alone."""
+    return re.compile(rf"(?<![A-Za-z0-9_$]){re.escape(text)}(?![A-Za-z0-9_$])", re.IGNORECASE)
+
+
 @dataclass
 class Scrubber:
     """``names``: run-drawn names (upper case) by placeholder, e.g. {"MILVUS_SPCS_AB12CD_DB": "{db}"};
-    ``secrets``: values never to write; ``values``: whole values drawn at random (the DNS id)."""
+    ``secrets``: values never to write; ``values``: whole values drawn at random (the DNS id);
+    ``identities``: who recorded (the connection's account, user and host) by placeholder."""
 
     names: dict[str, str] = field(default_factory=dict)
     secrets: list[str] = field(default_factory=list)
     values: dict[str, str] = field(default_factory=dict)
+    identities: dict[str, str] = field(default_factory=dict)
+
+    def identify(self, *, account: str | None, user: str | None, host: str | None) -> None:
+        """A recording names no account, user or host: they become <account>, <user>, <host>."""
+        for value, placeholder in ((host, "<host>"), (account, "<account>"), (user, "<user>")):
+            if value and value.strip():
+                self.identities[value.strip()] = placeholder
 
     def text(self, value: str) -> str:
         if value in self.values:  # whole values only: a short random id could be part of a word
@@ -45,6 +58,10 @@ class Scrubber:
                 value = re.sub(re.escape(form), self.names[name], value)
         for pattern, placeholder in VOLATILE:
             value = pattern.sub(placeholder, value)
+        # After the shapes above (a registry or ingress host holds the account: it stays one placeholder);
+        # the longest first, so that a host goes whole before the account inside it.
+        for identity in sorted(self.identities, key=len, reverse=True):
+            value = _word(identity).sub(self.identities[identity], value)
         return value
 
     def value(self, value: Any) -> Any:

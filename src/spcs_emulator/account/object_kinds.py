@@ -36,6 +36,10 @@ class ObjectKind:
     columns: tuple[Column, ...]
     row: Row
     describe: Callable[[Context, CatalogObject], Result] | None = None
+    # Refuses a CREATE before anything changes, before OR REPLACE drops the object it replaces
+    # ("CREATE OR REPLACE <object> statements are atomic", docs: sql-reference/sql/create-schema):
+    # checks the statement's values and references, and touches nothing but the new object.
+    check_create: CreateHook | None = None
     on_create: CreateHook | None = None
     # Runs when the object goes, by its own DROP or with the database or schema that holds it.
     on_drop: Hook | None = None

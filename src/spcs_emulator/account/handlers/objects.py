@@ -30,13 +30,14 @@ def create(ctx: StatementContext, stmt: ast.Create) -> Result:
     props = check_properties(kind, stmt.properties, creating=True)
     if existing is not None:
         if stmt.if_not_exists:
+            # Nothing is created, so nothing becomes current: the docs tie the switch to "creating"
+            # the object (see _use_created); that an existing one leaves the session as it was is the
+            # emulator's reading, unconfirmed on an account.
             return status(f"{fqn[-1]} already exists, statement succeeded.")
         if not stmt.or_replace:
             raise errors.already_exists(kind.word, ".".join(fqn))
         ctx.require_owner(existing)
     authorise_create(ctx, kind, fqn)
-    if existing is not None:
-        drop_object(ctx, kind, existing)
     obj_type = User if kind.kind == ast.USER else CatalogObject
     obj = obj_type(
         kind=family(kind.kind),
@@ -46,11 +47,31 @@ def create(ctx: StatementContext, stmt: ast.Create) -> Result:
         properties=props,
         subtype=kind.kind if kind.kind != family(kind.kind) else None,
     )
+    # The whole statement is checked (properties, privileges, values, references) before the object it
+    # replaces goes: a refused CREATE OR REPLACE leaves the old object as it was.
+    if kind.check_create is not None:
+        kind.check_create(ctx, obj, props)
+    if existing is not None:
+        drop_object(ctx, kind, existing)
     if kind.on_create:
         kind.on_create(ctx, obj, props)
     ctx.state.catalog.add(obj)
     ctx.state.access.set_owner(obj.kind, obj.fqn, ctx.session.role, ctx.session.role)
+    _use_created(ctx, obj)
     return status(f"{kind.created_word or kind.word} {fqn[-1]} successfully created.")
+
+
+def _use_created(ctx: StatementContext, obj: CatalogObject) -> None:
+    """Creating a database, schema or warehouse makes it current, as USE would ("General usage notes" of
+    docs: sql-reference/sql/create-database, create-schema, create-warehouse), OR REPLACE included: an
+    unqualified statement after it lands in the new object, on an account as here."""
+    session = ctx.session
+    if obj.kind == ast.DATABASE:
+        session.database, session.schema = obj.name, "PUBLIC"  # USE DATABASE makes PUBLIC current
+    elif obj.kind == ast.SCHEMA:
+        session.database, session.schema = obj.fqn
+    elif obj.kind == ast.WAREHOUSE:
+        session.warehouse = obj.name
 
 
 def drop_object(ctx: StatementContext, kind: ObjectKind, obj: CatalogObject) -> None:

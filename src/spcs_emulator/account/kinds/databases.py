@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
+from spcs_emulator import errors
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.kinds.stages import stage_directory
 from spcs_emulator.account.object_kinds import ObjectKind
@@ -13,15 +14,30 @@ from spcs_emulator.account.show import columns, owner_of, text, yn
 from spcs_emulator.results import table
 from spcs_emulator.sql import ast
 
+RETENTION_PARAMETERS = ("DATA_RETENTION_TIME_IN_DAYS", "MAX_DATA_EXTENSION_TIME_IN_DAYS")
+MAX_RETENTION_DAYS = 90  # permanent objects, Enterprise Edition (docs: sql-reference/parameters)
+
+
+def _retention_check(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
+    """Whole days 0..90; anything else is refused as an account refuses it (001008 (22023) "invalid value
+    [100] for parameter 'DATA_RETENTION_TIME_IN_DAYS'", seen in public logs of real accounts)."""
+    for name in RETENTION_PARAMETERS:
+        if name not in props:
+            continue
+        value = props[name]
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isdigit() or int(text) > MAX_RETENTION_DAYS:
+            raise errors.compilation(
+                f"invalid value [{text[:40]}] for parameter '{name}'", errno=1008, sqlstate="22023"
+            )
+
 
 def _database_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
     # Every database comes with PUBLIC (and INFORMATION_SCHEMA, not emulated), owned by the creator.
     schema = CatalogObject(ast.SCHEMA, (*obj.fqn, "PUBLIC"), owner=ctx.session.role)
     ctx.state.catalog.add(schema)
     ctx.state.access.set_owner(ast.SCHEMA, schema.fqn, ctx.session.role, ctx.session.role)
-    if ctx.session.database is None or ctx.session.database == obj.name:
-        # As in Snowflake, creating a database makes it (and PUBLIC) current.
-        ctx.session.database, ctx.session.schema = obj.name, "PUBLIC"
+    # The database (and PUBLIC) become current in handlers/objects.create, as every created database does.
 
 
 def _database_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
@@ -66,6 +82,7 @@ DATABASE_KIND = ObjectKind(
         "owner_role_type"
     ),
     row=_database_row,
+    check_create=_retention_check,
     on_create=_database_create,
     on_drop=_database_drop,
     describe=lambda ctx, obj: table(
@@ -104,5 +121,6 @@ SCHEMA_KIND = ObjectKind(
         "owner_role_type budget"
     ),
     row=_schema_row,
+    check_create=_retention_check,
     on_drop=_container_drop,
 )

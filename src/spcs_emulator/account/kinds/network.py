@@ -16,13 +16,18 @@ NETWORK_RULE_TYPES = {"IPV4", "AWSVPCEID", "AZURELINKID", "GCPPSCID", "HOST_PORT
 NETWORK_RULE_MODES = {"INGRESS", "INTERNAL_STAGE", "EGRESS", "POSTGRES_INGRESS", "POSTGRES_EGRESS"}
 
 
-def _network_rule_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
+def _network_rule_check(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
     rule_type = str(props.get("TYPE", "IPV4")).upper()
     mode = str(props.get("MODE", "INGRESS")).upper()
     if rule_type not in NETWORK_RULE_TYPES:
         raise errors.invalid(f"invalid value '{rule_type}' for property 'TYPE'")
     if mode not in NETWORK_RULE_MODES:
         raise errors.invalid(f"invalid value '{mode}' for property 'MODE'")
+
+
+def _network_rule_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
+    rule_type = str(props.get("TYPE", "IPV4")).upper()
+    mode = str(props.get("MODE", "INGRESS")).upper()
     values = props.get("VALUE_LIST", ())
     obj.properties.update(
         {
@@ -57,6 +62,7 @@ NETWORK_RULE_KIND = ObjectKind(
         len(obj.properties["VALUE_LIST"]),
         "ROLE",
     ),
+    check_create=_network_rule_check,
     on_create=_network_rule_create,
     describe=lambda ctx, obj: table(
         columns("created_on:ts name database_name schema_name owner comment type mode value_list"),
@@ -77,14 +83,23 @@ NETWORK_RULE_KIND = ObjectKind(
 )
 
 
-def _eai_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
+def _eai_rules(ctx: Context, props: dict[str, Any]) -> tuple[str, ...]:
+    """The allowed network rules, each resolved (002003 for one that is missing or invisible)."""
     rules = props.get("ALLOWED_NETWORK_RULES", ())
     rules = rules if isinstance(rules, tuple) else (rules,)
     resolved = []
     for rule in rules:
         name = ast.Name(tuple(str(rule).split(".")))
         resolved.append(".".join(ctx.lookup(ast.NETWORK_RULE, name).fqn))
-    obj.properties["ALLOWED_NETWORK_RULES"] = tuple(resolved)
+    return tuple(resolved)
+
+
+def _eai_check(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
+    _eai_rules(ctx, props)
+
+
+def _eai_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
+    obj.properties["ALLOWED_NETWORK_RULES"] = _eai_rules(ctx, props)
 
 
 def _integration_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
@@ -124,11 +139,12 @@ EXTERNAL_ACCESS_INTEGRATION_KIND = ObjectKind(
     plural="EXTERNAL ACCESS INTEGRATIONS",
     columns=INTEGRATION_COLUMNS,
     row=_integration_row,
+    check_create=_eai_check,
     on_create=_eai_create,
 )
 
 
-def _security_integration_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
+def _security_integration_check(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
     if (
         str(props.get("TYPE", "")).upper() != "OAUTH"
         or str(props.get("OAUTH_CLIENT", "")).upper() != "SNOWSERVICES_INGRESS"
@@ -144,6 +160,9 @@ def _security_integration_create(ctx: Context, obj: CatalogObject, props: dict[s
                 errno=2002,
                 sqlstate="42710",
             )
+
+
+def _security_integration_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
     obj.properties["OAUTH_CLIENT"] = "SNOWSERVICES_INGRESS"
 
 
@@ -157,6 +176,7 @@ SECURITY_INTEGRATION_KIND = ObjectKind(
     plural="SECURITY INTEGRATIONS",
     columns=INTEGRATION_COLUMNS,
     row=_integration_row,
+    check_create=_security_integration_check,
     on_create=_security_integration_create,
 )
 

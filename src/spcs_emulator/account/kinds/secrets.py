@@ -15,7 +15,7 @@ from spcs_emulator.sql import ast
 SECRET_TYPES = {"PASSWORD", "GENERIC_STRING"}
 
 
-def _secret_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
+def _secret_check(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
     secret_type = str(props.get("TYPE", "")).upper()
     if secret_type not in SECRET_TYPES:
         raise errors.not_emulated(f"secrets of TYPE = {secret_type or '?'}")
@@ -23,6 +23,10 @@ def _secret_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> N
         raise errors.compilation("missing option(s) [USERNAME, PASSWORD]", errno=2043, sqlstate="22023")
     if secret_type == "GENERIC_STRING" and "SECRET_STRING" not in props:
         raise errors.compilation("missing option(s) [SECRET_STRING]", errno=2043, sqlstate="22023")
+
+
+def _secret_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
+    secret_type = str(props.get("TYPE", "")).upper()
     # Values are kept apart from displayable properties; the runtime reads them for secrets: in specs.
     obj.properties = {"TYPE": secret_type, "USERNAME": props.get("USERNAME")}
     obj.properties["_VALUES"] = {
@@ -57,6 +61,7 @@ SECRET_KIND = ObjectKind(
         "created_on:ts name schema_name database_name owner comment secret_type oauth_scopes owner_role_type"
     ),
     row=_secret_row,
+    check_create=_secret_check,
     on_create=_secret_create,
     describe=lambda ctx, obj: table(
         columns(

@@ -20,10 +20,13 @@ def stage_directory(ctx: Context, fqn: tuple[str, ...]) -> Path:
     return fqn_dir(ctx.state.state_dir / "stages", fqn)
 
 
-def _stage_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
+def _stage_check(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
     encryption = props.get("ENCRYPTION", {})
     if encryption and str(encryption.get("TYPE", "")).upper() not in ("SNOWFLAKE_SSE", "SNOWFLAKE_FULL"):
         raise errors.invalid(f"invalid value '{encryption.get('TYPE')}' for property 'TYPE'")
+
+
+def _stage_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
     directory = stage_directory(ctx, obj.fqn)
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
@@ -70,6 +73,7 @@ STAGE_KIND = ObjectKind(
         "directory_enabled"
     ),
     row=_stage_row,
+    check_create=_stage_check,
     on_create=_stage_create,
     on_drop=_stage_drop,
 )

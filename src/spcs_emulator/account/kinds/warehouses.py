@@ -8,7 +8,7 @@ from spcs_emulator import errors
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.object_kinds import ObjectKind
 from spcs_emulator.account.objects import CatalogObject
-from spcs_emulator.account.show import columns, owner_of, text, tf
+from spcs_emulator.account.show import columns, owner_of, text, tf, yn
 from spcs_emulator.results import Result, table
 from spcs_emulator.sql import ast
 
@@ -21,11 +21,22 @@ WAREHOUSE_SIZES = {
 }
 
 
+# Documented values (docs: sql-reference/sql/create-warehouse); sizes are the ones emulated.
+WAREHOUSE_CHOICES = {
+    "WAREHOUSE_SIZE": frozenset(WAREHOUSE_SIZES),
+    "WAREHOUSE_TYPE": frozenset({"STANDARD", "SNOWPARK-OPTIMIZED"}),
+    "SCALING_POLICY": frozenset({"STANDARD", "ECONOMY"}),
+}
+
+
+def _warehouse_check(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
+    for name, choices in WAREHOUSE_CHOICES.items():
+        if name in props and str(props[name]).upper() not in choices:
+            raise errors.invalid(f"invalid value '{str(props[name])[:40]}' for property '{name}'")
+
+
 def _warehouse_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None:
-    size = str(props.get("WAREHOUSE_SIZE", "X-SMALL")).upper()
-    if size not in WAREHOUSE_SIZES:
-        raise errors.invalid(f"invalid value '{size}' for property 'WAREHOUSE_SIZE'")
-    obj.properties["WAREHOUSE_SIZE"] = size
+    obj.properties["WAREHOUSE_SIZE"] = str(props.get("WAREHOUSE_SIZE", "X-SMALL")).upper()
     obj.properties["STATE"] = "SUSPENDED" if props.get("INITIALLY_SUSPENDED") is True else "STARTED"
 
 
@@ -35,6 +46,13 @@ def _warehouse_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Resul
         obj.properties["STATE"] = "SUSPENDED" if stmt.action == "SUSPEND" else "STARTED"
         return table(columns("status"), [("Statement executed successfully.",)])
     return None
+
+
+def _is_users_default(ctx: Context, obj: CatalogObject) -> bool:
+    """is_default: the session user's DEFAULT_WAREHOUSE (is_current is the session's warehouse)."""
+    user = ctx.state.catalog.get(ast.USER, (ctx.session.user,))
+    default = user.properties.get("DEFAULT_WAREHOUSE") if user is not None else None
+    return default is not None and obj.name in (str(default), str(default).upper())
 
 
 def _warehouse_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
@@ -49,8 +67,8 @@ def _warehouse_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
         1 if p.get("STATE") == "STARTED" else 0,
         0,
         0,
-        "Y" if ctx.session.warehouse == obj.name else "N",
-        "Y" if ctx.session.warehouse == obj.name else "N",
+        yn(_is_users_default(ctx, obj)),
+        yn(ctx.session.warehouse == obj.name),
         p.get("AUTO_SUSPEND", 600),
         tf(p.get("AUTO_RESUME", True) is not False),
         obj.created_on,
@@ -88,6 +106,7 @@ WAREHOUSE_KIND = ObjectKind(
         "updated_on:ts owner comment owner_role_type"
     ),
     row=_warehouse_row,
+    check_create=_warehouse_check,
     on_create=_warehouse_create,
     on_alter=_warehouse_alter,
 )
