@@ -23,6 +23,7 @@ EMULATOR_LAYERS: tuple[tuple[str, ...], ...] = (
         "spcs_emulator.errors",
         "spcs_emulator.results",
         "spcs_emulator.paths",
+        "spcs_emulator.stage_digests",
         "spcs_emulator.sql",
         "spcs_emulator.waits",
     ),

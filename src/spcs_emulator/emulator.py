@@ -33,12 +33,12 @@ from spcs_emulator.account.faults import Faults
 from spcs_emulator.account.session import Session
 from spcs_emulator.control_api import add_control_routes
 from spcs_emulator.protocol.app import build_app
-from spcs_emulator.protocol.oauth_token import add_token_exchange_routes, public_endpoint_at
 from spcs_emulator.protocol.server import ProtocolServer
 from spcs_emulator.protocol.sessions import SessionStore, TokenError
 from spcs_emulator.spcs.control import ControlPlane
 from spcs_emulator.spcs.endpoint_tokens import EndpointGrant, EndpointTokens
 from spcs_emulator.spcs.leftovers import StateDirClaim, reap, records_dir
+from spcs_emulator.spcs.oauth_token import add_token_exchange_routes, public_endpoint_at
 from spcs_emulator.spcs.oci_storage import registry_binary
 from spcs_emulator.spcs.processes import Lifeline
 from spcs_emulator.spcs.registration import register_spcs

@@ -1,4 +1,4 @@
-"""Tokens for one public endpoint, as ``POST /oauth/token`` issues them (``protocol/oauth_token.py``).
+"""Tokens for one public endpoint, as ``POST /oauth/token`` issues them (``spcs/oauth_token.py``).
 
 Snowflake exchanges a key-pair JWT or a programmatic access token for a short-lived token whose scope
 names one endpoint's host (tutorial "Access the public endpoint programmatically"); the client then
