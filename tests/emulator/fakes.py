@@ -30,7 +30,9 @@ class FakeHandle:
         return 0.0
 
     def logs(self, *, previous: bool = False, lines: int | None = None, timestamps: bool = False) -> str:
-        return f"{'previous' if previous else 'current'} log of {self.launch.container}"
+        text = f"{'previous' if previous else 'current'} log of {self.launch.container}"
+        # As the runtimes stamp each line on arrival (spcs/container_logs.py), at a fixed time here.
+        return f"2024-10-22T01:12:29.873896187Z {text}" if timestamps else text
 
     def crash(self) -> None:
         self.restarts += 1

@@ -87,9 +87,9 @@ def key_pair_user(state: AccountState, token: str) -> User:
 def pat_role_restriction(user: User, secret: str) -> tuple[bool, str | None]:
     """(valid, role restriction) for a programmatic access token of ``user``."""
     now = dt.datetime.now(dt.UTC)
-    for token_secret, role, expires in user.tokens.values():
-        if hmac.compare_digest(token_secret, secret) and expires > now:
-            return True, role
+    for token in user.tokens.values():
+        if hmac.compare_digest(token.secret, secret) and token.expires_at > now:
+            return True, token.role
     return False, None
 
 

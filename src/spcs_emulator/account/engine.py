@@ -14,7 +14,15 @@ from spcs_emulator import errors
 from spcs_emulator.account import auth
 from spcs_emulator.account.access import ACCOUNTADMIN, SYSTEM_ROLES, AccessControl
 from spcs_emulator.account.handlers import grants, objects, session, stages
-from spcs_emulator.account.kinds import databases, network, principals, repositories, secrets, warehouses
+from spcs_emulator.account.kinds import (
+    databases,
+    network,
+    pats,
+    principals,
+    repositories,
+    secrets,
+    warehouses,
+)
 from spcs_emulator.account.kinds import stages as stage_kind
 from spcs_emulator.account.object_kinds import ObjectKind
 from spcs_emulator.account.objects import CatalogObject, User
@@ -45,6 +53,7 @@ ACCOUNT_HANDLERS: dict[type, Handler] = {
     ast.Grant: grants.grant,
     ast.GrantRole: grants.grant_role,
     ast.ShowGrants: grants.show_grants,
+    ast.ShowTokens: pats.show_tokens,
     ast.Put: stages.put,
     ast.ListStage: stages.list_stage,
     ast.RemoveStage: stages.remove_stage,

@@ -49,7 +49,9 @@ class ObjectKind:
     on_alter: AlterHook | None = None
     # The roles the object defines, each with what it covers (a service's service roles -> endpoints).
     roles: Callable[[Context, CatalogObject], Mapping[str, tuple[str, ...]]] | None = None
-    required: frozenset[str] = field(default_factory=frozenset)  # at CREATE; never UNSET
+    required: frozenset[str] = field(default_factory=frozenset)  # at CREATE; never UNSET...
+    # ...except these, which UNSET puts back to their ``defaults`` (a network rule's VALUE_LIST).
+    unsettable: frozenset[str] = field(default_factory=frozenset)
     # What ALTER ... UNSET puts back (a property without a default is removed).
     defaults: Mapping[str, Any] = field(default_factory=dict)
     created_word: str | None = None  # e.g. "Stage area" for stages

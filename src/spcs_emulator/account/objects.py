@@ -68,6 +68,19 @@ class CatalogObject:
         return ".".join(self.fqn)
 
 
+@dataclass(frozen=True)
+class AccessToken:
+    """A programmatic access token of a user: what authenticates, and what SHOW USER PATS lists."""
+
+    secret: str
+    role: str | None  # the role restriction
+    expires_at: dt.datetime
+    comment: str | None = None
+    created_by: str | None = None  # the user who added it
+    mins_to_bypass_network_policy: int | None = None
+    created_on: dt.datetime = field(default_factory=now)
+
+
 @dataclass
 class User(CatalogObject):
     password: str | None = None
@@ -75,8 +88,7 @@ class User(CatalogObject):
     rsa_public_key_2: str | None = None  # a second key, for rotation
     default_role: str | None = None
     default_secondary_roles: tuple[str, ...] = ()
-    # PAT name -> (secret, role restriction, expiry)
-    tokens: dict[str, tuple[str, str | None, dt.datetime]] = field(default_factory=dict)
+    tokens: dict[str, AccessToken] = field(default_factory=dict)  # by name
 
 
 @dataclass

@@ -194,6 +194,14 @@ class Show:
     terse: bool = False
     starts_with: str | None = None
     limit: int | None = None
+    exclude_jobs: bool = False  # SHOW SERVICES EXCLUDE JOBS (``what`` is JOB SERVICES for SHOW JOB SERVICES)
+
+
+@dataclass(frozen=True)
+class ShowTokens:
+    """SHOW USER { PROGRAMMATIC ACCESS TOKENS | PATS } [FOR USER u]; no user: the session's own."""
+
+    user: Name | None = None
 
 
 @dataclass(frozen=True)

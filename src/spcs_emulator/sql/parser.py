@@ -17,7 +17,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 from lark.tree import Meta
 
-from spcs_emulator.errors import SnowflakeError, syntax_error
+from spcs_emulator.errors import SnowflakeError, incompatible_options, syntax_error
 from spcs_emulator.sql import ast, limits
 
 __all__ = ["parse"]
@@ -89,6 +89,12 @@ def _unescape(match: re.Match[str]) -> str:
     if len(code) == 3:
         return chr(int(code, 8))
     return _SIMPLE_ESCAPES.get(code, code)
+
+
+# Kinds whose CREATE has no OR REPLACE (docs: sql-reference/sql/create-compute-pool's syntax is
+# CREATE COMPUTE POOL [ IF NOT EXISTS ] <name>); CREATE OR REPLACE SERVICE is refused by its handler.
+_NO_OR_REPLACE = frozenset({ast.COMPUTE_POOL})
+_OR_REPLACE = re.compile(r"(?:\s|--[^\n]*|/\*[\s\S]*?\*/)*CREATE\s+OR\s+REPLACE\s+", re.IGNORECASE)
 
 
 def _words(_self: Any, tokens: list[Token]) -> str:
@@ -179,13 +185,13 @@ class _ToAst(Transformer[Token, Any]):
     def unset_keys(self, keys: list[str]) -> tuple[str, ...]:
         return tuple(keys)
 
-    use_kind = secondary_roles = create_kind = other_kind = drop_option = show_what = _words
+    use_kind = secondary_roles = create_kind = other_kind = drop_option = show_noun = _words
     current_kind = container_kind = grantee_kind = _words
 
     def or_replace(self, _: list[Any]) -> bool:
         return True
 
-    if_not_exists = if_exists = terse = with_grant_option = or_replace
+    if_not_exists = if_exists = terse = with_grant_option = job = exclude_jobs = or_replace
 
     # ---------------------------------------------------------------- statements
 
@@ -199,13 +205,29 @@ class _ToAst(Transformer[Token, Any]):
     def use_secondary(self, children: list[str]) -> ast.Use:
         return ast.Use("SECONDARY ROLES", None, secondary=children[0])
 
-    def create(self, children: list[Any]) -> ast.Create:
+    @v_args(meta=True)
+    def create(self, meta: Meta, children: list[Any]) -> ast.Create:
         or_replace, kind, if_not_exists, name, props = children
+        if or_replace and if_not_exists:
+            raise incompatible_options("IF NOT EXISTS", "OR REPLACE")
+        if or_replace and kind in _NO_OR_REPLACE:
+            raise self._unexpected_kind(meta, kind)
         return ast.Create(kind, name, bool(or_replace), bool(if_not_exists), props or {})
 
     def create_service(self, children: list[Any]) -> ast.CreateService:
         or_replace, if_not_exists, name, pool, spec, props = children
+        if or_replace and if_not_exists:
+            raise incompatible_options("IF NOT EXISTS", "OR REPLACE")
         return ast.CreateService(name, pool, spec, bool(if_not_exists), bool(or_replace), props or {})
+
+    def _unexpected_kind(self, meta: Meta, kind: str) -> SnowflakeError:
+        """The syntax error at the kind's first word, after CREATE OR REPLACE: Snowflake's grammar has
+        no OR REPLACE for it."""
+        head = _OR_REPLACE.match(self._sql, meta.start_pos)
+        offset = head.end() if head else meta.start_pos
+        before = self._sql[:offset]
+        line = before.count("\n") + 1
+        return syntax_error(line, offset - (before.rfind("\n") + 1), self._sql[offset:].split()[0])
 
     def inline_spec(self, children: list[str]) -> ast.InlineSpec:
         return ast.InlineSpec(children[0])
@@ -259,7 +281,15 @@ class _ToAst(Transformer[Token, Any]):
 
     def show(self, children: list[Any]) -> ast.Show:
         terse, what, like, scope, starts_with, limit = children
-        return ast.Show(what, like, scope, bool(terse), starts_with, limit)
+        what, exclude_jobs = what if isinstance(what, tuple) else (what, False)
+        return ast.Show(what, like, scope, bool(terse), starts_with, limit, exclude_jobs)
+
+    def show_services(self, children: list[Any]) -> tuple[str, bool]:
+        job, exclude_jobs = children
+        return ("JOB SERVICES" if job else "SERVICES"), bool(exclude_jobs)
+
+    def show_tokens(self, children: list[ast.Name | None]) -> ast.ShowTokens:
+        return ast.ShowTokens(children[0])
 
     def like(self, children: list[str]) -> str:
         return children[0]

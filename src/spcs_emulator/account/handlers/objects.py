@@ -86,6 +86,19 @@ def drop_object(ctx: StatementContext, kind: ObjectKind, obj: CatalogObject) -> 
     remove_object(ctx, kind, obj)
 
 
+def _forget_current(ctx: StatementContext, obj: CatalogObject) -> None:
+    """A database, schema or warehouse DROP removed is no session's current one any more: CURRENT_SCHEMA()
+    and the others answer NULL and an unqualified name has nowhere to land, in every session. (The
+    emulator's reading: no source says what an account answers after the object goes.)"""
+    for session in ctx.state.sessions.values():
+        if obj.kind == ast.DATABASE and session.database == obj.name:
+            session.database = session.schema = None
+        elif obj.kind == ast.SCHEMA and (session.database, session.schema) == obj.fqn:
+            session.schema = None
+        elif obj.kind == ast.WAREHOUSE and session.warehouse == obj.name:
+            session.warehouse = None
+
+
 def drop(ctx: StatementContext, stmt: ast.Drop) -> Result:
     kind = ctx.registry.kind(stmt.kind)
     obj = ctx.find(stmt.kind, stmt.name) if stmt.if_exists else ctx.lookup(stmt.kind, stmt.name)
@@ -95,6 +108,7 @@ def drop(ctx: StatementContext, stmt: ast.Drop) -> Result:
     if kind.check_drop is not None:
         kind.check_drop(ctx, obj, stmt)
     drop_object(ctx, kind, obj)
+    _forget_current(ctx, obj)
     return status(f"{obj.name} successfully dropped.")
 
 
@@ -118,7 +132,7 @@ def alter(ctx: StatementContext, stmt: ast.Alter) -> Result:
         ctx.require_owner(obj)
         check_property_names(kind, stmt.unset)
         for key in stmt.unset:
-            if key in kind.required:
+            if key in kind.required and key not in kind.unsettable:
                 raise errors.invalid(
                     f"Property '{key}' of a {kind.word.lower()} is required: it cannot be unset"
                 )

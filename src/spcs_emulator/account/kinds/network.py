@@ -8,8 +8,8 @@ from spcs_emulator import errors
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.object_kinds import ObjectKind
 from spcs_emulator.account.objects import CatalogObject
-from spcs_emulator.account.show import columns, owner_of, text, tf
-from spcs_emulator.results import table
+from spcs_emulator.account.show import columns, describe_properties, owner_of, text, tf
+from spcs_emulator.results import Result, table
 from spcs_emulator.sql import ast
 
 NETWORK_RULE_TYPES = {"IPV4", "AWSVPCEID", "AZURELINKID", "GCPPSCID", "HOST_PORT", "PRIVATE_HOST_PORT"}
@@ -45,6 +45,9 @@ NETWORK_RULE_KIND = ObjectKind(
     create_privilege="CREATE NETWORK RULE",
     properties=frozenset({"TYPE", "MODE", "VALUE_LIST", "COMMENT"}),
     required=frozenset({"VALUE_LIST"}),
+    # UNSET VALUE_LIST empties the list (the Terraform provider's testint: entries_in_valuelist 0).
+    unsettable=frozenset({"VALUE_LIST"}),
+    defaults={"VALUE_LIST": ()},
     plural="NETWORK RULES",
     columns=columns(
         "created_on:ts name database_name schema_name owner comment type mode entries_in_valuelist:int "
@@ -102,6 +105,44 @@ def _eai_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]) -> None
     obj.properties["ALLOWED_NETWORK_RULES"] = _eai_rules(ctx, props)
 
 
+def _listed(value: Any) -> str:
+    """A list property as DESCRIBE shows it: comma-separated, '' for none."""
+    values = value if isinstance(value, tuple) else (() if value is None else (value,))
+    return ",".join(str(v) for v in values)
+
+
+def _eai_describe(ctx: Context, obj: CatalogObject) -> Result:
+    """DESCRIBE [EXTERNAL ACCESS] INTEGRATION: one row per property (the Terraform provider's
+    ExternalAccessIntegrationProperty: property, property_type, property_value, property_default)."""
+    p = obj.properties
+    return describe_properties(
+        [
+            ("ENABLED", "Boolean", tf(p.get("ENABLED") is not False), "false"),
+            ("ALLOWED_NETWORK_RULES", "List", _listed(p.get("ALLOWED_NETWORK_RULES")), "[]"),
+            (
+                "ALLOWED_API_AUTHENTICATION_INTEGRATIONS",
+                "List",
+                _listed(p.get("ALLOWED_API_AUTHENTICATION_INTEGRATIONS")),
+                "[]",
+            ),
+            (
+                "ALLOWED_AUTHENTICATION_SECRETS",
+                "List",
+                _listed(p.get("ALLOWED_AUTHENTICATION_SECRETS")),
+                "[]",
+            ),
+            ("COMMENT", "String", text(obj.comment), ""),
+        ]
+    )
+
+
+def _integration_describe(ctx: Context, obj: CatalogObject) -> Result:
+    """DESCRIBE INTEGRATION: as its flavour describes it."""
+    if obj.subtype != ast.EXTERNAL_ACCESS_INTEGRATION:
+        raise errors.not_emulated(f"DESCRIBE {obj.subtype or ast.INTEGRATION}")
+    return _eai_describe(ctx, obj)
+
+
 def _integration_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
     if obj.subtype == ast.SECURITY_INTEGRATION:
         kind = "OAUTH - " + str(obj.properties.get("OAUTH_CLIENT", "")).upper()
@@ -136,11 +177,16 @@ EXTERNAL_ACCESS_INTEGRATION_KIND = ObjectKind(
         }
     ),
     required=frozenset({"ALLOWED_NETWORK_RULES", "ENABLED"}),
+    # UNSET leaves no rules and ENABLED back at TRUE (the Terraform provider's testint "set and unset
+    # all" on an account).
+    unsettable=frozenset({"ALLOWED_NETWORK_RULES", "ENABLED"}),
+    defaults={"ALLOWED_NETWORK_RULES": (), "ENABLED": True},
     plural="EXTERNAL ACCESS INTEGRATIONS",
     columns=INTEGRATION_COLUMNS,
     row=_integration_row,
     check_create=_eai_check,
     on_create=_eai_create,
+    describe=_eai_describe,
 )
 
 
@@ -190,6 +236,7 @@ INTEGRATION_KIND = ObjectKind(
     plural="INTEGRATIONS",
     columns=INTEGRATION_COLUMNS,
     row=_integration_row,
+    describe=_integration_describe,
 )
 
 # Both integration flavours, and the family SHOW INTEGRATIONS lists.

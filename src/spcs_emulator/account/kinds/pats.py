@@ -6,8 +6,10 @@ import datetime as dt
 import secrets
 
 from spcs_emulator import errors
+from spcs_emulator.account.auth import is_disabled
 from spcs_emulator.account.context import Context
-from spcs_emulator.account.objects import User
+from spcs_emulator.account.objects import AccessToken, User
+from spcs_emulator.account.registry import StatementContext
 from spcs_emulator.account.show import columns
 from spcs_emulator.results import Result, status, table
 from spcs_emulator.sql import ast
@@ -59,6 +61,60 @@ def alter_tokens(ctx: Context, user: User, stmt: ast.Alter) -> Result:
     if role and role not in ctx.state.access.granted_roles(user.name):
         raise errors.does_not_exist("Role", role)
     days = _days_to_expiry(props.get("DAYS_TO_EXPIRY", DEFAULT_DAYS))
+    bypass = props.get("MINS_TO_BYPASS_NETWORK_POLICY_REQUIREMENT")
     secret = secrets.token_urlsafe(48)
-    user.tokens[name] = (secret, role, dt.datetime.now(dt.UTC) + dt.timedelta(days=days))
+    user.tokens[name] = AccessToken(
+        secret,
+        role,
+        dt.datetime.now(dt.UTC) + dt.timedelta(days=days),
+        comment=None if props.get("COMMENT") is None else str(props["COMMENT"]),
+        created_by=ctx.session.user,
+        mins_to_bypass_network_policy=bypass if isinstance(bypass, int) else None,
+    )
     return table(columns("token_name token_secret"), [(name, secret)])
+
+
+TOKEN_COLUMNS = columns(
+    "name user_name role_restriction expires_at:ts status comment created_on:ts created_by "
+    "mins_to_bypass_network_policy_requirement:int rotated_to"
+)
+# SHOW lists tokens that expired within this many days too (docs: show-user-programmatic-access-tokens).
+EXPIRED_LISTED_DAYS = 30
+
+
+def _token_status(user: User, token: AccessToken, now: dt.datetime) -> str:
+    """ACTIVE, EXPIRED, or DISABLED while the user may not log in (docs: the status column)."""
+    if token.expires_at <= now:
+        return "EXPIRED"
+    return "DISABLED" if is_disabled(user) else "ACTIVE"
+
+
+def show_tokens(ctx: StatementContext, stmt: ast.ShowTokens) -> Result:
+    """SHOW USER PROGRAMMATIC ACCESS TOKENS [FOR USER u]: the session's own user needs nothing, another
+    user's tokens need MODIFY on that user (or its ownership)."""
+    name = stmt.user or ast.Name((ctx.session.user,))
+    user = ctx.lookup(ast.USER, name)
+    if user.name != ctx.session.user:
+        ctx.require(user, "MODIFY")
+    assert isinstance(user, User)
+    now = dt.datetime.now(dt.UTC)
+    rows = []
+    for token_name, token in user.tokens.items():
+        if token.expires_at <= now - dt.timedelta(days=EXPIRED_LISTED_DAYS):
+            continue
+        state = _token_status(user, token, now)
+        rows.append(
+            (
+                token_name,
+                user.name,
+                token.role,
+                token.expires_at,
+                state,
+                token.comment,
+                token.created_on,
+                token.created_by,
+                token.mins_to_bypass_network_policy,
+                None,  # rotated_to: ROTATE is not emulated
+            )
+        )
+    return table(TOKEN_COLUMNS, rows)

@@ -12,7 +12,7 @@ from spcs_emulator.account.kinds import pats
 from spcs_emulator.account.object_kinds import ObjectKind
 from spcs_emulator.account.objects import CatalogObject, User
 from spcs_emulator.account.properties import check_properties, check_property_names
-from spcs_emulator.account.show import columns, describe_properties, owner_of, text, tf, yn
+from spcs_emulator.account.show import columns, owner_of, text, tf, yn
 from spcs_emulator.results import Result, table
 from spcs_emulator.sql import ast
 
@@ -190,13 +190,17 @@ def _user_drop(ctx: Context, obj: CatalogObject) -> None:
 
 
 def _user_describe(ctx: Context, obj: CatalogObject) -> Result:
+    """One row per property, in the columns an account answers: property, value, default, description
+    (not the property_type/property_value/property_default of other DESCRIBEs; the Terraform provider's
+    describeUserPropertyRow). The descriptions are the emulator's own words."""
     row = _user_row(ctx, obj)
     names = [c.name for c in USER_KIND.columns]
-    return describe_properties(
+    return table(
+        columns("property value default description"),
         [
-            (n.upper(), "String", "null" if v is None else str(v), "null")
+            (n.upper(), "null" if v is None else str(v), "null", n.replace("_", " "))
             for n, v in zip(names, row, strict=True)
-        ]
+        ],
     )
 
 

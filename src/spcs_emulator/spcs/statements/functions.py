@@ -8,6 +8,7 @@ from typing import Any
 from spcs_emulator import errors
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.objects import CatalogObject
+from spcs_emulator.account.properties import boolean
 from spcs_emulator.account.registry import Function
 from spcs_emulator.results import ColumnType
 from spcs_emulator.spcs import images
@@ -62,6 +63,12 @@ def _number(value: Any) -> int:
         raise errors.numeric_value_not_recognized(value) from None
 
 
+def _flag(name: str, args: tuple[Any, ...], index: int) -> bool:
+    """A BOOLEAN argument, FALSE when absent or NULL; a string is read as TO_BOOLEAN reads it."""
+    value = args[index] if len(args) > index else None
+    return False if value in (None, "") else boolean(name, value)
+
+
 def _container_pending() -> errors.SnowflakeError:
     # The text clients match on: snowflake-ml-python waits for a job's logs while the error says
     # "Container Status: PENDING" (its tests give the whole message as below). The error code and
@@ -77,8 +84,9 @@ def _get_service_logs(ctx: Context, args: tuple[Any, ...]) -> tuple[Any, ColumnT
     obj = _service_arg(ctx, args[0])
     instance_id, container = str(args[1]), str(args[2])
     lines = _number(args[3]) if len(args) > 3 and args[3] not in (None, "") else None
-    previous = bool(args[4]) if len(args) > 4 else False
-    timestamps = bool(args[6]) if len(args) > 6 else False
+    # previous_logs and include_timestamps are BOOLEANs: 'false' is false, as Snowflake casts a string.
+    previous = _flag("PREVIOUS_LOGS", args, 4)
+    timestamps = _flag("INCLUDE_TIMESTAMPS", args, 6)
     state = control_plane(ctx).services[obj.fqn]
     if state.status == "PENDING" and container in {c.name for c in state.spec.containers}:
         handle_of = next((i.containers.get(container) for i in state.instances), None)

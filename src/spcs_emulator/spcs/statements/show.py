@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -105,11 +106,26 @@ def spcs_show(account_show: Handler) -> Callable[[StatementContext, ast.Show], R
     """SHOW: the SPCS listings above, else what the account answered before SPCS was registered."""
 
     def show(ctx: StatementContext, stmt: ast.Show) -> Result | Upload:
+        if stmt.what == "JOB SERVICES" or stmt.exclude_jobs:
+            return _services_by_job(ctx, stmt, show)
         scope_kind = stmt.scope.kind if stmt.scope else None
         listing_of = SPCS_LISTINGS.get((stmt.what, scope_kind)) if scope_kind else None
         return listing_of(ctx, stmt) if listing_of else account_show(ctx, stmt)
 
     return show
+
+
+def _services_by_job(
+    ctx: StatementContext, stmt: ast.Show, show: Callable[[StatementContext, ast.Show], Result | Upload]
+) -> Result | Upload:
+    """SHOW JOB SERVICES lists job services only, SHOW SERVICES EXCLUDE JOBS all but them (docs:
+    sql-reference/sql/show-services): SHOW SERVICES' listing, filtered on is_job before its LIMIT."""
+    jobs = stmt.what == "JOB SERVICES"
+    listed = show(ctx, dataclasses.replace(stmt, what="SERVICES", exclude_jobs=False, limit=None))
+    assert isinstance(listed, Result)
+    is_job = [c.name for c in listed.columns].index("is_job")
+    rows = [r for r in listed.rows if (r[is_job] == "true") == jobs and not (jobs and stmt.exclude_jobs)]
+    return table(listed.columns, rows[: stmt.limit] if stmt.limit is not None else rows)
 
 
 CONTAINER_COLUMNS = columns(
