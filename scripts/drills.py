@@ -3,7 +3,8 @@
     python scripts/drills.py concurrent        two `pytest -m spcs` at once on one host, each with its
                                                own self-started emulator: both green
     python scripts/drills.py concurrent-named  two `pytest -m spcs` at once on ONE named emulator: both
-                                               green, and afterwards no labelled object
+                                               green, each run's records written (timeline.png,
+                                               timeline.json, usage.json), afterwards no labelled object
     python scripts/drills.py emulator-sigkill  the emulator SIGKILLed with services up: no process of its
                                                tree is left 15 s later
     python scripts/drills.py pytest-sigkill    pytest SIGKILLed mid-provisioning, then `milvus-spcs janitor
@@ -34,6 +35,7 @@ from pathlib import Path
 from named_emulator import NamedEmulator, named_emulator
 
 from milvus_spcs.errors import WaitTimeout
+from milvus_spcs.naming import new_run_id
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.spcs.docker_runtime import INSTANCE_LABEL, STATE_LABEL, state_label
 from spcs_emulator.spcs.processes import descendants, is_alive
@@ -105,14 +107,23 @@ def drill_concurrent(artifacts: Path) -> str:
     return "two self-started runs at once, both green"
 
 
+RUN_RECORDS = ("timeline.png", "timeline.json", "usage.json")
+
+
 def drill_concurrent_named(artifacts: Path) -> str:
+    """The user path: a separately started `milvus-spcs emulator` named in connections.toml (twice at
+    once); each run writes its records, nothing is left, and SIGTERM stops the emulator cleanly (exit
+    0: it stopped what it started; the emulator-sigkill drill covers the unclean way)."""
+    run_ids = [new_run_id(), new_run_id()]
     with named_emulator() as emu:
         runs = []
-        for i in (1, 2):
+        for i, run_id in enumerate(run_ids, start=1):
             log = artifacts / f"drill-concurrent-named-{i}.log"
             extra = (
                 "--snowflake-connection",
                 "emulator",
+                "--run-id",
+                run_id,
                 f"--junitxml={artifacts}/junit-drill-named-{i}.xml",
             )
             runs.append((pytest_spcs(*extra, env=emu.env, log=log), log))
@@ -120,7 +131,17 @@ def drill_concurrent_named(artifacts: Path) -> str:
         left = labelled_objects(emu)
         if left != "no labelled objects":
             raise DrillFailed(f"objects left on the emulator: {left}")
-    return "two runs at once on one named emulator, both green, nothing left"
+    missing = [
+        str(REPO / "artifacts" / run_id / name)
+        for run_id in run_ids
+        for name in RUN_RECORDS
+        if not (REPO / "artifacts" / run_id / name).is_file()
+    ]
+    if missing:
+        raise DrillFailed(f"the runs' records are missing: {', '.join(missing)}")
+    if emu.process.returncode != 0:
+        raise DrillFailed(f"the emulator exited {emu.process.returncode} on SIGTERM")
+    return "two runs at once on one named emulator: both green, records written, nothing left, clean stop"
 
 
 def _gone_within(pids: list[int], seconds: float, what: str) -> None:
