@@ -69,3 +69,38 @@ class FakeIngress:
 
     def shutdown(self) -> None:
         self.routes.clear()
+
+
+@dataclass
+class FakeJobHandle(FakeHandle):
+    """A container that runs until the test ends it: ``finish(0)`` is a job container exiting with code
+    0 (DONE), any other code FAILED, as the runtimes report a job's container (ContainerLaunch.job)."""
+
+    exit_code: int | None = None
+
+    def status(self) -> tuple[str, str]:
+        if self.exit_code is None:
+            return super().status()
+        if self.exit_code == 0:
+            return "DONE", "Completed successfully"
+        return "FAILED", f"Container {self.launch.container} exited with code {self.exit_code}"
+
+    @property
+    def last_exit_code(self) -> int | None:
+        return self.exit_code
+
+    def finish(self, exit_code: int) -> None:
+        self.exit_code = exit_code
+
+
+@dataclass
+class FakeJobRuntime(FakeRuntime):
+    """FakeRuntime whose handles are FakeJobHandles (services' and jobs' alike)."""
+
+    jobs: list[FakeJobHandle] = field(default_factory=list)
+
+    def launch(self, launch: ContainerLaunch) -> FakeJobHandle:
+        handle = FakeJobHandle(launch, state=self.initial_state)
+        self.handles.append(handle)
+        self.jobs.append(handle)
+        return handle

@@ -140,7 +140,7 @@ def test_create_or_replace_service_is_a_syntax_error(emulator: Emulator, admin) 
     ("sql", "errno"),
     [
         ("SELEKT 1", 1003),
-        ("EXECUTE JOB SERVICE IN COMPUTE POOL p FROM SPECIFICATION $$x$$ NAME = j", 1003),
+        ("EXECUTE TASK T", 1003),
         ("SHOW PARAMETERS LIKE 'event_table' IN ACCOUNT", 9999),
         ("CREATE SECRET s TYPE = OAUTH2", 9999),
     ],

@@ -1029,8 +1029,8 @@ def syntax_error_of(sql: str) -> SnowflakeError:
 
 
 def test_unknown_statement_is_a_syntax_error() -> None:
-    error = syntax_error_of("EXECUTE JOB SERVICE IN COMPUTE POOL p FROM SPECIFICATION $$x$$")
-    assert error.message == "SQL compilation error:\nsyntax error line 1 at position 0 unexpected 'EXECUTE'."
+    error = syntax_error_of("EXPLAIN SELECT 1")
+    assert error.message == "SQL compilation error:\nsyntax error line 1 at position 0 unexpected 'EXPLAIN'."
 
 
 def test_garbage_is_a_syntax_error() -> None:

@@ -29,7 +29,7 @@ from spcs_emulator.account.objects import CatalogObject, User
 from spcs_emulator.account.registry import Function, Handler, Registry, StatementContext
 from spcs_emulator.account.session import Session
 from spcs_emulator.account.state import DEFAULT_REGISTRY_HOST, AccountState
-from spcs_emulator.protocol.backend import LoginRequest, Upload
+from spcs_emulator.protocol.backend import LoginRequest, Transfer
 from spcs_emulator.results import Result
 from spcs_emulator.sql import ast
 from spcs_emulator.sql.parser import parse
@@ -55,6 +55,7 @@ ACCOUNT_HANDLERS: dict[type, Handler] = {
     ast.ShowGrants: grants.show_grants,
     ast.ShowTokens: pats.show_tokens,
     ast.Put: stages.put,
+    ast.GetStage: stages.get,
     ast.ListStage: stages.list_stage,
     ast.RemoveStage: stages.remove_stage,
 }
@@ -141,7 +142,7 @@ class Account:
         with self.state.lock:
             self.state.sessions.pop(session.id, None)
 
-    def execute(self, session: Session, sql: str) -> Result | Upload:
+    def execute(self, session: Session, sql: str) -> Result | Transfer:
         # Parsing (bounded before it starts, sql/limits.py) holds no lock: other sessions go on meanwhile.
         statement = parse(sql)
         with self.state.lock:

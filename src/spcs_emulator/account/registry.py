@@ -12,12 +12,12 @@ from spcs_emulator import errors
 from spcs_emulator.account.context import Context
 from spcs_emulator.account.object_kinds import ObjectKind
 from spcs_emulator.account.objects import CatalogObject
-from spcs_emulator.protocol.backend import Upload
+from spcs_emulator.protocol.backend import Transfer
 from spcs_emulator.results import ColumnType, Result
 
 # A function of SELECT/CALL: f(ctx, args) -> (value, column type).
 Function = Callable[["StatementContext", tuple[Any, ...]], tuple[Any, ColumnType]]
-Handler = Callable[["StatementContext", Any], Result | Upload]
+Handler = Callable[["StatementContext", Any], Result | Transfer]
 
 
 @dataclass

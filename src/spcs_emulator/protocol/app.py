@@ -4,10 +4,16 @@ HTTP, JSON shapes and tokens live here; everything with meaning is the :class:`A
 Backend calls run on a worker thread (one by default, so a backend need not be thread-safe) and never
 block the event loop, which the ingress proxies share.
 
-PUT: the 5.x connector (Rust core) refuses ``LOCAL_FS`` stages, so by default the emulator answers with
-an S3 stage whose ``endPoint`` is this server; the connector then sends each file as an S3 PutObject
-(path-style ``/<bucket>/<grant>/<file>``) and :func:`_stage_put` writes it into ``Upload.directory``.
-``stage_transport="local_fs"`` answers ``LOCAL_FS`` instead, for the 3.x connector.
+PUT and GET: the client moves the files itself, to and from the storage a statement's answer names;
+here that storage is this server, over plain HTTP, with a grant (the capability) in every path.
+Connector 5.x (Rust core; it refuses ``LOCAL_FS``) gets an S3 stage whose ``endPoint`` is this server,
+scheme included, and sends path-style S3 requests. Connector 4.x (the Snowflake CLI's) builds
+``https://<bucket>.<endPoint>`` from any S3 or Azure endpoint, so it gets what a GCP account without
+downscoped credentials answers: a ``GCS`` stage with a presigned URL per file, which it uses as it is
+(``stageInfo.presignedUrl`` for each file of a PUT, asked for by re-running the PUT with that file's
+name; ``presignedUrls`` for the files of a GET). :func:`_stage_put` writes a PUT's file into
+``Upload.directory``; :func:`_stage_get` reads only the files the GET answered.
+``stage_transport="local_fs"`` answers ``LOCAL_FS`` to PUT instead, for the 3.x connector.
 """
 
 from __future__ import annotations
@@ -30,14 +36,23 @@ from email.utils import formatdate
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 
 from aiohttp import web
 
 from spcs_emulator import errors, stage_digests
 from spcs_emulator.errors import SnowflakeError, not_emulated
 from spcs_emulator.paths import segment_too_long
-from spcs_emulator.protocol import stage_upload
-from spcs_emulator.protocol.backend import AccountBackend, AccountSession, LoginRequest, SessionT, Upload
+from spcs_emulator.protocol import stage_download, stage_upload
+from spcs_emulator.protocol.backend import (
+    AccountBackend,
+    AccountSession,
+    Download,
+    LoginRequest,
+    SessionT,
+    Transfer,
+    Upload,
+)
 from spcs_emulator.protocol.sessions import BAD_REQUEST, SessionStore, TokenError, Tokens, missing_token
 from spcs_emulator.results import Result, encode_rowset, rowtype
 from spcs_emulator.sql.limits import kept
@@ -45,12 +60,18 @@ from spcs_emulator.sql.limits import kept
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-StageTransport = Literal["s3", "local_fs"]
+StageTransport = Literal["storage", "local_fs"]
 
 SERVER_VERSION = "9.0.0"
 INTERNAL_ERROR = 261000
 STAGE_BUCKET = "spcs-emulator-stage"
-STAGE_GRANT_SECONDS = 300  # long enough for one PUT's files; re-checked on every file anyway
+STAGE_GRANT_SECONDS = 300  # long enough for one PUT's or GET's files; re-checked on every file anyway
+STAGE_REGION = "us-central1"
+# What a presigned URL's signature covers, as a real one says: the headers a client sends with it (a
+# GCS client that sends OVERWRITE=FALSE as x-goog-if-generation-match: 0 checks this list for it).
+_SIGNED_HEADERS = "X-Goog-SignedHeaders=" + quote(
+    "content-encoding;host;x-goog-if-generation-match;x-goog-meta-sfc-digest", safe=""
+)
 UPLOAD_THRESHOLD = 200 * 1024 * 1024  # above it the client would switch to S3 multipart (not emulated)
 # Request bodies, inflated: login and token requests are a few hundred bytes (checked before
 # authentication, so kept small); a statement can carry an inline spec or a long script.
@@ -85,11 +106,17 @@ class _QueryStatus:
 
 @dataclass(frozen=True)
 class _StageGrant:
-    """What one PUT may write: into ``directory``, while its session lives and ``upload`` allows it."""
+    """What one PUT may write (into ``Upload.directory``) or one GET may read (``Download.files``),
+    while its session lives and the transfer's ``still_allowed`` says so."""
 
     expires: float
     session: AccountSession
-    upload: Upload
+    transfer: Transfer
+    # A wildcard PUT's URL names no file: it answers "expired", so that the client asks per file.
+    per_file: bool = False
+    # The URL names the local file, and the client decides by its content whether to gzip it and add
+    # ``.gz`` (AUTO_COMPRESS, SOURCE_COMPRESSION = AUTO_DETECT): the body tells (stage_upload.stored_name).
+    by_content: bool = False
 
 
 @dataclass
@@ -113,10 +140,13 @@ class _State:
         while len(self.queries) > RECENT_QUERIES:
             self.queries.popitem(last=False)
 
-    def grant(self, session: AccountSession, upload: Upload) -> str:
+    def grant(
+        self, session: AccountSession, transfer: Transfer, *, per_file: bool = False, by_content: bool = False
+    ) -> str:
         self.drop_stale_grants()
         grant_id = secrets.token_urlsafe(24)
-        self.grants[grant_id] = _StageGrant(self.clock() + STAGE_GRANT_SECONDS, session, upload)
+        expires = self.clock() + STAGE_GRANT_SECONDS
+        self.grants[grant_id] = _StageGrant(expires, session, transfer, per_file, by_content)
         return grant_id
 
     def drop_stale_grants(self) -> None:
@@ -132,7 +162,7 @@ class _State:
         grant = self.grants.get(grant_id)
         if grant is None:
             return None
-        check = grant.upload.still_allowed
+        check = grant.transfer.still_allowed
         usable = grant.expires > self.clock() and self.sessions.alive(grant.session)
         if usable and check is not None:
             usable = await self.call(check)
@@ -150,7 +180,7 @@ def build_app(
     sessions: SessionStore[SessionT],
     *,
     parameters: Mapping[str, Any] | None = None,
-    stage_transport: StageTransport = "s3",
+    stage_transport: StageTransport = "storage",
     backend_workers: int = 1,
 ) -> web.Application:
     """The SQL endpoint for one account. ``parameters`` override the session parameters sent at login and
@@ -178,6 +208,8 @@ def build_app(
     stage = f"/{STAGE_BUCKET}/{{grant}}/{{name}}"
     app.router.add_route("HEAD", stage, _stage_head)
     app.router.add_put(stage, _stage_put)
+    # A GET's keys are stage paths, which may hold slashes; HEAD on one goes to _stage_head first.
+    app.router.add_get(f"/{STAGE_BUCKET}/{{grant}}/{{key:.+}}", _stage_get)
     return app
 
 
@@ -491,7 +523,7 @@ async def _query(request: web.Request) -> web.Response:
     state.remember(query_id, status)
     log.debug("session %s query %s: %s", session.id, query_id, redact(status.sql))
 
-    def run() -> tuple[Result | Upload, dict[str, str | None]]:
+    def run() -> tuple[Result | Transfer, dict[str, str | None]]:
         _refuse_unsupported(body)
         outcome = state.backend.execute(session, sql)
         return outcome, session.context()
@@ -513,6 +545,8 @@ async def _query(request: web.Request) -> web.Response:
         state.sessions.heartbeat(token)  # activity keeps the session alive
     if isinstance(outcome, Upload):
         return _ok(_upload_data(request, state, session, outcome, query_id))
+    if isinstance(outcome, Download):
+        return _ok(_download_data(request, state, session, outcome, query_id))
     return _ok(_result_data(outcome, context, query_id, state.parameters))
 
 
@@ -554,6 +588,50 @@ def _result_data(
     return data
 
 
+def _takes_an_s3_endpoint(request: web.Request) -> bool:
+    """Whether the client is connector 5.x (by its User-Agent): it takes an S3 ``endPoint`` with a
+    scheme; given GCS presigned URLs it would use a wildcard PUT's one URL for several files."""
+    version = re.match(r"PythonConnector/(\d+)\.", request.headers.get("User-Agent", ""))
+    return version is not None and int(version.group(1)) >= 5
+
+
+def _s3_stage_info(request: web.Request, grant: str) -> dict[str, Any]:
+    """An AWS account's internal stage, whose endPoint is this server (with its scheme: 5.x only)."""
+    return {
+        "locationType": "S3",
+        "location": f"{STAGE_BUCKET}/{grant}/",
+        "path": f"{grant}/",
+        "region": "us-east-1",
+        "endPoint": f"{request.scheme}://{request.host}",
+        "useRegionalUrl": False,
+        "isClientSideEncrypted": False,
+        # The grant in the path is the capability; these only satisfy the S3 client.
+        "creds": {"AWS_KEY_ID": "spcs-emulator", "AWS_SECRET_KEY": "spcs-emulator", "AWS_TOKEN": ""},
+    }
+
+
+def _gcs_stage_info(grant: str, presigned_url: str | None) -> dict[str, Any]:
+    """A GCP account's internal stage without downscoped credentials: no token, presigned URLs."""
+    return {
+        "locationType": "GCS",
+        "location": f"{STAGE_BUCKET}/{grant}/",
+        "path": f"{grant}/",
+        "region": STAGE_REGION,
+        "endPoint": None,
+        "storageAccount": None,
+        "useRegionalUrl": False,
+        "useVirtualUrl": False,
+        "isClientSideEncrypted": False,
+        "presignedUrl": presigned_url,
+        "creds": {},
+    }
+
+
+def _presigned_url(request: web.Request, grant: str, key: str) -> str:
+    path = quote(key, safe="/")
+    return f"{request.scheme}://{request.host}/{STAGE_BUCKET}/{grant}/{path}?{_SIGNED_HEADERS}"
+
+
 def _upload_data(
     request: web.Request, state: _State, session: AccountSession, upload: Upload, query_id: str
 ) -> dict[str, Any]:
@@ -565,19 +643,20 @@ def _upload_data(
             "region": None,
             "creds": {},
         }
+    elif _takes_an_s3_endpoint(request):
+        stage_info = _s3_stage_info(request, state.grant(session, upload))
     else:
-        grant = state.grant(session, upload)
-        stage_info = {
-            "locationType": "S3",
-            "location": f"{STAGE_BUCKET}/{grant}/",
-            "path": f"{grant}/",
-            "region": "us-east-1",
-            "endPoint": f"{request.scheme}://{request.host}",
-            "useRegionalUrl": False,
-            "isClientSideEncrypted": False,
-            # The grant in the path is the capability; these only satisfy the S3 client.
-            "creds": {"AWS_KEY_ID": "spcs-emulator", "AWS_SECRET_KEY": "spcs-emulator", "AWS_TOKEN": ""},
-        }
+        # A URL for the file the statement names. Connector 4.x asks for each file's own URL anyway,
+        # re-running the PUT with the name the file will be stored under.
+        source = upload.src_locations[0].removeprefix("file://")
+        name = os.path.basename(source)
+        wildcard = len(upload.src_locations) != 1 or not name or any(c in source for c in "*?[")
+        compression = upload.source_compression.lower()
+        if upload.auto_compress and compression == "none":
+            name += ".gz"  # the client gzips it whatever it holds
+        by_content = upload.auto_compress and compression == "auto_detect"
+        grant = state.grant(session, upload, per_file=wildcard, by_content=by_content)
+        stage_info = _gcs_stage_info(grant, _presigned_url(request, grant, name))
     log.debug("query %s: upload of %d source(s) to %s", query_id, len(upload.src_locations), upload.directory)
     return {
         "command": "UPLOAD",
@@ -596,7 +675,31 @@ def _upload_data(
     }
 
 
-# -- the S3 stand-in the 5.x connector uploads to ------------------------------------------------
+def _download_data(
+    request: web.Request, state: _State, session: AccountSession, download: Download, query_id: str
+) -> dict[str, Any]:
+    grant = state.grant(session, download)
+    log.debug("query %s: download of %d file(s) from %s", query_id, len(download.files), download.root)
+    if _takes_an_s3_endpoint(request):
+        stage_info, urls = _s3_stage_info(request, grant), None
+    else:
+        stage_info = _gcs_stage_info(grant, None)
+        urls = [_presigned_url(request, grant, file) for file in download.files]
+    return {
+        "command": "DOWNLOAD",
+        # Keys below the grant: the stand-in serves these and nothing else (_stage_get).
+        "src_locations": list(download.files),
+        "localLocation": download.local_directory,
+        "stageInfo": stage_info,
+        "presignedUrls": urls,
+        "parallel": 4,
+        "encryptionMaterial": None,
+        "queryId": query_id,
+        "parameters": state.parameters,
+    }
+
+
+# -- the storage stand-in the connectors upload to and download from ---------------------------
 
 
 def _s3_error(status: int, code: str, message: str) -> web.Response:
@@ -607,28 +710,36 @@ def _s3_error(status: int, code: str, message: str) -> web.Response:
     return web.Response(status=status, text=body, content_type="application/xml")
 
 
-async def _stage_target(request: web.Request) -> Path | web.Response:
-    grant = await request.app[STATE].live_grant(request.match_info["grant"])
-    if grant is None:
-        return _s3_error(403, "AccessDenied", "Access Denied")
-    name = request.match_info["name"]
+def _object_path(directory: Path, name: str) -> Path | web.Response:
+    """``directory/name`` for one object name, which stays in the grant's directory (no symlink)."""
     if name in ("", ".", "..") or any(c in name for c in "/\\\x00"):
         return _s3_error(400, "InvalidArgument", "Invalid object name")
     if segment_too_long(name):  # S3's answer to an over-long key, before the file system's ENAMETOOLONG
         return _s3_error(400, "KeyTooLongError", "Your key is too long")
-    target = grant.upload.directory / name
-    if (
-        target.resolve().parent != grant.upload.directory.resolve()
-    ):  # e.g. a symlink: the key stays in its grant
+    target = directory / name
+    if target.resolve().parent != directory.resolve():  # e.g. a symlink: the key stays in its grant
         return _s3_error(400, "InvalidArgument", "Invalid object name")
     return target
 
 
+async def _stage_target(request: web.Request) -> tuple[_StageGrant, Path] | web.Response:
+    grant = await request.app[STATE].live_grant(request.match_info["grant"])
+    if grant is None or not isinstance(grant.transfer, Upload):  # a GET's grant writes nothing
+        return _s3_error(403, "AccessDenied", "Access Denied")
+    if grant.per_file:  # GCS's answer to an expired signed URL: the client asks for a fresh one
+        return _s3_error(400, "ExpiredToken", "The provided token has expired.")
+    target = _object_path(grant.transfer.directory, request.match_info["name"])
+    return target if isinstance(target, web.Response) else (grant, target)
+
+
 async def _stage_head(request: web.Request) -> web.StreamResponse:
-    target = await _stage_target(request)
-    if isinstance(target, web.Response):
-        return web.Response(status=target.status)  # HEAD answers carry no body
-    if not target.is_file():
+    if isinstance(_grant_now(request), Download):
+        return await _stage_get(request)
+    found = await _stage_target(request)
+    if isinstance(found, web.Response):
+        return web.Response(status=found.status)  # HEAD answers carry no body
+    grant, target = found
+    if grant.by_content or not target.is_file():  # by_content: the name the file gets is not known yet
         return web.Response(status=404)
     stat = target.stat()
     return web.Response(
@@ -640,15 +751,23 @@ async def _stage_head(request: web.Request) -> web.StreamResponse:
     )
 
 
+def _precondition_failed() -> web.Response:
+    return _s3_error(
+        412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"
+    )
+
+
 async def _stage_put(request: web.Request) -> web.Response:
-    target = await _stage_target(request)
-    if isinstance(target, web.Response):
-        return target
-    # overwrite=false arrives as a conditional put (If-None-Match: *).
-    if request.headers.get("If-None-Match") == "*" and target.exists():
-        return _s3_error(
-            412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"
-        )
+    found = await _stage_target(request)
+    if isinstance(found, web.Response):
+        return found
+    grant, target = found
+    # overwrite=false arrives as a conditional create: S3's If-None-Match: *, GCS's generation 0.
+    create_only = request.headers.get("If-None-Match") == "*" or (
+        request.headers.get("x-goog-if-generation-match") == "0"
+    )
+    if create_only and not grant.by_content and target.exists():
+        return _precondition_failed()
     target.parent.mkdir(parents=True, exist_ok=True)
     partial_file = target.with_name(f".upload-{secrets.token_hex(8)}.part")  # short whatever the key
     # A new file, never an existing one or a symlink a process sharing the user id planted: the rename
@@ -658,10 +777,38 @@ async def _stage_put(request: web.Request) -> web.Response:
         with os.fdopen(fd, "wb") as out:
             received = await stage_upload.receive(request, out)
         if received is None:  # over the bound: the partial file goes (below), nothing is kept
-            return _s3_error(400, stage_upload.TOO_LARGE_CODE, stage_upload.TOO_LARGE_MESSAGE)
+            return _s3_error(
+                stage_upload.TOO_LARGE_STATUS, stage_upload.TOO_LARGE_CODE, stage_upload.TOO_LARGE_MESSAGE
+            )
+        if grant.by_content:
+            named = _object_path(target.parent, stage_upload.stored_name(target.name, received.head))
+            if isinstance(named, web.Response):
+                return named
+            target = named
+            if create_only and target.exists():
+                return _precondition_failed()
         partial_file.replace(target)  # atomic: a reader never sees half a file
         stage_digests.remember(target, received.md5, received.size)  # LIST then hashes nothing
     finally:
         partial_file.unlink(missing_ok=True)
     log.debug("stage upload wrote %s (%d bytes)", target, received.size)
     return web.Response(status=200, headers={"ETag": f'"{received.md5}"'})
+
+
+def _grant_now(request: web.Request) -> Transfer | None:
+    """The transfer a URL's grant is for, not yet checked for use (live_grant does that)."""
+    grant = request.app[STATE].grants.get(request.match_info["grant"])
+    return None if grant is None else grant.transfer
+
+
+async def _stage_get(request: web.Request) -> web.StreamResponse:
+    """GetObject (and HEAD) of a GET's file: only the keys the GET answered, each still a regular file
+    inside its stage."""
+    grant = await request.app[STATE].live_grant(request.match_info["grant"])
+    if grant is None or not isinstance(grant.transfer, Download):  # a PUT's grant reads nothing
+        return _s3_error(403, "AccessDenied", "Access Denied")
+    key = request.match_info.get("key") or request.match_info["name"]
+    fd = stage_download.open_inside(grant.transfer.root, key) if key in grant.transfer.files else None
+    if fd is None:  # not the GET's, gone since, or no longer a regular file inside its stage
+        return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+    return await stage_download.send(request, fd)

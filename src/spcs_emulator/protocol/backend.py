@@ -44,8 +44,8 @@ class AccountSession(Protocol):
 
 @dataclass(frozen=True)
 class Upload:
-    """A PUT accepted by the account: the client writes ``src_locations`` into ``directory`` itself
-    (stageInfo LOCAL_FS; the emulator and its clients share one machine).
+    """A PUT accepted by the account: the client sends ``src_locations`` to the storage stand-in, which
+    writes them into ``directory`` (or, with stageInfo LOCAL_FS, writes them there itself).
 
     ``still_allowed`` is asked before each file the client sends through the S3 stand-in: whether the
     session's roles still hold WRITE on the very stage object the PUT named (it may have been revoked,
@@ -59,6 +59,21 @@ class Upload:
     still_allowed: Callable[[], bool] | None = None
 
 
+@dataclass(frozen=True)
+class Download:
+    """A GET accepted by the account: the client fetches each of ``files`` (paths below ``root``, the
+    stage's directory) into ``local_directory`` through the storage stand-in, which re-checks
+    ``still_allowed`` (the session may still READ the very stage object) before each file."""
+
+    files: tuple[str, ...]
+    root: Path
+    local_directory: str
+    still_allowed: Callable[[], bool] | None = None
+
+
+# What a PUT or GET hands the client to carry out itself.
+Transfer = Upload | Download
+
 # A backend's own session type (the account's Session): what its login returns, its execute takes.
 SessionT = TypeVar("SessionT", bound=AccountSession)
 
@@ -68,7 +83,7 @@ class AccountBackend(Protocol[SessionT]):
         """Authenticate; raise ``SnowflakeError`` (390100 incorrect username or password, ...)."""
         ...
 
-    def execute(self, session: SessionT, sql: str) -> Result | Upload:
+    def execute(self, session: SessionT, sql: str) -> Result | Transfer:
         """Run one statement; raise ``SnowflakeError`` for every failure."""
         ...
 

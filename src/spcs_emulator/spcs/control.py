@@ -105,6 +105,10 @@ class ControlPlane:
         # Where containers reach this emulator's SQL API (SNOWFLAKE_HOST/PORT); the Emulator sets it.
         self.snowflake_endpoint: tuple[str, int] | None = None
         self._stopper = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spcs-stop")
+        # Notified after every tick: a synchronous EXECUTE JOB SERVICE waits on it, which releases the
+        # account lock while it waits (statements/jobs.py).
+        self.ticked = threading.Condition(account.lock)
+        self.sync_job_waits = 0  # statements waiting on it now (under the account lock)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -165,9 +169,16 @@ class ControlPlane:
             self._pool_starting[obj.fqn] = now
 
     def pool_services(self, pool_name: str) -> list[CatalogObject]:
+        """The pool's services and running jobs (a finished job runs nothing: it keeps no pool busy)."""
         return [
-            s for s in self.account.catalog.all(ast.SERVICE) if s.properties.get("COMPUTE_POOL") == pool_name
+            s
+            for s in self.account.catalog.all(ast.SERVICE)
+            if s.properties.get("COMPUTE_POOL") == pool_name and not self._finished_job(s.fqn)
         ]
+
+    def _finished_job(self, fqn: tuple[str, ...]) -> bool:
+        state = self.services.get(fqn)
+        return state is not None and state.job and state.status in ("DONE", "FAILED")
 
     def pool_state(self, obj: CatalogObject) -> PoolStatus:
         """What SHOW says: a running pool is ACTIVE while it has services, IDLE without."""
@@ -221,9 +232,12 @@ class ControlPlane:
             log.info("service addresses come from %s", self._addresses)
         return self._addresses
 
-    def service_created(self, obj: CatalogObject, spec: ServiceSpec, owner: str) -> ServiceState:
-        """Admit a new service of role ``owner``: call it before the catalog changes, since it refuses
-        (a SnowflakeError) when a quota or the address block is exhausted, and then changes nothing."""
+    def service_created(
+        self, obj: CatalogObject, spec: ServiceSpec, owner: str, *, job: bool = False, async_job: bool = False
+    ) -> ServiceState:
+        """Admit a new service (``job``: a job service) of role ``owner``: call it before the catalog
+        changes, since it refuses (a SnowflakeError) when a quota or the address block is exhausted,
+        and then changes nothing."""
         self._check_quotas(owner)
         dns = f"{dns_label(obj.name)}.{self.dns_domain(obj.fqn[:2])}.svc.spcs.internal"
         clash = next((f for f, s in self.services.items() if s.dns_name == dns), None)
@@ -243,6 +257,8 @@ class ControlPlane:
             ip=ip,
             dns_name=dns,
             schedule_at=self.clock() + self.timing.service_schedule,
+            job=job,
+            async_job=async_job,
         )
         self._ips[key] = ip
         self._keys[obj.fqn] = key
@@ -415,6 +431,7 @@ class ControlPlane:
                 service = self.account.catalog.get(ast.SERVICE, fqn)
                 if service is not None:
                     self._advance(service, state, now)
+            self.ticked.notify_all()
 
     def _pool_ready(self, service: CatalogObject) -> bool:
         pool = self.account.catalog.get(ast.COMPUTE_POOL, (service.properties["COMPUTE_POOL"],))
@@ -440,7 +457,7 @@ class ControlPlane:
         provisioned = (
             state.running_since is not None and now >= state.running_since + self.timing.endpoint_provision
         )
-        if state.status == "RUNNING" and provisioned and not state.ingress:
+        if state.status == "RUNNING" and provisioned and not state.ingress and not state.job:
             self._open_ingress(service, state)
 
     def _launch(self, service: CatalogObject, state: ServiceState, now: float) -> None:
@@ -484,6 +501,9 @@ class ControlPlane:
         for instance in state.instances:
             for name, handle in instance.containers.items():
                 record.observe(instance.id, name, handle, readiness.get(name))
+        if state.job:
+            self._observe_job(service, state, now)
+            return
         statuses = [h.status()[0] for i in state.instances for h in i.containers.values()]
         restarts = max((h.restart_count for i in state.instances for h in i.containers.values()), default=0)
         if state.status == "PENDING" and all(s == "READY" for s in statuses):
@@ -500,6 +520,34 @@ class ControlPlane:
             state.running_since = None
             state.upgrading = False
             self._close_ingress(state)
+
+    def _observe_job(self, service: CatalogObject, state: ServiceState, now: float) -> None:
+        """A job: RUNNING once its containers run, DONE when all ended with code 0, FAILED as soon as
+        one fails (its containers are never restarted). Its ended containers stay, with their logs."""
+        record = self.records[service.fqn]
+        handles = [h for i in state.instances for h in i.containers.values()]
+        statuses = [h.status() for h in handles]
+        failed = next((message for status, message in statuses if status == "FAILED"), None)
+        if failed is not None:
+            for instance in state.instances:
+                record.instance(instance.id, "FAILED")
+            self._fail(service, state, failed)
+            state.running_since = None
+        elif all(status == "DONE" for status, _ in statuses):
+            state.status, state.running_since = "DONE", None
+        elif state.status == "PENDING" and all(status in ("READY", "DONE") for status, _ in statuses):
+            state.status, state.running_since = "RUNNING", now
+            for instance in state.instances:
+                record.instance(instance.id, "READY")
+            record.service("RUNNING")
+
+    def job_outcome(self, fqn: tuple[str, ...]) -> tuple[str, str] | None:
+        """(status, failure) of a job that has ended, None while it runs; ("DROPPED", "") once it is
+        gone (dropped, or the account was reset). Call under the account lock."""
+        state = self.services.get(fqn)
+        if state is None:
+            return "DROPPED", ""
+        return (state.status, state.failure) if state.status in ("DONE", "FAILED") else None
 
     def _open_ingress(self, service: CatalogObject, state: ServiceState) -> None:
         if self.ingress is None:
@@ -577,6 +625,7 @@ class ControlPlane:
             pull_reference=pull_reference,
             cpu_limit=container.cpu_limit,
             memory_limit=container.memory_limit,
+            job=state.job,
         )
 
     def platform_environment(self, service: CatalogObject) -> dict[str, str]:

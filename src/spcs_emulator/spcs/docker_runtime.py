@@ -13,7 +13,8 @@ SPCS does:
 - confines it: no privileges, every capability dropped, no-new-privileges, a pid limit, labelled with
   its emulator, its engine log capped (json-file, one file and one rotated, ``LOG_MAX_BYTES`` each;
   ``logs()`` streams only a bounded tail of it); the Docker engine restarts it when it exits
-  (``always``, with the engine's back-off), and ``restart_count`` is the engine's;
+  (``always``, with the engine's back-off), and ``restart_count`` is the engine's; a job's container
+  (``ContainerLaunch.job``) is never restarted: once it has exited it is DONE (code 0) or FAILED;
 - makes each endpoint port answer on the service's own loopback address through a relay (``relay``),
   where the process runtime's processes would listen: the ingress and the probes are unchanged;
 - probes readiness: the spec's HTTP probe, else the first endpoint's port.
@@ -46,7 +47,7 @@ from typing import Any
 from spcs_emulator.spcs.container_logs import LOG_FILE_MAX_BYTES, TAIL_MAX_BYTES, last_bytes
 from spcs_emulator.spcs.processes import Lifeline
 from spcs_emulator.spcs.relay import Relay
-from spcs_emulator.spcs.runtime_api import ContainerLaunch, ContainerStatus
+from spcs_emulator.spcs.runtime_api import JOB_DONE_MESSAGE, ContainerLaunch, ContainerStatus
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +204,13 @@ class DockerContainer:
                     self._set("FAILED", f"Container {self.launch.container} is gone")
                 continue
             state = attrs["State"]
+            if self.launch.job and state.get("Status") == "exited":
+                code = int(state.get("ExitCode", -1))
+                if code == 0:
+                    self._set("DONE", JOB_DONE_MESSAGE)
+                else:
+                    self._set("FAILED", f"Container {self.launch.container} exited with code {code}")
+                return  # a job's container ran once: that is final
             if not state.get("Running") or state.get("Restarting"):
                 if state.get("OOMKilled"):  # the engine tells a kill for memory (the spec's limit)
                     self._set("FAILED", "Container was OOMKilled due to resource usage")
@@ -487,7 +495,8 @@ class DockerRuntime:
             security_opt=["no-new-privileges"],
             privileged=False,
             pids_limit=PIDS_LIMIT,
-            restart_policy={"Name": "always"},
+            # A job's container runs once (EXECUTE JOB SERVICE); the engine keeps it, and its log, after.
+            restart_policy={"Name": "no" if launch.job else "always"},
             dns_search=[launch.search_domain] if launch.search_domain else None,
             # Kubernetes' resolv.conf (SPCS runs on it); Docker's ndots:0 makes gRPC's c-ares resolver
             # skip the search domain, so `milvus` would not resolve for pymilvus.

@@ -1,7 +1,8 @@
 """Timing profiles and the state records of pools and services (the control plane advances them).
 
 States (reference §1.8, §1.9, §1.12): pool STARTING -> IDLE (no services) / ACTIVE, SUSPENDED;
-service PENDING -> RUNNING / FAILED, SUSPENDING -> SUSPENDED; container PENDING -> READY / FAILED;
+service PENDING -> RUNNING / FAILED, SUSPENDING -> SUSPENDED; a job service PENDING -> RUNNING ->
+DONE / FAILED; container PENDING -> READY / FAILED (a job's container ends DONE or FAILED);
 an endpoint's ingress_url shows :data:`ENDPOINT_PROVISIONING_TEXT` until some time after RUNNING.
 The states are ``Literal`` strings: they are what SHOW and DESCRIBE print, compared as text everywhere.
 A container's status is ``runtime_api.ContainerStatus`` (the runtime reports it).
@@ -22,7 +23,8 @@ ENDPOINT_PROVISIONING_TEXT = "Endpoints provisioning in progress... check back i
 # A pool's recorded state; IDLE and ACTIVE are one recorded state (IDLE), shown ACTIVE while services
 # run on the pool (ControlPlane.pool_state).
 PoolStatus = Literal["STARTING", "IDLE", "ACTIVE", "SUSPENDED"]
-ServiceStatus = Literal["PENDING", "RUNNING", "FAILED", "SUSPENDING", "SUSPENDED"]
+# DONE: a job service whose containers all exited with code 0 (a job FAILS when one exits otherwise).
+ServiceStatus = Literal["PENDING", "RUNNING", "FAILED", "SUSPENDING", "SUSPENDED", "DONE"]
 
 
 @dataclass(frozen=True)
@@ -92,5 +94,7 @@ class ServiceState:
     ingress: dict[str, str] = field(default_factory=dict)  # endpoint name -> ingress host
     failure: str = ""  # why the service FAILED (container message)
     upgrading: bool = False  # ALTER ... FROM SPECIFICATION until the new spec runs (SHOW's is_upgrading)
+    job: bool = False  # EXECUTE JOB SERVICE: its containers run to completion, never restarted
+    async_job: bool = False  # ... ASYNC = TRUE (SHOW's is_async_job)
     # Shared by the service's containers and its ingress routes only (ContainerLaunch.ingress_secret).
     ingress_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)

@@ -25,7 +25,8 @@ the kubelet SPCS runs on:
   process of the container listens on it inside the namespace, and the probes go through the forwarder
   (which resets the connection when nothing answers inside);
 - when the processes exit it reports FAILED with the exit code, keeps the run's log as the previous
-  log, and restarts them after a back-off (``restart_count`` + 1), like a Kubernetes pod.
+  log, and restarts them after a back-off (``restart_count`` + 1), like a Kubernetes pod; a job's
+  container (``ContainerLaunch.job``) runs once and ends DONE (exit code 0) or FAILED, logs kept.
 
 Secret files (``directoryPath`` mounts) cannot appear at their absolute path without root; they are
 written (mode 0600) to ``<container dir>/fs/<directoryPath>/<file>``, that directory is exported as
@@ -62,7 +63,7 @@ from spcs_emulator.spcs.listeners import (
     listeners_inside,
     listeners_of,
 )
-from spcs_emulator.spcs.runtime_api import ContainerLaunch, ContainerStatus
+from spcs_emulator.spcs.runtime_api import JOB_DONE_MESSAGE, ContainerLaunch, ContainerStatus
 from spcs_emulator.spcs.runtime_kinds import ContainerDirs, Planner, RunPlan, planner
 
 READY_MESSAGE = "Running"
@@ -285,8 +286,8 @@ class LocalContainer:
             first = False
             plan = self._spawn()
             became_ready = plan is not None and self._watch(plan)
-            if self._stopping.is_set():
-                return
+            if self._stopping.is_set() or self.launch.job:
+                return  # a job's container runs once: how its run ended (or failed to start) is final
             failures = 0 if became_ready else failures + 1
             delay = min(self._restart_delay * 2 ** min(max(failures - 1, 0), 10), self._max_restart_delay)
             self._stopping.wait(delay)  # back-off before the restart; stop() cuts it short
@@ -357,7 +358,10 @@ class LocalContainer:
         self._finish_run(proc)
         self._last_exit_code = code
         with self._lock:
-            self._state = ("FAILED", f"Container {self.launch.container} exited with code {code}")
+            if self.launch.job and code == 0:
+                self._state = ("DONE", JOB_DONE_MESSAGE)
+            else:
+                self._state = ("FAILED", f"Container {self.launch.container} exited with code {code}")
         return ready
 
     def _log_notices(self, plan: RunPlan) -> None:

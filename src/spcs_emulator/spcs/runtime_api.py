@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 ContainerStatus = Literal["PENDING", "READY", "FAILED", "DONE"]
+# A finished job container's message (snowflake-cli's integration test of SYSTEM$GET_JOB_STATUS).
+JOB_DONE_MESSAGE = "Completed successfully"
 # The ingress adds this header, with the service's ingress secret, to every request it forwards; servers
 # the emulator configures (Jupyter) refuse requests without it, so nothing reaches them around the ingress.
 INGRESS_SECRET_HEADER = "X-Spcs-Ingress-Secret"
@@ -58,6 +60,9 @@ class ContainerLaunch:
     # The service object's id ("s42", never reused): the runtime names the container's folders and engine
     # containers by it, never by ``service`` (two names can fold into one file or container name).
     service_id: str = ""
+    # A job service's container (EXECUTE JOB SERVICE) runs once: when it ends it is DONE (exit code 0,
+    # message JOB_DONE_MESSAGE) or FAILED (any other code), never restarted, and its logs stay.
+    job: bool = False
 
 
 class ContainerHandle(Protocol):

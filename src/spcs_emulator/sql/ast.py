@@ -121,6 +121,20 @@ class CreateService:
 
 
 @dataclass(frozen=True)
+class ExecuteJobService:
+    """EXECUTE JOB SERVICE IN COMPUTE POOL pool FROM <spec> NAME = job [ASYNC = ...] [props...].
+
+    The docs give an order (FROM, NAME, ASYNC, REPLICAS, QUERY_WAREHOUSE, COMMENT, EAIs); their own
+    examples and snowflake-cli write NAME before FROM or the EAIs before QUERY_WAREHOUSE, so the
+    properties are taken on either side of FROM, in any order. ``properties`` holds NAME too.
+    """
+
+    compute_pool: Name
+    spec: SpecSource
+    properties: dict[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Drop:
     """DROP <kind> [IF EXISTS] name [FORCE] [CASCADE|RESTRICT]."""
 
@@ -255,6 +269,16 @@ class Put:
 
 
 @dataclass(frozen=True)
+class GetStage:
+    """GET @stage[/path] 'file://dir' [PARALLEL=n] [PATTERN='re']: ``local_path`` is the text after
+    ``file://``."""
+
+    source: StageRef
+    local_path: str
+    options: dict[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ListStage:
     """LIST|LS @stage[/path] [PATTERN = 're']."""
 
@@ -321,6 +345,7 @@ Statement = (
     Use
     | Create
     | CreateService
+    | ExecuteJobService
     | Drop
     | Alter
     | AlterSession
@@ -330,6 +355,7 @@ Statement = (
     | Grant
     | GrantRole
     | Put
+    | GetStage
     | ListStage
     | RemoveStage
     | Call

@@ -220,6 +220,11 @@ class _ToAst(Transformer[Token, Any]):
             raise incompatible_options("IF NOT EXISTS", "OR REPLACE")
         return ast.CreateService(name, pool, spec, bool(if_not_exists), bool(or_replace), props or {})
 
+    def execute_job(self, children: list[Any]) -> ast.ExecuteJobService:
+        pool, before, spec, after = children
+        # A property given twice counts once, the last, as in every other property list (props).
+        return ast.ExecuteJobService(pool, spec, {**(before or {}), **(after or {})})
+
     def _unexpected_kind(self, meta: Meta, kind: str) -> SnowflakeError:
         """The syntax error at the kind's first word, after CREATE OR REPLACE: Snowflake's grammar has
         no OR REPLACE for it."""
@@ -373,6 +378,10 @@ class _ToAst(Transformer[Token, Any]):
     def put(self, children: list[Any]) -> ast.Put:
         local_path, target, options = children
         return ast.Put(local_path, target, options or {})
+
+    def get_stage(self, children: list[Any]) -> ast.GetStage:
+        source, local_path, options = children
+        return ast.GetStage(source, local_path, options or {})
 
     def local_file(self, children: list[str]) -> str:
         """The text after ``file://``, whether the URL was written bare or quoted."""

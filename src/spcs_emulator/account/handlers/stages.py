@@ -1,4 +1,4 @@
-"""PUT into, LIST and REMOVE on internal stages; files live in the account's state directory."""
+"""PUT into, GET from, LIST and REMOVE on internal stages; files live in the account's state directory."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from spcs_emulator.account.kinds.stages import stage_directory
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.show import columns
 from spcs_emulator.paths import inside, relative_parts
-from spcs_emulator.protocol.backend import Upload
+from spcs_emulator.protocol.backend import Download, Upload
 from spcs_emulator.results import Result, table
 from spcs_emulator.sql import ast
 
@@ -80,6 +80,40 @@ def may_still_write(ctx: Context, stage: CatalogObject, parts: tuple[str, ...]) 
             check_session(ctx.state, ctx.session)
             ctx.require(stage, "WRITE")
             inside(root, parts, "stage path")
+        except errors.SnowflakeError:
+            return False
+        return True
+
+
+def get(ctx: Context, stmt: ast.GetStage) -> Download:
+    """The files of ``@stage/<path>`` (all below it, as LIST), for the client to fetch one by one."""
+    stage = _stage(ctx, stmt.source)
+    ctx.require(stage, "READ")
+    pattern = stmt.options.get("PATTERN")
+    files = tuple(relative for _stage_obj, relative, _path in _files(ctx, stmt.source, _text(pattern)))
+    return Download(
+        files=files,
+        root=stage_directory(ctx, stage.fqn),
+        local_directory=stmt.local_path,
+        still_allowed=partial(may_still_read, ctx, stage),
+    )
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    return value.value if isinstance(value, ast.Ident) else str(value)
+
+
+def may_still_read(ctx: Context, stage: CatalogObject) -> bool:
+    """Whether a download a GET granted may still be fetched: the session is alive and may act with its
+    role, the stage is the same object (not dropped or re-created) and the session still holds READ."""
+    with ctx.state.lock:
+        if ctx.state.catalog.get(ast.STAGE, stage.fqn) is not stage:
+            return False
+        try:
+            check_session(ctx.state, ctx.session)
+            ctx.require(stage, "READ")
         except errors.SnowflakeError:
             return False
         return True

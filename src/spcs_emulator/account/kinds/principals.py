@@ -80,6 +80,24 @@ USER_PROPERTIES = frozenset(
 )
 
 
+# What a user may set and unset on its own user without any privilege on it. Snowflake documents that
+# users change "their default role, virtual warehouse, or namespace (via ALTER USER)" themselves (DOC
+# ddl-user-security), and that a user manages its own programmatic credentials: PATs need a privilege
+# only "for a different user" (DOC programmatic-access-tokens), key pairs are registered "for the user
+# who is currently logged in" when no user is named (DOC alter-user-add-key-pair). The legacy key
+# properties follow the same rule; another user's keys need OWNERSHIP of that user (DOC key-pair-auth).
+SELF_SETTABLE_USER_PROPERTIES = frozenset(
+    {"RSA_PUBLIC_KEY", "RSA_PUBLIC_KEY_2", "DEFAULT_ROLE", "DEFAULT_WAREHOUSE", "DEFAULT_NAMESPACE"}
+)
+
+
+def _require_alter(ctx: Context, user: User, names: set[str]) -> None:
+    """Ownership of the user, unless the session's own user changes only what a user may change itself."""
+    if user.name == ctx.session.user and names <= SELF_SETTABLE_USER_PROPERTIES:
+        return
+    ctx.require_owner(user)
+
+
 def _apply_user_properties(user: User, props: dict[str, Any]) -> None:
     # Credentials live in typed fields, never in `properties` (which SHOW and DESCRIBE render).
     if "PASSWORD" in props:
@@ -128,7 +146,7 @@ def _user_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result | N
     if stmt.action in ("ADD PAT", "REMOVE PAT"):
         return pats.alter_tokens(ctx, obj, stmt)
     if stmt.action == "SET":
-        ctx.require_owner(obj)
+        _require_alter(ctx, obj, {str(k).upper() for k in stmt.properties})
         props = check_properties(USER_KIND, stmt.properties, creating=False)
         if "COMMENT" in props:
             obj.comment = props.pop("COMMENT")
@@ -137,7 +155,7 @@ def _user_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result | N
             ctx.state.end_sessions(lambda session: session.user == obj.name)
         return table(columns("status"), [("Statement executed successfully.",)])
     if stmt.action == "UNSET":
-        ctx.require_owner(obj)
+        _require_alter(ctx, obj, {str(k).upper() for k in stmt.unset})
         check_property_names(USER_KIND, stmt.unset)
         for key in stmt.unset:
             _unset_user_property(obj, key)

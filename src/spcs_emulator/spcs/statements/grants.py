@@ -10,7 +10,7 @@ from spcs_emulator.account.handlers.grants import object_roles
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.registry import Handler, StatementContext
 from spcs_emulator.account.show import columns
-from spcs_emulator.protocol.backend import Upload
+from spcs_emulator.protocol.backend import Transfer
 from spcs_emulator.results import Result, table
 from spcs_emulator.sql import ast
 
@@ -66,10 +66,10 @@ SERVICE_ROLE_GRANTS: dict[str, Callable[[StatementContext, ast.ShowGrants], Resu
 
 def spcs_show_grants(
     account_show_grants: Handler,
-) -> Callable[[StatementContext, ast.ShowGrants], Result | Upload]:
+) -> Callable[[StatementContext, ast.ShowGrants], Result | Transfer]:
     """SHOW GRANTS: the service-role modes above, else what the account answered before SPCS."""
 
-    def show_grants(ctx: StatementContext, stmt: ast.ShowGrants) -> Result | Upload:
+    def show_grants(ctx: StatementContext, stmt: ast.ShowGrants) -> Result | Transfer:
         listing = SERVICE_ROLE_GRANTS.get(stmt.mode)
         return listing(ctx, stmt) if listing else account_show_grants(ctx, stmt)
 

@@ -15,6 +15,7 @@ from spcs_emulator.account.properties import check_properties
 from spcs_emulator.account.show import columns, owner_of, tf
 from spcs_emulator.results import Result, status, table
 from spcs_emulator.spcs import images
+from spcs_emulator.spcs.lifecycle import ServiceState
 from spcs_emulator.spcs.spec import ServiceSpec, parse_spec
 from spcs_emulator.spcs.statements.common import control_plane, epoch, suspend_or_resume
 from spcs_emulator.spcs.statements.snapshots import back_up_block_volumes
@@ -35,13 +36,13 @@ SERVICE_PROPERTIES = frozenset(
 )
 
 
-def _spec_text(ctx: Context, source: ast.SpecSource) -> str:
+def spec_text(ctx: Context, source: ast.SpecSource) -> str:
     if isinstance(source, ast.InlineSpec):
         return source.text
     return read_stage_file(ctx, source.stage, source.file)
 
 
-def _check_service_privileges(
+def check_service_privileges(
     ctx: Context, spec: ServiceSpec, pool: CatalogObject, props: dict[str, Any]
 ) -> None:
     access, roles = ctx.state.access, ctx.primary_roles()
@@ -74,7 +75,7 @@ def _sees(access: AccessControl, roles: AbstractSet[RoleId], kind: str, fqn: tup
     )
 
 
-def _check_secrets(ctx: Context, spec: ServiceSpec, service_fqn: tuple[str, ...], owner: str) -> None:
+def check_secrets(ctx: Context, spec: ServiceSpec, service_fqn: tuple[str, ...], owner: str) -> None:
     """Each ``snowflakeSecret`` is resolved as the service's owner role, which needs READ on it (USAGE,
     what UDFs need, is not enough for SPCS); a secret it cannot see is reported as missing."""
     access = ctx.state.access
@@ -89,7 +90,7 @@ def _check_secrets(ctx: Context, spec: ServiceSpec, service_fqn: tuple[str, ...]
                 raise errors.insufficient_privileges("secret", secret.display)
 
 
-def _check_stage_volumes(ctx: Context, spec: ServiceSpec, service_fqn: tuple[str, ...], owner: str) -> None:
+def check_stage_volumes(ctx: Context, spec: ServiceSpec, service_fqn: tuple[str, ...], owner: str) -> None:
     """A ``source: stage`` volume's stage is resolved as the service's owner role, which needs READ on
     it (modelled on secrets; the docs do not spell the rule out): another database's stage is no wider
     open to a spec than to a statement."""
@@ -129,10 +130,10 @@ def create_service(ctx: Context, stmt: ast.CreateService) -> Result:
     _check_instance_counts(props)
     ctx.require_create_in_schema(ast.SERVICE, fqn)
     pool = ctx.lookup(ast.COMPUTE_POOL, stmt.compute_pool)
-    spec = parse_spec(_spec_text(ctx, stmt.spec))
-    _check_service_privileges(ctx, spec, pool, props)
-    _check_secrets(ctx, spec, fqn, ctx.session.role)  # the creating role becomes the owner
-    _check_stage_volumes(ctx, spec, fqn, ctx.session.role)
+    spec = parse_spec(spec_text(ctx, stmt.spec))
+    check_service_privileges(ctx, spec, pool, props)
+    check_secrets(ctx, spec, fqn, ctx.session.role)  # the creating role becomes the owner
+    check_stage_volumes(ctx, spec, fqn, ctx.session.role)
     obj = CatalogObject(
         ast.SERVICE, fqn, owner=ctx.session.role, comment=props.pop("COMMENT", None), properties=props
     )
@@ -161,15 +162,18 @@ def _service_drop(ctx: Context, obj: CatalogObject) -> None:
 
 def _service_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result | None:
     cp = control_plane(ctx)
+    if cp.services[obj.fqn].job:
+        # A job runs once (EXECUTE JOB SERVICE): resuming or upgrading it would run it again.
+        raise errors.not_emulated("ALTER SERVICE of a job service")
     if stmt.action == "FROM SPEC":
         ctx.require_owner(obj)
         assert stmt.spec is not None
-        spec = parse_spec(_spec_text(ctx, stmt.spec))
+        spec = parse_spec(spec_text(ctx, stmt.spec))
         pool = ctx.lookup(ast.COMPUTE_POOL, ast.Name((obj.properties["COMPUTE_POOL"],)))
-        _check_service_privileges(ctx, spec, pool, obj.properties)
+        check_service_privileges(ctx, spec, pool, obj.properties)
         owner = ctx.state.access.owner(ast.SERVICE, obj.fqn) or ctx.session.role
-        _check_secrets(ctx, spec, obj.fqn, owner)
-        _check_stage_volumes(ctx, spec, obj.fqn, owner)
+        check_secrets(ctx, spec, obj.fqn, owner)
+        check_stage_volumes(ctx, spec, obj.fqn, owner)
         cp.upgrade_service(obj, spec)
         return status()
     if stmt.action == "SET":
@@ -199,7 +203,7 @@ def service_row(ctx: Context, obj: CatalogObject, describe: bool = False) -> tup
         *head,
         state.dns_name,
         running,
-        0 if state.status in ("SUSPENDED", "SUSPENDING") else p.get("MIN_INSTANCES", 1),
+        _target_instances(state, p),
         p.get("MIN_READY_INSTANCES", 1),
         p.get("MIN_INSTANCES", 1),
         p.get("MAX_INSTANCES", p.get("MIN_INSTANCES", 1)),
@@ -213,13 +217,19 @@ def service_row(ctx: Context, obj: CatalogObject, describe: bool = False) -> tup
         obj.comment,
         "ROLE",
         p.get("QUERY_WAREHOUSE"),
-        "false",
-        "false",
+        tf(state.job),
+        tf(state.async_job),
         state.spec.digest,
         tf(state.upgrading),
         None,
         None,
     )
+
+
+def _target_instances(state: ServiceState, p: dict[str, Any]) -> int:
+    if state.job:  # its one instance until it ends (Terraform's testint: 0..1 right after ASYNC)
+        return 1 if state.status in ("PENDING", "RUNNING") else 0
+    return 0 if state.status in ("SUSPENDED", "SUSPENDING") else int(p.get("MIN_INSTANCES", 1))
 
 
 SERVICE_COLUMNS_HEAD = "name status database_name schema_name owner compute_pool"

@@ -10,7 +10,7 @@ from spcs_emulator.account.context import Context
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.registry import Handler, StatementContext
 from spcs_emulator.account.show import columns, like_regex, listing
-from spcs_emulator.protocol.backend import Upload
+from spcs_emulator.protocol.backend import Transfer
 from spcs_emulator.results import Result, table
 from spcs_emulator.spcs import images
 from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT, ServiceState
@@ -102,10 +102,10 @@ SPCS_LISTINGS: dict[tuple[str, str], Callable[[StatementContext, ast.Show], Resu
 }
 
 
-def spcs_show(account_show: Handler) -> Callable[[StatementContext, ast.Show], Result | Upload]:
+def spcs_show(account_show: Handler) -> Callable[[StatementContext, ast.Show], Result | Transfer]:
     """SHOW: the SPCS listings above, else what the account answered before SPCS was registered."""
 
-    def show(ctx: StatementContext, stmt: ast.Show) -> Result | Upload:
+    def show(ctx: StatementContext, stmt: ast.Show) -> Result | Transfer:
         if stmt.what == "JOB SERVICES" or stmt.exclude_jobs:
             return _services_by_job(ctx, stmt, show)
         scope_kind = stmt.scope.kind if stmt.scope else None
@@ -116,8 +116,8 @@ def spcs_show(account_show: Handler) -> Callable[[StatementContext, ast.Show], R
 
 
 def _services_by_job(
-    ctx: StatementContext, stmt: ast.Show, show: Callable[[StatementContext, ast.Show], Result | Upload]
-) -> Result | Upload:
+    ctx: StatementContext, stmt: ast.Show, show: Callable[[StatementContext, ast.Show], Result | Transfer]
+) -> Result | Transfer:
     """SHOW JOB SERVICES lists job services only, SHOW SERVICES EXCLUDE JOBS all but them (docs:
     sql-reference/sql/show-services): SHOW SERVICES' listing, filtered on is_job before its LIMIT."""
     jobs = stmt.what == "JOB SERVICES"
@@ -137,7 +137,7 @@ CONTAINER_COLUMNS = columns(
 def _started_containers(obj: CatalogObject, state: ServiceState) -> list[tuple[Any, ...]]:
     """One row per container the runtime started, with what its handle reports."""
     images_by_name = {c.name: c.image for c in state.spec.containers}
-    instance_status = "READY" if state.status == "RUNNING" else "PENDING"
+    instance_status = _instance_status(state)
     rows: list[tuple[Any, ...]] = []
     for instance in state.instances:
         for name, handle in instance.containers.items():
@@ -160,6 +160,16 @@ def _started_containers(obj: CatalogObject, state: ServiceState) -> list[tuple[A
                 )
             )
     return rows
+
+
+def _instance_status(state: ServiceState) -> str:
+    """READY while the service runs; a job's instance ends SUCCEEDED or FAILED (the instance states
+    of docs: show-service-containers-in-service)."""
+    if state.status == "RUNNING":
+        return "READY"
+    if state.job and state.status == "DONE":
+        return "SUCCEEDED"
+    return "FAILED" if state.job and state.status == "FAILED" else "PENDING"
 
 
 def _unstarted_containers(obj: CatalogObject, state: ServiceState) -> list[tuple[Any, ...]]:
@@ -189,7 +199,7 @@ def instances_of(ctx: Context, obj: CatalogObject) -> Result:
             obj.name,
             state.status,
             str(i.id),
-            "READY" if state.status == "RUNNING" else "PENDING",
+            _instance_status(state),
             state.spec.digest,
             epoch(i.start_time),
             epoch(i.start_time),
