@@ -450,6 +450,7 @@ class ControlPlane:
             and not state.instances
             and now >= state.schedule_at
             and self._pool_ready(service)
+            and not self._still_stopping(service.fqn)
         ):
             self._launch(service, state, now)
         if state.status in ("PENDING", "RUNNING") and state.instances:
@@ -459,6 +460,12 @@ class ControlPlane:
         )
         if state.status == "RUNNING" and provisioned and not state.ingress and not state.job:
             self._open_ingress(service, state)
+
+    def _still_stopping(self, fqn: tuple[str, ...]) -> bool:
+        """A RESUME (or an upgrade) launches only once the containers it replaces have stopped: under
+        load the engine may still be removing the old container, whose name the new one takes."""
+        key = self._keys.get(fqn)
+        return key is not None and any(not f.done() for f in self._stopping.get(key, []))
 
     def _launch(self, service: CatalogObject, state: ServiceState, now: float) -> None:
         record = self.records[service.fqn]
