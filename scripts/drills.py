@@ -13,8 +13,9 @@
                                                the container outlives it, labelled with the run, and
                                                `milvus-spcs janitor --older-than 0s` removes it
     python scripts/drills.py docker-concurrent two `pytest -m spcs --emulator-runtime docker` at once, each
-                                               pushing the images to its own emulator's registry: both
-                                               green, and no container, network or pushed tag left
+                                               pushing the images to its own emulator's registry, the
+                                               first with the upgrade suite: both green, the upgrade
+                                               passed, and no container, network or pushed tag left
     python scripts/drills.py docker-emulator-sigkill
                                                an emulator with the docker runtime SIGKILLed with services
                                                up: none of its containers or networks is left 15 s later
@@ -30,6 +31,7 @@ import re
 import signal
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from named_emulator import NamedEmulator, named_emulator
@@ -283,25 +285,40 @@ def _pushed_references() -> list[str]:
 
 
 def drill_docker_concurrent(artifacts: Path) -> str:
+    """Two docker-runtime runs at once; the first also upgrades Milvus 2.3.4 -> 2.3.5 on one block
+    volume (the upgrade suite), so that the upgrade is proven while another run pushes and runs."""
     before = set(_pushed_references())
     runs = []
     for i in (1, 2):
         log = artifacts / f"drill-docker-concurrent-{i}.log"
-        # The upgrade suite runs on its own in .ci/run: under two docker runs at once on 2 cores, one
-        # upgraded Milvus once stayed PENDING past its deadline (cause not found yet; see the note).
+        upgrade = () if i == 1 else ("--ignore=suites/spcs/test_upgrade.py",)
         extra = (
             "--emulator-runtime",
             "docker",
-            "--ignore=suites/spcs/test_upgrade.py",
+            *upgrade,
             f"--junitxml={artifacts}/junit-drill-docker-{i}.xml",
         )
         runs.append((pytest_spcs(*extra, log=log), log))
     _finish_both(runs)
+    upgraded = _passed(artifacts / "junit-drill-docker-1.xml", "suites.spcs.test_upgrade")
+    if not upgraded:
+        raise DrillFailed("the upgrade suite did not pass in the first run (skipped or missing)")
     left = _emulator_leftovers()
     pushed = sorted(set(_pushed_references()) - before)
     if left or pushed:
         raise DrillFailed(f"left behind: containers/networks {left}, images {pushed}")
-    return "two docker-runtime runs at once (images pushed, pulled by digest), both green, nothing left"
+    return (
+        "two docker-runtime runs at once (images pushed, pulled by digest), both green, "
+        f"{upgraded} upgrade test(s) passed in the first, nothing left"
+    )
+
+
+def _passed(junit: Path, classname: str) -> int:
+    """How many tests of ``classname`` passed (neither failed nor skipped) in a JUnit file."""
+    cases = [c for c in ET.parse(junit).iter("testcase") if c.get("classname") == classname]
+    return sum(
+        1 for c in cases if not any(c.find(tag) is not None for tag in ("failure", "error", "skipped"))
+    )
 
 
 def drill_docker_emulator_sigkill(artifacts: Path) -> str:
