@@ -26,7 +26,18 @@ def open_inside(root: Path, relative: str) -> int | None:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    opened = os.fstat(fd)
+    # O_NOFOLLOW guards the last component only: a folder on the way swapped for a symlink between the
+    # check above and the open would lead elsewhere, so what was opened must be what was checked.
+    try:
+        checked = os.stat(real_root.joinpath(*Path(relative).parts), follow_symlinks=False)
+    except OSError:
+        checked = None
+    if (
+        not stat.S_ISREG(opened.st_mode)
+        or checked is None
+        or (opened.st_dev, opened.st_ino) != (checked.st_dev, checked.st_ino)
+    ):
         os.close(fd)
         return None
     return fd

@@ -69,12 +69,13 @@ def grant_identity(account: AccountState, grant: EndpointGrant) -> tuple[str, se
         if not role_usable(account, user.name, grant.role):
             raise Refused(f"role {grant.role} is no longer granted to user {user.name}")
         return user.name, access.closure([grant.role])
+    # As a login picks it (account/auth.open_session): the default role if still granted, else PUBLIC.
     primary = (
         user.default_role
         if user.default_role and role_usable(account, user.name, user.default_role)
-        else None
+        else "PUBLIC"
     )
-    roles = access.closure([primary] if primary else [])
+    roles = access.closure([primary])
     if "ALL" in user.default_secondary_roles:
         roles |= access.granted_roles(user.name)
     return user.name, roles

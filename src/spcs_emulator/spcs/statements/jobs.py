@@ -25,15 +25,8 @@ from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.account.properties import boolean, check_properties
 from spcs_emulator.account.registry import StatementContext
 from spcs_emulator.results import Result, status
-from spcs_emulator.spcs.spec import parse_spec
 from spcs_emulator.spcs.statements.common import control_plane
-from spcs_emulator.spcs.statements.services import (
-    SERVICE_KIND,
-    check_secrets,
-    check_service_privileges,
-    check_stage_volumes,
-    spec_text,
-)
+from spcs_emulator.spcs.statements.services import SERVICE_KIND, register_service
 from spcs_emulator.sql import ast
 
 JOB_PROPERTIES = frozenset(
@@ -68,19 +61,7 @@ def execute_job_service(ctx: StatementContext, stmt: ast.ExecuteJobService) -> R
             f"Cannot execute job service {fqn[-1]} synchronously: {MAX_SYNC_WAITS} statements already "
             "wait for their jobs, the most this emulator lets wait at once; run it with ASYNC = TRUE.",
         )
-    ctx.require_create_in_schema(ast.SERVICE, fqn)
-    pool = ctx.lookup(ast.COMPUTE_POOL, stmt.compute_pool)
-    spec = parse_spec(spec_text(ctx, stmt.spec))
-    check_service_privileges(ctx, spec, pool, props)
-    check_secrets(ctx, spec, fqn, ctx.session.role)  # the executing role owns the job
-    check_stage_volumes(ctx, spec, fqn, ctx.session.role)
-    obj = CatalogObject(
-        ast.SERVICE, fqn, owner=ctx.session.role, comment=props.pop("COMMENT", None), properties=props
-    )
-    obj.properties["COMPUTE_POOL"] = pool.name
-    cp.service_created(obj, spec, ctx.session.role, job=True, async_job=asynchronous)
-    ctx.state.catalog.add(obj)
-    ctx.state.access.set_owner(ast.SERVICE, fqn, ctx.session.role, ctx.session.role)
+    obj = register_service(ctx, fqn, stmt.compute_pool, stmt.spec, props, job=True, async_job=asynchronous)
     if asynchronous:
         # The emulator's own words: the docs say only that the statement returns at once.
         return status(f"Job {fqn[-1]} successfully submitted.")

@@ -128,11 +128,26 @@ def create_service(ctx: Context, stmt: ast.CreateService) -> Result:
         raise errors.already_exists("Service", ".".join(fqn))
     props = check_properties(SERVICE_KIND, stmt.properties, creating=True)
     _check_instance_counts(props)
+    register_service(ctx, fqn, stmt.compute_pool, stmt.spec, props)
+    return status(f"Service {fqn[-1]} successfully created.")
+
+
+def register_service(
+    ctx: Context,
+    fqn: tuple[str, ...],
+    compute_pool: ast.Name,
+    spec_source: Any,
+    props: dict[str, Any],
+    **control: bool,
+) -> CatalogObject:
+    """What CREATE SERVICE and EXECUTE JOB SERVICE share: every check as the creating role (it becomes
+    the owner), then the control plane, then the catalog. ``control``: the control plane's own flags
+    (a job's ``job``, ``async_job``)."""
     ctx.require_create_in_schema(ast.SERVICE, fqn)
-    pool = ctx.lookup(ast.COMPUTE_POOL, stmt.compute_pool)
-    spec = parse_spec(spec_text(ctx, stmt.spec))
+    pool = ctx.lookup(ast.COMPUTE_POOL, compute_pool)
+    spec = parse_spec(spec_text(ctx, spec_source))
     check_service_privileges(ctx, spec, pool, props)
-    check_secrets(ctx, spec, fqn, ctx.session.role)  # the creating role becomes the owner
+    check_secrets(ctx, spec, fqn, ctx.session.role)
     check_stage_volumes(ctx, spec, fqn, ctx.session.role)
     obj = CatalogObject(
         ast.SERVICE, fqn, owner=ctx.session.role, comment=props.pop("COMMENT", None), properties=props
@@ -140,10 +155,10 @@ def create_service(ctx: Context, stmt: ast.CreateService) -> Result:
     obj.properties["COMPUTE_POOL"] = pool.name
     # First: it refuses (quotas, a full address block) before anything changes, so no half-created
     # service can break SHOW SERVICES for everyone.
-    control_plane(ctx).service_created(obj, spec, ctx.session.role)
+    control_plane(ctx).service_created(obj, spec, ctx.session.role, **control)
     ctx.state.catalog.add(obj)
     ctx.state.access.set_owner(ast.SERVICE, fqn, ctx.session.role, ctx.session.role)
-    return status(f"Service {fqn[-1]} successfully created.")
+    return obj
 
 
 def _check_drop(ctx: Context, obj: CatalogObject, stmt: ast.Drop) -> None:
