@@ -242,6 +242,22 @@ def test_dropping_a_running_job_stops_it_and_ends_the_waiting_statement(jobs) ->
     conn.close()
 
 
+def test_a_job_suspended_with_its_pool_fails_its_waiting_statement(jobs) -> None:
+    """Jobs are never resumed: a synchronous EXECUTE JOB SERVICE whose pool is suspended under it ends
+    (it waited for ever, holding a statement worker)."""
+    emu, runtime = jobs
+    job = Running(emu, execute("pooled"))
+    job.start()
+    container(runtime, "POOLED")
+    conn = connect(emu)
+    conn.cursor().execute("ALTER COMPUTE POOL POOL SUSPEND")
+    job.join(timeout=10)
+    assert job.error is not None, "the statement still waits"
+    assert "failed with status: FAILED" in job.error.msg
+    assert "compute pool was suspended" in job.error.msg
+    conn.close()
+
+
 def test_synchronous_jobs_that_never_end_cannot_take_every_statement_worker(jobs) -> None:
     """Each waiting statement holds one of the protocol's 4 workers: a third is refused, so logins and
     statements of everyone keep two workers however many never-ending jobs a user starts."""

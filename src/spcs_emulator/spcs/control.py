@@ -548,12 +548,16 @@ class ControlPlane:
                 record.instance(instance.id, "READY")
             record.service("RUNNING")
 
-    def job_outcome(self, fqn: tuple[str, ...]) -> tuple[str, str] | None:
-        """(status, failure) of a job that has ended, None while it runs; ("DROPPED", "") once it is
-        gone (dropped, or the account was reset). Call under the account lock."""
-        state = self.services.get(fqn)
-        if state is None:
+    def job_outcome(self, job: CatalogObject) -> tuple[str, str] | None:
+        """(status, failure) of a job that has ended, None while it runs; ("DROPPED", "") once this job
+        object is gone (dropped, even if another job took its name since, or the account was reset).
+        A job suspended with its compute pool never runs on (jobs are not resumed): it has FAILED.
+        Call under the account lock."""
+        state = self.services.get(job.fqn)
+        if state is None or self._keys.get(job.fqn) != service_files.service_key(job):
             return "DROPPED", ""
+        if state.status in ("SUSPENDING", "SUSPENDED"):
+            return "FAILED", "Its compute pool was suspended."
         return (state.status, state.failure) if state.status in ("DONE", "FAILED") else None
 
     def _open_ingress(self, service: CatalogObject, state: ServiceState) -> None:

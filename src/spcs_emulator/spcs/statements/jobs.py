@@ -84,10 +84,10 @@ def _wait_for(ctx: Context, obj: CatalogObject) -> Result:
     cp = control_plane(ctx)
     cp.sync_job_waits += 1
     try:
-        outcome = cp.job_outcome(obj.fqn)
+        outcome = cp.job_outcome(obj)
         while outcome is None:
             cp.ticked.wait(WAIT_SECONDS)
-            outcome = cp.job_outcome(obj.fqn)
+            outcome = cp.job_outcome(obj)
     finally:
         cp.sync_job_waits -= 1
     job_status, failure = outcome
