@@ -464,7 +464,6 @@ def docker_jobs(
             conn.close()
 
 
-@pytest.mark.docker
 @pytest.mark.slow
 def test_a_job_runs_to_done_in_the_docker_runtime(docker_jobs) -> None:
     cur = docker_jobs
@@ -474,7 +473,6 @@ def test_a_job_runs_to_done_in_the_docker_runtime(docker_jobs) -> None:
     assert logs.splitlines() == ["processing 0", "processing 1", "processing 2"]
 
 
-@pytest.mark.docker
 @pytest.mark.slow
 def test_a_failing_job_is_failed_not_restarted_in_the_docker_runtime(docker_jobs) -> None:
     cur = docker_jobs
