@@ -22,6 +22,7 @@ from snowflake.connector.errors import ProgrammingError
 
 from spcs_emulator.emulator import ADMIN_USER, Emulator
 from spcs_emulator.protocol.app import STAGE_BUCKET
+from spcs_emulator.spcs.lifecycle import InstanceState
 from spcs_emulator.spcs.spec import parse_spec
 from tests.emulator.test_account import publish, rows
 
@@ -370,7 +371,7 @@ def test_revoked_read_stops_the_secret_at_the_next_start(emulator, admin, mallor
     service = emulator.account.state.catalog.get("SERVICE", ("D", "PUBLIC", "S"))
     state = emulator.control.services[("D", "PUBLIC", "S")]
     with pytest.raises(Exception, match="does not exist or not authorized"):
-        launch(service, state, state.spec.containers[0])
+        launch(service, state, state.spec.containers[0], InstanceState(0, ip=state.ip))
 
 
 # -- 5. hostile bytes on the HTTP endpoints ----------------------------------------------------------------

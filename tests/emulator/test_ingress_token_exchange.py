@@ -71,7 +71,7 @@ class EchoIngress(IngressProxy):
 
     def open(self, route: IngressRoute) -> str:
         target = dataclasses.replace(
-            route, target_host=self.echo.ip, target_port=self.echo.port, upstream_secret=None
+            route, target_host=self.echo.ip, target_port=self.echo.port, upstream_secret=None, targets=None
         )
         return super().open(target)
 

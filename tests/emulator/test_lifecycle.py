@@ -151,7 +151,7 @@ def test_the_control_api_requests_go_through_narrow_methods(plane) -> None:
     assert state_of(sql, "SERVICE", "S") in ("PENDING", "RUNNING")  # the fault is used up by BROKEN
     cp.crash_container("PUBLIC.S", "web")
     assert runtime.handles[-1].restarts == 1
-    with pytest.raises(NotFound, match="no running container 'nope' in service S"):
+    with pytest.raises(NotFound, match="no running container 'nope' in instance 0 of service S"):
         cp.crash_container("S", "nope")
     with pytest.raises(NotFound, match=r"no image repository D\.PUBLIC\.NOPE"):
         cp.publish_image(images.parse_image("/d/public/nope/web:2"), "jupyter", None)

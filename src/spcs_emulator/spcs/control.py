@@ -5,10 +5,14 @@ advances actual state every tick: it starts containers through the runtime when 
 scheduled, marks it RUNNING once every container is READY, opens ingress after the endpoint delay,
 and stops containers on suspend and drop (off the lock, on a worker pool, since stopping takes time).
 
-Each service gets a loopback address from the instance's own block (``addresses``), so two emulators
-on one host never hand out the same one. It is taken at CREATE SERVICE before the catalog changes (a
-full block or the emulator's service quotas refuse the statement, never half-create a service) and
-given back once the dropped service's containers have stopped. Whatever a service owns on the host
+A service runs MIN_INSTANCES instances (CPU-based autoscaling up to MAX_INSTANCES is not emulated:
+nothing here measures load), each with its own set of the spec's containers, its own block and local
+volumes and its own loopback address from the emulator's own block (``addresses``), so two emulators
+on one host never hand out the same one. The addresses are taken at CREATE SERVICE and at ALTER
+SERVICE ... SET MIN_INSTANCES before the catalog changes (a full block or the emulator's service
+quotas refuse the statement, never half-create a service) and given back once the dropped service's
+containers have stopped. The service's DNS name answers with the addresses of its READY instances
+(instance 0's while none is), and its ingress spreads requests over them. Whatever a service owns on the host
 (volumes, logs, container folders) is keyed by its object id, never its name, and goes with it
 (``service_files``). Each container is started with what SPCS gives a container:
 the spec's env and secrets, the platform's ``SNOWFLAKE_*`` variables (:meth:`platform_environment`) and
@@ -97,8 +101,8 @@ class ControlPlane:
         self._start_faults: dict[str, str] = {}  # service name (upper) -> failure message at start
         # The ingress finds a session by its token through this; the Emulator sets it (its session store).
         self.token_resolver: SessionResolver = lambda token: None
-        # Service key (service_files.service_key) -> its address, held until its containers have stopped.
-        self._ips: dict[str, str] = {}
+        # Service key (service_files.service_key) -> its addresses, held until its containers have stopped.
+        self._ips: dict[str, list[str]] = {}
         self._keys: dict[tuple[str, ...], str] = {}  # service fqn -> its key
         self._stopping: dict[str, list[Future[None]]] = {}  # service key -> its stops in flight
         self._addresses: AddressBlock | None = None  # claimed when the first service needs an address
@@ -233,11 +237,18 @@ class ControlPlane:
         return self._addresses
 
     def service_created(
-        self, obj: CatalogObject, spec: ServiceSpec, owner: str, *, job: bool = False, async_job: bool = False
+        self,
+        obj: CatalogObject,
+        spec: ServiceSpec,
+        owner: str,
+        *,
+        instances: int = 1,
+        job: bool = False,
+        async_job: bool = False,
     ) -> ServiceState:
-        """Admit a new service (``job``: a job service) of role ``owner``: call it before the catalog
-        changes, since it refuses (a SnowflakeError) when a quota or the address block is exhausted,
-        and then changes nothing."""
+        """Admit a new service of ``instances`` instances (``job``: a job service) of role ``owner``:
+        call it before the catalog changes, since it refuses (a SnowflakeError) when a quota or the
+        address block is exhausted, and then changes nothing."""
         self._check_quotas(owner)
         dns = f"{dns_label(obj.name)}.{self.dns_domain(obj.fqn[:2])}.svc.spcs.internal"
         clash = next((f for f, s in self.services.items() if s.dns_name == dns), None)
@@ -246,21 +257,18 @@ class ControlPlane:
                 f"Service name {obj.name!r} gives the DNS name {dns.split('.')[0]}, which service "
                 f"{'.'.join(clash)} already has; SPCS supports only unquoted service names."
             )
-        try:
-            ip = self.address_block.next_free(set(self._ips.values()))
-        except AddressesExhausted as exc:
-            raise _limit(f"Cannot create service {obj.name}: no service address is free ({exc}).") from None
+        addresses = self._free_addresses(instances, f"Cannot create service {obj.name}")
         key = service_files.service_key(obj)
         state = ServiceState(
             spec=spec,
             status="PENDING",
-            ip=ip,
+            addresses=addresses,
             dns_name=dns,
             schedule_at=self.clock() + self.timing.service_schedule,
             job=job,
             async_job=async_job,
         )
-        self._ips[key] = ip
+        self._ips[key] = list(addresses)
         self._keys[obj.fqn] = key
         self.services[obj.fqn] = state
         self.records[obj.fqn] = ServiceRecord()
@@ -268,6 +276,37 @@ class ControlPlane:
         self._ensure_pool_running(obj)
         self._publish_hosts()
         return state
+
+    def _free_addresses(self, count: int, refusal: str) -> list[str]:
+        """``count`` addresses no service holds; refuses (391418) when the block has fewer."""
+        taken = {ip for ips in self._ips.values() for ip in ips}
+        found: list[str] = []
+        try:
+            for _ in range(count):
+                found.append(self.address_block.next_free(taken | set(found)))
+        except AddressesExhausted as exc:
+            raise _limit(f"{refusal}: no service address is free ({exc}).") from None
+        return found
+
+    def reserve_instances(self, obj: CatalogObject, instances: int) -> None:
+        """ALTER SERVICE ... SET MIN_INSTANCES = ``instances``: an address for each new instance, before
+        the catalog changes (a full block refuses the statement). The tick starts or stops instances."""
+        state = self.services[obj.fqn]
+        missing = instances - len(state.addresses)
+        if missing > 0:
+            more = self._free_addresses(missing, f"Cannot scale service {obj.name} to {instances} instances")
+            state.addresses.extend(more)
+            self._ips[self._keys[obj.fqn]].extend(more)
+
+    @staticmethod
+    def target_instances(service: CatalogObject, state: ServiceState) -> int:
+        """How many instances the service runs now: none while suspended, one for a job, else
+        MIN_INSTANCES (SHOW SERVICES' target_instances)."""
+        if state.job:  # its one instance until it ends (Terraform's testint: 0..1 right after ASYNC)
+            return 1 if state.status in ("PENDING", "RUNNING") else 0
+        if state.status in ("SUSPENDED", "SUSPENDING"):
+            return 0
+        return int(service.properties.get("MIN_INSTANCES", 1))
 
     def _check_quotas(self, owner: str) -> None:
         if len(self.services) >= MAX_SERVICES:
@@ -305,6 +344,7 @@ class ControlPlane:
         for instance in state.instances:
             record.instance(instance.id, "TERMINATING")
         record.forget_containers()
+        state.ready_addresses = ()
         state.status = "SUSPENDING"
         state.suspend_done_at = self.clock() + self.timing.service_suspend
         state.running_since = None
@@ -348,15 +388,18 @@ class ControlPlane:
         with self.account.lock:
             self._start_faults[service.split(".")[-1].upper()] = message
 
-    def crash_container(self, service: str, container: str) -> None:
+    def crash_container(self, service: str, container: str, instance: int = 0) -> None:
         """Kill a running container's process (the runtime restarts it). ``service`` may be qualified
         ("DB.SCHEMA.SVC") or a trailing part of it ("SVC")."""
         fqn = tuple(part.upper() for part in service.split("."))
         with self.account.lock:
             state = next((s for f, s in self.services.items() if f[-len(fqn) :] == fqn), None)
-            if state is None or not state.instances or container not in state.instances[0].containers:
-                raise NotFound(f"no running container {container!r} in service {service}")
-            handle = state.instances[0].containers[container]
+            running = next((i for i in state.instances if i.id == instance), None) if state else None
+            if running is None or container not in running.containers:
+                raise NotFound(
+                    f"no running container {container!r} in instance {instance} of service {service}"
+                )
+            handle = running.containers[container]
         handle.crash()  # off the lock: the runtime waits for the process to die
 
     def publish_image(self, ref: images.ImageRef, runtime: str, files: Path | None) -> images.PublishedImage:
@@ -452,7 +495,9 @@ class ControlPlane:
             and self._pool_ready(service)
             and not self._still_stopping(service.fqn)
         ):
-            self._launch(service, state, now)
+            self._launch(service, state, range(self.target_instances(service, state)))
+        elif state.status in ("PENDING", "RUNNING") and state.instances and not state.job:
+            self._scale(service, state)
         if state.status in ("PENDING", "RUNNING") and state.instances:
             self._observe(service, state, now)
         provisioned = (
@@ -467,36 +512,59 @@ class ControlPlane:
         key = self._keys.get(fqn)
         return key is not None and any(not f.done() for f in self._stopping.get(key, []))
 
-    def _launch(self, service: CatalogObject, state: ServiceState, now: float) -> None:
+    def _scale(self, service: CatalogObject, state: ServiceState) -> None:
+        """MIN_INSTANCES changed while the service runs: start the missing instances (once the pool
+        runs), stop the ones above it (the highest ids go first, as a StatefulSet scales in)."""
+        target = self.target_instances(service, state)
+        extra = [i for i in state.instances if i.id >= target]
+        if extra:
+            record = self.records[service.fqn]
+            for instance in extra:
+                record.instance(instance.id, "TERMINATING")
+                record.forget_containers(instance.id)
+            state.instances = [i for i in state.instances if i.id < target]
+            self._stop_later(self._keys[service.fqn], extra, state.dns_name)
+            self._refresh_ready(state)
+        running = {i.id for i in state.instances}
+        missing = [i for i in range(target) if i not in running]
+        if missing and self._pool_ready(service):
+            self._launch(service, state, missing)
+
+    def _launch(self, service: CatalogObject, state: ServiceState, ids: range | list[int]) -> None:
+        """Start the spec's containers for each instance id in ``ids``; one that cannot start (an image
+        or a secret missing) FAILS the service and stops what this call started."""
         record = self.records[service.fqn]
         fault = self._start_faults.pop(service.name, None)
         if fault is None and self.runtime is None:
             fault = "No runtime: this emulator was started without one."
         if fault is not None:
             for container in state.spec.containers:
-                record.container(0, container.name, "FAILED", fault)
+                record.container(ids[0], container.name, "FAILED", fault)
             self._fail(service, state, fault)
             return
         assert self.runtime is not None
-        instance = InstanceState(0, start_time=time.time())
-        record.instance(0, "PENDING")
+        started: list[InstanceState] = []
         try:
-            for container in state.spec.containers:
-                try:
-                    request = self._launch_request(service, state, container)
-                except _LaunchError as exc:
-                    # Snowflake reports a missing image as PENDING with "Failed to pull image" (and
-                    # retries); the emulator fails the service at once with the same event.
-                    pending = str(exc).startswith(PULL_FAILED)
-                    status = "PENDING" if pending else "FAILED"
-                    record.container(0, container.name, status, str(exc), error=True)
-                    raise
-                instance.containers[container.name] = self.runtime.launch(request)
+            for instance_id in ids:
+                instance = InstanceState(instance_id, ip=state.addresses[instance_id], start_time=time.time())
+                started.append(instance)
+                record.instance(instance_id, "PENDING")
+                for container in state.spec.containers:
+                    try:
+                        request = self._launch_request(service, state, container, instance)
+                    except _LaunchError as exc:
+                        # Snowflake reports a missing image as PENDING with "Failed to pull image" (and
+                        # retries); the emulator fails the service at once with the same event.
+                        pending = str(exc).startswith(PULL_FAILED)
+                        status = "PENDING" if pending else "FAILED"
+                        record.container(instance_id, container.name, status, str(exc), error=True)
+                        raise
+                    instance.containers[container.name] = self.runtime.launch(request)
         except _LaunchError as exc:
             self._fail(service, state, str(exc))
-            self._stop_later(self._keys[service.fqn], [instance], state.dns_name)
+            self._stop_later(self._keys[service.fqn], started, state.dns_name)
             return
-        state.instances = [instance]
+        state.instances = sorted([*state.instances, *started], key=lambda i: i.id)
 
     def _fail(self, service: CatalogObject, state: ServiceState, failure: str) -> None:
         state.status, state.failure = "FAILED", failure
@@ -513,10 +581,15 @@ class ControlPlane:
             return
         statuses = [h.status()[0] for i in state.instances for h in i.containers.values()]
         restarts = max((h.restart_count for i in state.instances for h in i.containers.values()), default=0)
-        if state.status == "PENDING" and all(s == "READY" for s in statuses):
+        for instance in state.instances:
+            ready = all(h.status()[0] == "READY" for h in instance.containers.values())
+            if ready != instance.ready:
+                instance.ready = ready
+                record.instance(instance.id, "READY" if ready else "PENDING")
+        self._refresh_ready(state)
+        min_ready = min(int(service.properties.get("MIN_READY_INSTANCES", 1)), len(state.instances))
+        if state.status == "PENDING" and sum(i.ready for i in state.instances) >= max(1, min_ready):
             state.status, state.running_since = "RUNNING", now
-            for instance in state.instances:
-                record.instance(instance.id, "READY")
             record.service("UPGRADED" if state.upgrading else "RUNNING")
             state.upgrading = False
         elif "FAILED" in statuses and restarts >= MAX_RESTARTS_BEFORE_FAILED:
@@ -545,6 +618,7 @@ class ControlPlane:
         elif state.status == "PENDING" and all(status in ("READY", "DONE") for status, _ in statuses):
             state.status, state.running_since = "RUNNING", now
             for instance in state.instances:
+                instance.ready = True
                 record.instance(instance.id, "READY")
             record.service("RUNNING")
 
@@ -560,6 +634,13 @@ class ControlPlane:
             return "FAILED", "Its compute pool was suspended."
         return (state.status, state.failure) if state.status in ("DONE", "FAILED") else None
 
+    def _refresh_ready(self, state: ServiceState) -> None:
+        """The READY instances' addresses changed: the ingress and every container's DNS learn it."""
+        ready = tuple(i.ip for i in state.instances if i.ready)
+        if ready != state.ready_addresses:
+            state.ready_addresses = ready
+            self._publish_hosts()
+
     def _open_ingress(self, service: CatalogObject, state: ServiceState) -> None:
         if self.ingress is None:
             return
@@ -571,13 +652,14 @@ class ControlPlane:
                 target_port=endpoint.port,
                 authorize=self._authorizer(service.fqn, endpoint.name),
                 upstream_secret=state.ingress_secret,
+                targets=_ready_addresses_of(state),
             )
             state.ingress[endpoint.name] = self.ingress.open(route)
 
     # -- launching --------------------------------------------------------------------------------
 
     def _launch_request(
-        self, service: CatalogObject, state: ServiceState, container: Container
+        self, service: CatalogObject, state: ServiceState, container: Container, instance: InstanceState
     ) -> ContainerLaunch:
         ref = images.parse_image(container.image)
         repo = self.account.catalog.get(ast.IMAGE_REPOSITORY, ref.repository)
@@ -609,14 +691,17 @@ class ControlPlane:
                 secret_files[mount.directory or "/"] = {k: v for k, v in values.items() if v is not None}
         secret_files[SESSION_TOKEN_DIR] = {SESSION_TOKEN_FILE: secrets.token_urlsafe(32)}  # see module doc
         key = self._keys[service.fqn]
+        shared = {v.name for v in state.spec.volumes if v.source == "stage"}  # a stage is one for all
         volumes = {
-            path: service_files.volume_dir(self.account.state_dir, key, name)
+            path: service_files.volume_dir(
+                self.account.state_dir, key, name, None if name in shared else instance.id
+            )
             for name, path in container.mounts.items()
         }
         return ContainerLaunch(
             service=".".join(service.fqn),
             service_id=key,
-            instance_id=0,
+            instance_id=instance.id,
             container=container.name,
             runtime=published.runtime,
             image=container.image,
@@ -627,8 +712,9 @@ class ControlPlane:
             endpoints=tuple(EndpointSpec(e.name, e.port, e.protocol, e.public) for e in state.spec.endpoints),
             volumes=volumes,
             readiness=container.readiness,
-            ip=state.ip,
+            ip=instance.ip,
             hosts=self.hosts(),
+            dns_name=state.dns_name,
             log_dir=service_files.log_dir(self.account.state_dir, key, container.name),
             files=published.files,
             ingress_secret=state.ingress_secret,
@@ -657,13 +743,14 @@ class ControlPlane:
             env |= {"SNOWFLAKE_HOST": host, "SNOWFLAKE_PORT": str(port), "SNOWFLAKE_PROTOCOL": "http"}
         return env
 
-    def hosts(self) -> dict[str, str]:
-        """Every service's fully qualified DNS name -> its loopback address.
+    def hosts(self) -> dict[str, tuple[str, ...]]:
+        """Every service's fully qualified DNS name -> the addresses of its READY instances (instance
+        0's while none is ready: a client that retries finds the service as it comes up).
 
         Short names are not in it: a container resolves only the short names of its own schema's
         services (``dns.scoped_hosts`` with the launch's ``search_domain``), as on SPCS.
         """
-        return {state.dns_name: state.ip for state in self.services.values()}
+        return {state.dns_name: state.ready_addresses or (state.ip,) for state in self.services.values()}
 
     def _secret_values(self, service: CatalogObject, mount: SecretMount) -> dict[str, str | None]:
         """The values, while the service's owner role may READ the secret (a revoke takes effect at the
@@ -694,6 +781,11 @@ class ControlPlane:
                 return authorize_endpoint(self.account, self.token_resolver, service, endpoint, token)
 
         return authorize
+
+
+def _ready_addresses_of(state: ServiceState) -> Callable[[], tuple[str, ...]]:
+    # Read without the account lock: the tick replaces the tuple whole.
+    return lambda: state.ready_addresses
 
 
 def _limit(text: str) -> errors.SnowflakeError:

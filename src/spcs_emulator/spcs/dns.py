@@ -36,6 +36,7 @@ import json
 import os
 import pwd
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 LIBRARY_NAME = "libnss_wrapper.so"
@@ -77,10 +78,18 @@ def _from_dpkg() -> Path | None:
     return None
 
 
-def scoped_hosts(hosts: dict[str, str], search_domain: str) -> dict[str, str]:
+# A name's address, or its addresses (a service with several READY instances answers with each).
+Addresses = str | tuple[str, ...]
+
+
+def _each(addresses: Addresses) -> tuple[str, ...]:
+    return (addresses,) if isinstance(addresses, str) else addresses
+
+
+def scoped_hosts(hosts: Mapping[str, Addresses], search_domain: str) -> dict[str, Addresses]:
     """``hosts`` plus the short name of every name inside ``search_domain`` (none when it is empty).
 
-    A name listed in ``hosts`` keeps its own address; a short name never comes from another domain.
+    A name listed in ``hosts`` keeps its own addresses; a short name never comes from another domain.
     """
     out = dict(hosts)
     suffix = "." + search_domain.lower().strip(".")
@@ -93,11 +102,13 @@ def scoped_hosts(hosts: dict[str, str], search_domain: str) -> dict[str, str]:
     return out
 
 
-def hosts_file_text(hosts: dict[str, str]) -> str:
-    """A hosts(5) file: loopback names first, then one line per address with all its names."""
+def hosts_file_text(hosts: Mapping[str, Addresses]) -> str:
+    """A hosts(5) file: loopback names first, then one line per address with all its names (a name
+    with several addresses is on several lines; nss_wrapper answers with all of them)."""
     by_ip: dict[str, list[str]] = {}
-    for name, ip in sorted(hosts.items()):
-        by_ip.setdefault(ip, []).append(name.lower())
+    for name, addresses in sorted(hosts.items()):
+        for ip in _each(addresses):
+            by_ip.setdefault(ip, []).append(name.lower())
     lines = [*_LOOPBACK_LINES, *(f"{ip} {' '.join(names)}" for ip, names in sorted(by_ip.items()))]
     return "\n".join(lines) + "\n"
 
@@ -122,7 +133,7 @@ def _group_text() -> str:
 
 
 def dns_environment(
-    hosts: dict[str, str], workdir: Path, *, use_nss_wrapper: bool = True, search_domain: str = ""
+    hosts: Mapping[str, Addresses], workdir: Path, *, use_nss_wrapper: bool = True, search_domain: str = ""
 ) -> dict[str, str]:
     """Environment variables that make ``hosts`` (name -> ip) resolve inside processes started with them.
 

@@ -240,7 +240,8 @@ class DockerContainer:
                     target.write_text(content)
                     target.chmod(0o444)  # the image's user may be anyone; the folder is this container's
                 mounts.append(_bind(folder, directory, read_only=True))
-        own_names = sorted(name for name, ip in launch.hosts.items() if ip == launch.ip)
+        # Every instance's container carries the service's name: the engine's DNS answers it with all.
+        own_names = [launch.dns_name] if launch.dns_name else []
         self._container = self._runtime.create(
             image=image,
             name=_name("spcs", self._runtime.instance, *_key_parts(launch)),

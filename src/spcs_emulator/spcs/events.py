@@ -142,9 +142,12 @@ class ServiceRecord:
                 self.container(instance_id, name, status, said, exit_code=exit_code)
         seen.status, seen.message, seen.restarts = status, message, restarts
 
-    def forget_containers(self) -> None:
-        """The instances are gone (suspend, upgrade): the next ones are watched from the start."""
-        self._seen.clear()
+    def forget_containers(self, instance_id: int | None = None) -> None:
+        """The instances (or one, scaled in) are gone: the next ones are watched from the start."""
+        if instance_id is None:
+            self._seen.clear()
+        else:
+            self._seen = {key: seen for key, seen in self._seen.items() if key[0] != instance_id}
 
     def between(self, start: float, end: float) -> list[PlatformEvent]:
         return [e for e in self.events if start <= e.timestamp <= end]

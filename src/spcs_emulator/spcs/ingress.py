@@ -72,6 +72,16 @@ class _Served:
     address: str
     sockets: set[web.WebSocketResponse] = field(default_factory=set)
     listener: asyncio.Server | None = None
+    turn: int = 0  # the next of the route's targets (round robin over the READY instances)
+
+    def next_target(self) -> str | None:
+        if self.route.targets is None:
+            return self.route.target_host
+        targets = self.route.targets()
+        if not targets:
+            return None
+        self.turn += 1
+        return targets[(self.turn - 1) % len(targets)]
 
 
 class IngressProxy:
@@ -193,7 +203,10 @@ class IngressProxy:
             allowed, user, reason = await _authorize(served, token)
             if not allowed:
                 return web.Response(status=403, text=f"Forbidden: {reason}\n")
-            target = Target(f"http://{route.target_host}:{route.target_port}", user, route.upstream_secret)
+            host = served.next_target()
+            if host is None:
+                return web.Response(status=503, text="No instance of the service is ready\n")
+            target = Target(f"http://{host}:{route.target_port}", user, route.upstream_secret)
             if request.headers.get("Upgrade", "").lower() == "websocket":
                 return await self._relay_websocket(request, served, token, target)
             return await forward_http(request, self._session, target)

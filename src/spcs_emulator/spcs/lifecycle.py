@@ -76,16 +76,23 @@ class PoolState:
 
 @dataclass
 class InstanceState:
+    """One instance of a service: its own address (SHOW SERVICE INSTANCES' ip_address), its own set of
+    the spec's containers and its own block and local volumes."""
+
     id: int
+    ip: str = ""
     containers: dict[str, ContainerHandle] = field(default_factory=dict)
     start_time: float | None = None
+    ready: bool = False  # every container READY at the last tick (DNS and the ingress reach it)
 
 
 @dataclass
 class ServiceState:
     spec: ServiceSpec
     status: ServiceStatus
-    ip: str
+    # One loopback address per instance id (index), claimed at CREATE and when MIN_INSTANCES grows
+    # (so a full address block refuses the statement); kept until the service is dropped.
+    addresses: list[str]
     dns_name: str
     schedule_at: float  # earliest time containers may start
     instances: list[InstanceState] = field(default_factory=list)
@@ -98,3 +105,11 @@ class ServiceState:
     async_job: bool = False  # ... ASYNC = TRUE (SHOW's is_async_job)
     # Shared by the service's containers and its ingress routes only (ContainerLaunch.ingress_secret).
     ingress_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    # The addresses of the READY instances, replaced as a whole each tick: the ingress reads it off the
+    # account lock (IngressRoute.targets) and service DNS lists it (ControlPlane.hosts).
+    ready_addresses: tuple[str, ...] = ()
+
+    @property
+    def ip(self) -> str:
+        """Instance 0's address: where the service is found before any instance is ready."""
+        return self.addresses[0]

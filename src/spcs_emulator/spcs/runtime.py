@@ -54,7 +54,7 @@ from spcs_emulator.paths import segment
 from spcs_emulator.spcs import confinement, processes
 from spcs_emulator.spcs.container_env import container_environment
 from spcs_emulator.spcs.container_logs import LineStamper, LogFiles, timestamp
-from spcs_emulator.spcs.dns import dns_environment
+from spcs_emulator.spcs.dns import Addresses, dns_environment
 from spcs_emulator.spcs.listeners import (
     Listener,
     all_listeners,
@@ -524,7 +524,7 @@ class LocalRuntime:
         container.start()
         return container
 
-    def update_hosts(self, hosts: dict[str, str]) -> None:
+    def update_hosts(self, hosts: Mapping[str, Addresses]) -> None:
         """Rewrite every running container's hosts file (services created after it become resolvable)."""
         with self._lock:
             containers = list(self._containers)

@@ -7,7 +7,7 @@ service DNS names for them, and serves public endpoints through an authenticatin
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -45,7 +45,9 @@ class ContainerLaunch:
     volumes: dict[str, Path]  # mountPath -> host directory (block volumes survive suspend/resume)
     readiness: tuple[int, str] | None  # (port, path) of an HTTP GET readiness probe
     ip: str  # the loopback address this service instance owns, e.g. 127.0.0.7
-    hosts: dict[str, str]  # DNS name -> ip, for every service of the account (service-to-service DNS)
+    # DNS name -> the addresses it answers with, for every service of the account (service-to-service
+    # DNS): a service's READY instances.
+    hosts: Mapping[str, str | tuple[str, ...]]
     log_dir: Path  # the runtime writes current and previous container logs here
     files: Path | None = None  # the published image's files: the container's working directory
     ingress_secret: str | None = None  # what the ingress sends in INGRESS_SECRET_HEADER (never logged)
@@ -63,6 +65,9 @@ class ContainerLaunch:
     # A job service's container (EXECUTE JOB SERVICE) runs once: when it ends it is DONE (exit code 0,
     # message JOB_DONE_MESSAGE) or FAILED (any other code), never restarted, and its logs stay.
     job: bool = False
+    # The service's own DNS name (``milvus.a1b2.svc.spcs.internal``): the docker runtime gives it to the
+    # container as a network alias, so the engine's DNS answers it with every instance's container.
+    dns_name: str = ""
 
 
 class ContainerHandle(Protocol):
@@ -111,6 +116,9 @@ class IngressRoute:
     authorize: Authorizer
     meta: dict[str, str] = field(default_factory=dict)
     upstream_secret: str | None = None  # sent in INGRESS_SECRET_HEADER: the target's ingress_secret
+    # The addresses of the service's READY instances now (requests are spread over them in turn; none:
+    # 503); None: ``target_host`` alone.
+    targets: Callable[[], tuple[str, ...]] | None = None
 
 
 class Ingress(Protocol):

@@ -29,10 +29,12 @@ def service_key(service: CatalogObject) -> str:
     return f"s{service.object_id}"
 
 
-def volume_dir(state_dir: Path, key: str, volume: str) -> Path:
+def volume_dir(state_dir: Path, key: str, volume: str, instance: int | None) -> Path:
     """The host folder of one volume of the service ``key`` (created; the spec's volume names are DNS
-    labels, checked by ``spec``)."""
-    path = state_dir / VOLUMES / _checked(key) / volume
+    labels, checked by ``spec``): each instance has its own (block, local, memory volumes, as on SPCS),
+    ``instance`` None for one all instances share (a stage's)."""
+    owner = "shared" if instance is None else f"instance-{int(instance)}"
+    path = state_dir / VOLUMES / _checked(key) / owner / volume
     path.mkdir(parents=True, exist_ok=True)  # the state directory (0700) keeps others out
     return path
 

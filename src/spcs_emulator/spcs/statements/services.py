@@ -15,7 +15,6 @@ from spcs_emulator.account.properties import check_properties
 from spcs_emulator.account.show import columns, owner_of, tf
 from spcs_emulator.results import Result, status, table
 from spcs_emulator.spcs import images
-from spcs_emulator.spcs.lifecycle import ServiceState
 from spcs_emulator.spcs.spec import ServiceSpec, parse_spec
 from spcs_emulator.spcs.statements.common import control_plane, epoch, suspend_or_resume
 from spcs_emulator.spcs.statements.snapshots import back_up_block_volumes
@@ -40,6 +39,11 @@ def spec_text(ctx: Context, source: ast.SpecSource) -> str:
     if isinstance(source, ast.InlineSpec):
         return source.text
     return read_stage_file(ctx, source.stage, source.file)
+
+
+# Each instance runs the spec's containers as processes or engine containers on this host: the
+# emulator's own bound (Snowflake's is the compute pool's nodes).
+MAX_INSTANCES_EMULATED = 10
 
 
 def check_service_privileges(
@@ -109,12 +113,19 @@ def check_stage_volumes(ctx: Context, spec: ServiceSpec, service_fqn: tuple[str,
             raise errors.insufficient_privileges("stage", stage.display)
 
 
-def _check_instance_counts(props: dict[str, Any]) -> None:
+def _check_instance_counts(props: dict[str, Any]) -> int:
+    """The rules of docs: sql-reference/sql/create-service (MIN_INSTANCES > 0, MAX_INSTANCES >=
+    MIN_INSTANCES, 0 < MIN_READY_INSTANCES <= MIN_INSTANCES); returns MIN_INSTANCES, the instances the
+    service runs (autoscaling to MAX_INSTANCES on CPU load is not emulated)."""
     low, high = props.get("MIN_INSTANCES", 1), props.get("MAX_INSTANCES", props.get("MIN_INSTANCES", 1))
     if not isinstance(low, int) or low < 1 or not isinstance(high, int) or high < low:
         raise errors.invalid("MIN_INSTANCES must be > 0 and MAX_INSTANCES >= MIN_INSTANCES")
-    if high > 1:
-        raise errors.not_emulated("services with more than one instance")
+    ready = props.get("MIN_READY_INSTANCES", 1)
+    if not isinstance(ready, int) or ready < 1 or ready > low:
+        raise errors.invalid("MIN_READY_INSTANCES must be > 0 and <= MIN_INSTANCES")
+    if high > MAX_INSTANCES_EMULATED:
+        raise errors.invalid(f"MAX_INSTANCES may be at most {MAX_INSTANCES_EMULATED} on this emulator")
+    return low
 
 
 def create_service(ctx: Context, stmt: ast.CreateService) -> Result:
@@ -127,8 +138,7 @@ def create_service(ctx: Context, stmt: ast.CreateService) -> Result:
             return status(f"{fqn[-1]} already exists, statement succeeded.")
         raise errors.already_exists("Service", ".".join(fqn))
     props = check_properties(SERVICE_KIND, stmt.properties, creating=True)
-    _check_instance_counts(props)
-    register_service(ctx, fqn, stmt.compute_pool, stmt.spec, props)
+    register_service(ctx, fqn, stmt.compute_pool, stmt.spec, props, instances=_check_instance_counts(props))
     return status(f"Service {fqn[-1]} successfully created.")
 
 
@@ -138,6 +148,8 @@ def register_service(
     compute_pool: ast.Name,
     spec_source: Any,
     props: dict[str, Any],
+    *,
+    instances: int = 1,
     **control: bool,
 ) -> CatalogObject:
     """What CREATE SERVICE and EXECUTE JOB SERVICE share: every check as the creating role (it becomes
@@ -155,7 +167,7 @@ def register_service(
     obj.properties["COMPUTE_POOL"] = pool.name
     # First: it refuses (quotas, a full address block) before anything changes, so no half-created
     # service can break SHOW SERVICES for everyone.
-    control_plane(ctx).service_created(obj, spec, ctx.session.role, **control)
+    control_plane(ctx).service_created(obj, spec, ctx.session.role, instances=instances, **control)
     ctx.state.catalog.add(obj)
     ctx.state.access.set_owner(ast.SERVICE, fqn, ctx.session.role, ctx.session.role)
     return obj
@@ -191,10 +203,16 @@ def _service_alter(ctx: Context, obj: CatalogObject, stmt: ast.Alter) -> Result 
         check_stage_volumes(ctx, spec, obj.fqn, owner)
         cp.upgrade_service(obj, spec)
         return status()
-    if stmt.action == "SET":
-        _check_instance_counts(
-            {**obj.properties, **check_properties(SERVICE_KIND, stmt.properties, creating=False)}
-        )
+    if stmt.action in ("SET", "UNSET"):
+        ctx.require_owner(obj)
+        changed = dict(obj.properties)
+        if stmt.action == "SET":
+            changed |= check_properties(SERVICE_KIND, stmt.properties, creating=False)
+        for key in stmt.unset if stmt.action == "UNSET" else ():
+            changed.pop(key.upper(), None)
+        # An address for each instance it will run, before the catalog changes (the tick scales).
+        cp.reserve_instances(obj, _check_instance_counts(changed))
+        return None
     return suspend_or_resume(ctx, obj, stmt, cp.suspend_service, cp.resume_service)
 
 
@@ -203,7 +221,7 @@ def service_row(ctx: Context, obj: CatalogObject, describe: bool = False) -> tup
     record = control_plane(ctx).records[obj.fqn]
     eais = p.get("EXTERNAL_ACCESS_INTEGRATIONS")
     eai_text = None if not eais else "[" + ", ".join(eais if isinstance(eais, tuple) else (eais,)) + "]"
-    running = 1 if state.status == "RUNNING" else 0
+    running = sum(i.ready for i in state.instances) if state.status == "RUNNING" else 0
     head: tuple[Any, ...] = (
         obj.name,
         state.status,
@@ -218,7 +236,7 @@ def service_row(ctx: Context, obj: CatalogObject, describe: bool = False) -> tup
         *head,
         state.dns_name,
         running,
-        _target_instances(state, p),
+        control_plane(ctx).target_instances(obj, state),
         p.get("MIN_READY_INSTANCES", 1),
         p.get("MIN_INSTANCES", 1),
         p.get("MAX_INSTANCES", p.get("MIN_INSTANCES", 1)),
@@ -239,12 +257,6 @@ def service_row(ctx: Context, obj: CatalogObject, describe: bool = False) -> tup
         None,
         None,
     )
-
-
-def _target_instances(state: ServiceState, p: dict[str, Any]) -> int:
-    if state.job:  # its one instance until it ends (Terraform's testint: 0..1 right after ASYNC)
-        return 1 if state.status in ("PENDING", "RUNNING") else 0
-    return 0 if state.status in ("SUSPENDED", "SUSPENDING") else int(p.get("MIN_INSTANCES", 1))
 
 
 SERVICE_COLUMNS_HEAD = "name status database_name schema_name owner compute_pool"

@@ -13,7 +13,7 @@ from spcs_emulator.account.show import columns, like_regex, listing
 from spcs_emulator.protocol.backend import Transfer
 from spcs_emulator.results import Result, table
 from spcs_emulator.spcs import images
-from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT, ServiceState
+from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT, InstanceState, ServiceState
 from spcs_emulator.spcs.statements.common import control_plane, epoch
 from spcs_emulator.spcs.statements.services import SERVICE_COLUMNS, service_row
 from spcs_emulator.sql import ast
@@ -137,9 +137,9 @@ CONTAINER_COLUMNS = columns(
 def _started_containers(obj: CatalogObject, state: ServiceState) -> list[tuple[Any, ...]]:
     """One row per container the runtime started, with what its handle reports."""
     images_by_name = {c.name: c.image for c in state.spec.containers}
-    instance_status = _instance_status(state)
     rows: list[tuple[Any, ...]] = []
     for instance in state.instances:
+        instance_status = _instance_status(state, instance)
         for name, handle in instance.containers.items():
             container_status, message = handle.status()
             rows.append(
@@ -162,14 +162,14 @@ def _started_containers(obj: CatalogObject, state: ServiceState) -> list[tuple[A
     return rows
 
 
-def _instance_status(state: ServiceState) -> str:
-    """READY while the service runs; a job's instance ends SUCCEEDED or FAILED (the instance states
-    of docs: show-service-containers-in-service)."""
-    if state.status == "RUNNING":
-        return "READY"
+def _instance_status(state: ServiceState, instance: InstanceState) -> str:
+    """READY once all its containers are; a job's instance ends SUCCEEDED or FAILED (the instance
+    states of docs: show-service-containers-in-service)."""
     if state.job and state.status == "DONE":
         return "SUCCEEDED"
-    return "FAILED" if state.job and state.status == "FAILED" else "PENDING"
+    if state.status == "FAILED":
+        return "FAILED"
+    return "READY" if instance.ready else "PENDING"
 
 
 def _unstarted_containers(obj: CatalogObject, state: ServiceState) -> list[tuple[Any, ...]]:
@@ -199,11 +199,11 @@ def instances_of(ctx: Context, obj: CatalogObject) -> Result:
             obj.name,
             state.status,
             str(i.id),
-            _instance_status(state),
+            _instance_status(state, i),
             state.spec.digest,
             epoch(i.start_time),
             epoch(i.start_time),
-            state.ip,
+            i.ip,
         )
         for i in state.instances
     ]
