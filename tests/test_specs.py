@@ -328,3 +328,33 @@ def test_the_reference_jupyter_spec_gets_one_violation_per_flaw() -> None:
 def test_the_emulator_rejects_the_reference_stage_mount_as_snowflake_does() -> None:
     with pytest.raises(SnowflakeError, match="stage mount v1 not supported"):
         emulator_spec.parse_spec(REFERENCE_JUPYTER)
+
+
+def test_the_milvus_service_statement_runs_one_instance() -> None:
+    from milvus_spcs.sqlfiles import load_sql_dir
+    from milvus_spcs.stack.spcs_plan import checked_instances
+
+    checked_instances(load_sql_dir())  # the shipped statement passes
+
+
+@pytest.mark.parametrize(
+    "counts", ["MIN_INSTANCES = 1\n  MAX_INSTANCES = 2", "MIN_INSTANCES = 3\n  MAX_INSTANCES = 3"]
+)
+def test_more_than_one_milvus_instance_fails_preflight_naming_why(tmp_path: Path, counts: str) -> None:
+    import shutil
+
+    from milvus_spcs.errors import PreflightError
+    from milvus_spcs.sqlfiles import SQL_DIR, load_sql_dir
+    from milvus_spcs.stack.spcs_plan import MILVUS_SERVICE_SQL, checked_instances
+
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, sql_dir)
+    statement = sql_dir / MILVUS_SERVICE_SQL
+    text = statement.read_text()
+    assert "MIN_INSTANCES = 1\n  MAX_INSTANCES = 1" in text
+    statement.write_text(text.replace("MIN_INSTANCES = 1\n  MAX_INSTANCES = 1", counts))
+    with pytest.raises(PreflightError) as refused:
+        checked_instances(load_sql_dir(sql_dir))
+    assert "Milvus standalone must run one instance" in refused.value.problem
+    assert "its own block volume" in refused.value.problem
+    assert "MAX_INSTANCES = 1" in refused.value.remedies[0]

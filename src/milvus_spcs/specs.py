@@ -285,6 +285,25 @@ def _snapshot_on_delete_problem(volume: str, block_config: Any) -> str | None:
     )
 
 
+_INSTANCE_COUNT = re.compile(r"\b(MIN_INSTANCES|MAX_INSTANCES)\s*=\s*(\d+)", re.IGNORECASE)
+
+
+def single_instance_problems(create_service_sql: str, service: str) -> list[str]:
+    """A service that must run one instance (Milvus standalone), as its CREATE SERVICE statement asks:
+    SPCS gives each instance its own block volume, so a second Milvus would keep its own data and
+    answer searches from it, behind the same DNS name and ingress."""
+    problems = []
+    for word, count in _INSTANCE_COUNT.findall(create_service_sql):
+        if int(count) > 1:
+            problems.append(
+                f"{service} asks for {word.upper()} = {count}: Milvus standalone must run one instance "
+                "(each SPCS instance gets its own block volume, so a second one would hold its own data "
+                "and the service name would answer from either); scale Milvus with a cluster deployment, "
+                "not with instances"
+            )
+    return problems
+
+
 def check_spec_policy(spec: Mapping[str, Any], known_secrets: Iterable[str] = ()) -> list[str]:
     """Every policy violation of a parsed spec (see :func:`parse_spec`); an empty list means it passes.
 

@@ -265,3 +265,47 @@ def test_shutdown_is_idempotent_and_final(upstream: Upstream) -> None:
     proxy.shutdown()
     with pytest.raises(RuntimeError, match="shut down"):
         proxy.open(IngressRoute("y.abcd.svc.spcs.internal", "ui", UPSTREAM_IP, upstream.port, authorize))
+
+
+class Instance(UpstreamServer):
+    """One instance of a service with several: it answers with its own address."""
+
+    def routes(self, app: web.Application) -> None:
+        async def who(request: web.Request) -> web.Response:
+            return web.Response(text=self.ip)
+
+        app.router.add_get("/who", who)
+
+
+def test_requests_are_spread_over_the_ready_instances_and_none_ready_is_503(ingress: IngressProxy) -> None:
+    first = Instance("127.0.0.6")
+    second = Instance("127.0.0.7", first.port)  # every instance serves the endpoint on the same port
+    ready: tuple[str, ...] = ("127.0.0.6", "127.0.0.7")
+    try:
+        address = ingress.open(
+            IngressRoute(
+                "multi.abcd.svc.spcs.internal",
+                "ui",
+                "127.0.0.6",
+                first.port,
+                authorize,
+                targets=lambda: ready,
+            )
+        )
+        answers = [fetch("GET", f"http://{address}/who", headers=snowflake_auth(GOOD)) for _ in range(4)]
+        assert [(status, body.decode()) for status, _, body in answers] == [
+            (200, "127.0.0.6"),
+            (200, "127.0.0.7"),
+            (200, "127.0.0.6"),
+            (200, "127.0.0.7"),
+        ]
+        ready = ("127.0.0.7",)  # instance 0 is no longer ready: nothing goes to it
+        assert {fetch("GET", f"http://{address}/who", headers=snowflake_auth(GOOD))[2] for _ in range(3)} == {
+            b"127.0.0.7"
+        }
+        ready = ()
+        status, _, body = fetch("GET", f"http://{address}/who", headers=snowflake_auth(GOOD))
+        assert (status, body) == (503, b"No instance of the service is ready\n")
+    finally:
+        first.stop()
+        second.stop()

@@ -199,6 +199,23 @@ def test_made_up_names_resolve_in_a_subprocess(tmp_path: Path) -> None:
     assert json.loads(run_client(code, hosts, tmp_path)) == ["127.0.0.5", "127.0.0.5", "127.0.0.1"]
 
 
+def test_a_service_with_several_ready_instances_resolves_to_each_by_both_names(tmp_path: Path) -> None:
+    require_nss_wrapper()
+    hosts = {
+        "web.a1b2.svc.spcs.internal": ("127.0.0.5", "127.0.0.6"),
+        "other.a1b2.svc.spcs.internal": "127.0.0.9",
+    }
+    env = {**os.environ, **dns.dns_environment(hosts, tmp_path, search_domain="a1b2.svc.spcs.internal")}
+    code = (
+        "import json, socket\n"
+        "def each(name): return sorted({a[4][0] for a in socket.getaddrinfo(name, 80, socket.AF_INET)})\n"
+        "print(json.dumps([each('web.a1b2.svc.spcs.internal'), each('web'), each('other')]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout) == [["127.0.0.5", "127.0.0.6"], ["127.0.0.5", "127.0.0.6"], ["127.0.0.9"]]
+
+
 def test_a_rewritten_hosts_file_is_seen_by_running_processes(tmp_path: Path) -> None:
     require_nss_wrapper()
     env = {**os.environ, **dns.dns_environment({"a.x.svc.spcs.internal": "127.0.0.7"}, tmp_path)}

@@ -22,7 +22,14 @@ from milvus_spcs.errors import PreflightError
 from milvus_spcs.naming import StackNames, label
 from milvus_spcs.paths import REPO_ROOT
 from milvus_spcs.secret import Secret
-from milvus_spcs.specs import SpecError, check_spec_policy, parse_spec, render_spec, spec_variables
+from milvus_spcs.specs import (
+    SpecError,
+    check_spec_policy,
+    parse_spec,
+    render_spec,
+    single_instance_problems,
+    spec_variables,
+)
 from milvus_spcs.sqlfiles import SQL_DIR, SqlFile, load_sql_dir, put_file, render
 from milvus_spcs.stack.plan import Action, Plan, Step
 from milvus_spcs.stack.progress import NoProgress, Progress, ProgressEvent
@@ -99,6 +106,22 @@ def checked_specs(
             ["fix the spec templates (milvus_spcs.specs.check_spec_policy says what each rule wants)"],
         )
     return texts
+
+
+# The service statement whose service must run one instance: Milvus standalone.
+MILVUS_SERVICE_SQL = "07_service_milvus.sql"
+
+
+def checked_instances(files: Mapping[str, SqlFile]) -> None:
+    """Preflight: the Milvus service is created with one instance (specs.single_instance_problems)."""
+    sql = files.get(MILVUS_SERVICE_SQL)
+    problems = single_instance_problems(sql.text, MILVUS_SERVICE_SQL) if sql is not None else []
+    if problems:
+        raise PreflightError(
+            "the Milvus service statement fails preflight; nothing was created:\n"
+            + "\n".join(f"  * {problem}" for problem in problems),
+            [f"set MIN_INSTANCES = 1 and MAX_INSTANCES = 1 in sql/{MILVUS_SERVICE_SQL}"],
+        )
 
 
 def create_outsider(runner: SqlRunner, state: StackState, *, sql_dir: Path = SQL_DIR) -> Secret:
@@ -371,6 +394,8 @@ def build_plan(
         names, milvus_tag=state.image_tag, jupyter_tag=state.image_tag, repository=image_repository
     )
     state.spec_texts.update(checked_specs(specs_dir, specs, [state.password]))
+    files = load_sql_dir(sql_dir)
+    checked_instances(files)
     context = ProvisioningContext(
         target=target,
         names=names,
@@ -382,7 +407,7 @@ def build_plan(
         push_images=push_images,
         images_dir=images_dir,
         staging_dir=staging_dir,
-        files=load_sql_dir(sql_dir),
+        files=files,
         undo_files=load_sql_dir(sql_dir / "undo"),
         variables={**names.variables(), "comment": state.comment, "password": state.password},
         progress=progress or NoProgress(),
