@@ -307,8 +307,47 @@ def test_execute_job_service_takes_its_options_on_either_side_of_from(jobs) -> N
     assert no_name.value.errno == 2043
     assert "NAME" in no_name.value.msg
     with pytest.raises(ProgrammingError) as replicas:
-        cur.execute(execute("second", "REPLICAS = 2"))
-    assert replicas.value.errno == 9999  # several replicas: not emulated (yet)
+        cur.execute(execute("second", "REPLICAS = 11"))
+    assert "at most 10" in replicas.value.msg  # each replica runs here: the emulator's own bound
+    conn.close()
+
+
+def test_a_job_with_replicas_runs_an_instance_each_and_is_done_when_all_are(jobs) -> None:
+    emu, runtime = jobs
+    conn = connect(emu)
+    cur = conn.cursor()
+    cur.execute(execute("wide", "ASYNC = TRUE REPLICAS = 3"))
+    wait_for(
+        lambda: Probe(len([h for h in runtime.jobs if "WIDE" in h.launch.service]) == 3, state=""),
+        what="three replicas of WIDE",
+        timeout=10,
+        interval=0.02,
+    )
+    handles = sorted(
+        (h for h in runtime.jobs if "WIDE" in h.launch.service), key=lambda h: h.launch.instance_id
+    )
+    assert [h.launch.instance_id for h in handles] == [0, 1, 2]
+    wait_status(cur, "WIDE", "RUNNING")
+    assert service_row(cur, "WIDE")["target_instances"] == 3
+    handles[0].finish(0)
+    handles[1].finish(0)
+    instances = rows(cur, "SHOW SERVICE INSTANCES IN SERVICE WIDE")
+    assert [r["instance_id"] for r in instances] == ["0", "1", "2"]
+    assert service_row(cur, "WIDE")["status"] == "RUNNING"  # one replica still runs
+    handles[2].finish(0)
+    wait_status(cur, "WIDE", "DONE")
+    assert {r["status"] for r in rows(cur, "SHOW SERVICE INSTANCES IN SERVICE WIDE")} == {"SUCCEEDED"}
+    # One replica failing fails the job.
+    cur.execute(execute("split", "ASYNC = TRUE REPLICAS = 2"))
+    wait_for(
+        lambda: Probe(len([h for h in runtime.jobs if "SPLIT" in h.launch.service]) == 2, state=""),
+        what="two replicas of SPLIT",
+        timeout=10,
+        interval=0.02,
+    )
+    failing = next(h for h in runtime.jobs if "SPLIT" in h.launch.service and h.launch.instance_id == 1)
+    failing.finish(3)
+    wait_status(cur, "SPLIT", "FAILED")
     conn.close()
 
 

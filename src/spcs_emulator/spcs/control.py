@@ -267,6 +267,7 @@ class ControlPlane:
             schedule_at=self.clock() + self.timing.service_schedule,
             job=job,
             async_job=async_job,
+            replicas=instances if job else 1,
         )
         self._ips[key] = list(addresses)
         self._keys[obj.fqn] = key
@@ -300,10 +301,10 @@ class ControlPlane:
 
     @staticmethod
     def target_instances(service: CatalogObject, state: ServiceState) -> int:
-        """How many instances the service runs now: none while suspended, one for a job, else
-        MIN_INSTANCES (SHOW SERVICES' target_instances)."""
-        if state.job:  # its one instance until it ends (Terraform's testint: 0..1 right after ASYNC)
-            return 1 if state.status in ("PENDING", "RUNNING") else 0
+        """How many instances the service runs now: none while suspended, a job's REPLICAS until it
+        ends, else MIN_INSTANCES (SHOW SERVICES' target_instances)."""
+        if state.job:  # its instances until it ends (Terraform's testint: 0..1 right after ASYNC)
+            return state.replicas if state.status in ("PENDING", "RUNNING") else 0
         if state.status in ("SUSPENDED", "SUSPENDING"):
             return 0
         return int(service.properties.get("MIN_INSTANCES", 1))

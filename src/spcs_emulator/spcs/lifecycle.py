@@ -103,6 +103,7 @@ class ServiceState:
     upgrading: bool = False  # ALTER ... FROM SPECIFICATION until the new spec runs (SHOW's is_upgrading)
     job: bool = False  # EXECUTE JOB SERVICE: its containers run to completion, never restarted
     async_job: bool = False  # ... ASYNC = TRUE (SHOW's is_async_job)
+    replicas: int = 1  # ... REPLICAS = n: the job's instances
     # Shared by the service's containers and its ingress routes only (ContainerLaunch.ingress_secret).
     ingress_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     # The addresses of the READY instances, replaced as a whole each tick: the ingress reads it off the

@@ -26,7 +26,7 @@ from spcs_emulator.account.properties import boolean, check_properties
 from spcs_emulator.account.registry import StatementContext
 from spcs_emulator.results import Result, status
 from spcs_emulator.spcs.statements.common import control_plane
-from spcs_emulator.spcs.statements.services import SERVICE_KIND, register_service
+from spcs_emulator.spcs.statements.services import MAX_INSTANCES_EMULATED, SERVICE_KIND, register_service
 from spcs_emulator.sql import ast
 
 JOB_PROPERTIES = frozenset(
@@ -49,8 +49,8 @@ def execute_job_service(ctx: StatementContext, stmt: ast.ExecuteJobService) -> R
     replicas = props.pop("REPLICAS", 1)
     if not isinstance(replicas, int) or replicas < 1:
         raise errors.invalid("REPLICAS must be a positive integer")
-    if replicas > 1:
-        raise errors.not_emulated("job services with more than one replica")
+    if replicas > MAX_INSTANCES_EMULATED:
+        raise errors.invalid(f"REPLICAS may be at most {MAX_INSTANCES_EMULATED} on this emulator")
     if ctx.state.catalog.get(ast.SERVICE, fqn) is not None:
         raise errors.already_exists("Service", ".".join(fqn))  # dropped first, then executed again
     cp = control_plane(ctx)
@@ -61,7 +61,10 @@ def execute_job_service(ctx: StatementContext, stmt: ast.ExecuteJobService) -> R
             f"Cannot execute job service {fqn[-1]} synchronously: {MAX_SYNC_WAITS} statements already "
             "wait for their jobs, the most this emulator lets wait at once; run it with ASYNC = TRUE.",
         )
-    obj = register_service(ctx, fqn, stmt.compute_pool, stmt.spec, props, job=True, async_job=asynchronous)
+    # Each replica is an instance of the job (ids 0..REPLICAS-1): DONE once every one's containers are.
+    obj = register_service(
+        ctx, fqn, stmt.compute_pool, stmt.spec, props, instances=replicas, job=True, async_job=asynchronous
+    )
     if asynchronous:
         # The emulator's own words: the docs say only that the statement returns at once.
         return status(f"Job {fqn[-1]} successfully submitted.")
