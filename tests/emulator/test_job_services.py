@@ -12,6 +12,7 @@ test ends; one runs a real job in the process runtime, one runs ``snow spcs serv
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -441,6 +442,17 @@ def test_snow_spcs_service_execute_job_to_done_with_its_logs(tmp_path: Path) -> 
             assert "processing 0" in logs
             dropped = run("spcs", "service", "drop", "nightly")
             assert "NIGHTLY successfully dropped." in dropped
+            # Replicas: an instance each, each with its own logs.
+            spec_args = ("--compute-pool", "pool", "--spec-path", str(spec))
+            out = run("spcs", "service", "execute-job", "wide", *spec_args, "--replicas", "2")
+            assert '"status": "Job WIDE completed successfully with status: DONE."' in out
+            listed = json.loads(run("spcs", "service", "list-instances", "wide"))
+            assert sorted((i["instance_id"], i["status"]) for i in listed) == [
+                ("0", "SUCCEEDED"),
+                ("1", "SUCCEEDED"),
+            ]
+            logs = run("spcs", "service", "logs", "wide", "--container-name", "main", "--instance-id", "1")
+            assert "processing 0" in logs
 
 
 # -- a real job in the docker runtime ---------------------------------------------------------------
