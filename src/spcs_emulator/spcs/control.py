@@ -97,7 +97,6 @@ class ControlPlane:
         self.services: dict[tuple[str, ...], ServiceState] = {}
         # Each service's platform events and suspend/resume times (SPCS_GET_EVENTS, SHOW SERVICES).
         self.records: dict[tuple[str, ...], ServiceRecord] = {}
-        self._pool_starting: dict[tuple[str, ...], float] = {}  # pool fqn -> when STARTING began
         self._start_faults: dict[str, str] = {}  # service name (upper) -> failure message at start
         # The ingress finds a session by its token through this; the Emulator sets it (its session store).
         self.token_resolver: SessionResolver = lambda token: None
@@ -159,7 +158,6 @@ class ControlPlane:
         self._keys.clear()
         self.pools.clear()
         self.records.clear()
-        self._pool_starting.clear()
         self._start_faults.clear()
 
     # -- pools ------------------------------------------------------------------------------------
@@ -167,10 +165,10 @@ class ControlPlane:
     def pool_created(self, obj: CatalogObject, suspended: bool) -> None:
         now = self.clock()
         self.pools[obj.fqn] = PoolState(
-            "SUSPENDED" if suspended else "STARTING", None if suspended else now + self.timing.pool_start
+            "SUSPENDED" if suspended else "STARTING",
+            None if suspended else now + self.timing.pool_start,
+            starting_since=None if suspended else now,
         )
-        if not suspended:
-            self._pool_starting[obj.fqn] = now
 
     def pool_services(self, pool_name: str) -> list[CatalogObject]:
         """The pool's services and running jobs (a finished job runs nothing: it keeps no pool busy)."""
@@ -197,7 +195,8 @@ class ControlPlane:
         state = self.pools[obj.fqn]
         if state.state != "STARTING":
             return state.status_message
-        minutes = int((self.clock() - self._pool_starting.get(obj.fqn, self.clock())) // 60)
+        since = state.starting_since if state.starting_since is not None else self.clock()
+        minutes = int((self.clock() - since) // 60)
         return f"Compute pool is starting for last {minutes} minutes"
 
     def suspend_pool(self, obj: CatalogObject) -> None:
@@ -210,7 +209,7 @@ class ControlPlane:
         state = self.pools[obj.fqn]
         if state.state == "SUSPENDED":
             state.state, state.ready_at = "STARTING", self.clock() + self.timing.pool_resume
-            self._pool_starting[obj.fqn] = self.clock()
+            state.starting_since = self.clock()
 
     # -- services ---------------------------------------------------------------------------------
 
@@ -528,7 +527,8 @@ class ControlPlane:
             self._refresh_ready(state)
         running = {i.id for i in state.instances}
         missing = [i for i in range(target) if i not in running]
-        if missing and self._pool_ready(service):
+        # As a first launch: an instance id stopped a moment ago may still be leaving the engine.
+        if missing and self._pool_ready(service) and not self._still_stopping(service.fqn):
             self._launch(service, state, missing)
 
     def _launch(self, service: CatalogObject, state: ServiceState, ids: range | list[int]) -> None:

@@ -71,6 +71,7 @@ class PoolState:
     state: PoolStatus
     ready_at: float | None  # when STARTING ends
     status_message: str = ""
+    starting_since: float | None = None  # when STARTING began (DESCRIBE's status_message counts from it)
     error_code: str = ""
 
 
