@@ -216,3 +216,35 @@ def test_drop_force_backs_up_each_instances_block_volume(emulator: Emulator, adm
     admin.execute("DROP SERVICE D.PUBLIC.T FORCE")
     snapshots = rows(admin, "SHOW SNAPSHOTS IN SCHEMA D.PUBLIC")
     assert sorted(s["instance"] for s in snapshots) == [0, 1]
+
+
+def test_one_role_cannot_take_every_address_with_instances(emulator: Emulator, admin) -> None:
+    """With 10 instances a service, 26 services would fill the emulator's /24: a role holds 100
+    addresses at most (the emulator's own quota), whether it creates services or scales them."""
+    admin.execute("CREATE DATABASE D")
+    admin.execute("CREATE IMAGE REPOSITORY D.PUBLIC.R")
+    admin.execute(  # suspended, so nothing starts: only the addresses count
+        "CREATE COMPUTE POOL P MIN_NODES = 1 MAX_NODES = 1 INSTANCE_FAMILY = CPU_X64_XS "
+        "AUTO_RESUME = FALSE INITIALLY_SUSPENDED = TRUE"
+    )
+    publish(emulator, IMAGE, "jupyter")
+
+    def create(name: str, instances: int) -> None:
+        admin.execute(
+            f"CREATE SERVICE D.PUBLIC.{name} IN COMPUTE POOL P FROM SPECIFICATION $${SPEC}$$ "
+            f"MIN_INSTANCES = {instances} MAX_INSTANCES = 10"
+        )
+
+    for n in range(9):
+        create(f"S{n}", 10)
+    create("SMALL", 1)
+    create("T", 9)  # 100 addresses: the most
+    with pytest.raises(ProgrammingError) as refused:
+        create("EXTRA", 1)
+    assert (refused.value.errno, refused.value.sqlstate) == (391418, "54000")
+    assert "ACCOUNTADMIN" in refused.value.msg
+    with pytest.raises(ProgrammingError) as scaled:
+        admin.execute("ALTER SERVICE D.PUBLIC.SMALL SET MIN_INSTANCES = 2")
+    assert scaled.value.errno == 391418
+    assert rows(admin, "SHOW SERVICES LIKE 'SMALL' IN SCHEMA D.PUBLIC")[0]["min_instances"] == 1
+    assert len(rows(admin, "SHOW SERVICES IN SCHEMA D.PUBLIC")) == 11

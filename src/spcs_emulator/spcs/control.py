@@ -62,6 +62,8 @@ MAX_RESTARTS_BEFORE_FAILED = 3
 MAX_SERVICES = 200
 # The emulator's own quota (Snowflake has none per role): one role cannot take the whole account's.
 MAX_SERVICES_PER_ROLE = 100
+# ... nor, with several instances each, every address of the emulator's block (254).
+MAX_INSTANCES_PER_ROLE = 100
 SESSION_TOKEN_DIR = "/snowflake/session"
 SESSION_TOKEN_FILE = "token"
 
@@ -249,6 +251,7 @@ class ControlPlane:
         call it before the catalog changes, since it refuses (a SnowflakeError) when a quota or the
         address block is exhausted, and then changes nothing."""
         self._check_quotas(owner)
+        self._check_instance_quota(owner, instances, f"Cannot create service {obj.name}")
         dns = f"{dns_label(obj.name)}.{self.dns_domain(obj.fqn[:2])}.svc.spcs.internal"
         clash = next((f for f, s in self.services.items() if s.dns_name == dns), None)
         if clash is not None:  # the ingress and DNS know a service by this name: it must be one service's
@@ -294,7 +297,11 @@ class ControlPlane:
         state = self.services[obj.fqn]
         missing = instances - len(state.addresses)
         if missing > 0:
-            more = self._free_addresses(missing, f"Cannot scale service {obj.name} to {instances} instances")
+            refusal = f"Cannot scale service {obj.name} to {instances} instances"
+            self._check_instance_quota(
+                self.account.access.owner(ast.SERVICE, obj.fqn) or "", missing, refusal
+            )
+            more = self._free_addresses(missing, refusal)
             state.addresses.extend(more)
             self._ips[self._keys[obj.fqn]].extend(more)
 
@@ -316,6 +323,18 @@ class ControlPlane:
             raise _limit(
                 f"Cannot create service: role {owner} owns {owned} services, the most one role may own "
                 "on this emulator."
+            )
+
+    def _check_instance_quota(self, owner: str, more: int, refusal: str) -> None:
+        held = sum(
+            len(state.addresses)
+            for fqn, state in self.services.items()
+            if self.account.access.owner(ast.SERVICE, fqn) == owner
+        )
+        if held + more > MAX_INSTANCES_PER_ROLE:
+            raise _limit(
+                f"{refusal}: role {owner} holds {held} service instance addresses and asks for {more} more; "
+                f"one role may hold {MAX_INSTANCES_PER_ROLE} on this emulator."
             )
 
     def _publish_hosts(self) -> None:
