@@ -248,3 +248,37 @@ def test_one_role_cannot_take_every_address_with_instances(emulator: Emulator, a
     assert scaled.value.errno == 391418
     assert rows(admin, "SHOW SERVICES LIKE 'SMALL' IN SCHEMA D.PUBLIC")[0]["min_instances"] == 1
     assert len(rows(admin, "SHOW SERVICES IN SCHEMA D.PUBLIC")) == 11
+
+
+@pytest.mark.parametrize(("min_ready", "running_after"), [("", 2), ("MIN_READY_INSTANCES = 1", 1)])
+def test_a_service_runs_once_min_ready_instances_are_ready(
+    emulator: Emulator, admin, min_ready: str, running_after: int
+) -> None:
+    """MIN_READY_INSTANCES defaults to MIN_INSTANCES (docs: create-service)."""
+    runtime = emulator.control.runtime
+    assert isinstance(runtime, FakeRuntime)
+    runtime.initial_state = "PENDING"  # each instance's container comes up when the test says
+    set_up(emulator, admin, f"MIN_INSTANCES = 2 MAX_INSTANCES = 2 {min_ready}")
+    wait_for(
+        lambda: Probe(len(live_handles(emulator)) == 2, state=str(len(live_handles(emulator)))),
+        what="both instances launched",
+        timeout=10,
+        interval=0.05,
+    )
+    first, second = sorted(live_handles(emulator), key=lambda h: h.launch.instance_id)
+    first.state = "READY"
+    wait_instances_status = [("0", "READY"), ("1", "PENDING")]
+    wait_for(
+        lambda: Probe(
+            [(r["instance_id"], r["status"]) for r in instances(admin)] == wait_instances_status, state=""
+        ),
+        what="instance 0 READY",
+        timeout=10,
+        interval=0.05,
+    )
+    if running_after == 1:
+        wait_status(admin, "D.PUBLIC.S", "RUNNING")
+        return
+    assert rows(admin, "DESCRIBE SERVICE D.PUBLIC.S")[0]["status"] == "PENDING"
+    second.state = "READY"
+    wait_status(admin, "D.PUBLIC.S", "RUNNING")

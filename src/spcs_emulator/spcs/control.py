@@ -607,7 +607,9 @@ class ControlPlane:
                 instance.ready = ready
                 record.instance(instance.id, "READY" if ready else "PENDING")
         self._refresh_ready(state)
-        min_ready = min(int(service.properties.get("MIN_READY_INSTANCES", 1)), len(state.instances))
+        # MIN_READY_INSTANCES defaults to MIN_INSTANCES (docs: create-service).
+        wanted = service.properties.get("MIN_READY_INSTANCES", service.properties.get("MIN_INSTANCES", 1))
+        min_ready = min(int(wanted), len(state.instances))
         if state.status == "PENDING" and sum(i.ready for i in state.instances) >= max(1, min_ready):
             state.status, state.running_since = "RUNNING", now
             record.service("UPGRADED" if state.upgrading else "RUNNING")

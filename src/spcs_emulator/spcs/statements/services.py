@@ -120,7 +120,7 @@ def _check_instance_counts(props: dict[str, Any]) -> int:
     low, high = props.get("MIN_INSTANCES", 1), props.get("MAX_INSTANCES", props.get("MIN_INSTANCES", 1))
     if not isinstance(low, int) or low < 1 or not isinstance(high, int) or high < low:
         raise errors.invalid("MIN_INSTANCES must be > 0 and MAX_INSTANCES >= MIN_INSTANCES")
-    ready = props.get("MIN_READY_INSTANCES", 1)
+    ready = props.get("MIN_READY_INSTANCES", low)  # defaults to MIN_INSTANCES (docs: create-service)
     if not isinstance(ready, int) or ready < 1 or ready > low:
         raise errors.invalid("MIN_READY_INSTANCES must be > 0 and <= MIN_INSTANCES")
     if high > MAX_INSTANCES_EMULATED:
@@ -237,7 +237,7 @@ def service_row(ctx: Context, obj: CatalogObject, describe: bool = False) -> tup
         state.dns_name,
         running,
         control_plane(ctx).target_instances(obj, state),
-        p.get("MIN_READY_INSTANCES", 1),
+        p.get("MIN_READY_INSTANCES", p.get("MIN_INSTANCES", 1)),
         p.get("MIN_INSTANCES", 1),
         p.get("MAX_INSTANCES", p.get("MIN_INSTANCES", 1)),
         tf(p.get("AUTO_RESUME", True) is not False),
