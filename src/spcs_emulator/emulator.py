@@ -170,13 +170,17 @@ class Emulator:
                 )
             ingress = ingress or IngressProxy()
         self.control = ControlPlane(
-            self.account.state, runtime=runtime, ingress=ingress, profile=profile, time_scale=time_scale
+            self.account.state,
+            runtime=runtime,
+            ingress=ingress,
+            profile=profile,
+            time_scale=time_scale,
+            runs_images=self._docker_runtime is not None,
+            token_resolver=self._resolve_token,  # reads self.sessions, made below, only when called
         )
-        self.control.runs_images = self._docker_runtime is not None
         register_spcs(self.account, self.control)
         self.sessions: SessionStore[Session] = SessionStore()
         self.account.state.session_end_listeners.append(self.sessions.end)
-        self.control.token_resolver = self._resolve_token
         app = build_app(self.account, self.sessions, backend_workers=STATEMENT_WORKERS)
         add_control_routes(app, self)
         add_token_exchange_routes(
@@ -245,7 +249,7 @@ class Emulator:
             self.account.state.registry_host = f"{address}:{self._registry_server.port}"
         # Containers reach the SQL API as SNOWFLAKE_HOST:SNOWFLAKE_PORT (a wildcard bind means loopback).
         reachable = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
-        self.control.snowflake_endpoint = (reachable, self.port)
+        self.control.launches.snowflake_endpoint = (reachable, self.port)
         self.control.start()
         return self
 

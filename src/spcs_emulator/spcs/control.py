@@ -14,15 +14,8 @@ quotas refuse the statement, never half-create a service) and given back once th
 containers have stopped. The service's DNS name answers with the addresses of its READY instances
 (instance 0's while none is), and its ingress spreads requests over them. Whatever a service owns on the host
 (volumes, logs, container folders) is keyed by its object id, never its name, and goes with it
-(``service_files``). Each container is started with what SPCS gives a container:
-the spec's env and secrets, the platform's ``SNOWFLAKE_*`` variables (:meth:`platform_environment`) and
-a session token file at ``/snowflake/session/token`` (written below the container's stand-in root;
-the runtime exports its directory as ``SPCS_SECRET_DIR_SNOWFLAKE_SESSION``).
-
-The token is random and opaque: on SPCS it is an OAuth token of the service user, accepted by a
-login with ``authenticator=oauth``. The emulator has no service users and no OAuth login, so the token
-authenticates nothing here; it exists so that code reading the file finds one, never as a credential
-of the emulator (it is neither the admin password nor a session of any user).
+(``service_files``). What each container is started with (env, secrets, volumes, the session token
+file) is prepared by ``launches``; the runtime behind ``runtime_api.Runtime`` starts it.
 """
 
 from __future__ import annotations
@@ -43,16 +36,16 @@ from spcs_emulator.spcs.addresses import AddressBlock, AddressesExhausted
 from spcs_emulator.spcs.events import PULL_FAILED, ServiceRecord
 from spcs_emulator.spcs.identity import SessionResolver
 from spcs_emulator.spcs.ingress_auth import ServiceAccess, authorize_endpoint
+from spcs_emulator.spcs.launches import LaunchError, Launches
 from spcs_emulator.spcs.lifecycle import PROFILES, InstanceState, PoolState, PoolStatus, ServiceState, Timing
 from spcs_emulator.spcs.runtime_api import (
     Authorizer,
     ContainerLaunch,
-    EndpointSpec,
     Ingress,
     IngressRoute,
     Runtime,
 )
-from spcs_emulator.spcs.spec import Container, SecretMount, ServiceSpec
+from spcs_emulator.spcs.spec import Container, ServiceSpec
 from spcs_emulator.sql import ast
 
 log = logging.getLogger(__name__)
@@ -64,8 +57,6 @@ MAX_SERVICES = 200
 MAX_SERVICES_PER_ROLE = 100
 # ... nor, with several instances each, every address of the emulator's block (254).
 MAX_INSTANCES_PER_ROLE = 100
-SESSION_TOKEN_DIR = "/snowflake/session"
-SESSION_TOKEN_FILE = "token"
 
 
 def dns_label(name: str) -> str:
@@ -83,13 +74,18 @@ class ControlPlane:
         time_scale: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         tick_seconds: float = 0.1,
+        runs_images: bool = False,
+        token_resolver: SessionResolver = lambda token: None,
     ) -> None:
+        """``runs_images``: the runtime runs the pushed images themselves (docker), not local stand-ins
+        named by a label. ``token_resolver``: how the ingress finds a session by its token (the
+        Emulator's session store)."""
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
         self.account = account
         self.runtime = runtime
-        # The runtime runs the pushed images themselves (docker), not local stand-ins named by a label.
-        self.runs_images = False
+        # What a container is started with (launches.py); the Emulator tells it where the SQL API is.
+        self.launches = Launches(account, runs_images=runs_images)
         self.ingress = ingress
         self.timing: Timing = PROFILES[profile].scaled(time_scale)
         self.profile = profile
@@ -100,15 +96,12 @@ class ControlPlane:
         # Each service's platform events and suspend/resume times (SPCS_GET_EVENTS, SHOW SERVICES).
         self.records: dict[tuple[str, ...], ServiceRecord] = {}
         self._start_faults: dict[str, str] = {}  # service name (upper) -> failure message at start
-        # The ingress finds a session by its token through this; the Emulator sets it (its session store).
-        self.token_resolver: SessionResolver = lambda token: None
+        self.token_resolver = token_resolver
         # Service key (service_files.service_key) -> its addresses, held until its containers have stopped.
         self._ips: dict[str, list[str]] = {}
         self._keys: dict[tuple[str, ...], str] = {}  # service fqn -> its key
         self._stopping: dict[str, list[Future[None]]] = {}  # service key -> its stops in flight
         self._addresses: AddressBlock | None = None  # claimed when the first service needs an address
-        # Where containers reach this emulator's SQL API (SNOWFLAKE_HOST/PORT); the Emulator sets it.
-        self.snowflake_endpoint: tuple[str, int] | None = None
         self._stopper = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spcs-stop")
         # Notified after every tick: a synchronous EXECUTE JOB SERVICE waits on it, which releases the
         # account lock while it waits (statements/jobs.py).
@@ -572,7 +565,7 @@ class ControlPlane:
                 for container in state.spec.containers:
                     try:
                         request = self._launch_request(service, state, container, instance)
-                    except _LaunchError as exc:
+                    except LaunchError as exc:
                         # Snowflake reports a missing image as PENDING with "Failed to pull image" (and
                         # retries); the emulator fails the service at once with the same event.
                         pending = str(exc).startswith(PULL_FAILED)
@@ -580,7 +573,7 @@ class ControlPlane:
                         record.container(instance_id, container.name, status, str(exc), error=True)
                         raise
                     instance.containers[container.name] = self.runtime.launch(request)
-        except _LaunchError as exc:
+        except LaunchError as exc:
             self._fail(service, state, str(exc))
             self._stop_later(self._keys[service.fqn], started, state.dns_name)
             return
@@ -678,92 +671,17 @@ class ControlPlane:
             )
             state.ingress[endpoint.name] = self.ingress.open(route)
 
-    # -- launching --------------------------------------------------------------------------------
+    # -- launching (the request itself: launches.py) ------------------------------------------------
 
     def _launch_request(
         self, service: CatalogObject, state: ServiceState, container: Container, instance: InstanceState
     ) -> ContainerLaunch:
-        ref = images.parse_image(container.image)
-        repo = self.account.catalog.get(ast.IMAGE_REPOSITORY, ref.repository)
-        published = images.images_of(repo).get(ref.key) if repo is not None else None
-        if published is None:
-            raise _LaunchError(f"Failed to pull image {container.image}: image not found in the repository.")
-        if published.platform != "linux/amd64":
-            # SPCS runs linux/amd64 images only (reference/pitfalls.md §1.3).
-            raise _LaunchError(
-                f"Failed to pull image {container.image}: platform {published.platform} is not supported; "
-                "build it for linux/amd64."
-            )
-        if published.runtime is None and not self.runs_images:
-            raise _LaunchError(
-                f"Image {container.image} has no stand-in for the process runtime (its image carries no "
-                "io.milvus-spcs.runtime label); run it with the emulator's docker runtime."
-            )
-        pull_reference = None
-        if published.pushed:
-            path = "/".join(p.lower() for p in ref.repository)
-            pull_reference = f"{self.account.registry_host}/{path}/{ref.name}@{published.digest}"
-        env = {**self.platform_environment(service), **container.env}
-        secret_files: dict[str, dict[str, str]] = {}
-        for mount in container.secrets:
-            values = self._secret_values(service, mount)
-            if mount.env_var:
-                env[mount.env_var] = values.get(mount.key or "", "") or ""
-            else:
-                secret_files[mount.directory or "/"] = {k: v for k, v in values.items() if v is not None}
-        secret_files[SESSION_TOKEN_DIR] = {SESSION_TOKEN_FILE: secrets.token_urlsafe(32)}  # see module doc
-        key = self._keys[service.fqn]
-        shared = {v.name for v in state.spec.volumes if v.source == "stage"}  # a stage is one for all
-        volumes = {
-            path: service_files.volume_dir(
-                self.account.state_dir, key, name, None if name in shared else instance.id
-            )
-            for name, path in container.mounts.items()
-        }
-        return ContainerLaunch(
-            service=".".join(service.fqn),
-            service_id=key,
-            instance_id=instance.id,
-            container=container.name,
-            runtime=published.runtime,
-            image=container.image,
-            env=env,
-            secret_files=secret_files,
-            command=container.command,
-            args=container.args,
-            endpoints=tuple(EndpointSpec(e.name, e.port, e.protocol, e.public) for e in state.spec.endpoints),
-            volumes=volumes,
-            readiness=container.readiness,
-            ip=instance.ip,
-            hosts=self.hosts(),
-            dns_name=state.dns_name,
-            log_dir=service_files.log_dir(self.account.state_dir, key, container.name),
-            files=published.files,
-            ingress_secret=state.ingress_secret,
-            search_domain=state.dns_name.split(".", 1)[1],
-            pull_reference=pull_reference,
-            cpu_limit=container.cpu_limit,
-            memory_limit=container.memory_limit,
-            job=state.job,
+        return self.launches.request(
+            service, state, container, instance, key=self._keys[service.fqn], hosts=self.hosts()
         )
 
     def platform_environment(self, service: CatalogObject) -> dict[str, str]:
-        """The variables SPCS sets in every container: the account, where its SQL API is, the service.
-
-        ``SNOWFLAKE_HOST``/``SNOWFLAKE_PORT`` are this emulator's (plain http, hence
-        ``SNOWFLAKE_PROTOCOL``, which SPCS leaves unset for https).
-        """
-        database, schema, name = service.fqn
-        env = {
-            "SNOWFLAKE_ACCOUNT": self.account.name,
-            "SNOWFLAKE_DATABASE": database,
-            "SNOWFLAKE_SCHEMA": schema,
-            "SNOWFLAKE_SERVICE_NAME": name,
-        }
-        if self.snowflake_endpoint is not None:
-            host, port = self.snowflake_endpoint
-            env |= {"SNOWFLAKE_HOST": host, "SNOWFLAKE_PORT": str(port), "SNOWFLAKE_PROTOCOL": "http"}
-        return env
+        return self.launches.platform_environment(service)
 
     def hosts(self) -> dict[str, tuple[str, ...]]:
         """Every service's fully qualified DNS name -> the addresses of its READY instances (instance
@@ -773,17 +691,6 @@ class ControlPlane:
         services (``dns.scoped_hosts`` with the launch's ``search_domain``), as on SPCS.
         """
         return {state.dns_name: state.ready_addresses or (state.ip,) for state in self.services.values()}
-
-    def _secret_values(self, service: CatalogObject, mount: SecretMount) -> dict[str, str | None]:
-        """The values, while the service's owner role may READ the secret (a revoke takes effect at the
-        next start, as on SPCS)."""
-        fqn = mount.fqn(service.fqn)
-        secret = self.account.catalog.get(ast.SECRET, fqn)
-        access = self.account.access
-        owner_roles = access.closure([access.owner(ast.SERVICE, service.fqn) or ""])
-        if secret is None or not access.holds(owner_roles, ast.SECRET, fqn, "READ"):
-            raise _LaunchError(f"Secret '{'.'.join(fqn)}' does not exist or not authorized.")
-        return dict(secret.properties["_VALUES"])
 
     # -- ingress authorisation ----------------------------------------------------------------------
 
@@ -818,7 +725,3 @@ def _limit(text: str) -> errors.SnowflakeError:
 
 class NotFound(LookupError):
     """What a control API request names does not exist: an image repository, a running container."""
-
-
-class _LaunchError(Exception):
-    """A container cannot start (image never published, secret missing): the service FAILS."""
