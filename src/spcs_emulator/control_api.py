@@ -1,14 +1,15 @@
 """The emulator's own control API (not Snowflake's): reset, fault injection, image publishing.
 
 All routes live under ``/_emulator/`` on the SQL endpoint's port and need the admin password in the
-``X-Emulator-Admin-Password`` header. Bodies and answers are JSON.
+``X-Emulator-Admin-Password`` header. Bodies and answers are JSON; ``control_client.ControlClient``
+calls them.
 
 | route | body | effect |
 |---|---|---|
 | POST /_emulator/reset | {} | back to a fresh account (processes of services are stopped) |
 | POST /_emulator/faults/statement | {"pattern": regex, "message"?, "errno"?, "sqlstate"?, "times"?} | the next matching statement(s) fail |
 | POST /_emulator/faults/service-start | {"service": name, "reason": "image" \\| "capacity" \\| text} | that service's next start FAILS |
-| POST /_emulator/faults/crash-container | {"service": "DB.SCHEMA.SVC", "container": name} | kill the container's process (it restarts) |
+| POST /_emulator/faults/crash-container | {"service": "DB.SCHEMA.SVC", "container": name, "instance"?: id} | kill the container's process (it restarts) |
 | POST /_emulator/images | {"image": "<repository_url>/<name>:<tag>", "runtime": "milvus" \\| "milvus-lite" \\| "jupyter", "files"?: dir} | publish an image |
 """
 
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
+from spcs_emulator.control_client import HEADER
 from spcs_emulator.spcs import images
 from spcs_emulator.spcs.control import NotFound
 
@@ -33,7 +35,6 @@ START_FAILURES = {
     "image": "Failed to pull image: image not found in the repository.",
     "capacity": "Unschedulable due to insufficient CPU resources in the compute pool.",
 }
-HEADER = "X-Emulator-Admin-Password"
 
 
 class Controllable(Protocol):
@@ -66,9 +67,9 @@ def fail_service_start(control: ControlPlane, service: str, reason: str) -> dict
     return {"service": service, "reason": reason}
 
 
-def crash_container(control: ControlPlane, service: str, container: str) -> dict[str, Any]:
-    control.crash_container(service, container)
-    return {"service": service, "container": container}
+def crash_container(control: ControlPlane, service: str, container: str, instance: int = 0) -> dict[str, Any]:
+    control.crash_container(service, container, instance)
+    return {"service": service, "container": container, "instance": instance}
 
 
 def _admin_password_matches(request: web.Request, password: str) -> bool:
@@ -124,7 +125,11 @@ def add_control_routes(app: web.Application, emulator: Controllable) -> None:
     )
     app.router.add_post(
         "/_emulator/faults/crash-container",
-        route(lambda b: crash_container(emulator.control, b["service"], b["container"])),
+        route(
+            lambda b: crash_container(
+                emulator.control, b["service"], b["container"], int(b.get("instance", 0))
+            )
+        ),
     )
     app.router.add_post(
         "/_emulator/images",

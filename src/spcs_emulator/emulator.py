@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 from spcs_emulator.sql import ast
 
 ACCOUNT_NAME = "EMULATED"
+# Where services run: local processes, the pushed images on a Docker engine, or docker where it can.
+CONTAINER_RUNTIMES = ("process", "docker", "auto")
 NAMED_REGISTRY_HOST = f"{ACCOUNT_NAME.lower()}.registry.spcs-emulator.local"  # no registry runs: a name only
 
 log = logging.getLogger(__name__)
@@ -190,8 +192,8 @@ class Emulator:
 
     def _docker_or_none(self, choice: str) -> DockerRuntime | None:
         """The docker runtime when ``choice`` asks for it (``auto``: where it can run), else None."""
-        if choice not in ("process", "docker", "auto"):
-            raise ValueError(f"unknown container runtime {choice!r}: choose process, docker or auto")
+        if choice not in CONTAINER_RUNTIMES:
+            raise ValueError(f"unknown container runtime {choice!r}: choose {', '.join(CONTAINER_RUNTIMES)}")
         if choice == "process":
             return None
         from spcs_emulator.spcs.docker_runtime import DockerRuntime, docker_problem

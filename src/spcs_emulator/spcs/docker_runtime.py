@@ -499,9 +499,11 @@ class DockerRuntime:
             # A job's container runs once (EXECUTE JOB SERVICE); the engine keeps it, and its log, after.
             restart_policy={"Name": "no" if launch.job else "always"},
             dns_search=[launch.search_domain] if launch.search_domain else None,
-            # Kubernetes' resolv.conf (SPCS runs on it); Docker's ndots:0 makes gRPC's c-ares resolver
-            # skip the search domain, so `milvus` would not resolve for pymilvus.
-            dns_opt=["ndots:5"],
+            # A search domain for short names (Docker's ndots:0 makes gRPC's c-ares resolver skip it, so
+            # `milvus` would not resolve for pymilvus). ndots:4, not Kubernetes' 5: a service's full name
+            # (4 dots) is asked as is first; the engine never answers the unknown name the search domain
+            # would make of it on an internal network, and each such try waited out the 5 s timeout.
+            dns_opt=["ndots:4"],
             init=True,  # a PID 1 that reaps: servers that fork leave no zombies
             # resources.limits, as the kubelet applies them (requests are not checked: not emulated)
             nano_cpus=int(launch.cpu_limit * 1e9) if launch.cpu_limit else None,
