@@ -26,6 +26,7 @@ EMULATOR_LAYERS: tuple[tuple[str, ...], ...] = (
         "spcs_emulator.stage_digests",
         "spcs_emulator.sql",
         "spcs_emulator.waits",
+        "spcs_emulator.control_client",  # standard library only: a client may import nothing else
     ),
     ("spcs_emulator.protocol",),
     ("spcs_emulator.account",),

@@ -59,9 +59,7 @@ def serve(
         return
     if container_runtime not in ("process", "docker", "auto"):
         raise typer.BadParameter("choose process, docker or auto", param_hint="--container-runtime")
-    from spcs_emulator.emulator import Emulator, SharedStateDir
-    from spcs_emulator.spcs.leftovers import StateDirInUse
-    from spcs_emulator.spcs.lifecycle import PROFILES
+    from spcs_emulator import PROFILES, Emulator, SharedStateDir, StateDirInUse
 
     if profile not in PROFILES:
         raise typer.BadParameter(f"choose one of {', '.join(PROFILES)}", param_hint="--profile")
@@ -131,25 +129,19 @@ def push(
     ] = "",
 ) -> None:
     """Publish an image into an emulated image repository (stands in for ``docker push``)."""
-    import requests
-
-    from spcs_emulator.spcs.images import RUNTIMES
+    from spcs_emulator import RUNTIMES, ControlClient, ControlError
 
     if runtime not in RUNTIMES:
         raise typer.BadParameter(f"choose one of {', '.join(RUNTIMES)}", param_hint="--runtime")
-    body = {"image": image, "runtime": runtime, "files": str(files.resolve()) if files else None}
-    response = requests.post(
-        f"http://{host}:{port}/_emulator/images",
-        json=body,
-        headers={"X-Emulator-Admin-Password": admin_password},
-        timeout=30,
-    )
-    if response.status_code != 200:
-        typer.secho(
-            f"push failed ({response.status_code}): {response.json().get('error')}", fg="red", err=True
-        )
-        raise typer.Exit(1)
-    typer.echo(response.json()["image"])
+    try:
+        published = ControlClient(host, port, admin_password, timeout=30).publish_image(image, runtime, files)
+    except ControlError as exc:
+        typer.secho(f"push failed ({exc.status}): {exc.error}", fg="red", err=True)
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        typer.secho(f"push failed: no emulator answers on {host}:{port} ({exc})", fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(published.image)
 
 
 def _progress() -> Progress:

@@ -12,8 +12,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import requests
-
 from milvus_spcs.config import HarnessConfig
 from milvus_spcs.errors import PreflightError
 from milvus_spcs.secret import Secret
@@ -115,14 +113,13 @@ class Target:
                 "building and pushing images needs a Docker engine",
                 ["pass --image-tag TAG for images already pushed to the run's repository"],
             )
-        response = requests.post(
-            f"http://{self._params['host']}:{self._params['port']}/_emulator/images",
-            json={"image": image_url, "runtime": runtime, "files": str(files) if files else None},
-            headers={"X-Emulator-Admin-Password": str(self._params["password"])},
-            timeout=60,
-        )
-        if response.status_code != 200:
-            raise PreflightError(f"publishing {image_url} failed: {response.json().get('error')}")
+        from spcs_emulator import ControlClient, ControlError
+
+        host, port, password = self._params["host"], int(self._params["port"]), str(self._params["password"])
+        try:
+            ControlClient(host, port, password).publish_image(image_url, runtime, files)
+        except ControlError as exc:
+            raise PreflightError(f"publishing {image_url} failed: {exc.error}") from None
 
     @property
     def runs_pushed_images(self) -> bool:
@@ -140,7 +137,7 @@ def resolve_target(config: HarnessConfig) -> Target:
     """No connection named: start the bundled emulator. A named entry on loopback over http: a running
     `milvus-spcs emulator`. Anything else: a real account (spending credits)."""
     if config.snowflake_connection is None:
-        from spcs_emulator.emulator import Emulator
+        from spcs_emulator import Emulator
 
         emulator = Emulator(
             profile=config.emulator_profile,

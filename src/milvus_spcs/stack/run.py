@@ -1,24 +1,29 @@
 """One run's stack from start to finish: provision the plan, hand the state to the caller, and tear
-everything down on every exit path (failure half-way, test failures, SIGINT, SIGTERM)."""
+everything down on every exit path (failure half-way, test failures, SIGINT, SIGTERM).
+
+``StackRun`` is the run: its parts, its two phases (``provision``, ``finish``) and what it found out
+(the teardown's report, the services' diagnosis). ``provisioned_stack`` composes the phases with an
+ExitStack, so that ``finish`` follows whatever happened to provisioning or to the caller's use of the
+stack. Each phase defers SIGINT/SIGTERM on its own (signals.DeferredSignals)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import signal
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import TracebackType
 
 from milvus_spcs.config import HarnessConfig
-from milvus_spcs.errors import HarnessError, PreflightError
+from milvus_spcs.errors import HarnessError
 from milvus_spcs.naming import StackNames
 from milvus_spcs.stack.diagnosis import diagnose, explain, write_diagnoses
 from milvus_spcs.stack.executor import ExecutionRecord, execute
-from milvus_spcs.stack.janitor import find_runs, labels_in, list_objects, named_as_run, runs_reported
-from milvus_spcs.stack.plan import Plan
+from milvus_spcs.stack.janitor import find_runs
+from milvus_spcs.stack.preflight import images_pushed_by_run, refuse_existing_run
 from milvus_spcs.stack.progress import Fanout, NoProgress, Progress
+from milvus_spcs.stack.signals import DeferredSignals
 from milvus_spcs.stack.spcs_plan import SPECS_DIR, StackState, build_plan
 from milvus_spcs.stack.sql_runner import SqlRunner
 from milvus_spcs.stack.teardown import TeardownReport, undo_all
@@ -36,88 +41,6 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def signals_recorded(on_signal: Callable[[], None] = lambda: None) -> Iterator[list[int]]:
-    """While inside, SIGINT/SIGTERM are recorded (and ``on_signal`` called) instead of raising
-    KeyboardInterrupt wherever the main thread happens to be; the caller decides when to re-raise.
-    Main thread only (signal's rule); elsewhere signals reach the main thread anyway."""
-    received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        received.append(signum)
-        on_signal()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def signal_names(received: list[int]) -> str:
-    """'SIGINT, SIGTERM x2'."""
-    counted = Counter(signal.Signals(signum).name for signum in received)
-    return ", ".join(name if count == 1 else f"{name} x{count}" for name, count in counted.items())
-
-
-def labelled_objects(runner: SqlRunner, run_id: str) -> list[str]:
-    """What still carries the run's label (the janitor's listing)."""
-    run = find_runs(runner).get(run_id)
-    return list(run.objects) if run else []
-
-
-def close_target(target: Target) -> str:
-    """Close the target (a self-started emulator stops, with every container it runs); one line that
-    says how it went, for the teardown report."""
-    try:
-        target.close()
-    except Exception as exc:  # reported, never hidden: its containers may still run
-        log.error("closing the target failed: %s", exc)
-        return f"closing {target.description} failed: {type(exc).__name__}: {exc}"
-    return f"closed {target.description}"
-
-
-def collect_diagnostics(runner: SqlRunner, state: StackState, folder: Path) -> str:
-    """Service status, containers and current + previous logs, before anything is dropped; returns
-    them in short (diagnosis.explain), for the report of a failure. Log lines are the containers' own:
-    the short form goes through the runner's redaction before it reaches a terminal or JUnit."""
-    diagnoses = diagnose(runner, state.names)
-    write_diagnoses(diagnoses, folder, state.names)
-    return runner.redact(explain(diagnoses, folder))
-
-
-def refuse_existing_run(runner: SqlRunner, run_id: str) -> None:
-    """Objects with this run's label or names already exist: ``IF NOT EXISTS`` would adopt them. Those
-    labelled are another live run or a leak (this run's teardown would drop them from under their
-    owner); those only named so were made first by someone else (a role with CREATE USER can
-    pre-create ``MILVUS_SPCS_<run>_USER`` with its own password, and nightly run ids are predictable),
-    and would be granted the run's role. Read-only: one listing."""
-    objects = list_objects(runner)
-    run = runs_reported(labels_in(objects)).get(run_id)
-    if run is not None:
-        raise PreflightError(
-            f"objects labelled run={run_id} already exist: {', '.join(run.objects)}; nothing was created",
-            [
-                f"if that run is dead: milvus-spcs down --run {run_id} --snowflake-connection NAME",
-                "otherwise start this one with another run id (--run-id, or none for a random one)",
-            ],
-        )
-    squatted = named_as_run(objects, run_id)
-    if squatted:
-        raise PreflightError(
-            f"objects named as run {run_id}'s already exist without its label: {', '.join(squatted)}; "
-            "nothing was created and they are not adopted",
-            [
-                "start this run with another run id (--run-id, or none for a random one)",
-                "find out who created them: SHOW GRANTS ON <kind> <name> shows the owner",
-            ],
-        )
-
-
-@contextlib.contextmanager
 def provisioned_stack(
     target: Target,
     config: HarnessConfig,
@@ -130,138 +53,181 @@ def provisioned_stack(
     """The run's stack, torn down on exit. ``progress``: where each step's start, states and end go as
     they happen (the run's timeline hears them too). ``specs_dir``: the service spec templates
     (default the repository's specs/), checked at preflight like everything else. ``close``: close the
-    target in the teardown's own ``finally`` (a self-started emulator must stop even when a signal
-    ends the run).
+    target as the teardown's last act, whatever happened in it (a self-started emulator must stop even
+    when a signal ends the run).
 
     Teardown runs with SIGINT/SIGTERM deferred: a CI cancel sends SIGINT then SIGTERM, and an undo cut
     short leaves pools billing and containers running. They are reported and re-raised afterwards.
     Every run ends by writing timeline.json/.png and usage.json into its artifacts; a failure carries
     the services' status and last log lines (diagnosis.explain) as a note."""
-    if not target.is_emulator and not (config.image_repository and config.image_tag):
-        # Checked before anything is created: without images the services could never start.
-        raise PreflightError(
-            "a real account needs the images pushed to a repository first",
-            [
-                "milvus-spcs images push --snowflake-connection NAME --repository DB.SCHEMA.REPO --tag TAG",
-                "then pass --image-repository DB.SCHEMA.REPO --image-tag TAG",
-            ],
+    run = StackRun(target, config, report=report, progress=progress, specs_dir=specs_dir, close=close)
+    with contextlib.ExitStack() as phases:
+        phases.push(run.finish)  # on every exit path, provisioning's own failure included
+        yield run.provision()
+
+
+class StackRun:
+    """One run. Constructing it is the preflight: the images' checks, the plan (specs and SQL files
+    checked) and the refusal of an existing run; nothing is created before it passes. ``provision``
+    creates the stack; ``finish`` tears it down (or keeps it), closes the target if asked, writes the
+    run's records and reports."""
+
+    def __init__(
+        self,
+        target: Target,
+        config: HarnessConfig,
+        *,
+        report: Callable[[str], None] = print,
+        progress: Progress | None = None,
+        specs_dir: Path | None = None,
+        close: bool = False,
+    ) -> None:
+        push = images_pushed_by_run(target, config)
+        self.target = target
+        self.config = config
+        self.report = report
+        self.close = close
+        self.folder = config.run_artifacts
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.cancelled = threading.Event()  # set by a signal during provisioning: the waits stop at once
+        names = StackNames(config.run_id)
+        self.recorder = TimelineRecorder()
+        self.progress = Fanout([self.recorder, progress or NoProgress()])
+        self.plan, self.state = build_plan(
+            target,
+            names,
+            image_tag=config.image_tag,
+            image_repository=config.image_repository,
+            push_images=push,
+            staging_dir=self.folder / "staging",
+            cancelled=self.cancelled,
+            specs_dir=specs_dir if specs_dir is not None else SPECS_DIR,
+            progress=self.progress,
         )
-    push = config.image_repository is None and (config.image_source == "push" or target.runs_pushed_images)
-    if target.is_emulator and push:
-        from milvus_spcs.docker_engine import docker_engine_problem
+        self.runner = SqlRunner(target, [self.state.password])
+        refuse_existing_run(self.runner, config.run_id)
+        self.record = ExecutionRecord()
+        self.meter = UsageMeter(self.runner, names, self.recorder)
+        # What the teardown found out: its report (None when the stack is kept), the services'
+        # diagnosis in short (None when it could not be collected), how closing the target went.
+        self.teardown_report: TeardownReport | None = None
+        self.explanation: str | None = None
+        self.closed: str | None = None
 
-        problem = docker_engine_problem()
-        if problem:  # before anything is created: the push step could never run
-            raise PreflightError(
-                f"--image-source push builds and pushes images, which needs a Docker engine: {problem}",
-                ["bash scripts/install-docker.sh", "or --image-source publish (stand-ins by name)"],
-            )
-    folder = config.run_artifacts
-    folder.mkdir(parents=True, exist_ok=True)
-    cancelled = threading.Event()
-    names = StackNames(config.run_id)
-    recorder = TimelineRecorder()
-    progress = Fanout([recorder, progress or NoProgress()])
-    plan, state = build_plan(
-        target,
-        names,
-        image_tag=config.image_tag,
-        image_repository=config.image_repository,
-        push_images=push,
-        staging_dir=folder / "staging",
-        cancelled=cancelled,
-        specs_dir=specs_dir if specs_dir is not None else SPECS_DIR,
-        progress=progress,
-    )
-    runner = SqlRunner(target, [state.password])
-    refuse_existing_run(runner, config.run_id)
-    record = ExecutionRecord()
-    meter = UsageMeter(runner, names, recorder)
-    explained: list[str] = []
-    failure: BaseException | None = None
-    try:
-        with signals_recorded(cancelled.set) as received:  # waits stop at once
+    def provision(self) -> StackState:
+        """Execute the plan with SIGINT/SIGTERM deferred: a signal cancels the waits and ends the phase
+        as a KeyboardInterrupt (also when it is what made a step fail). Then the summary, reported and
+        kept as provisioning.txt, and a usage sample."""
+        with DeferredSignals(on_signal=self.cancelled.set) as signals:
             try:
-                with progress.phase(PROVISIONING):
-                    execute(plan, record, cancelled=cancelled, progress=progress)
+                with self.progress.phase(PROVISIONING):
+                    execute(self.plan, self.record, cancelled=self.cancelled, progress=self.progress)
             except HarnessError as exc:
-                if received:  # the failure is the interrupt's doing: report it as one
-                    raise KeyboardInterrupt(
-                        f"interrupted by signal {received[0]} during provisioning"
-                    ) from exc
+                if signals.received:  # the failure is the interrupt's doing: report it as one
+                    raise interrupted_provisioning(signals) from exc
                 raise
-        if received:
-            raise KeyboardInterrupt(f"interrupted by signal {received[0]} during provisioning")
-        summary = record.summary(plan)
-        (folder / "provisioning.txt").write_text(summary + "\n")
-        report(summary)
-        meter.sample()
-        yield state
-    except BaseException as exc:
-        failure = exc
-        raise
-    finally:
-        with signals_recorded() as during_teardown:
-            try:
-                count_created_objects(meter, runner, config.run_id)  # all there until the teardown
-                if config.keep_stack:
-                    result = None
-                else:
-                    with progress.phase(TEARDOWN):
-                        result = tear_down(runner, state, record, config, progress, explained)
-                    meter.sample_backups()  # billed snapshots the teardown could not prevent
-            finally:
-                closed = close_target(target) if close else None
-            lines = [str(result)] if result is not None else [keep_stack_notice(config.run_id)]
-            if during_teardown:
-                lines.append(
-                    f"signals during teardown: {signal_names(during_teardown)} "
-                    "(deferred until the teardown finished)"
+        if signals.received:
+            raise interrupted_provisioning(signals)
+        summary = self.record.summary(self.plan)
+        (self.folder / "provisioning.txt").write_text(summary + "\n")
+        self.report(summary)
+        self.meter.sample()
+        return self.state
+
+    def finish(
+        self,
+        exc_type: type[BaseException] | None,
+        failure: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """An exit callback: the teardown with SIGINT/SIGTERM deferred, then teardown.txt, the records
+        and the report. ``failure`` (how the run ended, if not well) gets the services' diagnosis as a
+        note; signals received meanwhile are raised as a KeyboardInterrupt once all is done."""
+        with DeferredSignals() as signals:
+            self.teardown()
+            lines = self.teardown_lines(signals)
+            if self.teardown_report is not None:
+                (self.folder / "teardown.txt").write_text("\n".join(lines) + "\n")
+            lines += self.write_records()
+            self.report("\n".join(lines))
+        if isinstance(failure, Exception) and self.explanation:
+            failure.add_note(self.explanation)  # shown under the error, in pytest's report and the CLI's
+        if signals.received:
+            raise KeyboardInterrupt(
+                f"interrupted by {signals.names()} during teardown (the teardown finished first)"
+            )
+
+    def teardown(self) -> None:
+        """Count what the run created (all there until now), undo it unless the stack is kept, and
+        close the target (``close``) whatever happened meanwhile."""
+        with contextlib.ExitStack() as closing:
+            if self.close:
+                closing.callback(self.close_target)
+            self.count_created_objects()
+            if self.config.keep_stack:
+                return
+            with self.progress.phase(TEARDOWN):
+                self.teardown_report, self.explanation = tear_down(
+                    self.runner, self.state, self.record, self.config, self.progress
                 )
-            if closed is not None:
-                lines.append(closed)
-            if result is not None:
-                (folder / "teardown.txt").write_text("\n".join(lines) + "\n")
-            lines += write_run_records(folder, recorder, plan, record, meter, config.run_id, target)
-            report("\n".join(lines))
-        if isinstance(failure, Exception) and explained:
-            failure.add_note(explained[0])  # shown under the error, in pytest's report and the CLI's
-        if during_teardown:
-            kinds = signal_names(during_teardown)
-            raise KeyboardInterrupt(f"interrupted by {kinds} during teardown (the teardown finished first)")
+            self.meter.sample_backups()  # billed snapshots the teardown could not prevent
+
+    def close_target(self) -> None:
+        """Close the target (a self-started emulator stops, with every container it runs); say how it
+        went in the teardown's report."""
+        try:
+            self.target.close()
+        except Exception as exc:  # reported, never hidden: its containers may still run
+            log.error("closing the target failed: %s", exc)
+            self.closed = f"closing {self.target.description} failed: {type(exc).__name__}: {exc}"
+            return
+        self.closed = f"closed {self.target.description}"
+
+    def count_created_objects(self) -> None:
+        """The run's labelled objects (a failed run's too), and the pools' and warehouse's facts."""
+        try:
+            self.meter.objects = labelled_objects(self.runner, self.config.run_id)
+        except Exception as exc:  # usage is a report: it never fails the run
+            log.warning("usage: listing the run's objects failed: %s", exc)
+        self.meter.sample()
+
+    def teardown_lines(self, signals: DeferredSignals) -> list[str]:
+        """The teardown's report (or the kept stack's notice), the signals it deferred so far, and how
+        closing the target went."""
+        if self.teardown_report is not None:
+            lines = [str(self.teardown_report)]
+        else:
+            lines = [keep_stack_notice(self.config.run_id)]
+        if signals.received:
+            lines.append(f"signals during teardown: {signals.names()} (deferred until the teardown finished)")
+        if self.closed is not None:
+            lines.append(self.closed)
+        return lines
+
+    def write_records(self) -> list[str]:
+        """timeline.json/.png and usage.json; the lines that tell where they are and what was used."""
+        lines: list[str] = []
+        try:
+            usage = self.meter.document()
+            lines.append(usage_line(usage))
+            write_usage(self.folder, usage)
+            document = timeline_document(
+                self.recorder,
+                self.plan,
+                self.record,
+                run_id=self.config.run_id,
+                target=self.target.description,
+            )
+            write_timeline(self.folder, document)
+            lines.append(f"timeline: {self.folder / 'timeline.png'} (and timeline.json, usage.json)")
+        except Exception as exc:  # records must never hide the teardown's own report
+            log.warning("writing the run's timeline or usage failed: %s", exc)
+            lines.append(f"could not write the timeline or usage: {type(exc).__name__}: {exc}")
+        return lines
 
 
-def count_created_objects(meter: UsageMeter, runner: SqlRunner, run_id: str) -> None:
-    """The run's labelled objects (a failed run's too), and the pools' and warehouse's facts."""
-    try:
-        meter.objects = labelled_objects(runner, run_id)
-    except Exception as exc:  # usage is a report: it never fails the run
-        log.warning("usage: listing the run's objects failed: %s", exc)
-    meter.sample()
-
-
-def write_run_records(
-    folder: Path,
-    recorder: TimelineRecorder,
-    plan: Plan,
-    record: ExecutionRecord,
-    meter: UsageMeter,
-    run_id: str,
-    target: Target,
-) -> list[str]:
-    """timeline.json/.png and usage.json; the lines that tell where they are and what was used."""
-    lines: list[str] = []
-    try:
-        usage = meter.document()
-        lines.append(usage_line(usage))
-        write_usage(folder, usage)
-        document = timeline_document(recorder, plan, record, run_id=run_id, target=target.description)
-        write_timeline(folder, document)
-        lines.append(f"timeline: {folder / 'timeline.png'} (and timeline.json, usage.json)")
-    except Exception as exc:  # records must never hide the teardown's own report
-        log.warning("writing the run's timeline or usage failed: %s", exc)
-        lines.append(f"could not write the timeline or usage: {type(exc).__name__}: {exc}")
-    return lines
+def interrupted_provisioning(signals: DeferredSignals) -> KeyboardInterrupt:
+    return KeyboardInterrupt(f"interrupted by signal {signals.received[0]} during provisioning")
 
 
 def keep_stack_notice(run_id: str) -> str:
@@ -274,30 +240,35 @@ def tear_down(
     record: ExecutionRecord,
     config: HarnessConfig,
     progress: Progress | None = None,
-    explained: list[str] | None = None,
-) -> TeardownReport:
-    """Undo everything, then list what still carries the run's label. ``explained`` receives the
-    services' diagnosis in short."""
+) -> tuple[TeardownReport, str | None]:
+    """Undo everything, then list what still carries the run's label. Returns the report and the
+    services' diagnosis in short (None when it could not be collected)."""
+    explanation: str | None = None
 
     def diagnostics() -> None:
-        text = collect_diagnostics(runner, state, config.run_artifacts / "diagnostics")
-        if explained is not None:
-            explained.append(text)
+        nonlocal explanation
+        explanation = collect_diagnostics(runner, state, config.run_artifacts / "diagnostics")
 
-    return undo_all(
+    report = undo_all(
         record,
         diagnostics=diagnostics,
         remaining=lambda: labelled_objects(runner, config.run_id),
         run_id=config.run_id,
         progress=progress,
     )
+    return report, explanation
 
 
-def sigterm_as_keyboard_interrupt() -> None:
-    """Let SIGTERM unwind like Ctrl-C, so that every finally (and pytest's fixture teardown) runs."""
+def labelled_objects(runner: SqlRunner, run_id: str) -> list[str]:
+    """What still carries the run's label (the janitor's listing)."""
+    run = find_runs(runner).get(run_id)
+    return list(run.objects) if run else []
 
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handler)
+def collect_diagnostics(runner: SqlRunner, state: StackState, folder: Path) -> str:
+    """Service status, containers and current + previous logs, before anything is dropped; returns
+    them in short (diagnosis.explain), for the report of a failure. Log lines are the containers' own:
+    the short form goes through the runner's redaction before it reaches a terminal or JUnit."""
+    diagnoses = diagnose(runner, state.names)
+    write_diagnoses(diagnoses, folder, state.names)
+    return runner.redact(explain(diagnoses, folder))
