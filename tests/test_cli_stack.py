@@ -2,50 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from spcs_emulator.emulator import Emulator
-from tests.emulator.fakes import FakeIngress, FakeRuntime
+from tests.harness_cli import cli
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def emulator_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, dict[str, str]]]:
-    with Emulator(
-        runtime=FakeRuntime(), ingress=FakeIngress(), state_dir=tmp_path_factory.mktemp("emu")
-    ) as emu:
-        home = tmp_path_factory.mktemp("snowflake-home")
-        (home / "connections.toml").write_text(emu.connections_toml("emu"))
-        (home / "connections.toml").chmod(0o600)
-        yield (
-            emu,
-            {
-                **os.environ,
-                "SNOWFLAKE_HOME": str(home),
-                "MILVUS_SPCS_SNOWFLAKE_CONNECTION": "emu",
-                "PYTHONPATH": str(REPO / "src"),  # this checkout, whatever the installed copy
-                "COLUMNS": "300",  # error boxes unwrapped
-            },
-        )
-
-
-def cli(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "milvus_spcs.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-    )
 
 
 def test_up_status_down(emulator_env, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from milvus_spcs.stack.run import provisioned_stack
 from milvus_spcs.target import Target, TargetKind
 from spcs_emulator.emulator import Emulator
 from tests.emulator.fakes import FakeIngress, FakeRuntime
-from tests.emulator.test_account import publish
+from tests.emulator.images import publish
 
 pytestmark = pytest.mark.slow
 

@@ -29,7 +29,8 @@ from milvus_spcs.secret import Secret
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from tests.emulator.fakes import FakeIngress, FakeRuntime
-from tests.emulator.test_account import rows, run_guide_setup, wait_status
+from tests.emulator.guide import run_guide_setup
+from tests.emulator.sql import rows, wait_status
 
 ACCOUNT_HOST = "p6bye-myorg-myacct.snowflakecomputing.app"
 USER = "MILVUS_USER"

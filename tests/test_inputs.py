@@ -29,12 +29,10 @@ from milvus_spcs.stack.janitor import parse_duration
 from milvus_spcs.stack.sql_runner import SqlRunner, redacted_error
 from milvus_spcs.target import Target, TargetKind
 from spcs_emulator.emulator import Emulator
-from tests import test_cli_stack
 from tests.emulator.fakes import FakeIngress, FakeRuntime
-from tests.test_cli_stack import cli
+from tests.harness_cli import cli
 
 REPO = Path(__file__).resolve().parents[1]
-emulator_env = test_cli_stack.emulator_env  # a named emulator in connections.toml (fake runtime)
 
 # -- whole-value matches ------------------------------------------------------------------------------
 

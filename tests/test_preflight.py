@@ -20,7 +20,7 @@ from milvus_spcs.stack.run import provisioned_stack
 from milvus_spcs.stack.sql_runner import SqlRunner
 from spcs_emulator.emulator import Emulator
 from tests.emulator.fakes import FakeIngress, FakeRuntime
-from tests.test_stack_reliability import leftovers, target_of
+from tests.runs import leftovers, target_of
 
 pytestmark = pytest.mark.slow
 

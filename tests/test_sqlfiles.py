@@ -18,7 +18,7 @@ from milvus_spcs.sqlfiles import SQL_DIR, load_sql_dir, redact, render, secrets_
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from tests.emulator.fakes import FakeIngress, FakeRuntime
-from tests.emulator.test_snow_cli import required_snow
+from tests.emulator.snow_cli import required_snow
 
 RUN = "abc123"
 NAMES = StackNames(RUN)

@@ -10,14 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from milvus_spcs.config import resolve_config
 from milvus_spcs.stack.executor import StepFailed
 from milvus_spcs.stack.run import provisioned_stack
-from milvus_spcs.stack.sql_runner import SqlRunner
-from milvus_spcs.target import Target, TargetKind
 from spcs_emulator.emulator import Emulator
 from tests.emulator.fakes import FakeIngress, FakeRuntime
-from tests.leftovers import objects_of_run
+from tests.runs import config, leftovers, target_of
 
 pytestmark = pytest.mark.slow
 
@@ -44,18 +41,6 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulato
     runtime = FakeRuntime()
     with Emulator(runtime=runtime, ingress=FakeIngress(), state_dir=tmp_path_factory.mktemp("emu")) as emu:
         yield emu, runtime
-
-
-def target_of(emu: Emulator) -> Target:
-    return Target(TargetKind.EMULATOR, "test emulator", emu.connection_parameters())
-
-
-def leftovers(emu: Emulator, run_id: str) -> list[str]:
-    return objects_of_run(SqlRunner(target_of(emu), []), run_id)
-
-
-def config(tmp_path: Path, run_id: str):
-    return resolve_config({"run_id": run_id, "artifacts_dir": str(tmp_path)}, {})
 
 
 @pytest.mark.parametrize("step", list(STEP_FAULTS))

@@ -29,7 +29,7 @@ from milvus_spcs.stack.run import provisioned_stack
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from tests.emulator.fakes import FakeIngress, FakeRuntime
-from tests.test_stack_reliability import config, leftovers, target_of
+from tests.runs import config, leftovers, target_of
 
 LONG_WAIT = 20.0  # what a step's wait would take without the cancel (on a real account: 900 s)
 

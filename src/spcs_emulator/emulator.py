@@ -156,8 +156,6 @@ class Emulator:
                     binary,
                     self.state_dir / "registry",
                 )
-                kind = self.account.registry.kind(ast.IMAGE_REPOSITORY)
-                self.account.add_kinds([self.registry.repository_kind(kind)])
                 self.account.state.extensions.add(self.registry)  # reset with the account
         self._docker_runtime: DockerRuntime | None = None
         if with_runtime and runtime is None:
@@ -181,6 +179,9 @@ class Emulator:
             token_resolver=self._resolve_token,  # reads self.sessions, made below, only when called
         )
         register_spcs(self.account, self.control)
+        if self.registry is not None:  # SPCS's image repositories, whose DROP also empties the registry
+            kind = self.account.registry.kind(ast.IMAGE_REPOSITORY)
+            self.account.add_kinds([self.registry.repository_kind(kind)])
         self.sessions: SessionStore[Session] = SessionStore()
         self.account.state.session_end_listeners.append(self.sessions.end)
         app = build_app(self.account, self.sessions, backend_workers=STATEMENT_WORKERS)

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from snowflake.connector.errors import DatabaseError, ProgrammingError
 
 from spcs_emulator.emulator import Emulator
-from tests.emulator.test_account import rows
+from tests.emulator.sql import rows
 
 GRANTS_TO_COLUMNS = [
     "created_on",

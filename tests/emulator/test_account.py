@@ -4,66 +4,17 @@ lifecycle. Runtime and ingress are test doubles here (test_runtime.py covers the
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import requests
-import snowflake.connector
 from snowflake.connector.errors import DatabaseError, ProgrammingError
 
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.paths import fqn_dir
 from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT
-
-DATA = Path(__file__).parent / "data"
-
-
-def statements(path: Path) -> list[str]:
-    text = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("--"))
-    return [s.strip() for s in re.split(r";\s*\n", text + "\n") if s.strip()]
-
-
-def connect(emu: Emulator, **overrides):
-    return snowflake.connector.connect(**{**emu.connection_parameters(), **overrides})
-
-
-def rows(cur, sql: str) -> list[dict]:
-    cur.execute(sql)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-
-def publish(emu: Emulator, image: str, runtime: str) -> None:
-    response = requests.post(
-        f"http://127.0.0.1:{emu.port}/_emulator/images",
-        json={"image": image, "runtime": runtime},
-        headers={"X-Emulator-Admin-Password": emu.admin_password},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-
-
-def wait_status(cur, service: str, wanted: str, timeout: float = 10) -> None:
-    def probe() -> Probe[None]:
-        status = rows(cur, f"DESCRIBE SERVICE {service}")[0]["status"]
-        return Probe(status == wanted, state=status)
-
-    wait_for(probe, what=f"service {service} to be {wanted}", timeout=timeout, interval=0.05)
-
-
-def run_guide_setup(emu: Emulator, cur) -> None:
-    for sql in statements(DATA / "guide_setup.sql"):
-        cur.execute(sql)
-    repo = rows(cur, "SHOW IMAGE REPOSITORIES LIKE 'MILVUS\\\\_REPO' IN SCHEMA MILVUS_DEMO.PUBLIC")[0][
-        "repository_url"
-    ]
-    publish(emu, f"{repo}/milvus:latest", "milvus")
-    publish(emu, f"{repo}/jupyter:latest", "jupyter")
-    for spec in ("milvus.yaml", "jupyter.yaml"):
-        cur.execute(f"PUT file://{DATA / spec} @yaml_stage overwrite=true auto_compress=false")
-    for sql in statements(DATA / "guide_services.sql"):
-        cur.execute(sql)
+from tests.emulator.guide import DATA, run_guide_setup, statements
+from tests.emulator.sql import connect, rows, wait_status
 
 
 def test_the_guide_runs_verbatim_and_both_services_run(emulator: Emulator, admin) -> None:

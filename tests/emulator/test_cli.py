@@ -17,7 +17,7 @@ import snowflake.connector
 
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.spcs.processes import descendants, is_alive
-from tests.emulator.test_account import rows, wait_status
+from tests.emulator.sql import rows, wait_status
 
 pytestmark = pytest.mark.slow
 SPEC = (

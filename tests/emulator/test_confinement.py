@@ -1,8 +1,9 @@
 """The emulator does not hand the host to its users (issue 7 §1, §2 secrets, §7 emulator inputs).
 
 Each test is the attack, through the real connector (or raw HTTP where the attacker would use it):
-stage paths and spec files stay inside their stage, spec paths stay inside the container, a service
-mounts only secrets its owner role may read, and the HTTP endpoints answer hostile bytes with a 4xx.
+stage paths and spec files stay inside their stage (LIST, REMOVE, PUT and uploads never follow a symlink),
+spec paths stay inside the container, a service mounts only secrets its owner role may read, and the
+HTTP endpoints answer hostile bytes with a 4xx.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ import snowflake.connector
 from snowflake.connector.errors import ProgrammingError
 
 from spcs_emulator.emulator import ADMIN_USER, Emulator
+from spcs_emulator.paths import fqn_dir
 from spcs_emulator.protocol.app import STAGE_BUCKET
 from spcs_emulator.spcs.lifecycle import InstanceState
 from spcs_emulator.spcs.spec import parse_spec
-from tests.emulator.test_account import publish, rows
+from tests.emulator.images import publish
+from tests.emulator.sql import rows
+from tests.emulator.stage_user import grant_as_mallory
 
 USER_PASSWORD = "mallory-pw"
 OUTSIDE_SPEC = (
@@ -92,7 +96,7 @@ def _post(emulator: Emulator, path: str, body: bytes, **headers: str) -> request
     )
 
 
-# -- 1. stage paths stay inside their stage ---------------------------------------------------------
+# -- 1. stage paths stay inside their stage ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -198,7 +202,7 @@ def test_the_s3_stand_in_writes_a_plain_key_into_the_granted_directory(emulator,
     assert [r["name"] for r in rows(mallory, "LIST @FILES")] == ["files/ok.txt"]
 
 
-# -- 2. spec files come from the stage ----------------------------------------------------------------
+# -- 2. spec files come from the stage -----------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -244,7 +248,7 @@ def test_alter_service_reads_no_spec_file_outside_the_stage(mallory, host_spec: 
     assert "host-file-contents" not in rows(mallory, "DESCRIBE SERVICE S")[0]["spec"]
 
 
-# -- 3. spec paths stay inside the container ----------------------------------------------------------
+# -- 3. spec paths stay inside the container -----------------------------------------------------------------
 
 
 def _spec_with_secret(directory: str, secret: str = "D.PUBLIC.CREDS") -> str:
@@ -290,7 +294,7 @@ def test_spec_paths_are_normalised() -> None:
     assert container.secrets[0].directory == "/secrets/db"
 
 
-# -- 4. a service mounts only secrets its owner role may read ------------------------------------------
+# -- 4. a service mounts only secrets its owner role may read ------------------------------------------------
 
 
 def _create_with_secret(cur, secret: str = "CREDS") -> None:
@@ -374,7 +378,7 @@ def test_revoked_read_stops_the_secret_at_the_next_start(emulator, admin, mallor
         launch(service, state, state.spec.containers[0], InstanceState(0, ip=state.ip))
 
 
-# -- 5. hostile bytes on the HTTP endpoints ----------------------------------------------------------------
+# -- 5. hostile bytes on the HTTP endpoints ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("value", ["pässwörd".encode(), b"\xff\xfe", "密码".encode()])
@@ -489,3 +493,50 @@ def test_a_spec_that_would_expand_or_recurse_is_refused_at_once(admin, text: str
     err = refused(admin, f"CREATE SERVICE D.PUBLIC.S IN COMPUTE POOL P FROM SPECIFICATION $${text}$$")
     assert (err.errno, err.sqlstate) == (395018, "22023")
     assert time.monotonic() - started < 2.0  # nothing expanded: the 8-level bomb is 43 million strings
+
+
+# -- LIST, REMOVE and uploads never follow a symlink ---------------------------------------------------------
+
+
+@pytest.fixture
+def planted(emulator: Emulator, admin, tmp_path: Path) -> Path:
+    """A host file a same-uid process linked into the stage (as files/leak.txt and files/dir/...)."""
+    host = tmp_path / "host-secret.txt"
+    host.write_text("host secret\n")
+    stage = fqn_dir(emulator.state_dir / "stages", ("D", "PUBLIC", "FILES"))
+    (stage / "leak.txt").symlink_to(host)
+    (stage / "dir").symlink_to(tmp_path)
+    return host
+
+
+def test_list_does_not_follow_symlinks(mallory, planted: Path) -> None:
+    assert rows(mallory, "LIST @FILES") == []
+    assert rows(mallory, "LIST @FILES/dir") == []
+
+
+def test_remove_does_not_follow_symlinks(mallory, planted: Path) -> None:
+    assert rows(mallory, "REMOVE @FILES") == []
+    assert planted.read_text() == "host secret\n"
+
+
+def test_put_does_not_write_through_a_symlinked_directory(mallory, planted: Path, tmp_path: Path) -> None:
+    payload = tmp_path / "upload" / "p.txt"
+    payload.parent.mkdir()
+    payload.write_text("x")
+    err = refused(mallory, f"PUT 'file://{payload}' @FILES/dir AUTO_COMPRESS=FALSE")
+    assert (err.errno, err.sqlstate) == (2043, "22023")
+
+
+def test_an_upload_does_not_write_through_a_symlink_planted_after_the_grant(
+    emulator: Emulator, admin, tmp_path: Path
+) -> None:
+    """The grant's directory is swapped for a symlink to a host directory after the PUT was granted."""
+    _, grant = grant_as_mallory(emulator, tmp_path, "/sub")
+    stage = fqn_dir(emulator.state_dir / "stages", ("D", "PUBLIC", "FILES"))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (stage / "sub").rmdir()
+    (stage / "sub").symlink_to(outside)
+    url = f"http://127.0.0.1:{emulator.port}/{STAGE_BUCKET}/{grant}/x.txt"
+    assert requests.put(url, data=b"owned", timeout=10).status_code in (400, 403)
+    assert list(outside.iterdir()) == []

@@ -24,14 +24,14 @@ import milvus_spcs
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs import confinement, watchdog
 from spcs_emulator.spcs.runtime import default_cache_dir
-from tests.emulator.test_account import wait_status
-from tests.emulator.test_isolation import (
+from tests.emulator.services import (
     JUPYTER_SPEC,
     LITE_SPEC,
     container_of,
     create_service,
     notebook_over_ingress,
 )
+from tests.emulator.sql import wait_status
 
 ATTACK = """
 import json, os, re

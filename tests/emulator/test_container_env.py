@@ -19,8 +19,7 @@ import pytest
 
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.container_env import container_environment
-from tests.emulator.test_account import wait_status
-from tests.emulator.test_isolation import (
+from tests.emulator.services import (
     JUPYTER_SPEC,
     LITE_SPEC,
     container_of,
@@ -28,6 +27,7 @@ from tests.emulator.test_isolation import (
     notebook_over_ingress,
     tree,
 )
+from tests.emulator.sql import wait_status
 
 CANARIES = {
     "SPCS_EMULATOR_ADMIN_PASSWORD": "canary-admin-password-3f9a",

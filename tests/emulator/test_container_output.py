@@ -29,7 +29,7 @@ from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs import runtime_kinds
 from spcs_emulator.spcs.runtime_api import ContainerLaunch
 from spcs_emulator.spcs.runtime_kinds import ContainerDirs, RunPlan
-from tests.emulator.test_isolation import container_of, create_service
+from tests.emulator.services import container_of, create_service
 
 FLOOD_MIB = 64
 # The emulator's bounds (spcs/container_logs.py), spelled out: the test must import on the baseline too.

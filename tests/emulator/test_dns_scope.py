@@ -19,8 +19,9 @@ from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs import dns
 from spcs_emulator.spcs.processes import descendants
-from tests.emulator.test_account import publish, rows, wait_status
-from tests.emulator.test_runtime import require_nss_wrapper
+from tests.emulator.images import publish
+from tests.emulator.local_runtime import environ, require_nss_wrapper
+from tests.emulator.sql import rows, wait_status
 
 RESOLVE = (
     "import json, socket, sys\n"
@@ -58,14 +59,6 @@ def spec(port: int) -> str:
         '{"spec": {"containers": [{"name": "db", "image": "/d1/public/r/lite:1"}], '
         f'"endpoints": [{{"name": "grpc", "port": {port}, "protocol": "TCP"}}]}}}}'
     )
-
-
-def environ(pid: int) -> dict[str, str]:
-    try:
-        raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return {}
-    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
 
 
 def container_environment(emu: Emulator, fqn: tuple[str, str, str]) -> dict[str, str]:

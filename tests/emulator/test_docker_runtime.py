@@ -24,9 +24,9 @@ from milvus_spcs.target import token_of
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.docker_runtime import INSTANCE_LABEL
-from tests.emulator.test_account import rows, wait_status
+from tests.emulator.docker_cli import ROOTFS, docker
+from tests.emulator.sql import rows, wait_status
 
-ROOTFS = "milvus-spcs/standin-rootfs:bookworm"
 SERVICE = "D.PUBLIC.WEB"
 
 if docker_engine_problem() is not None:
@@ -62,14 +62,6 @@ SPEC = textwrap.dedent(
         size: 1Gi
     """
 )
-
-
-def docker(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> str:
-    done = subprocess.run(
-        ["docker", *args], env=env, input=stdin, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +106,15 @@ def admin(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory):
 def containers(emulator: Emulator) -> list[dict]:
     assert emulator._docker_runtime is not None
     label = f"{INSTANCE_LABEL}={emulator._docker_runtime.instance}"
-    ids = docker("ps", "-aq", "--filter", f"label={label}").split()
-    return json.loads(docker("inspect", *ids)) if ids else []
+    found = []
+    for container_id in docker("ps", "-aq", "--filter", f"label={label}").split():
+        # One removed between `ps` and `inspect` (a restart replacing it) is gone, not an error.
+        done = subprocess.run(["docker", "inspect", container_id], capture_output=True, text=True, timeout=60)
+        if done.returncode == 0:
+            found += json.loads(done.stdout)
+        else:
+            assert "No such object" in done.stderr, done.stderr
+    return found
 
 
 def service_ip(emulator: Emulator) -> str:

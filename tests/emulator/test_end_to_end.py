@@ -14,7 +14,9 @@ from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT
 from spcs_emulator.spcs.processes import descendants, is_alive
-from tests.emulator.test_account import DATA, publish, rows, statements, wait_status
+from tests.emulator.guide import DATA, statements
+from tests.emulator.images import publish
+from tests.emulator.sql import rows, wait_status
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

@@ -32,9 +32,9 @@ from spcs_emulator.spcs.jupyter_auth import CONFIG_FILE
 from spcs_emulator.spcs.runtime import LocalContainer, LocalRuntime
 from spcs_emulator.spcs.runtime_api import INGRESS_SECRET_HEADER, IngressRoute
 from tests.emulator.fakes import FakeIngress, FakeRuntime
-from tests.emulator.test_account import run_guide_setup
-from tests.emulator.test_account import wait_status as wait_service
-from tests.emulator.test_runtime import free_port, loopback_ip, make_launch, processes_with, wait_status
+from tests.emulator.guide import run_guide_setup
+from tests.emulator.local_runtime import free_port, loopback_ip, make_launch, processes_with, wait_container
+from tests.emulator.sql import wait_status
 from tests.emulator.upstream import UpstreamServer
 
 TOKEN = "tok-0123456789"
@@ -182,7 +182,7 @@ def test_dropping_a_user_closes_its_websocket_through_the_whole_stack(tmp_path: 
         admin = admin_conn.cursor()
         run_guide_setup(emu, admin)
         admin.execute("USE ROLE SYSADMIN")
-        wait_service(admin, "JUPYTER", "RUNNING")
+        wait_status(admin, "JUPYTER", "RUNNING")
         admin.execute("GRANT SERVICE ROLE MILVUS_DEMO.PUBLIC.JUPYTER!ALL_ENDPOINTS_USAGE TO ROLE MILVUS_ROLE")
         with emu.account.state.lock:
             state = next(s for s in emu.control.services.values() if s.dns_name.startswith("jupyter."))
@@ -271,7 +271,7 @@ def test_the_control_plane_gives_a_service_one_secret_for_its_containers_and_rou
         cur = conn.cursor()
         run_guide_setup(emu, cur)
         cur.execute("USE ROLE SYSADMIN")
-        wait_service(cur, "JUPYTER", "RUNNING")
+        wait_status(cur, "JUPYTER", "RUNNING")
 
         def route_of_jupyter() -> IngressRoute | None:
             return next((r for r in ingress.routes.values() if r.endpoint == "jupyter"), None)
@@ -320,7 +320,7 @@ def jupyter(tmp_path: Path, marker: str) -> Iterator[tuple[LocalContainer, str, 
     )
     try:
         handle = runtime.launch(launch)
-        wait_status(handle, "READY")
+        wait_container(handle, "READY")
         yield handle, ip, port, secret
     finally:
         runtime.shutdown()

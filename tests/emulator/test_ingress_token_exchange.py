@@ -31,7 +31,8 @@ from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.ingress import IngressProxy
 from spcs_emulator.spcs.runtime_api import IngressRoute
 from tests.emulator.fakes import FakeRuntime
-from tests.emulator.test_account import rows, run_guide_setup, wait_status
+from tests.emulator.guide import run_guide_setup
+from tests.emulator.sql import rows, wait_status
 from tests.emulator.upstream import UpstreamServer
 
 USER, PASSWORD, ROLE = "MILVUS_USER", "milvususerok", "MILVUS_ROLE"

@@ -27,8 +27,8 @@ from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.docker_runtime import INSTANCE_LABEL
 from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT
-from tests.emulator.test_account import rows, wait_status
-from tests.emulator.test_job_services import ROOTFS, docker
+from tests.emulator.docker_cli import ROOTFS, docker
+from tests.emulator.sql import rows, wait_status
 
 pytestmark = pytest.mark.slow
 

@@ -30,10 +30,10 @@ from spcs_emulator.spcs.processes import descendants, is_alive
 from spcs_emulator.spcs.runtime import LocalContainer
 from spcs_emulator.spcs.runtime_api import ContainerLaunch
 from spcs_emulator.spcs.runtime_kinds import ContainerDirs, RunPlan
-from tests.emulator.test_account import publish, rows, wait_status
-from tests.emulator.test_dns_scope import environ
-from tests.emulator.test_object_identity import idle_plan
-from tests.emulator.test_runtime import require_nss_wrapper
+from tests.emulator.images import publish
+from tests.emulator.local_runtime import environ, idle_plan, require_nss_wrapper
+from tests.emulator.snow_cli import required_snow
+from tests.emulator.sql import rows, wait_status
 
 WEB = "D.PUBLIC.WEB"
 WEB_FQN = ("D", "PUBLIC", "WEB")
@@ -303,8 +303,6 @@ def test_scaling_in_stops_instance_1_and_scaling_out_brings_it_back_with_its_own
 
 
 def test_snow_spcs_service_set_then_list_instances_shows_two(stack: Stack) -> None:
-    from tests.emulator.test_snow_cli import required_snow
-
     snow = required_snow()
     env = {**os.environ, "SNOWFLAKE_HOME": str(stack.home)}
 

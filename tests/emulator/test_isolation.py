@@ -17,133 +17,27 @@ import ipaddress
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
-import snowflake.connector
 import yaml
 
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.addresses import AddressBlock
 from spcs_emulator.spcs.listeners import Listener, listeners_of
-from spcs_emulator.spcs.processes import descendants
-from spcs_emulator.spcs.runtime import LocalContainer, LocalRuntime
-from tests.emulator.test_account import publish, rows, wait_status
-from tests.emulator.test_runtime import (
-    make_launch,
-    marker,  # noqa: F401 (a fixture)
-    processes_with,
-    runtime,  # noqa: F401 (a fixture)
+from spcs_emulator.spcs.runtime import LocalRuntime
+from tests.emulator.local_runtime import make_launch, processes_with, wait_container
+from tests.emulator.services import (
+    JUPYTER_SPEC,
+    LITE_SPEC,
+    container_of,
+    create_service,
+    main_process,
+    notebook_over_ingress,
+    tree,
 )
-from tests.emulator.test_runtime import wait_status as wait_container
-
-REPO = Path(__file__).resolve().parents[2]
-LITE_SPEC = """
-spec:
-  containers:
-  - name: main
-    image: /db/public/repo/lite:v1
-  endpoints:
-  - name: grpc
-    port: 19530
-    protocol: TCP
-"""
-JUPYTER_SPEC = """
-spec:
-  containers:
-  - name: main
-    image: /db/public/repo/jupyter:v1
-    readinessProbe:
-      port: 8888
-      path: /api
-  endpoints:
-  - name: web
-    port: 8888
-    protocol: HTTP
-    public: true
-"""
-
-
-# -- helpers shared with test_container_env --------------------------------------------------------
-
-
-def create_service(
-    emu: Emulator, name: str, spec: str, runtime_kind: str
-) -> snowflake.connector.SnowflakeConnection:
-    """DB.PUBLIC.<name> from ``spec``, its image published with ``runtime_kind``; an admin connection."""
-    conn = snowflake.connector.connect(**emu.connection_parameters())
-    cur = conn.cursor()
-    for sql in (
-        "CREATE SECURITY INTEGRATION IF NOT EXISTS SNOWSERVICES_INGRESS_OAUTH TYPE = OAUTH "
-        "OAUTH_CLIENT = SNOWSERVICES_INGRESS ENABLED = TRUE",
-        "USE ROLE SYSADMIN",
-        "CREATE DATABASE IF NOT EXISTS DB",
-        "CREATE IMAGE REPOSITORY IF NOT EXISTS DB.PUBLIC.REPO",
-        "CREATE COMPUTE POOL IF NOT EXISTS POOL MIN_NODES = 1 MAX_NODES = 1 INSTANCE_FAMILY = CPU_X64_XS",
-    ):
-        cur.execute(sql)
-    repo = rows(cur, "SHOW IMAGE REPOSITORIES IN SCHEMA DB.PUBLIC")[0]["repository_url"]
-    image = yaml.safe_load(spec)["spec"]["containers"][0]["image"].rsplit("/", 1)[-1]
-    if runtime_kind == "jupyter":
-        publish_files(emu, f"{repo}/{image}", runtime_kind, REPO / "images" / "jupyter")
-    else:
-        publish(emu, f"{repo}/{image}", runtime_kind)
-    cur.execute(f"CREATE SERVICE DB.PUBLIC.{name} IN COMPUTE POOL POOL FROM SPECIFICATION $$\n{spec}\n$$")
-    return conn
-
-
-def publish_files(emu: Emulator, image: str, runtime_kind: str, files: Path) -> None:
-    import requests
-
-    requests.post(
-        f"http://127.0.0.1:{emu.port}/_emulator/images",
-        json={"image": image, "runtime": runtime_kind, "files": str(files)},
-        headers={"X-Emulator-Admin-Password": emu.admin_password},
-        timeout=10,
-    ).raise_for_status()
-
-
-def container_of(emu: Emulator, name: str) -> LocalContainer:
-    with emu.account.state.lock:
-        state = emu.control.services[("DB", "PUBLIC", name.upper())]
-        handle = next(iter(state.instances[0].containers.values()))
-    assert isinstance(handle, LocalContainer)
-    return handle
-
-
-def notebook_over_ingress(conn: Any, service: str) -> Any:
-    """The harness's Jupyter client on a running notebook service of DB.PUBLIC, through the ingress,
-    as the connection's user (waits for the endpoint's URL)."""
-    from milvus_spcs.jupyter_client import JupyterOverIngress
-    from milvus_spcs.target import token_of
-    from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT
-
-    cur = conn.cursor()
-
-    def ingress() -> Probe[str]:
-        url = rows(cur, f"SHOW ENDPOINTS IN SERVICE DB.PUBLIC.{service}")[0]["ingress_url"]
-        return Probe(url != ENDPOINT_PROVISIONING_TEXT, url, state=url)
-
-    host = wait_for(ingress, what=f"the {service} ingress URL", timeout=30, interval=0.2)
-    return JupyterOverIngress(f"http://{host}", token_of(conn))
-
-
-def tree(handle: LocalContainer) -> list[int]:
-    """The container's processes, its main process first. ``handle.pid`` is the emulator's watchdog
-    above them (spcs/watchdog.py), which is not part of the container."""
-    return [main_process(handle), *(p for p in descendants(main_process(handle)))]
-
-
-def main_process(handle: LocalContainer) -> int:
-    """The container's command: below its watchdog, and below bubblewrap's processes when the
-    container runs in a sandbox (spcs/confinement.py)."""
-    assert handle.pid is not None
-    pid = min(child.pid for child in psutil.Process(handle.pid).children())
-    while Path(psutil.Process(pid).exe()).name == "bwrap":
-        pid = min(child.pid for child in psutil.Process(pid).children())
-    return pid
+from tests.emulator.sql import rows, wait_status
 
 
 def command_line(pid: int) -> str:
@@ -218,9 +112,9 @@ def test_jupyter_and_its_kernels_listen_only_on_the_service_address(
 
 @pytest.mark.slow
 def test_without_a_network_namespace_real_milvus_keeps_etcd_on_its_address_and_says_so(
-    runtime: LocalRuntime,  # noqa: F811
+    runtime: LocalRuntime,
     tmp_path: Path,
-    marker: str,  # noqa: F811
+    marker: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The fallback where the host permits no network namespace (see test_milvus_netns for the rule)."""
@@ -290,9 +184,9 @@ class _AlwaysOk(http.server.BaseHTTPRequestHandler):
 
 
 def test_a_port_held_by_another_process_fails_the_container_at_once_and_never_makes_it_ready(
-    runtime: LocalRuntime,  # noqa: F811
+    runtime: LocalRuntime,
     tmp_path: Path,
-    marker: str,  # noqa: F811
+    marker: str,
 ) -> None:
     block = AddressBlock.claim()
     ip = block.next_free(set())

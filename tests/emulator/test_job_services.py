@@ -29,8 +29,11 @@ from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs import runtime_kinds
 from spcs_emulator.spcs.runtime_api import ContainerLaunch
 from spcs_emulator.spcs.runtime_kinds import ContainerDirs, RunPlan
+from tests.emulator.docker_cli import ROOTFS, docker
 from tests.emulator.fakes import FakeIngress, FakeJobHandle, FakeJobRuntime
-from tests.emulator.test_account import publish, rows, wait_status
+from tests.emulator.images import publish
+from tests.emulator.snow_cli import required_snow
+from tests.emulator.sql import rows, wait_status
 
 SPEC = """
 spec:
@@ -398,8 +401,6 @@ def test_a_job_runs_to_completion_in_the_process_runtime(tmp_path: Path, code: i
 
 
 def test_snow_spcs_service_execute_job_to_done_with_its_logs(tmp_path: Path) -> None:
-    from tests.emulator.test_snow_cli import required_snow
-
     snow = required_snow()
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(runtime_kinds.PLANNERS, "milvus-lite", plan_job(0))
@@ -456,16 +457,6 @@ def test_snow_spcs_service_execute_job_to_done_with_its_logs(tmp_path: Path) -> 
 
 
 # -- a real job in the docker runtime ---------------------------------------------------------------
-
-ROOTFS = "milvus-spcs/standin-rootfs:bookworm"
-
-
-def docker(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> str:
-    done = subprocess.run(
-        ["docker", *args], env=env, input=stdin, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
 
 
 @pytest.fixture(scope="module")

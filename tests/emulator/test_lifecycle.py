@@ -17,7 +17,8 @@ from spcs_emulator.spcs.control import ControlPlane, NotFound
 from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT, PROFILES
 from spcs_emulator.spcs.registration import register_spcs
 from tests.emulator.fakes import FakeIngress, FakeRuntime
-from tests.emulator.test_account import publish, rows
+from tests.emulator.images import publish
+from tests.emulator.sql import rows
 
 SPEC = (
     '{"spec": {"containers": [{"name": "web", "image": "/d/public/r/web:1"}], '

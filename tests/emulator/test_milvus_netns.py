@@ -36,15 +36,10 @@ from spcs_emulator.spcs.processes import Lifeline, descendants, is_alive
 from spcs_emulator.spcs.runtime import serving_listeners
 from spcs_emulator.spcs.runtime_api import ContainerLaunch
 from spcs_emulator.spcs.runtime_kinds import RunPlan, paths_in_volumes, write_milvus_config
-from tests.emulator.test_account import rows, wait_status
-from tests.emulator.test_isolation import container_of, create_service, tree
-from tests.emulator.test_process_death import (
-    CliEmulator,
-    cli_emulators,  # noqa: F401 (a fixture)
-    kill_all,
-    publish,
-    start_cli,
-)
+from tests.emulator.cli_emulator import CliEmulator, kill_all, start_cli
+from tests.emulator.local_runtime import make_launch
+from tests.emulator.services import container_of, create_service, tree
+from tests.emulator.sql import rows, wait_status
 
 MILVUS_SPEC = """
 spec:
@@ -165,8 +160,6 @@ def test_in_its_namespace_milvus_keeps_its_default_addresses_and_ports_that_do_n
 
 def milvus_launch_with_env(tmp_path: Path, env: dict[str, str]) -> ContainerLaunch:
     """A Milvus container's launch with a volume at /var/lib/milvus and ``env`` from its spec."""
-    from tests.emulator.test_runtime import make_launch
-
     volume = tmp_path / "vol"
     return make_launch(
         tmp_path,
@@ -338,7 +331,7 @@ def create_cli_milvus(cli: CliEmulator) -> str:
         ):
             cur.execute(sql)
         url = rows(cur, "SHOW IMAGE REPOSITORIES IN SCHEMA DB.PUBLIC")[0]["repository_url"]
-        publish(cli.entry()["port"], f"{url}/milvus:v1", "milvus")
+        cli.publish(f"{url}/milvus:v1", "milvus")
         cur.execute(f"CREATE SERVICE DB.PUBLIC.MILVUS IN COMPUTE POOL P FROM SPECIFICATION $${MILVUS_SPEC}$$")
         wait_status(cur, "DB.PUBLIC.MILVUS", "RUNNING", timeout=START_TIMEOUT)
         return str(rows(cur, "SHOW SERVICE INSTANCES IN SERVICE DB.PUBLIC.MILVUS")[0]["ip_address"])
@@ -347,7 +340,7 @@ def create_cli_milvus(cli: CliEmulator) -> str:
 @pytest.mark.slow
 def test_a_sigkilled_emulator_takes_milvus_and_its_forwarder_with_it(
     tmp_path: Path,
-    cli_emulators: list[CliEmulator],  # noqa: F811
+    cli_emulators: list[CliEmulator],
 ) -> None:
     cli = start_cli(tmp_path)
     cli_emulators.append(cli)

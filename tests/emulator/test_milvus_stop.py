@@ -11,13 +11,7 @@ import pytest
 
 from spcs_emulator.spcs import runtime_kinds
 from spcs_emulator.spcs.runtime import LocalRuntime
-from tests.emulator.test_runtime import (
-    marker,  # noqa: F401 (a fixture)
-    real_milvus_on_a_volume,
-    run_client,
-    runtime,  # noqa: F401 (a fixture)
-    wait_status,
-)
+from tests.emulator.local_runtime import real_milvus_on_a_volume, run_client, wait_container
 
 # A relaunched Milvus answered its first query on a loaded collection 5-8 s after it was ready while the
 # stopped instance's etcd sessions lived on (common.session.ttl 10 s), about 1 s once they expire in 5 s.
@@ -28,15 +22,15 @@ FIRST_STOP_SECONDS = 0.8
 
 @pytest.mark.slow
 def test_a_relaunched_milvus_serves_its_loaded_collection_soon_after_it_is_ready(
-    runtime: LocalRuntime,  # noqa: F811
+    runtime: LocalRuntime,
     tmp_path: Path,
-    marker: str,  # noqa: F811
+    marker: str,
 ) -> None:
     """As after ALTER SERVICE ... SUSPEND and RESUME: the same volume, a new process. Its first query
     must not wait for the stopped instance's sessions to expire."""
     launch, hosts, port = real_milvus_on_a_volume(tmp_path, marker)
     handle = runtime.launch(launch)
-    wait_status(handle, "READY", timeout=180)
+    wait_container(handle, "READY", timeout=180)
     uri = f"http://milvus:{port}"
     create = (
         f"from pymilvus import MilvusClient\nc = MilvusClient({uri!r}, timeout=30)\n"
@@ -49,7 +43,7 @@ def test_a_relaunched_milvus_serves_its_loaded_collection_soon_after_it_is_ready
     first_stop = time.monotonic() - started
 
     again = runtime.launch(launch)
-    wait_status(again, "READY", timeout=180)
+    wait_container(again, "READY", timeout=180)
     query = (
         "import json, time\nfrom pymilvus import MilvusClient\n"
         f"c = MilvusClient({uri!r}, timeout=60)\nstarted = time.monotonic()\nc.load_collection('docs')\n"

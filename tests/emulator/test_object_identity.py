@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,9 +27,10 @@ from spcs_emulator.spcs import runtime_kinds
 from spcs_emulator.spcs.addresses import AddressBlock
 from spcs_emulator.spcs.runtime import LocalContainer
 from spcs_emulator.spcs.runtime_api import ContainerLaunch
-from spcs_emulator.spcs.runtime_kinds import ContainerDirs, RunPlan
 from tests.emulator.fakes import FakeHandle, FakeIngress, FakeRuntime
-from tests.emulator.test_account import publish, rows, wait_status
+from tests.emulator.images import publish
+from tests.emulator.local_runtime import idle_plan
+from tests.emulator.sql import rows, wait_status
 
 IMAGE = "/shared/public/r/app:1"
 PLAIN_SPEC = f'{{"spec": {{"containers": [{{"name": "main", "image": "{IMAGE}"}}]}}}}'
@@ -163,11 +163,6 @@ def test_the_emulator_takes_its_services_files_along_when_it_stops(tmp_path: Pat
 
 
 # -- item 5: names that fold together ---------------------------------------------------------------
-
-
-def idle_plan(launch: ContainerLaunch, dirs: ContainerDirs, _cache: Path) -> RunPlan:
-    """A container that runs until stopped and listens on nothing (ready as soon as it runs)."""
-    return RunPlan([sys.executable, "-c", "import signal; signal.pause()"], dirs.cwd)
 
 
 @pytest.fixture

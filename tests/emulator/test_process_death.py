@@ -7,7 +7,6 @@ its parent gone): exactly the processes a parent-death signal would miss.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -15,10 +14,6 @@ import socket
 import stat
 import subprocess
 import sys
-import threading
-import tomllib
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -32,11 +27,10 @@ from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.leftovers import StateDirInUse, records_dir
 from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT
 from spcs_emulator.spcs.processes import Lifeline, descendants, is_alive, start_time, write_record
-from tests.emulator.test_account import rows, wait_status
+from tests.emulator.cli_emulator import CliEmulator, kill_all, start_cli
+from tests.emulator.sql import rows, wait_status
 
 pytestmark = pytest.mark.slow
-SRC = Path(__file__).resolve().parents[2] / "src"
-PASSWORD = "death-test-password"
 LITE_PORT = 19547
 JUPYTER_PORT = 8897
 LITE_SPEC = (
@@ -58,76 +52,6 @@ DETACHED = (
 )
 
 
-@dataclass
-class CliEmulator:
-    """`milvus-spcs emulator` in a subprocess, its output collected by a reader thread."""
-
-    proc: subprocess.Popen[str]
-    lines: list[str] = field(default_factory=list)
-    reader: threading.Thread | None = None
-
-    def entry(self) -> dict:
-        def printed() -> Probe[str]:
-            text = "".join(self.lines)
-            return Probe("protocol = " in text and "# profile=" in text, text, state=text[-300:])
-
-        text = wait_for(printed, what="the connections.toml entry", timeout=60, interval=0.02)
-        assert text is not None
-        entry = (x for x in text.splitlines() if not x.startswith(("#", "WARNING:")))  # stderr is merged
-        return tomllib.loads("\n".join(entry))["emulator"]
-
-    def state_dir(self) -> Path:
-        self.entry()
-        line = next(x for x in "".join(self.lines).splitlines() if x.startswith("# profile="))
-        return Path(line.split("state-dir=", 1)[1].strip())
-
-    def connect(self) -> snowflake.connector.SnowflakeConnection:
-        e = self.entry()
-        return snowflake.connector.connect(
-            account=e["account"],
-            user=e["user"],
-            password=e["password"],
-            host=e["host"],
-            port=e["port"],
-            protocol="http",
-        )
-
-
-def start_cli(tmp_path: Path, *args: str) -> CliEmulator:
-    tmp = tmp_path / "tmp"
-    tmp.mkdir(exist_ok=True)
-    env = {
-        **os.environ,
-        "SPCS_EMULATOR_ADMIN_PASSWORD": PASSWORD,
-        "PYTHONPATH": str(SRC),  # this checkout, not an installed copy
-        "TMPDIR": str(tmp),  # the emulator's temporary state directory lands where the test sees it
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "milvus_spcs.cli", "emulator", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        umask=0o022,  # the usual umask: a directory made without an explicit mode is world-readable
-    )
-    cli = CliEmulator(proc)
-    assert proc.stdout is not None
-    stdout = proc.stdout
-    cli.reader = threading.Thread(target=lambda: cli.lines.extend(iter(stdout.readline, "")), daemon=True)
-    cli.reader.start()
-    return cli
-
-
-@pytest.fixture
-def cli_emulators() -> Iterator[list[CliEmulator]]:
-    started: list[CliEmulator] = []
-    yield started
-    for cli in started:
-        if cli.proc.poll() is None:
-            cli.proc.send_signal(signal.SIGTERM)
-            cli.proc.wait(timeout=60)
-
-
 def port_is_free(port: int) -> bool:
     """No listener on ``port`` on any address (binding the wildcard clashes with each of them)."""
     with socket.socket() as sock:
@@ -137,23 +61,6 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def kill_all(pids: list[int]) -> None:
-    """Cleanup after a failed assertion: what the emulator left must not outlive the test."""
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def publish(port: int, image: str, runtime: str) -> None:
-    response = requests.post(
-        f"http://127.0.0.1:{port}/_emulator/images",
-        json={"image": image, "runtime": runtime},
-        headers={"X-Emulator-Admin-Password": PASSWORD},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
 
 
 def start_services(cli: CliEmulator, conn: snowflake.connector.SnowflakeConnection) -> str:
@@ -168,8 +75,8 @@ def start_services(cli: CliEmulator, conn: snowflake.connector.SnowflakeConnecti
     ):
         cur.execute(sql)
     url = rows(cur, "SHOW IMAGE REPOSITORIES")[0]["repository_url"]
-    publish(cli.entry()["port"], f"{url}/lite:1", "milvus-lite")
-    publish(cli.entry()["port"], f"{url}/nb:1", "jupyter")
+    cli.publish(f"{url}/lite:1", "milvus-lite")
+    cli.publish(f"{url}/nb:1", "jupyter")
     cur.execute(f"CREATE SERVICE LITE IN COMPUTE POOL P FROM SPECIFICATION $${LITE_SPEC}$$")
     cur.execute(f"CREATE SERVICE NB IN COMPUTE POOL P FROM SPECIFICATION $${JUPYTER_SPEC}$$")
     wait_status(cur, "LITE", "RUNNING", timeout=120)

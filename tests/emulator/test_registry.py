@@ -22,7 +22,8 @@ from spcs_emulator.spcs.oci_storage import registry_binary
 from spcs_emulator.spcs.processes import is_alive
 from spcs_emulator.sql import ast
 from tests.emulator.fakes import FakeIngress, FakeRuntime
-from tests.emulator.test_account import rows
+from tests.emulator.snow_cli import required_snow
+from tests.emulator.sql import rows
 
 if registry_binary() is None:
     # scripts/install-docker.sh installs both: an engine without the registry is a broken setup.
@@ -262,7 +263,6 @@ def test_the_snow_cli_logs_in_and_lists_the_pushed_images(
 ) -> None:
     """`snow spcs image-registry login` (docker login with a fresh session token), a push with the
     credentials it stored, then `snow spcs image-repository list-images`."""
-    from tests.emulator.test_snow_cli import required_snow
 
     snow = required_snow()
     home = tmp_path / "snowflake-home"

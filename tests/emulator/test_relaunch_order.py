@@ -14,7 +14,8 @@ import snowflake.connector
 
 from spcs_emulator.emulator import Emulator
 from tests.emulator.fakes import FakeHandle, FakeIngress, FakeRuntime
-from tests.emulator.test_account import publish, rows, wait_status
+from tests.emulator.images import publish
+from tests.emulator.sql import rows, wait_status
 
 
 @dataclass

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from snowflake.connector.errors import ProgrammingError
 
-from tests.emulator.test_account import rows
+from tests.emulator.sql import rows
 
 SETUP = [
     "CREATE DATABASE D",

@@ -1,6 +1,7 @@
 """Access that is taken away is gone: DROP USER, DISABLED = TRUE and REVOKE ROLE reach sessions that are
 already open, both on the SQL endpoint and at the ingress (through the real connector; runtime and ingress
-are test doubles, the ingress's decision is the control plane's real authorizer)."""
+are test doubles, the ingress's decision is the control plane's real authorizer); an S3 upload grant dies
+with the session, the privilege and the stage that allowed it."""
 
 from __future__ import annotations
 
@@ -8,15 +9,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 import snowflake.connector
 from snowflake.connector.errors import DatabaseError, ProgrammingError
 
 from milvus_spcs.target import token_of
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
+from spcs_emulator.protocol.app import STAGE_BUCKET, STAGE_GRANT_SECONDS
 from spcs_emulator.spcs.runtime_api import IngressRoute
 from tests.emulator.fakes import FakeIngress, FakeRuntime
-from tests.emulator.test_account import rows, run_guide_setup, wait_status
+from tests.emulator.guide import run_guide_setup
+from tests.emulator.sql import rows, wait_status
+from tests.emulator.stage_user import grant_as_mallory
 
 USER, PASSWORD, ROLE = "MILVUS_USER", "milvususerok", "MILVUS_ROLE"
 SESSION_ENDED = 390104  # "User must login again to access the service."
@@ -245,3 +250,53 @@ def test_an_unrestricted_token_logs_in_with_every_granted_role(
         cur = conn.cursor()
         cur.execute("USE ROLE VIEWER")
         assert allowed(route, str(token_of(conn)))  # MILVUS_ROLE, a secondary role, has the access
+
+
+# -- an S3 upload grant dies with its session, its privilege and its stage -----------------------------------
+
+
+def _upload(emulator: Emulator, grant: str, name: str) -> int:
+    url = f"http://127.0.0.1:{emulator.port}/{STAGE_BUCKET}/{grant}/{name}"
+    return requests.put(url, data=b"owned", timeout=10).status_code
+
+
+def _logout(emulator: Emulator, admin, token: str) -> None:
+    headers = {"Authorization": f'Snowflake Token="{token}"'}
+    url = f"http://127.0.0.1:{emulator.port}/session?delete=true"
+    assert requests.post(url, headers=headers, timeout=10).status_code == 200
+
+
+REVOCATIONS = {
+    "revoke write": lambda emu, admin, token: admin.execute(
+        "REVOKE WRITE ON STAGE D.PUBLIC.FILES FROM ROLE APP"
+    ),
+    "revoke role": lambda emu, admin, token: admin.execute("REVOKE ROLE APP FROM USER MALLORY"),
+    "drop user": lambda emu, admin, token: admin.execute("DROP USER MALLORY"),
+    "disable user": lambda emu, admin, token: admin.execute("ALTER USER MALLORY SET DISABLED = TRUE"),
+    "drop and re-create the stage": lambda emu, admin, token: (
+        admin.execute("DROP STAGE D.PUBLIC.FILES"),
+        admin.execute("CREATE STAGE D.PUBLIC.FILES"),
+    ),
+    "log out": _logout,
+}
+
+
+@pytest.mark.usefixtures("stage_user")
+@pytest.mark.parametrize("revocation", sorted(REVOCATIONS))
+def test_an_upload_grant_dies_with_what_allowed_it(
+    emulator: Emulator, admin, tmp_path: Path, revocation
+) -> None:
+    token, grant = grant_as_mallory(emulator, tmp_path)
+    assert _upload(emulator, grant, "before.txt") == 200
+    REVOCATIONS[revocation](emulator, admin, token)
+    assert _upload(emulator, grant, "after.txt") == 403
+    if revocation in ("revoke write", "revoke role"):  # the grant is gone for good, not only while revoked
+        admin.execute("GRANT ROLE APP TO USER MALLORY")
+        admin.execute("GRANT WRITE ON STAGE D.PUBLIC.FILES TO ROLE APP")
+        assert _upload(emulator, grant, "after.txt") == 403
+    stages = emulator.state_dir / "stages"
+    assert not [p for p in stages.rglob("after.txt")]
+
+
+def test_upload_grants_are_short_lived() -> None:
+    assert STAGE_GRANT_SECONDS <= 600

@@ -9,17 +9,13 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import random
 import re
 import socket
 import stat
 import subprocess
 import sys
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -29,32 +25,23 @@ from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.spcs import dns
 from spcs_emulator.spcs.container_logs import LogFiles, timestamp
 from spcs_emulator.spcs.ingress import IngressProxy
-from spcs_emulator.spcs.runtime import LocalContainer, LocalRuntime, readiness, secret_env_name
-from spcs_emulator.spcs.runtime_api import ContainerLaunch, EndpointSpec, IngressRoute
+from spcs_emulator.spcs.runtime import LocalRuntime, readiness, secret_env_name
+from spcs_emulator.spcs.runtime_api import IngressRoute
 from spcs_emulator.spcs.runtime_kinds import RunPlan
+from tests.emulator.local_runtime import (
+    MARKER_ENV,
+    free_port,
+    loopback_ip,
+    make_launch,
+    milvus_hosts,
+    processes_with,
+    real_milvus_on_a_volume,
+    require_nss_wrapper,
+    run_client,
+    wait_container,
+)
 
-MARKER_ENV = "SPCS_RUNTIME_TEST_MARKER"
 TIMESTAMPED = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z ")
-HAS_NSS_WRAPPER = dns.nss_wrapper_library() is not None
-
-
-def require_nss_wrapper() -> None:
-    if HAS_NSS_WRAPPER:
-        return
-    # scripts/install.sh (the README's install) provides it: missing is a broken setup, not a reason to skip.
-    pytest.fail(f"service DNS needs the Debian package {dns.APT_PACKAGE}: run bash scripts/install.sh")
-
-
-def loopback_ip() -> str:
-    """A container address unlikely to be used by anything else running on this machine."""
-    return f"127.0.{random.randint(100, 250)}.{random.randint(2, 250)}"
-
-
-def free_port() -> int:
-    """A port free on every address (Milvus binds 0.0.0.0), instead of the fixed 19530."""
-    with socket.socket() as sock:
-        sock.bind(("0.0.0.0", 0))
-        return sock.getsockname()[1]
 
 
 def port_is_free(ip: str, port: int) -> bool:
@@ -66,114 +53,6 @@ def port_is_free(ip: str, port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def processes_with(marker: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if f"{MARKER_ENV}={marker}".encode() in environ.split(b"\0") and state not in ("Z", "X"):
-            found.append(int(entry.name))
-    return found
-
-
-@pytest.fixture
-def marker() -> str:
-    return uuid.uuid4().hex
-
-
-@pytest.fixture
-def runtime(tmp_path: Path, marker: str) -> Iterator[LocalRuntime]:
-    image = tmp_path / "image-files"
-    image.mkdir()
-    (image / "Notebook.ipynb").write_text("{}")
-    rt = LocalRuntime(
-        tmp_path / "runtime",
-        image_dirs={"jupyter:v1": image},
-        restart_delay=0.2,
-        probe_interval=0.1,
-        stop_grace=5.0,
-    )
-    yield rt
-    rt.shutdown()
-    assert processes_with(marker) == [], "processes outlived the runtime"
-
-
-def make_launch(
-    tmp_path: Path,
-    marker: str,
-    *,
-    runtime: str,
-    service: str,
-    ip: str,
-    port: int,
-    hosts: dict[str, str],
-    protocol: str = "TCP",
-    volume: Path | None = None,
-    **extra: Any,
-) -> ContainerLaunch:
-    fields: dict[str, Any] = {
-        "service": f"DB.PUBLIC.{service.upper()}",
-        "instance_id": 0,
-        "container": "main",
-        "runtime": runtime,
-        "image": f"/db/public/repo/{runtime}:v1",
-        "env": {MARKER_ENV: marker},
-        "secret_files": {},
-        "command": None,
-        "args": None,
-        "endpoints": (EndpointSpec("main", port, protocol, protocol != "TCP"),),
-        "volumes": {"/var/lib/milvus": volume} if volume is not None else {},
-        "readiness": None,
-        "ip": ip,
-        "hosts": hosts,
-        "log_dir": tmp_path / "logs" / service,
-    }
-    fields.update(extra)
-    return ContainerLaunch(**fields)
-
-
-def wait_status(
-    handle: LocalContainer, status: str, timeout: float = 60.0, restarts: int | None = None
-) -> None:
-    def check() -> Probe[None]:
-        state = handle.status()
-        done = state[0] == status and (restarts is None or handle.restart_count == restarts)
-        return Probe(done, None, f"{state}, restarts={handle.restart_count}")
-
-    wait_for(check, what=f"container {status}", timeout=timeout, interval=0.1)
-
-
-def run_client(code: str, hosts: dict[str, str], workdir: Path) -> str:
-    """An unmodified Python client in a subprocess with the service DNS environment."""
-    env = {**os.environ, **dns.dns_environment(hosts, workdir)}
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
-
-
-def milvus_hosts(ip: str) -> dict[str, str]:
-    return {"milvus.abcd.svc.spcs.internal": ip, "milvus": ip}
-
-
-def real_milvus_on_a_volume(tmp_path: Path, marker: str) -> tuple[ContainerLaunch, dict[str, str], int]:
-    """The launch of the real Milvus binary on a volume of its own; its DNS names and gRPC port."""
-    require_nss_wrapper()
-    ip, port = loopback_ip(), free_port()
-    hosts = milvus_hosts(ip)
-    volume = tmp_path / "vol"
-    launch = make_launch(
-        tmp_path, marker, runtime="milvus", service="milvus", ip=ip, port=port, hosts=hosts, volume=volume
-    )
-    return launch, hosts, port
 
 
 # -- DNS ------------------------------------------------------------------------------------------
@@ -388,7 +267,7 @@ def test_milvus_lite_by_dns_survives_crash_stop_and_relaunch(
         volume=volume,
     )
     handle = runtime.launch(launch)
-    wait_status(handle, "READY")
+    wait_container(handle, "READY")
     assert handle.status() == ("READY", "Running")
     assert handle.restart_count == 0
     assert handle.last_exit_code is None
@@ -406,7 +285,7 @@ def test_milvus_lite_by_dns_survives_crash_stop_and_relaunch(
     assert "listening" in handle.logs(lines=5)
 
     handle.crash()
-    wait_status(handle, "READY", restarts=1)
+    wait_container(handle, "READY", restarts=1)
     assert handle.last_exit_code == 137
     assert "listening" in handle.logs(previous=True)
 
@@ -415,7 +294,7 @@ def test_milvus_lite_by_dns_survives_crash_stop_and_relaunch(
     handle.stop()  # idempotent
 
     again = runtime.launch(launch)
-    wait_status(again, "READY")
+    wait_container(again, "READY")
     listing = (
         f"from pymilvus import MilvusClient\nprint(MilvusClient('http://milvus:{port}').list_collections())\n"
     )
@@ -448,8 +327,8 @@ def test_jupyter_kernel_reaches_milvus_by_dns_through_the_ingress(
         ingress_secret="ingress-secret-0123456789",
     )
     milvus, notebook = runtime.launch(milvus_launch), runtime.launch(jupyter_launch)
-    wait_status(milvus, "READY")
-    wait_status(notebook, "READY")
+    wait_container(milvus, "READY")
+    wait_container(notebook, "READY")
 
     ingress = IngressProxy()
     try:
@@ -486,7 +365,7 @@ def test_real_milvus_binary_answers_by_dns_and_keeps_its_volume(
 ) -> None:
     launch, hosts, port = real_milvus_on_a_volume(tmp_path, marker)
     handle = runtime.launch(launch)
-    wait_status(handle, "READY", timeout=180)
+    wait_container(handle, "READY", timeout=180)
     create = (
         "from pymilvus import MilvusClient\n"
         f"c = MilvusClient('http://milvus.abcd.svc.spcs.internal:{port}', timeout=30)\n"
@@ -498,7 +377,7 @@ def test_real_milvus_binary_answers_by_dns_and_keeps_its_volume(
     assert port_is_free("0.0.0.0", port)
 
     again = runtime.launch(launch)
-    wait_status(again, "READY", timeout=180)
+    wait_container(again, "READY", timeout=180)
     listing = (
         f"from pymilvus import MilvusClient\nprint(MilvusClient('http://milvus:{port}').list_collections())\n"
     )

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from snowflake.connector.errors import ProgrammingError
 
 from spcs_emulator.emulator import Emulator
-from tests.emulator.test_account import rows
+from tests.emulator.sql import rows
 
 PASSWORD = "bob-pw"
 

@@ -23,7 +23,8 @@ from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.runtime_api import ContainerLaunch
 from tests.emulator.fakes import FakeIngress
-from tests.emulator.test_account import publish, rows, wait_status
+from tests.emulator.images import publish
+from tests.emulator.sql import rows, wait_status
 
 SPEC = """
 spec:

@@ -20,7 +20,8 @@ from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.addresses import AddressBlock
 from tests.emulator.fakes import FakeHandle, FakeIngress, FakeRuntime
-from tests.emulator.test_account import publish, rows, wait_status
+from tests.emulator.images import publish
+from tests.emulator.sql import rows, wait_status
 
 IMAGE = "/d/public/r/app:1"
 SPEC = (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from snowflake.connector.errors import ProgrammingError
 
-from tests.emulator.test_account import rows
+from tests.emulator.sql import rows
 
 
 def context(cur) -> tuple[str | None, str | None, str | None]:

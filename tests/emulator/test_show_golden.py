@@ -29,7 +29,8 @@ from snowflake.connector.errors import Error
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT
-from tests.emulator.test_account import publish, rows, wait_status
+from tests.emulator.images import publish
+from tests.emulator.sql import rows, wait_status
 
 GOLDEN = Path(__file__).parent / "golden" / "show_output.json"
 UPDATE = os.environ.get("SPCS_GOLDEN_UPDATE") == "1"

@@ -22,7 +22,7 @@ from spcs_emulator.protocol.client_limits import ClientLimits
 from spcs_emulator.spcs.ingress import IngressProxy
 from spcs_emulator.spcs.runtime_api import IngressRoute
 from tests.emulator.fakes import FakeIngress, FakeRuntime
-from tests.emulator.test_ingress import GOOD, UPSTREAM_IP, Upstream, authorize, fetch, snowflake_auth
+from tests.emulator.ingress_echo import GOOD, UPSTREAM_IP, Upstream, authorize, fetch, snowflake_auth
 
 SHORT = ClientLimits(header_seconds=0.5, body_seconds=0.5)
 CAPPED = ClientLimits(per_peer=12)  # deadlines long: the half-sent requests stay open meanwhile

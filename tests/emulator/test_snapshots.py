@@ -10,7 +10,7 @@ import json
 import pytest
 from snowflake.connector.errors import ProgrammingError
 
-from tests.emulator.test_account import rows
+from tests.emulator.sql import rows
 
 COLUMNS = [
     "name",

@@ -4,38 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import snowflake.connector
 
 from spcs_emulator.emulator import Emulator
 from tests.emulator.fakes import FakeIngress, FakeRuntime
-from tests.emulator.test_account import run_guide_setup, wait_status
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def snow_executable() -> str | None:
-    candidates = [
-        os.environ.get("MILVUS_SPCS_SNOW"),
-        str(REPO / ".venvs/snow/bin/snow"),
-        shutil.which("snow"),
-    ]
-    return next((c for c in candidates if c and Path(c).is_file()), None)
-
-
-SNOW = snow_executable()
-# scripts/install.sh (the README's install) puts snow in .venvs/snow: missing is a broken setup.
-
-
-def required_snow() -> str:
-    if SNOW is None:
-        pytest.fail("the Snowflake CLI is missing: run bash scripts/install.sh (it installs .venvs/snow)")
-    return SNOW
+from tests.emulator.guide import run_guide_setup
+from tests.emulator.snow_cli import SNOW, required_snow
+from tests.emulator.sql import wait_status
 
 
 @pytest.fixture(scope="module", autouse=True)

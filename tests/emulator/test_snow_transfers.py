@@ -22,8 +22,8 @@ from spcs_emulator.paths import fqn_dir
 from spcs_emulator.protocol import stage_upload
 from spcs_emulator.protocol.app import STAGE_BUCKET
 from tests.emulator.fakes import FakeIngress, FakeRuntime
-from tests.emulator.test_account import rows
-from tests.emulator.test_snow_cli import required_snow
+from tests.emulator.snow_cli import required_snow
+from tests.emulator.sql import rows
 
 SPEC = "spec:\n  containers:\n  - name: m\n    image: /d/public/r/m:1\n"
 PASSWORD = "mallory-pw"

@@ -11,7 +11,8 @@ import snowflake.connector
 from snowflake.connector.errors import ProgrammingError
 
 from spcs_emulator.emulator import Emulator
-from tests.emulator.test_account import connect, rows, run_guide_setup, wait_status
+from tests.emulator.guide import run_guide_setup
+from tests.emulator.sql import connect, rows, wait_status
 
 
 def error_of(cur: snowflake.connector.cursor.SnowflakeCursor, sql: str) -> ProgrammingError:

@@ -4,7 +4,9 @@ A statement is measured before it is parsed (sql/limits.py): over 1 MB of text, 
 nested parentheses it is refused at once with 001003 (54000); parsing holds no account-wide lock or
 worker, so other sessions log in and run statements meanwhile; the query history keeps a prefix of each
 statement. Identifiers hold at most 255 characters (002043), and no name up to that length makes the
-emulator answer HTTP 500 (a quoted identifier can encode to far more than a file name may hold).
+emulator answer HTTP 500 (a quoted identifier can encode to far more than a file name may hold); over-long
+stage paths and S3 keys are refused the same way. A stage PATTERN is a SQL error when it is not a
+regular expression, too long, or takes longer than its time limit: it cannot crash or stall the emulator.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +28,9 @@ from snowflake.connector.errors import ProgrammingError
 
 from spcs_emulator.account import engine
 from spcs_emulator.emulator import Emulator
-from tests.emulator.test_account import connect, rows
+from spcs_emulator.protocol.app import STAGE_BUCKET
+from tests.emulator.sql import connect, refused, rows
+from tests.emulator.stage_user import grant_as_mallory
 
 PLAIN_USER, PLAIN_PASSWORD = "PLAIN", "plain-password-1"
 TOO_LARGE = (1003, "54000")
@@ -81,7 +86,7 @@ def assert_refused(cursor: Any, sql: str, errno: int, sqlstate: str | None = Non
     return caught.value
 
 
-# -- item 8: one statement stalls everyone -----------------------------------------------------------
+# -- item 8: one statement stalls everyone -------------------------------------------------------------------
 
 
 def test_the_issues_100k_item_select_is_refused_before_parsing(plain) -> None:
@@ -175,7 +180,7 @@ def test_measuring_a_statement_is_linear_whatever_it_holds(admin, sql: str) -> N
     assert time.monotonic() - started < 3
 
 
-# -- item 16: identifiers of any length ------------------------------------------------------------------
+# -- item 16: identifiers of any length ----------------------------------------------------------------------
 
 
 def test_identifiers_over_255_characters_are_refused_before_anything_is_created(admin, plain) -> None:
@@ -236,3 +241,82 @@ def test_a_300_character_database_name_answers_002043_never_500(emulator: Emulat
         assert answer["code"] == "002043", (sql[:60], answer["message"])
     shown = client.execute("SHOW DATABASES")
     assert all(len(json.dumps(row)) < 2000 for row in shown["data"]["rowset"])
+
+
+# -- a stage PATTERN cannot crash or stall the emulator ------------------------------------------------------
+
+INVALID_REGEX = 100048  # "Invalid regular expression" (2201B)
+
+
+@pytest.mark.parametrize("statement", ["LIST @FILES PATTERN = '('", "REMOVE @FILES PATTERN = '[a-'"])
+def test_a_bad_pattern_is_a_sql_error(mallory, tmp_path: Path, statement: str) -> None:
+    payload = tmp_path / "keep.txt"
+    payload.write_text("keep")
+    mallory.execute(f"PUT 'file://{payload}' @FILES AUTO_COMPRESS=FALSE")
+    err = refused(mallory, statement)
+    assert (err.errno, err.sqlstate) == (INVALID_REGEX, "2201B")
+    assert [r["name"] for r in rows(mallory, "LIST @FILES")] == ["files/keep.txt"]
+
+
+def test_a_catastrophic_pattern_stops_at_its_time_limit(mallory, tmp_path: Path) -> None:
+    payload = tmp_path / ("a" * 40 + "b")
+    payload.write_text("x")
+    mallory.execute(f"PUT 'file://{payload}' @FILES AUTO_COMPRESS=FALSE")
+    started = time.monotonic()
+    err = refused(mallory, "LIST @FILES PATTERN = '(a|aa)+$'")
+    assert time.monotonic() - started < 5
+    assert (err.errno, err.sqlstate) == (INVALID_REGEX, "2201B")
+    assert "time limit" in err.msg
+
+
+def test_an_over_long_pattern_is_refused(mallory) -> None:
+    err = refused(mallory, f"LIST @FILES PATTERN = '{'a' * 5000}'")
+    assert (err.errno, err.sqlstate) == (INVALID_REGEX, "2201B")
+
+
+def test_a_good_pattern_still_filters(mallory, tmp_path: Path) -> None:
+    for name in ("one.csv", "two.txt"):
+        (tmp_path / name).write_text(name)
+        mallory.execute(f"PUT 'file://{tmp_path / name}' @FILES AUTO_COMPRESS=FALSE")
+    assert [r["name"] for r in rows(mallory, "LIST @FILES PATTERN = '.*[.]csv'")] == ["files/one.csv"]
+
+
+# -- over-long names are refused as SQL errors, not HTTP 500s ------------------------------------------------
+
+LONG = "x" * 300
+
+
+@pytest.mark.usefixtures("stage_user")
+@pytest.mark.parametrize(
+    "statement",
+    [
+        f"CREATE SERVICE S IN COMPUTE POOL P FROM @FILES SPECIFICATION_FILE = '{LONG}'",
+        f"CREATE SERVICE S IN COMPUTE POOL P FROM @FILES SPECIFICATION_FILE = 'a/{'b' * 5000}'",
+        f"CREATE SERVICE S IN COMPUTE POOL P FROM @FILES/{LONG} SPECIFICATION_FILE = 's.yaml'",
+        f"LIST @FILES/{LONG}",
+        f"REMOVE @FILES/{LONG}",
+        f"LIST @FILES/{'/'.join(['d' * 200] * 30)}",
+    ],
+    ids=["spec-file", "spec-file-path", "spec-stage-path", "list", "remove", "list-total-length"],
+)
+def test_over_long_stage_paths_are_refused(admin, statement: str) -> None:
+    admin.execute("CREATE COMPUTE POOL P MIN_NODES=1 MAX_NODES=1 INSTANCE_FAMILY=CPU_X64_XS")
+    admin.execute("USE SCHEMA D.PUBLIC")
+    err = refused(admin, statement)
+    assert (err.errno, err.sqlstate) == (2043, "22023")
+
+
+def test_put_into_an_over_long_path_is_refused(mallory, tmp_path: Path) -> None:
+    payload = tmp_path / "p.txt"
+    payload.write_text("x")
+    err = refused(mallory, f"PUT 'file://{payload}' @FILES/{LONG} AUTO_COMPRESS=FALSE")
+    assert (err.errno, err.sqlstate) == (2043, "22023")
+
+
+@pytest.mark.usefixtures("stage_user")
+def test_the_s3_stand_in_refuses_an_over_long_key(emulator: Emulator, admin, tmp_path: Path) -> None:
+    _, grant = grant_as_mallory(emulator, tmp_path)
+    url = f"http://127.0.0.1:{emulator.port}/{STAGE_BUCKET}/{grant}/{LONG}"
+    answer = requests.put(url, data=b"x", timeout=10)
+    assert answer.status_code == 400, answer.text
+    assert "KeyTooLong" in answer.text

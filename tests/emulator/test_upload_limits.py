@@ -22,7 +22,7 @@ from snowflake.connector.errors import OperationalError
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.protocol import stage_upload
 from spcs_emulator.protocol.app import STAGE_BUCKET
-from tests.emulator.test_account import rows
+from tests.emulator.sql import rows
 
 LIMIT = 256 * 1024
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
-from spcs_emulator.account.objects import CONTAINER_KINDS, now
+from spcs_emulator.account.objects import now
 from spcs_emulator.account.session import Session
 from spcs_emulator.sql import ast
 
@@ -32,51 +32,29 @@ ACCOUNTADMIN, SECURITYADMIN, USERADMIN, SYSADMIN, PUBLIC = (
 SYSTEM_ROLES = (ACCOUNTADMIN, SECURITYADMIN, USERADMIN, SYSADMIN, PUBLIC)
 OWNERSHIP = "OWNERSHIP"
 
-# What GRANT ALL [PRIVILEGES] ON <kind> expands to (SHOW GRANTS lists them one by one).
-ALL_PRIVILEGES: dict[str, tuple[str, ...]] = {
-    ast.DATABASE: ("USAGE", "MONITOR", "MODIFY", "CREATE SCHEMA", "CREATE DATABASE ROLE"),
-    ast.SCHEMA: (
-        "USAGE",
-        "MONITOR",
-        "MODIFY",
-        "CREATE TABLE",
-        "CREATE VIEW",
-        "CREATE STAGE",
-        "CREATE FUNCTION",
-        "CREATE PROCEDURE",
-        "CREATE SECRET",
-        "CREATE NETWORK RULE",
-        "CREATE IMAGE REPOSITORY",
-        "CREATE SERVICE",
-        "CREATE SNAPSHOT",
-    ),
-    ast.WAREHOUSE: ("USAGE", "OPERATE", "MONITOR", "MODIFY", "APPLYBUDGET"),
-    ast.STAGE: ("READ", "WRITE"),
-    ast.COMPUTE_POOL: ("USAGE", "OPERATE", "MONITOR", "MODIFY"),
-    ast.SERVICE: ("USAGE", "OPERATE", "MONITOR"),
-    ast.IMAGE_REPOSITORY: ("READ", "WRITE"),
-    ast.INTEGRATION: ("USAGE",),
-    ast.SECRET: ("USAGE", "READ"),
-    ast.NETWORK_RULE: (),
-    ast.SNAPSHOT: ("USAGE",),
-    ast.ROLE: (),  # a role has OWNERSHIP only
-    ast.USER: ("MONITOR",),
-}
-
-# Account privileges of a fresh account. CREATE COMPUTE POOL for SYSADMIN is an assumption the
-# guide makes (it creates its pools as SYSADMIN); BIND SERVICE ENDPOINT for PUBLIC is the default
-# since bcr-2321 (May 2026). Both are listed in docs/emulator-coverage.md.
+# Account privileges that are no kind's CREATE. What may be granted on an object is declared by its kind
+# (ObjectKind.privileges), and a kind's CREATE comes with the kind; other layers register their account
+# privileges with the account (engine.Account.add_account_privileges).
+ACCOUNT_PRIVILEGES = (
+    "MANAGE GRANTS",
+    "MONITOR USAGE",
+    "MONITOR",
+    "EXECUTE TASK",
+    "MANAGE WAREHOUSES",
+    "CREATE NETWORK POLICY",
+)
+# The account privileges of a fresh account (other layers add theirs the same way).
 BOOTSTRAP_ACCOUNT_GRANTS: tuple[tuple[str, str], ...] = (
     ("CREATE USER", USERADMIN),
     ("CREATE ROLE", USERADMIN),
     ("MANAGE GRANTS", SECURITYADMIN),
     ("CREATE WAREHOUSE", SYSADMIN),
     ("CREATE DATABASE", SYSADMIN),
-    ("CREATE COMPUTE POOL", SYSADMIN),
     ("CREATE INTEGRATION", ACCOUNTADMIN),
-    ("CREATE COMPUTE POOL", ACCOUNTADMIN),
-    ("BIND SERVICE ENDPOINT", PUBLIC),
 )
+# A fresh account's grants are made role by role in this order, whichever layer registered them, so
+# SHOW GRANTS ON ACCOUNT lists them so (tests/emulator/golden/show_output.json).
+BOOTSTRAP_GRANT_ORDER = (USERADMIN, SECURITYADMIN, SYSADMIN, ACCOUNTADMIN, PUBLIC)
 BOOTSTRAP_ROLE_GRANTS: tuple[tuple[str, str], ...] = (
     (SECURITYADMIN, ACCOUNTADMIN),
     (SYSADMIN, ACCOUNTADMIN),
@@ -87,20 +65,22 @@ ACCOUNT_FQN: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
-class ServiceRole:
-    """A service role (``DB.S.SVC!ALL_ENDPOINTS_USAGE``). Not a name in the account's role namespace: a
-    role created with the same text (``CREATE ROLE "DB.S.SVC!ALL_ENDPOINTS_USAGE"``) is a plain ``str``
-    and never equal to it, so it never passes for the service role (the red team's look-alike)."""
+class ObjectRole:
+    """A role an object defines (``DB.S.X!ROLE_NAME``), as its kind declares (``ObjectKind.roles``). Not a
+    name in the account's role namespace: a role created with the same text (``CREATE ROLE
+    "DB.S.X!ROLE_NAME"``) is a plain ``str`` and never equal to it, so it never passes for the object's
+    role (the red team's look-alike)."""
 
-    service: tuple[str, ...]
+    kind: str  # the object's family
+    fqn: tuple[str, ...]
     name: str
 
     def __str__(self) -> str:
-        return ".".join(self.service) + "!" + self.name
+        return ".".join(self.fqn) + "!" + self.name
 
 
-# What a role grant grants, and what a session acts with: account roles by name, service roles by type.
-RoleId = str | ServiceRole
+# What a role grant grants, and what a session acts with: account roles by name, objects' roles by type.
+RoleId = str | ObjectRole
 
 
 @dataclass(frozen=True)
@@ -116,7 +96,7 @@ class PrivilegeGrant:
 
 @dataclass(frozen=True)
 class RoleGrant:
-    role: RoleId  # a role name, or a service role
+    role: RoleId  # a role name, or an object's role
     grantee_kind: str  # ROLE or USER
     grantee: str
     granted_by: str
@@ -220,19 +200,20 @@ class AccessControl:
                 return g.grantee
         return None
 
-    def forget_object(self, kind: str, fqn: tuple[str, ...]) -> None:
-        """Drop every grant on the object (and, for a schema or database, on what it contains)."""
+    def forget_object(self, kind: str, fqn: tuple[str, ...], *, contains: bool) -> None:
+        """Drop every grant on the object (and, when it ``contains`` others, on what it contains), and
+        every grant of the roles it defines."""
         n = len(fqn)
-        contains = kind in CONTAINER_KINDS
         self.grants = [
             g
             for g in self.grants
             if not (g.fqn[:n] == fqn and (g.kind == kind or (contains and len(g.fqn) > n)))
         ]
-        if kind == ast.SERVICE:
-            self.role_grants = [
-                g for g in self.role_grants if not (isinstance(g.role, ServiceRole) and g.role.service == fqn)
-            ]
+        self.role_grants = [
+            g
+            for g in self.role_grants
+            if not (isinstance(g.role, ObjectRole) and (g.role.kind, g.role.fqn) == (kind, fqn))
+        ]
 
     def forget_role(self, role: str, heir: str) -> None:
         """DROP ROLE: grants to and of it vanish; what it owned passes to ``heir`` (the dropping role)."""
@@ -264,8 +245,9 @@ class AccessControl:
     def has_account_privilege(self, roles: AbstractSet[RoleId], privilege: str) -> bool:
         return privilege in self.privileges_of(roles, ast.ACCOUNT, ACCOUNT_FQN)
 
-    def bootstrap(self) -> None:
+    def bootstrap(self, account_grants: Iterable[tuple[str, str]]) -> None:
+        """A fresh account's role hierarchy, and ``account_grants`` (privilege, role) in role order."""
         for role, into in BOOTSTRAP_ROLE_GRANTS:
             self.grant_role(role, ast.ROLE, into, ACCOUNTADMIN)
-        for privilege, role in BOOTSTRAP_ACCOUNT_GRANTS:
+        for privilege, role in sorted(account_grants, key=lambda g: BOOTSTRAP_GRANT_ORDER.index(g[1])):
             self.grant(privilege, ast.ACCOUNT, ACCOUNT_FQN, role, ACCOUNTADMIN, False)

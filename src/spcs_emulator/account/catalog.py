@@ -5,38 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from spcs_emulator import errors
-from spcs_emulator.account.objects import ACCOUNT_KINDS, CONTAINER_KINDS, SCHEMA_KINDS, CatalogObject, family
+from spcs_emulator.account.kind_table import KindTable
+from spcs_emulator.account.objects import CatalogObject, family
 from spcs_emulator.account.session import Session
 from spcs_emulator.sql import ast
 
-KIND_WORDS = {  # how messages name a kind ("Service 'X' does not exist ...")
-    ast.DATABASE: "Database",
-    ast.SCHEMA: "Schema",
-    ast.WAREHOUSE: "Warehouse",
-    ast.STAGE: "Stage",
-    ast.IMAGE_REPOSITORY: "Image repository",
-    ast.COMPUTE_POOL: "Compute pool",
-    ast.SERVICE: "Service",
-    ast.ROLE: "Role",
-    ast.USER: "User",
-    ast.SECRET: "Secret",
-    ast.SNAPSHOT: "Snapshot",
-    ast.NETWORK_RULE: "Network rule",
-    ast.INTEGRATION: "Integration",
-}
-
-
-def kind_word(kind: str) -> str:
-    return KIND_WORDS.get(family(kind), kind.capitalize())
-
 
 def privilege_noun(kind: str) -> str:
-    """The lower-case noun of 003001 messages: 'Insufficient privileges to operate on compute pool 'P'.'"""
+    """The lower-case noun of 003001 messages: 'Insufficient privileges to operate on warehouse 'W'.'"""
     return family(kind).lower()
 
 
 class Catalog:
-    def __init__(self) -> None:
+    def __init__(self, kinds: KindTable) -> None:
+        self._kinds = kinds  # which kinds hold others
         self._objects: dict[tuple[str, tuple[str, ...]], CatalogObject] = {}
 
     def add(self, obj: CatalogObject) -> None:
@@ -44,7 +26,7 @@ class Catalog:
 
     def remove(self, kind: str, fqn: tuple[str, ...]) -> CatalogObject | None:
         removed = self._objects.pop((family(kind), fqn), None)
-        if kind in (ast.DATABASE, ast.SCHEMA):  # contents go with their container
+        if self._kinds.is_container(kind):  # contents go with their container
             n = len(fqn)
             for key in [k for k in self._objects if len(k[1]) > n and k[1][:n] == fqn]:
                 del self._objects[key]
@@ -53,7 +35,7 @@ class Catalog:
     def contents(self, kind: str, fqn: tuple[str, ...]) -> list[CatalogObject]:
         """Everything inside the object: for a database or schema its schemas and the objects in them,
         for any other kind nothing."""
-        if kind not in CONTAINER_KINDS:
+        if not self._kinds.is_container(kind):
             return []
         n = len(fqn)
         return [obj for (_, key), obj in self._objects.items() if len(key) > n and key[:n] == fqn]
@@ -71,15 +53,15 @@ class Catalog:
         self._objects.clear()
 
 
-def qualify(kind: str, name: ast.Name, session: Session) -> tuple[str, ...]:
+def qualify(kinds: KindTable, kind: str, name: ast.Name, session: Session) -> tuple[str, ...]:
     """Fully qualify ``name`` for ``kind`` using the session's current database and schema."""
     parts = name.parts
-    fam = family(kind)
-    if fam in ACCOUNT_KINDS:
+    namespace = kinds.namespace(kind)
+    if namespace == "account":
         if len(parts) != 1:
             raise errors.compilation(f"invalid identifier '{name}'", errno=2003, sqlstate="02000")
         return parts
-    if fam == ast.SCHEMA:
+    if namespace == "database":
         if len(parts) == 2:
             return parts
         if len(parts) == 1:
@@ -92,7 +74,7 @@ def qualify(kind: str, name: ast.Name, session: Session) -> tuple[str, ...]:
                 )
             return (session.database, parts[0])
         raise errors.compilation(f"invalid identifier '{name}'")
-    if fam in SCHEMA_KINDS:
+    if namespace == "schema":
         if len(parts) == 3:
             return parts
         if len(parts) == 2:

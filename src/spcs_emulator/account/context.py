@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from spcs_emulator import errors
 from spcs_emulator.account.access import ACCOUNT_FQN, OWNERSHIP, RoleId
-from spcs_emulator.account.catalog import kind_word, privilege_noun, qualify
-from spcs_emulator.account.objects import SCHEMA_KINDS, CatalogObject, family
+from spcs_emulator.account.catalog import privilege_noun, qualify
+from spcs_emulator.account.objects import CatalogObject, family
 from spcs_emulator.account.session import Session
 from spcs_emulator.account.state import AccountState
 from spcs_emulator.sql import ast
@@ -38,7 +38,7 @@ class Context:
     # -- objects ----------------------------------------------------------------------------------
 
     def qualify(self, kind: str, name: ast.Name) -> tuple[str, ...]:
-        return qualify(kind, name, self.session)
+        return qualify(self.state.kinds, kind, name, self.session)
 
     def visible(self, obj: CatalogObject) -> bool:
         access, roles = self.state.access, self.roles()
@@ -48,12 +48,13 @@ class Context:
             return True
         if not access.has_any(roles, obj.kind, obj.fqn):
             return False
-        if family(obj.kind) in SCHEMA_KINDS:  # reaching into a schema needs its database and schema
+        namespace = self.state.kinds.namespace(obj.kind)
+        if namespace == "schema":  # reaching into a schema needs its database and schema
             db, schema = obj.fqn[:1], obj.fqn[:2]
             return access.holds(roles, ast.DATABASE, db, "USAGE") and access.holds(
                 roles, ast.SCHEMA, schema, "USAGE"
             )
-        if obj.kind == ast.SCHEMA:
+        if namespace == "database":
             return access.holds(roles, ast.DATABASE, obj.fqn[:1], "USAGE")
         return True
 
@@ -62,9 +63,9 @@ class Context:
         fqn = self.qualify(kind, name)
         obj = self.state.catalog.get(kind, fqn)
         if obj is None or (not bypass_visibility and not self.visible(obj)):
-            raise errors.does_not_exist(kind_word(kind), ".".join(fqn))
+            raise errors.does_not_exist(self.state.kinds.word(kind), ".".join(fqn))
         if kind != family(kind) and obj.subtype not in (None, kind):
-            raise errors.does_not_exist(kind_word(kind), ".".join(fqn))
+            raise errors.does_not_exist(self.state.kinds.word(kind), ".".join(fqn))
         return obj
 
     def find(self, kind: str, name: ast.Name) -> CatalogObject | None:

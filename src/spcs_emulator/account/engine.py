@@ -12,21 +12,33 @@ from pathlib import Path
 
 from spcs_emulator import errors
 from spcs_emulator.account import auth
-from spcs_emulator.account.access import ACCOUNTADMIN, SYSTEM_ROLES, AccessControl
+from spcs_emulator.account.access import (
+    ACCOUNT_PRIVILEGES,
+    ACCOUNTADMIN,
+    BOOTSTRAP_ACCOUNT_GRANTS,
+    SYSTEM_ROLES,
+    AccessControl,
+)
 from spcs_emulator.account.handlers import grants, objects, session, stages
 from spcs_emulator.account.kinds import (
     databases,
     network,
     pats,
     principals,
-    repositories,
     secrets,
     warehouses,
 )
 from spcs_emulator.account.kinds import stages as stage_kind
 from spcs_emulator.account.object_kinds import ObjectKind
 from spcs_emulator.account.objects import CatalogObject, User
-from spcs_emulator.account.registry import Function, Handler, Registry, StatementContext
+from spcs_emulator.account.registry import (
+    Function,
+    GrantsListing,
+    Handler,
+    ObjectRoleNaming,
+    Registry,
+    StatementContext,
+)
 from spcs_emulator.account.session import Session
 from spcs_emulator.account.state import DEFAULT_REGISTRY_HOST, AccountState
 from spcs_emulator.protocol.backend import LoginRequest, Transfer
@@ -60,14 +72,14 @@ ACCOUNT_HANDLERS: dict[type, Handler] = {
     ast.RemoveStage: stages.remove_stage,
 }
 
-ACCOUNT_KINDS: tuple[ObjectKind, ...] = (
+# The account's own kinds (other layers add theirs: add_kinds).
+OWN_KINDS: tuple[ObjectKind, ...] = (
     databases.DATABASE_KIND,
     databases.SCHEMA_KIND,
     warehouses.WAREHOUSE_KIND,
     principals.ROLE_KIND,
     principals.USER_KIND,
     stage_kind.STAGE_KIND,
-    repositories.IMAGE_REPOSITORY_KIND,
     secrets.SECRET_KIND,
     network.NETWORK_RULE_KIND,
     *network.INTEGRATION_KINDS,
@@ -86,8 +98,14 @@ class Account:
         registry_host: str = DEFAULT_REGISTRY_HOST,
     ) -> None:
         self.state = AccountState(name=name, state_dir=state_dir, registry_host=registry_host)
-        self.registry = Registry(handlers=dict(ACCOUNT_HANDLERS), functions=dict(session.CONTEXT_FUNCTIONS))
-        self.registry.add_kinds(ACCOUNT_KINDS)
+        self.registry = Registry(
+            handlers=dict(ACCOUNT_HANDLERS),
+            functions=dict(session.CONTEXT_FUNCTIONS),
+            grants_listings=dict(grants.SHOW_GRANTS),
+            table=self.state.kinds,
+        )
+        self.registry.add_kinds(OWN_KINDS)
+        self.registry.add_account_privileges(ACCOUNT_PRIVILEGES, BOOTSTRAP_ACCOUNT_GRANTS)
         self._admin_password = admin_password
         self._bootstrap()
 
@@ -102,6 +120,21 @@ class Account:
     def add_functions(self, functions: Mapping[str, Function]) -> None:
         self.registry.functions.update(functions)
 
+    def add_account_privileges(self, privileges: tuple[str, ...], granted: Iterable[tuple[str, str]]) -> None:
+        """Account privileges no kind's CREATE covers, and (privilege, role) grants a fresh account makes.
+        The account's grants start afresh with them (registration comes before any statement)."""
+        self.registry.add_account_privileges(privileges, granted)
+        with self.state.lock:
+            self._bootstrap_access()
+
+    def add_grants_listings(self, listings: Mapping[str, GrantsListing]) -> None:
+        """SHOW GRANTS modes (by the mode: 'TO ROLE', 'ON', ...)."""
+        self.registry.grants_listings.update(listings)
+
+    def add_object_role_names(self, namings: Mapping[type, ObjectRoleNaming]) -> None:
+        """How statements name the roles objects define (GRANT <name> TO ROLE r, SHOW GRANTS OF ...)."""
+        self.registry.object_role_names.update(namings)
+
     def handler(self, statement: type) -> Handler:
         """The handler registered for ``statement`` now (one registered later may wrap it)."""
         return self.registry.handlers[statement]
@@ -109,13 +142,19 @@ class Account:
     # -- state ------------------------------------------------------------------------------------
 
     def _bootstrap(self) -> None:
-        catalog, access = self.state.catalog, self.state.access
+        catalog = self.state.catalog
         for role in SYSTEM_ROLES:
             catalog.add(CatalogObject(ast.ROLE, (role,), owner=ACCOUNTADMIN))
-        access.bootstrap()
         admin = User(ast.USER, (ADMIN_USER,), owner=ACCOUNTADMIN, password=self._admin_password)
         admin.default_role = ACCOUNTADMIN
         catalog.add(admin)
+        self._bootstrap_access()
+
+    def _bootstrap_access(self) -> None:
+        """A fresh account's grants: the system roles' hierarchy, the registered account grants, and
+        ACCOUNTADMIN to the admin user."""
+        access = self.state.access = AccessControl()
+        access.bootstrap(self.registry.bootstrap_grants)
         access.grant_role(ACCOUNTADMIN, ast.USER, ADMIN_USER, ACCOUNTADMIN)
 
     def reset(self) -> None:

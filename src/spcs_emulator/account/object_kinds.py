@@ -1,17 +1,19 @@
 """Object kinds: what CREATE/DROP/ALTER/SHOW/DESCRIBE do for each kind, declared once per kind.
 
 A kind's hooks take a :class:`Context` (state, session, privilege checks). The kinds of the account
-live in ``account/kinds/``; other layers declare theirs (compute pools and services: ``spcs/``) and
-register them with the account (``engine.Account.add_kinds``).
+live in ``account/kinds/``; other layers declare theirs (``spcs/statements/``) and register them with
+the account (``engine.Account.add_kinds``). Everything the account derives about kinds (namespaces,
+message words, grantable privileges, containers: ``kind_table.py``) comes from these declarations.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from spcs_emulator.account.context import Context
+from spcs_emulator.account.kind_table import Namespace
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.results import Column, Result
 from spcs_emulator.sql import ast
@@ -20,17 +22,17 @@ Row = Callable[[Context, CatalogObject], Sequence[Any]]
 Hook = Callable[[Context, CatalogObject], None]
 CreateHook = Callable[[Context, CatalogObject, dict[str, Any]], None]
 AlterHook = Callable[[Context, CatalogObject, ast.Alter], Result | None]
-# Where CREATE is authorised: an account privilege, CREATE SCHEMA on the database, or CREATE <kind>
-# on the schema.
-CreateScope = Literal["account", "database", "schema"]
 
 
 @dataclass(frozen=True)
 class ObjectKind:
     kind: str
     word: str  # "Warehouse", for status messages
-    scope: CreateScope
+    namespace: Namespace  # where its objects live, and where CREATE is authorised (kind_table.py)
     create_privilege: str
+    # What may be granted on it (GRANT ALL expands to these; OWNERSHIP goes without saying). A container
+    # adds CREATE <kind> of the kinds registered inside it (KindTable.privileges).
+    privileges: tuple[str, ...]
     properties: frozenset[str]  # accepted CREATE/ALTER ... SET properties; anything else is refused
     plural: str  # SHOW <plural>
     columns: tuple[Column, ...]
@@ -41,13 +43,16 @@ class ObjectKind:
     # checks the statement's values and references, and touches nothing but the new object.
     check_create: CreateHook | None = None
     on_create: CreateHook | None = None
+    # Dropping it drops what it holds: the objects of this namespace inside it (a database holds
+    # schemas, a schema the schema objects), each through its own kind's on_drop.
+    holds: Namespace | None = None
     # Runs when the object goes, by its own DROP or with the database or schema that holds it.
     on_drop: Hook | None = None
-    # Runs before a DROP statement's drop: refuses it (DROP SERVICE without FORCE on a block volume) or
-    # acts first (DROP SERVICE ... FORCE backs up block volumes, BCR-2206).
+    # Runs before a DROP statement's drop: refuses it (a kind's DROP without FORCE while it keeps data)
+    # or acts first (backing that data up under FORCE).
     check_drop: Callable[[Context, CatalogObject, ast.Drop], None] | None = None
     on_alter: AlterHook | None = None
-    # The roles the object defines, each with what it covers (a service's service roles -> endpoints).
+    # The roles the object defines, each with what it covers (GRANT <object role> grants them).
     roles: Callable[[Context, CatalogObject], Mapping[str, tuple[str, ...]]] | None = None
     required: frozenset[str] = field(default_factory=frozenset)  # at CREATE; never UNSET...
     # ...except these, which UNSET puts back to their ``defaults`` (a network rule's VALUE_LIST).
@@ -63,4 +68,4 @@ def remove_object(ctx: Context, kind: ObjectKind, obj: CatalogObject) -> None:
     if kind.on_drop is not None:
         kind.on_drop(ctx, obj)
     ctx.state.catalog.remove(obj.kind, obj.fqn)
-    ctx.state.access.forget_object(obj.kind, obj.fqn)
+    ctx.state.access.forget_object(obj.kind, obj.fqn, contains=ctx.state.kinds.is_container(obj.kind))

@@ -9,29 +9,16 @@ from typing import Any
 
 from spcs_emulator.sql import ast
 
-ACCOUNT_KINDS = frozenset(
-    {
-        ast.WAREHOUSE,
-        ast.DATABASE,
-        ast.ROLE,
-        ast.USER,
-        ast.COMPUTE_POOL,
-        ast.INTEGRATION,
-    }
-)
-# The only kinds with objects inside them (their fqn is a prefix of their contents'). Other account
-# objects share the one-part fqn space: a warehouse named like a database contains nothing of it.
-CONTAINER_KINDS = frozenset({ast.DATABASE, ast.SCHEMA})
-SCHEMA_KINDS = frozenset(
-    {ast.STAGE, ast.IMAGE_REPOSITORY, ast.SERVICE, ast.NETWORK_RULE, ast.SECRET, ast.SNAPSHOT}
-)
-# Both integration flavours live in one namespace, as in Snowflake.
-INTEGRATION_KINDS = frozenset({ast.INTEGRATION, ast.EXTERNAL_ACCESS_INTEGRATION, ast.SECURITY_INTEGRATION})
+# Which kinds live where, and which hold others, is declared by each kind (object_kinds.ObjectKind) and
+# derived by kind_table.KindTable.
+
+# Both integration flavours share their names with plain integrations, as in Snowflake.
+INTEGRATION_FAMILY = frozenset({ast.INTEGRATION, ast.EXTERNAL_ACCESS_INTEGRATION, ast.SECURITY_INTEGRATION})
 
 
 def family(kind: str) -> str:
-    """The namespace a kind lives in (EXTERNAL ACCESS INTEGRATION and SECURITY INTEGRATION -> INTEGRATION)."""
-    return ast.INTEGRATION if kind in INTEGRATION_KINDS else kind
+    """The kind objects are kept and granted under (EXTERNAL ACCESS and SECURITY INTEGRATION -> INTEGRATION)."""
+    return ast.INTEGRATION if kind in INTEGRATION_FAMILY else kind
 
 
 def now() -> dt.datetime:
@@ -39,8 +26,8 @@ def now() -> dt.datetime:
 
 
 # Object ids: one per object created in this process, never reused (a dropped object's id dies with it,
-# even when another object takes its name). What an object owns outside the catalog (a service's
-# volumes, logs, container folders, engine containers) is keyed by this id, never by its name.
+# even when another object takes its name). What other layers keep for an object outside the catalog
+# (volumes, logs, container folders, engine containers) is keyed by this id, never by its name.
 _object_ids = itertools.count(1)
 
 

@@ -1,6 +1,7 @@
 """What an account can do, registered once when it is built: statement handlers by statement type,
-object kinds, and the functions SELECT and CALL know. The account registers its own (engine.py); other
-layers add theirs (``spcs/registration.py``) without the account naming them."""
+object kinds (and the tables derived from them: ``kind_table.py``), account privileges, the roles
+objects define, the modes of SHOW GRANTS, and the functions SELECT and CALL know. The account registers its own (engine.py);
+other layers add theirs (``spcs/registration.py``) without the account naming them."""
 
 from __future__ import annotations
 
@@ -10,14 +11,21 @@ from typing import Any
 
 from spcs_emulator import errors
 from spcs_emulator.account.context import Context
+from spcs_emulator.account.kind_table import KindTable
 from spcs_emulator.account.object_kinds import ObjectKind
 from spcs_emulator.account.objects import CatalogObject
 from spcs_emulator.protocol.backend import Transfer
 from spcs_emulator.results import ColumnType, Result
+from spcs_emulator.sql import ast
 
 # A function of SELECT/CALL: f(ctx, args) -> (value, column type).
 Function = Callable[["StatementContext", tuple[Any, ...]], tuple[Any, ColumnType]]
 Handler = Callable[["StatementContext", Any], Result | Transfer]
+# How a statement names a role an object defines (``x!ROLE``), by the parsed name's type: the name ->
+# (the object's kind, the object's name, the role's name).
+ObjectRoleNaming = Callable[[Any], tuple[str, ast.Name, str]]
+# SHOW GRANTS in one of its modes ('TO ROLE', 'ON', ...).
+GrantsListing = Callable[["StatementContext", ast.ShowGrants], Result]
 
 
 @dataclass
@@ -25,10 +33,22 @@ class Registry:
     handlers: dict[type, Handler] = field(default_factory=dict)
     kinds: dict[str, ObjectKind] = field(default_factory=dict)
     functions: dict[str, Function] = field(default_factory=dict)
+    # Derived from ``kinds`` as they are added; the account's state shares it (AccountState.kinds).
+    table: KindTable = field(default_factory=KindTable)
+    # (privilege, role) granted on the account when it is fresh (access.AccessControl.bootstrap).
+    bootstrap_grants: list[tuple[str, str]] = field(default_factory=list)
+    object_role_names: dict[type, ObjectRoleNaming] = field(default_factory=dict)
+    grants_listings: dict[str, GrantsListing] = field(default_factory=dict)  # by SHOW GRANTS mode
 
     def add_kinds(self, kinds: Iterable[ObjectKind]) -> None:
         for kind in kinds:
             self.kinds[kind.kind] = kind
+            self.table.add(kind)
+
+    def add_account_privileges(self, privileges: tuple[str, ...], granted: Iterable[tuple[str, str]]) -> None:
+        """Account privileges no kind's CREATE covers, and the (privilege, role) grants of a fresh account."""
+        self.table.add_account_privileges(privileges)
+        self.bootstrap_grants += [g for g in granted if g not in self.bootstrap_grants]
 
     def by_plural(self, plural: str) -> ObjectKind | None:
         """The kind SHOW <plural> lists (derived: a kind registered again cannot leave a stale entry)."""

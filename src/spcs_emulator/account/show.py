@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from spcs_emulator.account.context import Context
-from spcs_emulator.account.objects import SCHEMA_KINDS, CatalogObject, family
+from spcs_emulator.account.objects import CatalogObject, family
 from spcs_emulator.results import Column, ColumnType, Result, table
 from spcs_emulator.sql import ast
 
@@ -44,7 +44,7 @@ def like_regex(pattern: str) -> re.Pattern[str]:
 
 def in_scope(ctx: Context, obj: CatalogObject, scope: ast.Scope | None) -> bool:
     """IN ACCOUNT / DATABASE [d] / SCHEMA [s]; with no IN, the current database if any, else the account."""
-    if family(obj.kind) not in SCHEMA_KINDS and obj.kind != ast.SCHEMA:
+    if ctx.state.kinds.namespace(obj.kind) not in ("database", "schema"):
         return True
     session = ctx.session
     if scope is None:

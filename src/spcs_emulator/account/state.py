@@ -15,6 +15,7 @@ from spcs_emulator.account.access import AccessControl
 from spcs_emulator.account.catalog import Catalog
 from spcs_emulator.account.extensions import Extensions
 from spcs_emulator.account.faults import Faults
+from spcs_emulator.account.kind_table import KindTable
 from spcs_emulator.account.session import Session
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,9 @@ class AccountState:
         self.state_dir = state_dir
         self.registry_host = registry_host  # the host part of image repository URLs
         self.lock = threading.RLock()
-        self.catalog = Catalog()
+        # The registered kinds' facts that name resolution and grants need (filled by Registry.add_kinds).
+        self.kinds = KindTable()
+        self.catalog = Catalog(self.kinds)
         self.access = AccessControl()
         self.faults = Faults()
         self.sessions: dict[int, Session] = {}

@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from spcs_emulator.account.access import RoleId, ServiceRole
+from spcs_emulator.account.access import RoleId
 from spcs_emulator.account.state import AccountState
 from spcs_emulator.spcs.endpoint_tokens import EndpointGrant
 from spcs_emulator.spcs.identity import Refused, SessionResolver, grant_identity, identity
+from spcs_emulator.spcs.statements.grants import service_role
 from spcs_emulator.sql import ast
 
 
@@ -53,7 +54,7 @@ def authorize_endpoint(
     if service.owner in roles:
         return True, user, "owner"
     for role, endpoints in service.service_roles.items():
-        if endpoint in endpoints and ServiceRole(service.fqn, role) in roles:
+        if endpoint in endpoints and service_role(service.fqn, role) in roles:
             return True, user, f"service role {role}"
     return False, user, f"user {user} has no role with access to endpoint {endpoint}"
 

@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from spcs_emulator import errors
-from spcs_emulator.account.access import ALL_PRIVILEGES, OWNERSHIP, RoleId, ServiceRole
+from spcs_emulator.account.access import OWNERSHIP, ObjectRole, RoleId
+from spcs_emulator.account.catalog import privilege_noun
 from spcs_emulator.account.objects import CatalogObject, family
-from spcs_emulator.account.registry import StatementContext
+from spcs_emulator.account.registry import GrantsListing, StatementContext
 from spcs_emulator.account.show import columns
 from spcs_emulator.results import Result, status, table
 from spcs_emulator.sql import ast
-
-ACCOUNT_PRIVILEGES = frozenset(
-    {
-        "CREATE ROLE",
-        "CREATE USER",
-        "CREATE WAREHOUSE",
-        "CREATE DATABASE",
-        "CREATE INTEGRATION",
-        "CREATE COMPUTE POOL",
-        "MANAGE GRANTS",
-        "BIND SERVICE ENDPOINT",
-        "MONITOR USAGE",
-        "MONITOR",
-        "EXECUTE TASK",
-        "MANAGE WAREHOUSES",
-        "CREATE NETWORK POLICY",
-    }
-)
 
 GRANTS_TO_COLUMNS = columns(
     "created_on:ts privilege granted_on name granted_to grantee_name grant_option granted_by"
@@ -51,12 +34,12 @@ def _target(
     return obj.kind, obj.fqn, obj
 
 
-def _expand(privileges: tuple[str, ...], kind: str) -> tuple[str, ...]:
+def _expand(ctx: StatementContext, privileges: tuple[str, ...], kind: str) -> tuple[str, ...]:
+    allowed = ctx.state.kinds.privileges(kind)
     if privileges == ("ALL",):
         if kind == ast.ACCOUNT:
             raise errors.not_emulated("GRANT ALL ON ACCOUNT")
-        return ALL_PRIVILEGES[family(kind)]
-    allowed = ACCOUNT_PRIVILEGES if kind == ast.ACCOUNT else frozenset(ALL_PRIVILEGES[family(kind)])
+        return allowed
     for privilege in privileges:
         if privilege != OWNERSHIP and privilege not in allowed:
             raise errors.invalid_privilege(privilege, family(kind).lower())
@@ -88,7 +71,7 @@ def grant(ctx: StatementContext, stmt: ast.Grant) -> Result:
     kind, fqn, obj = _target(ctx, stmt.on_kind, stmt.on_name)
     role = _role(ctx, stmt.grantee)
     access = ctx.state.access
-    for privilege in _expand(stmt.privileges, kind):
+    for privilege in _expand(ctx, stmt.privileges, kind):
         if not _may_grant(ctx, kind, fqn, privilege):
             noun = "account" if obj is None else family(kind).lower()
             raise errors.insufficient_privileges(noun, ctx.state.name if obj is None else obj.display)
@@ -110,18 +93,15 @@ def grant(ctx: StatementContext, stmt: ast.Grant) -> Result:
 def grant_role(ctx: StatementContext, stmt: ast.GrantRole) -> Result:
     access = ctx.state.access
     role_key: RoleId
-    if isinstance(stmt.role, ast.ServiceRoleName):
-        service = ctx.lookup(ast.SERVICE, stmt.role.service, bypass_visibility=ctx.manages_grants())
-        if stmt.role.role not in object_roles(ctx, service):
-            raise errors.does_not_exist("Service role", f"{service.display}!{stmt.role.role}")
-        if not (ctx.manages_grants() or access.holds(ctx.roles(), service.kind, service.fqn, OWNERSHIP)):
-            raise errors.insufficient_privileges("service", service.display)
-        role_key = ServiceRole(service.fqn, stmt.role.role)
-    else:
+    if isinstance(stmt.role, ast.Name):
         role_obj = _role(ctx, stmt.role)
         if not (ctx.manages_grants() or access.holds(ctx.roles(), ast.ROLE, role_obj.fqn, OWNERSHIP)):
             raise errors.insufficient_privileges("role", role_obj.name)
         role_key = role_obj.name
+    else:  # a role an object defines, granted by whoever owns the object
+        obj, role_key = object_role(ctx, stmt.role, bypass_visibility=ctx.manages_grants())
+        if not (ctx.manages_grants() or access.holds(ctx.roles(), obj.kind, obj.fqn, OWNERSHIP)):
+            raise errors.insufficient_privileges(privilege_noun(obj.kind), obj.display)
     if stmt.grantee_kind == ast.ROLE:
         grantee = _role(ctx, stmt.grantee).name
         if not stmt.revoke and access.would_cycle(role_key, grantee):
@@ -151,9 +131,24 @@ def _may_inspect_role(ctx: StatementContext, role: str) -> bool:
 
 
 def object_roles(ctx: StatementContext, obj: CatalogObject) -> Mapping[str, tuple[str, ...]]:
-    """The roles ``obj`` defines (a service's service roles), as its kind declares them."""
+    """The roles ``obj`` defines, each with what it covers, as its kind declares them."""
     kind = ctx.registry.kind_of(obj)
     return {} if kind is None or kind.roles is None else kind.roles(ctx, obj)
+
+
+def object_role(
+    ctx: StatementContext, named: object, *, bypass_visibility: bool = False
+) -> tuple[CatalogObject, ObjectRole]:
+    """The object and its role that ``named`` (``x!ROLE``, as a registered naming reads it) names;
+    002003 "<Kind> role 'X!ROLE' does not exist" when the object defines no such role."""
+    naming = ctx.registry.object_role_names.get(type(named))
+    if naming is None:
+        raise errors.not_emulated(f"roles named like {named}")
+    kind, name, role = naming(named)
+    obj = ctx.lookup(kind, name, bypass_visibility=bypass_visibility)
+    if role not in object_roles(ctx, obj):
+        raise errors.does_not_exist(f"{ctx.state.kinds.word(kind)} role", f"{obj.display}!{role}")
+    return obj, ObjectRole(obj.kind, obj.fqn, role)
 
 
 def _grants_to_role(ctx: StatementContext, stmt: ast.ShowGrants) -> Result:
@@ -179,7 +174,7 @@ def _grants_to_role(ctx: StatementContext, stmt: ast.ShowGrants) -> Result:
         (
             g.created_on,
             "USAGE",
-            "SERVICE_ROLE" if isinstance(g.role, ServiceRole) else "ROLE",
+            f"{granted_on(g.role.kind)}_ROLE" if isinstance(g.role, ObjectRole) else "ROLE",
             str(g.role),
             "ROLE",
             role,
@@ -258,8 +253,8 @@ def _named(stmt: ast.ShowGrants) -> ast.Name:
     return stmt.name
 
 
-# SHOW GRANTS <mode>: TO/OF SERVICE ROLE are the service's layer's (spcs/statements/grants.py).
-SHOW_GRANTS: dict[str, Callable[[StatementContext, ast.ShowGrants], Result]] = {
+# SHOW GRANTS <mode>: the account's own modes (other layers add theirs: engine.Account.add_grants_listings).
+SHOW_GRANTS: dict[str, GrantsListing] = {
     "TO ROLE": _grants_to_role,
     "OF ROLE": _grants_of_role,
     "TO USER": _grants_to_user,
@@ -268,7 +263,7 @@ SHOW_GRANTS: dict[str, Callable[[StatementContext, ast.ShowGrants], Result]] = {
 
 
 def show_grants(ctx: StatementContext, stmt: ast.ShowGrants) -> Result:
-    listing = SHOW_GRANTS.get(stmt.mode)
+    listing = ctx.registry.grants_listings.get(stmt.mode)
     if listing is None:
         raise errors.not_emulated(f"SHOW GRANTS {stmt.mode}".strip())
     return listing(ctx, stmt)

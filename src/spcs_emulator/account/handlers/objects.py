@@ -13,9 +13,9 @@ from spcs_emulator.sql import ast
 
 
 def authorise_create(ctx: StatementContext, kind: ObjectKind, fqn: tuple[str, ...]) -> None:
-    if kind.scope == "account":
+    if kind.namespace == "account":
         ctx.require_create_in_account(kind.kind, kind.create_privilege)
-    elif kind.scope == "database":
+    elif kind.namespace == "database":
         db = ctx.lookup(ast.DATABASE, ast.Name(fqn[:1]))
         if not ctx.state.access.holds(ctx.primary_roles(), ast.DATABASE, db.fqn, kind.create_privilege):
             raise errors.insufficient_privileges("database", db.display)
@@ -76,7 +76,7 @@ def _use_created(ctx: StatementContext, obj: CatalogObject) -> None:
 
 def drop_object(ctx: StatementContext, kind: ObjectKind, obj: CatalogObject) -> None:
     """The object and, for a database or schema, everything in it, each through its own kind's hook
-    (a service stops, a stage's files go), innermost first."""
+    (a stage's files go), innermost first."""
     for child in sorted(
         ctx.state.catalog.contents(obj.kind, obj.fqn), key=lambda o: len(o.fqn), reverse=True
     ):

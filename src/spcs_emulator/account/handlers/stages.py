@@ -193,7 +193,7 @@ def remove_stage(ctx: Context, stmt: ast.RemoveStage) -> Result:
 
 
 def read_stage_file(ctx: Context, ref: ast.StageRef, file: str) -> str:
-    """A spec file from a stage (for CREATE SERVICE ... FROM @stage SPECIFICATION_FILE = '...')."""
+    """A file from a stage, read whole (a statement's ``FROM @stage SPECIFICATION_FILE = '...'``)."""
     stage = _stage(ctx, ref)
     ctx.require(stage, "READ")
     parts = _stage_path(ref) + relative_parts(file, "specification file", allow_leading_slash=False)

@@ -1,2 +1,2 @@
-"""The object kinds of the account, one module each (compute pools and services: spcs/statements/);
-engine.py registers them."""
+"""The object kinds of the account, one module each; engine.py registers them. Other layers declare
+their kinds in their own packages and register them with the account."""

@@ -73,8 +73,10 @@ def _database_drop(ctx: Context, obj: CatalogObject) -> None:
 DATABASE_KIND = ObjectKind(
     kind=ast.DATABASE,
     word="Database",
-    scope="account",
+    namespace="account",
     create_privilege="CREATE DATABASE",
+    privileges=("USAGE", "MONITOR", "MODIFY", "CREATE SCHEMA", "CREATE DATABASE ROLE"),
+    holds="database",
     properties=frozenset({"COMMENT", "DATA_RETENTION_TIME_IN_DAYS", "MAX_DATA_EXTENSION_TIME_IN_DAYS"}),
     plural="DATABASES",
     columns=columns(
@@ -112,8 +114,23 @@ def _schema_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
 SCHEMA_KIND = ObjectKind(
     kind=ast.SCHEMA,
     word="Schema",
-    scope="database",
+    namespace="database",
     create_privilege="CREATE SCHEMA",
+    # In the order GRANT ALL has always granted them; a kind registered in a schema that is not listed
+    # here adds its CREATE after these (KindTable.privileges).
+    privileges=(
+        "USAGE",
+        "MONITOR",
+        "MODIFY",
+        "CREATE TABLE",
+        "CREATE VIEW",
+        "CREATE STAGE",
+        "CREATE FUNCTION",
+        "CREATE PROCEDURE",
+        "CREATE SECRET",
+        "CREATE NETWORK RULE",
+    ),
+    holds="schema",
     properties=frozenset({"COMMENT", "DATA_RETENTION_TIME_IN_DAYS", "WITH MANAGED ACCESS"}),
     plural="SCHEMAS",
     columns=columns(

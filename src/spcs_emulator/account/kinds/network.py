@@ -41,8 +41,9 @@ def _network_rule_create(ctx: Context, obj: CatalogObject, props: dict[str, Any]
 NETWORK_RULE_KIND = ObjectKind(
     kind=ast.NETWORK_RULE,
     word="Network rule",
-    scope="schema",
+    namespace="schema",
     create_privilege="CREATE NETWORK RULE",
+    privileges=(),
     properties=frozenset({"TYPE", "MODE", "VALUE_LIST", "COMMENT"}),
     required=frozenset({"VALUE_LIST"}),
     # UNSET VALUE_LIST empties the list (the Terraform provider's testint: entries_in_valuelist 0).
@@ -165,8 +166,9 @@ EXTERNAL_ACCESS_INTEGRATION_KIND = ObjectKind(
     kind=ast.EXTERNAL_ACCESS_INTEGRATION,
     word="Integration",
     created_word="Integration",
-    scope="account",
+    namespace="account",
     create_privilege="CREATE INTEGRATION",
+    privileges=("USAGE",),
     properties=frozenset(
         {
             "ALLOWED_NETWORK_RULES",
@@ -215,8 +217,9 @@ def _security_integration_create(ctx: Context, obj: CatalogObject, props: dict[s
 SECURITY_INTEGRATION_KIND = ObjectKind(
     kind=ast.SECURITY_INTEGRATION,
     word="Integration",
-    scope="account",
+    namespace="account",
     create_privilege="CREATE INTEGRATION",
+    privileges=("USAGE",),
     properties=frozenset({"TYPE", "OAUTH_CLIENT", "ENABLED", "COMMENT"}),
     required=frozenset({"TYPE", "OAUTH_CLIENT"}),
     plural="SECURITY INTEGRATIONS",
@@ -230,8 +233,9 @@ SECURITY_INTEGRATION_KIND = ObjectKind(
 INTEGRATION_KIND = ObjectKind(
     kind=ast.INTEGRATION,
     word="Integration",
-    scope="account",
+    namespace="account",
     create_privilege="CREATE INTEGRATION",
+    privileges=("USAGE",),
     properties=frozenset({"ENABLED", "COMMENT"}),
     plural="INTEGRATIONS",
     columns=INTEGRATION_COLUMNS,

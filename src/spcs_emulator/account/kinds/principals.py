@@ -45,8 +45,9 @@ def _role_drop(ctx: Context, obj: CatalogObject) -> None:
 ROLE_KIND = ObjectKind(
     kind=ast.ROLE,
     word="Role",
-    scope="account",
+    namespace="account",
     create_privilege="CREATE ROLE",
+    privileges=(),  # a role has OWNERSHIP only
     properties=frozenset({"COMMENT"}),
     plural="ROLES",
     columns=columns(
@@ -225,8 +226,9 @@ def _user_describe(ctx: Context, obj: CatalogObject) -> Result:
 USER_KIND = ObjectKind(
     kind=ast.USER,
     word="User",
-    scope="account",
+    namespace="account",
     create_privilege="CREATE USER",
+    privileges=("MONITOR",),
     properties=USER_PROPERTIES,
     plural="USERS",
     columns=columns(

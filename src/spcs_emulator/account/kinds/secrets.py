@@ -53,8 +53,9 @@ def _secret_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
 SECRET_KIND = ObjectKind(
     kind=ast.SECRET,
     word="Secret",
-    scope="schema",
+    namespace="schema",
     create_privilege="CREATE SECRET",
+    privileges=("USAGE", "READ"),
     properties=frozenset({"TYPE", "USERNAME", "PASSWORD", "SECRET_STRING", "COMMENT"}),
     plural="SECRETS",
     columns=columns(

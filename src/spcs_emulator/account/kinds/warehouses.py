@@ -83,8 +83,9 @@ def _warehouse_row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
 WAREHOUSE_KIND = ObjectKind(
     kind=ast.WAREHOUSE,
     word="Warehouse",
-    scope="account",
+    namespace="account",
     create_privilege="CREATE WAREHOUSE",
+    privileges=("USAGE", "OPERATE", "MONITOR", "MODIFY", "APPLYBUDGET"),
     properties=frozenset(
         {
             "WAREHOUSE_SIZE",

@@ -1,31 +1,47 @@
-"""SHOW GRANTS TO SERVICE ROLE svc!r (the endpoints it covers) and OF SERVICE ROLE svc!r (who holds it)."""
+"""What SPCS adds to the account's grants: its account privileges, service roles (``svc!ROLE``, GRANT
+SERVICE ROLE), and SHOW GRANTS TO SERVICE ROLE svc!r (the endpoints it covers) and OF SERVICE ROLE svc!r
+(who holds it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from spcs_emulator import errors
-from spcs_emulator.account.access import ServiceRole
-from spcs_emulator.account.handlers.grants import object_roles
+from spcs_emulator.account.access import ACCOUNTADMIN, PUBLIC, SYSADMIN, ObjectRole
+from spcs_emulator.account.handlers.grants import object_role, object_roles
 from spcs_emulator.account.objects import CatalogObject
-from spcs_emulator.account.registry import Handler, StatementContext
+from spcs_emulator.account.registry import GrantsListing, ObjectRoleNaming, StatementContext
 from spcs_emulator.account.show import columns
-from spcs_emulator.protocol.backend import Transfer
 from spcs_emulator.results import Result, table
 from spcs_emulator.sql import ast
+
+# Account privileges SPCS adds besides CREATE COMPUTE POOL (which comes with the compute pool kind).
+SPCS_ACCOUNT_PRIVILEGES = ("BIND SERVICE ENDPOINT",)
+# SPCS's account privileges of a fresh account. CREATE COMPUTE POOL for SYSADMIN is an assumption the
+# guide makes (it creates its pools as SYSADMIN); BIND SERVICE ENDPOINT for PUBLIC is the default
+# since bcr-2321 (May 2026). Both are listed in docs/emulator-coverage.md.
+SPCS_BOOTSTRAP_GRANTS: tuple[tuple[str, str], ...] = (
+    ("CREATE COMPUTE POOL", SYSADMIN),
+    ("CREATE COMPUTE POOL", ACCOUNTADMIN),
+    ("BIND SERVICE ENDPOINT", PUBLIC),
+)
+
+
+def service_role(service: tuple[str, ...], name: str) -> ObjectRole:
+    """The service role ``name`` of the service ``service`` (a role grant's key, as sessions hold it)."""
+    return ObjectRole(ast.SERVICE, service, name)
+
+
+def _service_role_name(named: ast.ServiceRoleName) -> tuple[str, ast.Name, str]:
+    return ast.SERVICE, named.service, named.role
+
+
+SERVICE_ROLE_NAMES: dict[type, ObjectRoleNaming] = {ast.ServiceRoleName: _service_role_name}
 
 
 def _service_role(
     ctx: StatementContext, stmt: ast.ShowGrants
-) -> tuple[CatalogObject, ServiceRole, tuple[str, ...]]:
+) -> tuple[CatalogObject, ObjectRole, tuple[str, ...]]:
     """The service, the service role's grantee key, and the endpoints the role covers."""
-    target = stmt.name
-    assert isinstance(target, ast.ServiceRoleName)  # the grammar gives these modes a service role name
-    service = ctx.lookup(ast.SERVICE, target.service)
-    endpoints = object_roles(ctx, service).get(target.role)  # as GRANT SERVICE ROLE reads them
-    if endpoints is None:
-        raise errors.does_not_exist("Service role", f"{service.display}!{target.role}")
-    return service, ServiceRole(service.fqn, target.role), endpoints
+    service, key = object_role(ctx, stmt.name)  # as GRANT SERVICE ROLE reads it
+    return service, key, object_roles(ctx, service)[key.name]
 
 
 def _grants_to_service_role(ctx: StatementContext, stmt: ast.ShowGrants) -> Result:
@@ -58,19 +74,7 @@ def _grants_of_service_role(ctx: StatementContext, stmt: ast.ShowGrants) -> Resu
     )
 
 
-SERVICE_ROLE_GRANTS: dict[str, Callable[[StatementContext, ast.ShowGrants], Result]] = {
+SERVICE_ROLE_GRANTS: dict[str, GrantsListing] = {
     "TO SERVICE ROLE": _grants_to_service_role,
     "OF SERVICE ROLE": _grants_of_service_role,
 }
-
-
-def spcs_show_grants(
-    account_show_grants: Handler,
-) -> Callable[[StatementContext, ast.ShowGrants], Result | Transfer]:
-    """SHOW GRANTS: the service-role modes above, else what the account answered before SPCS."""
-
-    def show_grants(ctx: StatementContext, stmt: ast.ShowGrants) -> Result | Transfer:
-        listing = SERVICE_ROLE_GRANTS.get(stmt.mode)
-        return listing(ctx, stmt) if listing else account_show_grants(ctx, stmt)
-
-    return show_grants

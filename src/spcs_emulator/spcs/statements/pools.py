@@ -129,8 +129,9 @@ POOL_COLUMNS = columns(
 POOL_KIND = ObjectKind(
     kind=ast.COMPUTE_POOL,
     word="Compute pool",
-    scope="account",
+    namespace="account",
     create_privilege="CREATE COMPUTE POOL",
+    privileges=("USAGE", "OPERATE", "MONITOR", "MODIFY"),
     properties=frozenset(
         {
             "MIN_NODES",

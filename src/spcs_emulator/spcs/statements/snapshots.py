@@ -105,8 +105,9 @@ def _row(ctx: Context, obj: CatalogObject) -> tuple[Any, ...]:
 SNAPSHOT_KIND = ObjectKind(
     kind=ast.SNAPSHOT,
     word="Snapshot",
-    scope="schema",
+    namespace="schema",
     create_privilege="CREATE SNAPSHOT",
+    privileges=("USAGE",),
     properties=frozenset({"COMMENT"}),
     plural="SNAPSHOTS",
     columns=SNAPSHOT_COLUMNS,

@@ -1,4 +1,4 @@
-"""Image repositories (their images: spcs/images.py)."""
+"""Image repositories: the kind (their images: spcs/images.py)."""
 
 from __future__ import annotations
 
@@ -67,8 +67,9 @@ IMAGE_REPOSITORY_KIND = ObjectKind(
     # CREATE answers "Image Repository X successfully created." (snowflake-cli's integration test on an
     # account; tests/conformance/observations/snow_and_harness_forms.yaml), errors "Image repository".
     created_word="Image Repository",
-    scope="schema",
+    namespace="schema",
     create_privilege="CREATE IMAGE REPOSITORY",
+    privileges=("READ", "WRITE"),
     properties=frozenset({"ENCRYPTION", "COMMENT"}),
     plural="IMAGE REPOSITORIES",
     columns=columns(
