@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["fixtures.options", "fixtures.milvus", "fixtures.spcs", "fixtures.connections"]
+pytest_plugins = [
+    "fixtures.options",
+    "fixtures.milvus",
+    "fixtures.spcs",
+    "fixtures.connections",
+    "fixtures.parallel",
+]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

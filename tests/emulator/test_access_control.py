@@ -220,11 +220,13 @@ def _jwt_for_alice(key: rsa.RSAPrivateKey, public_b64: str, *, issued: float, ex
 
 @pytest.mark.parametrize(
     ("what", "issued", "expires", "accepted"),
-    [
-        ("an hour from now", 0, 3600, True),
-        ("expiring in 2100", 0, 4102444800 - time.time(), False),
-        ("issued 30 days ago, expiring tomorrow", -30 * 86400, 86400, False),
-        ("issued an hour ahead", 3600, 3660, False),
+    [  # ids by name: a time-dependent value would differ between xdist workers
+        pytest.param("an hour from now", 0, 3600, True, id="an hour from now"),
+        pytest.param("expiring in 2100", 0, 4102444800 - time.time(), False, id="expiring in 2100"),
+        pytest.param(
+            "issued 30 days ago", -30 * 86400, 86400, False, id="issued 30 days ago, expiring tomorrow"
+        ),
+        pytest.param("issued an hour ahead", 3600, 3660, False, id="issued an hour ahead"),
     ],
 )
 def test_key_pair_jwts_live_an_hour_at_most(

@@ -27,7 +27,7 @@ from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.addresses import AddressBlock
 from spcs_emulator.spcs.listeners import Listener, listeners_of
 from spcs_emulator.spcs.runtime import LocalRuntime
-from tests.emulator.local_runtime import make_launch, processes_with, wait_container
+from tests.emulator.local_runtime import free_port, make_launch, processes_with, wait_container
 from tests.emulator.services import (
     JUPYTER_SPEC,
     LITE_SPEC,
@@ -124,10 +124,9 @@ def test_without_a_network_namespace_real_milvus_keeps_etcd_on_its_address_and_s
     monkeypatch.setattr(runtime_kinds, "network_isolation_problem", lambda: refused)
     block = AddressBlock.claim()
     try:
-        ip = block.next_free(set())
-        launch = make_launch(
-            tmp_path, marker, runtime="milvus", service="milvus", ip=ip, port=19530, hosts={}
-        )
+        # Not 19530: other tests' Milvus (parallel workers) serve it on their own addresses.
+        ip, port = block.next_free(set()), free_port()
+        launch = make_launch(tmp_path, marker, runtime="milvus", service="milvus", ip=ip, port=port, hosts={})
         handle = runtime.launch(launch)
         wait_container(handle, "READY", timeout=180)
         found = listeners_of(tree(handle))
@@ -145,7 +144,7 @@ def test_without_a_network_namespace_real_milvus_keeps_etcd_on_its_address_and_s
     # Milvus 2.3.5 cannot bind its gRPC/HTTP servers to an address (documented): those are on [::];
     # everything that can be bound is on the service's address, nothing on 127.0.0.1 or 0.0.0.0.
     assert {listener.ip for listener in found} <= {ip, "::"}, sorted(map(str, found))
-    assert Listener("::", 19530) in found
+    assert Listener("::", port) in found
 
 
 # -- concurrent emulators ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,7 +103,8 @@ def tiny_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "FROM scratch\nCOPY other.txt /etc/other.txt\nWORKDIR /home/jupyter/work\n"
         "COPY TestMilvus.ipynb ./TestMilvus.ipynb\nLABEL io.milvus-spcs.runtime=jupyter\n"
     )
-    tag = "milvus-spcs-test/tiny:registry"
+    # Its own tag: another worker (pytest -n) running this module builds and removes its own.
+    tag = f"milvus-spcs-test/tiny:registry-{secrets.token_hex(4)}"
     done = subprocess.run(
         ["docker", "build", "--network", "none", "--platform", "linux/amd64", "-t", tag, str(context)],
         capture_output=True,

@@ -56,14 +56,29 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
+# A unix socket's path holds at most 107 bytes (sun_path, with its NUL): the registry fails to bind
+# ("invalid argument") below a long TMPDIR.
+SOCKET_PATH_MAX = 107
+SOCKET_NAME = "registry.sock"
+
+
+def socket_dir() -> Path:
+    """A new private folder for the registry's socket: under TMPDIR, or /tmp when TMPDIR is too deep."""
+    folder = Path(tempfile.mkdtemp(prefix="spcs-reg-"))
+    if len(os.fsencode(folder / SOCKET_NAME)) <= SOCKET_PATH_MAX:
+        return folder
+    folder.rmdir()
+    return Path(tempfile.mkdtemp(prefix="spcs-reg-", dir="/tmp"))
+
+
 class DistributionStore:
     """One distribution registry process serving ``directory``'s storage on ``directory``/registry.sock."""
 
     def __init__(self, directory: Path, lifeline: Lifeline, binary: str) -> None:
         self.directory = directory
-        self._socket_dir = Path(tempfile.mkdtemp(prefix="spcs-reg-"))
+        self._socket_dir = socket_dir()
         lifeline.guard(self._socket_dir)  # removed even if the emulator is killed
-        self.socket_path = self._socket_dir / "registry.sock"
+        self.socket_path = self._socket_dir / SOCKET_NAME
         self._lifeline = lifeline
         self._binary = binary
         self._proc: subprocess.Popen[bytes] | None = None
