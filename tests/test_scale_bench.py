@@ -117,3 +117,30 @@ def test_backend_names_are_checked() -> None:
     assert parse_targets("lite, server,spcs") == ["lite", "server", "spcs"]
     with pytest.raises(ValueError, match="docker"):
         parse_targets("lite,docker")
+
+
+def test_the_installation_fingerprint_ignores_a_distribution_found_twice(tmp_path: Path) -> None:
+    """pytest puts src/ on sys.path (pythonpath), where an editable checkout keeps its egg-info: the
+    same installation must name the same cached sentence pool (it was scanned again, ~13 s of CI's
+    spcs-path benchmark)."""
+    import subprocess
+    import sys
+
+    egg = tmp_path / "milvus_spcs.egg-info"
+    egg.mkdir()
+    from importlib.metadata import version
+
+    (egg / "PKG-INFO").write_text(
+        f"Metadata-Version: 2.1\nName: milvus-spcs\nVersion: {version('milvus-spcs')}\n"
+    )
+    code = (
+        "import sys\n"
+        "from milvus_spcs.bench.corpus import installation_fingerprint\n"
+        "first = installation_fingerprint()\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "print(first == installation_fingerprint())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "True"

@@ -123,7 +123,9 @@ def installation_fingerprint() -> str:
     """Names the sentence pool: the Python version, every installed distribution, the filter's rules."""
     from importlib.metadata import distributions
 
-    installed = sorted(f"{d.metadata['Name']}=={d.version}" for d in distributions())
+    # A set: a distribution found twice (an editable checkout's egg-info under src/ on sys.path, as in
+    # pytest's workers) is the same installation, and must name the same cached pool.
+    installed = sorted({f"{d.metadata['Name']}=={d.version}" for d in distributions()})
     rules = f"{MIN_WORDS},{MAX_WORDS},{NOT_PROSE.pattern},{SENTENCE_END.pattern},{sorted(ENGLISH_WORDS)}"
     text = "\n".join([sys.version, rules, *installed])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
