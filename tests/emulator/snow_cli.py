@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,17 @@ def required_snow() -> str:
     if SNOW is None:
         pytest.fail("the Snowflake CLI is missing: run bash scripts/install.sh (it installs .venvs/snow)")
     return SNOW
+
+
+def run_snow(home: Path, *args: str, connection: str = "emu") -> str:
+    """`snow ARGS -c CONNECTION --format JSON` with ``home`` as SNOWFLAKE_HOME (its connections.toml);
+    its standard output, failing the test when it fails."""
+    done = subprocess.run(
+        [required_snow(), *args, "-c", connection, "--format", "JSON"],
+        env={**os.environ, "SNOWFLAKE_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:] + done.stdout[-2000:]
+    return done.stdout

@@ -10,7 +10,6 @@ One emulator for the module: each test leaves the service ``WEB`` with its two i
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -32,7 +31,7 @@ from spcs_emulator.spcs.runtime_api import ContainerLaunch
 from spcs_emulator.spcs.runtime_kinds import ContainerDirs, RunPlan
 from tests.emulator.images import publish
 from tests.emulator.local_runtime import environ, idle_plan, require_nss_wrapper
-from tests.emulator.snow_cli import required_snow
+from tests.emulator.snow_cli import run_snow
 from tests.emulator.sql import rows, wait_status
 
 WEB = "D.PUBLIC.WEB"
@@ -303,19 +302,8 @@ def test_scaling_in_stops_instance_1_and_scaling_out_brings_it_back_with_its_own
 
 
 def test_snow_spcs_service_set_then_list_instances_shows_two(stack: Stack) -> None:
-    snow = required_snow()
-    env = {**os.environ, "SNOWFLAKE_HOME": str(stack.home)}
-
     def run(*args: str) -> Any:
-        done = subprocess.run(
-            [snow, *args, "-c", "emu", "--format", "JSON"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr[-2000:] + done.stdout[-2000:]
-        return json.loads(done.stdout)
+        return json.loads(run_snow(stack.home, *args))
 
     stack.cur.execute(f"CREATE SERVICE D.PUBLIC.SOLO IN COMPUTE POOL P FROM SPECIFICATION $${IDLE_SPEC}$$")
     ready_instances(stack.cur, 1, "D.PUBLIC.SOLO")

@@ -32,7 +32,7 @@ from spcs_emulator.spcs.runtime_kinds import ContainerDirs, RunPlan
 from tests.emulator.docker_cli import ROOTFS, docker
 from tests.emulator.fakes import FakeIngress, FakeJobHandle, FakeJobRuntime
 from tests.emulator.images import publish
-from tests.emulator.snow_cli import required_snow
+from tests.emulator.snow_cli import required_snow, run_snow
 from tests.emulator.sql import rows, wait_status
 
 SPEC = """
@@ -401,7 +401,7 @@ def test_a_job_runs_to_completion_in_the_process_runtime(tmp_path: Path, code: i
 
 
 def test_snow_spcs_service_execute_job_to_done_with_its_logs(tmp_path: Path) -> None:
-    snow = required_snow()
+    required_snow()  # fails at once, before the emulator starts, when the CLI is missing
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(runtime_kinds.PLANNERS, "milvus-lite", plan_job(0))
         with Emulator(state_dir=tmp_path / "state") as emu:
@@ -415,18 +415,9 @@ def test_snow_spcs_service_execute_job_to_done_with_its_logs(tmp_path: Path) -> 
             (home / "connections.toml").chmod(0o600)
             spec = tmp_path / "job_service_spec.yaml"
             spec.write_text(SPEC)
-            env = {**os.environ, "SNOWFLAKE_HOME": str(home)}
 
             def run(*args: str) -> str:
-                done = subprocess.run(
-                    [snow, *args, "-c", "emu", "--format", "JSON"],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    timeout=120,
-                )
-                assert done.returncode == 0, done.stderr[-2000:] + done.stdout[-2000:]
-                return done.stdout
+                return run_snow(home, *args)
 
             out = run(
                 "spcs",

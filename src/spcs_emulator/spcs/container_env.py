@@ -2,7 +2,7 @@
 
 On SPCS a container sees its image's ENV, the spec's ``env`` and ``secrets`` (``envVarName``), and the
 platform's own variables (``SNOWFLAKE_ACCOUNT``, ``SNOWFLAKE_HOST``, ``SNOWFLAKE_DATABASE``, ...; the
-control plane adds those, see ``control.ControlPlane.platform_environment``). It never sees the
+control plane adds those, see ``launches.Launches.platform_environment``). It never sees the
 environment of whoever runs the platform. Here the platform is the emulator process, whose environment
 holds ``SPCS_EMULATOR_ADMIN_PASSWORD``, ``SNOWFLAKE_PRIVATE_KEY_PASSPHRASE``, cloud credentials, ...: a
 notebook cell run through the ingress must not read them. So a container's environment is built from

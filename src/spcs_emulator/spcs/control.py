@@ -680,9 +680,6 @@ class ControlPlane:
             service, state, container, instance, key=self._keys[service.fqn], hosts=self.hosts()
         )
 
-    def platform_environment(self, service: CatalogObject) -> dict[str, str]:
-        return self.launches.platform_environment(service)
-
     def hosts(self) -> dict[str, tuple[str, ...]]:
         """Every service's fully qualified DNS name -> the addresses of its READY instances (instance
         0's while none is ready: a client that retries finds the service as it comes up).
