@@ -92,11 +92,14 @@ def admin(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory):
     config = tmp_path_factory.mktemp("docker-config")
     env = {**os.environ, "DOCKER_CONFIG": str(config)}
     host = url.split("/", 1)[0]
-    docker("login", host, "-u", "0sessiontoken", "--password-stdin", env=env, stdin=str(token_of(conn)))
-    docker("push", f"{url}/web:v1", env=env)
-    docker("tag", f"{url}/web:v1", f"{url}/web:v2")
-    docker("push", f"{url}/web:v2", env=env)
-    docker("rmi", f"{url}/web:v1", f"{url}/web:v2")
+    try:
+        docker("login", host, "-u", "0sessiontoken", "--password-stdin", env=env, stdin=str(token_of(conn)))
+        docker("push", f"{url}/web:v1", env=env)
+        docker("tag", f"{url}/web:v1", f"{url}/web:v2")
+        docker("push", f"{url}/web:v2", env=env)
+    finally:  # the local tags go however the pushes went (the engine keeps nothing of the test)
+        tags = [f"{url}/web:v1", f"{url}/web:v2"]
+        subprocess.run(["docker", "rmi", "-f", *tags], capture_output=True, check=False)
     cur.execute(f"CREATE SERVICE {SERVICE} IN COMPUTE POOL P FROM SPECIFICATION $${SPEC}$$")
     wait_status(cur, SERVICE, "RUNNING", timeout=120)
     yield cur
