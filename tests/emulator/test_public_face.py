@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-import snowflake.connector
 from snowflake.connector.errors import ProgrammingError
 
 import spcs_emulator
@@ -61,5 +60,3 @@ def test_a_wrong_password_is_refused(emulator: Emulator) -> None:
     with pytest.raises(ControlError) as refused:
         client_of(emulator, "wrong").reset()
     assert refused.value.status == 401
-    conn = snowflake.connector.connect(**emulator.connection_parameters())
-    conn.close()
