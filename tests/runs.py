@@ -6,13 +6,13 @@ from pathlib import Path
 
 from milvus_spcs.config import resolve_config
 from milvus_spcs.stack.sql_runner import SqlRunner
-from milvus_spcs.target import Target, TargetKind
+from milvus_spcs.target import EmulatorTarget, Target
 from spcs_emulator.emulator import Emulator
 from tests.leftovers import objects_of_run
 
 
 def target_of(emu: Emulator) -> Target:
-    return Target(TargetKind.EMULATOR, "test emulator", emu.connection_parameters())
+    return EmulatorTarget("test emulator", emu.connection_parameters())
 
 
 def leftovers(emu: Emulator, run_id: str) -> list[str]:

@@ -17,7 +17,7 @@ from milvus_spcs.stack.janitor import teardown_run
 from milvus_spcs.stack.progress import NoProgress, ProgressEvent
 from milvus_spcs.stack.snapshots import backup_snapshots, drop_backup_snapshots
 from milvus_spcs.stack.sql_runner import SqlRunner
-from milvus_spcs.target import Target, TargetKind
+from milvus_spcs.target import EmulatorTarget
 from spcs_emulator.emulator import Emulator
 from tests.emulator.fakes import FakeIngress, FakeRuntime
 
@@ -66,7 +66,7 @@ def emulator(tmp_path: Path) -> Iterator[Emulator]:
 
 @pytest.fixture
 def runner(emulator: Emulator) -> SqlRunner:
-    return SqlRunner(Target(TargetKind.EMULATOR, "test", emulator.connection_parameters()), [])
+    return SqlRunner(EmulatorTarget("test", emulator.connection_parameters()), [])
 
 
 def create_run_service(runner: SqlRunner, block_config: dict | None) -> StackNames:

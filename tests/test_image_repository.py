@@ -12,7 +12,7 @@ from milvus_spcs.config import resolve_config
 from milvus_spcs.errors import PreflightError
 from milvus_spcs.stack.executor import StepFailed
 from milvus_spcs.stack.run import provisioned_stack
-from milvus_spcs.target import Target, TargetKind
+from milvus_spcs.target import AccountTarget, EmulatorTarget
 from spcs_emulator.emulator import Emulator
 from tests.emulator.fakes import FakeIngress, FakeRuntime
 from tests.emulator.images import publish
@@ -50,7 +50,7 @@ def config(tmp_path: Path, run_id: str, tag: str):
 
 
 def test_services_run_from_the_lasting_repository(emulator_with_images: Emulator, tmp_path: Path) -> None:
-    target = Target(TargetKind.EMULATOR, "test", emulator_with_images.connection_parameters())
+    target = EmulatorTarget("test", emulator_with_images.connection_parameters())
     with provisioned_stack(target, config(tmp_path, "repo01", "v7"), report=print) as state:
         assert "image: /images_db/public/repo/milvus:v7" in state.spec_texts["milvus.yaml"]
         assert state.ingress_host
@@ -59,7 +59,7 @@ def test_services_run_from_the_lasting_repository(emulator_with_images: Emulator
 def test_missing_images_fail_the_images_step_before_any_service(
     emulator_with_images: Emulator, tmp_path: Path
 ) -> None:
-    target = Target(TargetKind.EMULATOR, "test", emulator_with_images.connection_parameters())
+    target = EmulatorTarget("test", emulator_with_images.connection_parameters())
     with (
         pytest.raises(StepFailed) as info,
         provisioned_stack(target, config(tmp_path, "repo02", "v8"), report=print),
@@ -70,7 +70,7 @@ def test_missing_images_fail_the_images_step_before_any_service(
 
 
 def test_a_real_account_without_pushed_images_is_refused_before_anything(tmp_path: Path) -> None:
-    account = Target(TargetKind.ACCOUNT, "a real account", {"account": "x", "user": "u"})
+    account = AccountTarget("a real account", {"account": "x", "user": "u"})
     options = {"run_id": "repo03", "artifacts_dir": str(tmp_path), "snowflake_connection": "nightly"}
     stack = provisioned_stack(account, resolve_config(options, {}), report=print)
     with pytest.raises(PreflightError, match="needs the images pushed") as info, stack:

@@ -27,7 +27,7 @@ from milvus_spcs.specs import SpecError, render_spec, spec_variables
 from milvus_spcs.sqlfiles import put_file, render
 from milvus_spcs.stack.janitor import parse_duration
 from milvus_spcs.stack.sql_runner import SqlRunner, redacted_error
-from milvus_spcs.target import Target, TargetKind
+from milvus_spcs.target import EmulatorTarget
 from spcs_emulator.emulator import Emulator
 from tests.emulator.fakes import FakeIngress, FakeRuntime
 from tests.harness_cli import cli
@@ -153,19 +153,19 @@ import json, os
 from milvus_spcs.secret import Secret
 from milvus_spcs.sqlfiles import render
 from milvus_spcs.stack.sql_runner import SqlRunner
-from milvus_spcs.target import Target, TargetKind
+from milvus_spcs.target import EmulatorTarget
 
 OUTSIDER = "USE ROLE PUBLIC;\\nCREATE USER <% user %> PASSWORD = '<% password %>' COMMENT = '<% password %>';"
 
 
 def test_the_outsider_user_cannot_be_created():
-    target = Target(TargetKind.EMULATOR, "test", json.loads(os.environ["EMULATOR_PARAMS"]))
+    target = EmulatorTarget("test", json.loads(os.environ["EMULATOR_PARAMS"]))
     password = Secret(os.environ["CANARY"])
     SqlRunner(target, [password]).run(render(OUTSIDER, {"user": "OUTSIDER", "password": password}))
 
 
 def test_the_password_is_echoed_by_the_server():
-    target = Target(TargetKind.EMULATOR, "test", json.loads(os.environ["EMULATOR_PARAMS"]))
+    target = EmulatorTarget("test", json.loads(os.environ["EMULATOR_PARAMS"]))
     password = Secret(os.environ["CANARY"])
     SqlRunner(target, [password]).query("USE ROLE ACCOUNTADMIN", 'USE ROLE "' + password + '"')
 """
@@ -178,7 +178,7 @@ def emulator(tmp_path: Path) -> Iterator[Emulator]:
 
 
 def failing_run(emulator: Emulator) -> BaseException:
-    runner = SqlRunner(Target(TargetKind.EMULATOR, "test", emulator.connection_parameters()), [CANARY])
+    runner = SqlRunner(EmulatorTarget("test", emulator.connection_parameters()), [CANARY])
     with pytest.raises(ProgrammingError) as info:
         # the server echoes the quoted identifier: the password is in the message itself
         runner.run(["USE ROLE ACCOUNTADMIN", f"CREATE USER X PASSWORD = '{CANARY}'", f'USE ROLE "{CANARY}"'])
@@ -209,7 +209,7 @@ def test_a_failing_statement_raises_without_the_password(emulator: Emulator) -> 
 
 
 def test_a_failing_query_hides_the_password_in_the_frames_pytest_prints(emulator: Emulator) -> None:
-    runner = SqlRunner(Target(TargetKind.EMULATOR, "test", emulator.connection_parameters()), [CANARY])
+    runner = SqlRunner(EmulatorTarget("test", emulator.connection_parameters()), [CANARY])
     with pytest.raises(ProgrammingError) as info:
         runner.query("USE ROLE ACCOUNTADMIN", f'USE ROLE "{CANARY}"')
     for entry in info.traceback:

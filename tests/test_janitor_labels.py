@@ -15,7 +15,7 @@ import snowflake.connector
 
 from milvus_spcs.stack.janitor import find_runs, scan_labels, server_now, sweep
 from milvus_spcs.stack.sql_runner import SqlRunner
-from milvus_spcs.target import Target, TargetKind
+from milvus_spcs.target import EmulatorTarget
 from spcs_emulator.emulator import Emulator
 from tests.emulator.fakes import FakeIngress, FakeRuntime
 
@@ -40,7 +40,7 @@ def emulator(tmp_path: Path) -> Iterator[Emulator]:
 
 @pytest.fixture
 def runner(emulator: Emulator) -> SqlRunner:
-    return SqlRunner(Target(TargetKind.EMULATOR, "test emulator", emulator.connection_parameters()), [])
+    return SqlRunner(EmulatorTarget("test emulator", emulator.connection_parameters()), [])
 
 
 @pytest.fixture

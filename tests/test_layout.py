@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.options import SUITE_DIRS
+from fixtures.suites import SUITE_DIRS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -110,11 +110,8 @@ def test_cli_up_and_down_show_progress_as_it_happens(emulator_home: dict[str, st
 CONFTEST = """
 import pytest
 from spcs_emulator.emulator import Emulator
-from milvus_spcs.target import Target, TargetKind
+from milvus_spcs.target import EmulatorTarget
 from tests.emulator.fakes import FakeHandle, FakeIngress, FakeRuntime
-
-pytest_plugins = ["fixtures.options", "fixtures.spcs"]
-
 
 class MilvusFailsRuntime(FakeRuntime):
     # Milvus's container has crashed three times: the service goes FAILED.
@@ -130,7 +127,7 @@ def spcs_target():
     with Emulator(
         runtime=MilvusFailsRuntime(), ingress=FakeIngress(), profile="realistic", time_scale={scale}
     ) as emu:
-        yield Target(TargetKind.EMULATOR, "test emulator", emu.connection_parameters())
+        yield EmulatorTarget("test emulator", emu.connection_parameters())
 """
 
 SUITE = """

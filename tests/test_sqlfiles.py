@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 import snowflake.connector
 
 from milvus_spcs.naming import StackNames, label
@@ -18,6 +17,7 @@ from milvus_spcs.sqlfiles import SQL_DIR, load_sql_dir, redact, render, secrets_
 from milvus_spcs.waits import Probe, wait_for
 from spcs_emulator.emulator import Emulator
 from tests.emulator.fakes import FakeIngress, FakeRuntime
+from tests.emulator.images import publish
 from tests.emulator.snow_cli import required_snow
 
 RUN = "abc123"
@@ -220,13 +220,7 @@ def publish_images_and_specs(emu: Emulator, cur, tmp_path: Path) -> None:
     url = rows(cur, f"SHOW IMAGE REPOSITORIES IN SCHEMA {db}.{schema}")[0]["repository_url"]
     path = f"/{db}/{schema}/{repo}".lower()
     for image, runtime, spec in (("milvus", "milvus", MILVUS_SPEC), ("jupyter", "jupyter", JUPYTER_SPEC)):
-        response = requests.post(
-            f"http://127.0.0.1:{emu.port}/_emulator/images",
-            json={"image": f"{url}/{image}:test", "runtime": runtime},
-            headers={"X-Emulator-Admin-Password": emu.admin_password},
-            timeout=10,
-        )
-        assert response.status_code == 200, response.text
+        publish(emu, f"{url}/{image}:test", runtime)
         (tmp_path / f"{image}.yaml").write_text(spec.format(image=f"{path}/{image}:test"))
         cur.execute(
             f"PUT file://{tmp_path / f'{image}.yaml'} @{db}.{schema}.{NAMES.specs_stage} "

@@ -17,7 +17,7 @@ from milvus_spcs.config import HarnessConfig, resolve_config
 from milvus_spcs.stack.run import StackRun, provisioned_stack
 from milvus_spcs.stack.signals import DeferredSignals, sigterm_as_keyboard_interrupt
 from milvus_spcs.stack.sql_runner import SqlRunner
-from milvus_spcs.target import Target, TargetKind
+from milvus_spcs.target import EmulatorTarget
 from spcs_emulator import Emulator
 from tests.emulator.fakes import FakeIngress, FakeRuntime
 from tests.leftovers import objects_of_run
@@ -63,7 +63,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
         yield emu
 
 
-class ClosingTarget(Target):
+class ClosingTarget(EmulatorTarget):
     """The emulator as a target that counts its closes (a self-started one would stop there)."""
 
     closes = 0
@@ -73,7 +73,7 @@ class ClosingTarget(Target):
 
 
 def target_of(emu: Emulator) -> ClosingTarget:
-    return ClosingTarget(TargetKind.EMULATOR, "test emulator", emu.connection_parameters())
+    return ClosingTarget("test emulator", emu.connection_parameters())
 
 
 def config(tmp_path: Path, run_id: str) -> HarnessConfig:

@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 
 from milvus_spcs.config import resolve_config
-from milvus_spcs.stack import spcs_plan
 from milvus_spcs.stack.executor import StepFailed
 from milvus_spcs.stack.run import provisioned_stack
 from milvus_spcs.stack.service_status import container_line, event_line
-from milvus_spcs.target import Target, TargetKind
+from milvus_spcs.target import Budgets, EmulatorTarget
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.runtime_api import ContainerLaunch
 from tests.emulator.fakes import FakeHandle, FakeIngress, FakeRuntime
@@ -39,7 +38,7 @@ def emulator(tmp_path: Path) -> Iterator[Emulator]:
 
 
 def run(emu: Emulator, tmp_path: Path, run_id: str) -> StepFailed:
-    target = Target(TargetKind.EMULATOR, "test emulator", emu.connection_parameters())
+    target = EmulatorTarget("test emulator", emu.connection_parameters())
     config = resolve_config({"run_id": run_id, "artifacts_dir": str(tmp_path)}, {})
     with pytest.raises(StepFailed) as info, provisioned_stack(target, config, report=print):
         pass
@@ -54,14 +53,14 @@ def report(failure: BaseException) -> str:
 def test_an_image_never_pushed_fails_the_run_with_its_events(
     emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    publish = Target.publish_image
+    publish = EmulatorTarget.publish_image
 
-    def without_milvus(self: Target, reference: str, *args: Any) -> Any:
+    def without_milvus(self: EmulatorTarget, reference: str, *args: Any) -> Any:
         if "/milvus:" in reference:
             return None  # never pushed: the service cannot pull it
         return publish(self, reference, *args)
 
-    monkeypatch.setattr(Target, "publish_image", without_milvus)
+    monkeypatch.setattr(EmulatorTarget, "publish_image", without_milvus)
     failure = run(emulator, tmp_path, "badimg")
     assert failure.step == "service_milvus"
     text = report(failure)
@@ -74,8 +73,8 @@ def test_an_image_never_pushed_fails_the_run_with_its_events(
 def test_a_failing_readiness_probe_times_out_with_its_events(
     emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    budgets = spcs_plan.Budgets(pool=300.0, service=2.0, endpoint=300.0, interval=0.2)
-    monkeypatch.setattr(spcs_plan, "EMULATOR_BUDGETS", budgets)
+    budgets = Budgets(pool=300.0, service=2.0, endpoint=300.0, interval=0.2)
+    monkeypatch.setattr(EmulatorTarget, "budgets", budgets)
     failure = run(emulator, tmp_path, "notrdy")
     assert failure.step == "service_milvus"
     text = report(failure)

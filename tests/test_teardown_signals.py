@@ -187,9 +187,9 @@ def inner_pytest(tmp_path: Path, run_id: str, **env: str) -> subprocess.Popen[st
     }
     if "MILVUS_SPCS_SNOWFLAKE_CONNECTION" not in env:
         environment.pop("MILVUS_SPCS_SNOWFLAKE_CONNECTION", None)
-    plugins = ["-p", "fixtures.options", "-p", "fixtures.spcs"]
+    # The harness's fixtures come from its pytest plugin (the installed package's entry point).
     return subprocess.Popen(
-        [sys.executable, "-m", "pytest", *plugins, "-q", "test_inner.py"],
+        [sys.executable, "-m", "pytest", "-q", "test_inner.py"],
         cwd=tmp_path,
         env=environment,
         stdout=subprocess.PIPE,

@@ -16,7 +16,7 @@ from milvus_spcs.stack.janitor import teardown_run
 from milvus_spcs.stack.run import provisioned_stack
 from milvus_spcs.stack.spcs_plan import create_outsider
 from milvus_spcs.stack.sql_runner import SqlRunner
-from milvus_spcs.target import Target, TargetKind
+from milvus_spcs.target import EmulatorTarget
 from spcs_emulator.emulator import Emulator
 from tests.emulator.fakes import FakeIngress, FakeRuntime
 from tests.leftovers import objects_of_run
@@ -53,7 +53,7 @@ def test_undo_renders_and_only_drops_if_exists(name: str) -> None:
 def test_teardown_file_drops_the_whole_stack_and_the_ingress_outsider(tmp_path: Path) -> None:
     run_id = "tdn001"
     with Emulator(runtime=FakeRuntime(), ingress=FakeIngress(), state_dir=tmp_path / "emu") as emu:
-        target = Target(TargetKind.EMULATOR, "test emulator", emu.connection_parameters())
+        target = EmulatorTarget("test emulator", emu.connection_parameters())
         options = {"run_id": run_id, "artifacts_dir": str(tmp_path), "keep_stack": "1"}
         with provisioned_stack(target, resolve_config(options, {}), report=print) as state:
             pass

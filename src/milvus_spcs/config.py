@@ -104,6 +104,20 @@ SETTINGS: dict[str, Setting] = {
         "1.0",
         "multiplies the emulator profile's delays",
     ),
+    "specs_dir": Setting(
+        "--specs-dir",
+        "MILVUS_SPCS_SPECS_DIR",
+        None,
+        "a folder with your own milvus.yaml and jupyter.yaml service specs (held to the bundled specs' "
+        "policy); default: the bundled ones",
+    ),
+    "notebooks_dir": Setting(
+        "--notebooks-dir",
+        "MILVUS_SPCS_NOTEBOOKS_DIR",
+        None,
+        "a folder of your own .ipynb notebooks, uploaded to the Jupyter service (the spcs_notebook "
+        "fixture runs them)",
+    ),
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -126,6 +140,8 @@ class HarnessConfig:
     emulator_runtime: str = "process"
     emulator_profile: str = "instant"
     emulator_time_scale: float = 1.0
+    specs_dir: Path | None = None  # None: the bundled specs
+    notebooks_dir: Path | None = None
 
     @property
     def run_artifacts(self) -> Path:
@@ -203,6 +219,10 @@ def resolve_config(options: Mapping[str, str | None], env: Mapping[str, str]) ->
     problem = put_path_problem(artifacts_dir)  # the run's specs are PUT from inside it
     if problem:
         raise PreflightError(f"--artifacts-dir {problem}", ["choose a directory without those characters"])
+    specs_dir = existing_folder("specs_dir", pick("specs_dir"), ("milvus.yaml", "jupyter.yaml"))
+    notebooks_dir = existing_folder("notebooks_dir", pick("notebooks_dir"), ())
+    if notebooks_dir is not None and not any(notebooks_dir.glob("*.ipynb")):
+        raise PreflightError(f"--notebooks-dir {notebooks_dir} holds no .ipynb file")
     return HarnessConfig(
         run_id=run_id,
         milvus_backend=backend,
@@ -219,4 +239,23 @@ def resolve_config(options: Mapping[str, str | None], env: Mapping[str, str]) ->
         emulator_runtime=emulator_runtime,
         emulator_profile=profile,
         emulator_time_scale=time_scale,
+        specs_dir=specs_dir,
+        notebooks_dir=notebooks_dir,
     )
+
+
+def existing_folder(key: str, value: str | None, needed: tuple[str, ...]) -> Path | None:
+    """A folder the user named (absolute, so a later chdir cannot change it) holding ``needed``."""
+    if value is None:
+        return None
+    option = SETTINGS[key].option
+    folder = Path(value).expanduser().resolve()
+    if not folder.is_dir():
+        raise PreflightError(f"{option} {value!r} is not a folder")
+    missing = [name for name in needed if not (folder / name).is_file()]
+    if missing:
+        raise PreflightError(
+            f"{option} {value!r} lacks {', '.join(missing)}",
+            [f"a specs folder holds {' and '.join(needed)}, as the bundled specs/ does"],
+        )
+    return folder

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from importlib.metadata import PackageNotFoundError, version
 
-from milvus_spcs.paths import REPO_ROOT
+from milvus_spcs.paths import HARNESS_FILES
 
-MILVUS_DOCKERFILE = REPO_ROOT / "images" / "milvus" / "Dockerfile"
+MILVUS_DOCKERFILE = HARNESS_FILES / "images" / "milvus" / "Dockerfile"
 # What the gap can hide (docs/emulator-coverage.md, "Which Milvus").
 GAP = "features, defaults and fixes after 2.3 (e.g. the 2.6 fix of CVE-2026-26190) are not exercised"
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from milvus_spcs.naming import LABEL_PATTERN, RUN_ID_PATTERN, StackNames
-from milvus_spcs.paths import REPO_ROOT
+from milvus_spcs.paths import HARNESS_FILES
 
-SQL_DIR = REPO_ROOT / "sql"
+SQL_DIR = HARNESS_FILES / "sql"
 
 # A `<% name %>` of a template; group 1 is the name.
 TEMPLATE_VARIABLE = re.compile(r"<%\s*([A-Za-z_][A-Za-z0-9_]*)\s*%>")

@@ -6,11 +6,12 @@ from __future__ import annotations
 import ipaddress
 import logging
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from milvus_spcs.config import HarnessConfig
 from milvus_spcs.errors import PreflightError
@@ -18,6 +19,8 @@ from milvus_spcs.secret import Secret
 
 if TYPE_CHECKING:
     from snowflake.connector import SnowflakeConnection
+
+    from spcs_emulator import Emulator  # only named: an account's run never loads the emulator
 
 log = logging.getLogger(__name__)
 SECRET_KEYS = {"password", "token", "private_key", "private_key_file_pwd", "passcode"}
@@ -59,26 +62,37 @@ def _warn_if_others_can_read(path: Path, connection: str) -> None:
 
 
 class TargetKind(StrEnum):
-    """What answers the SQL: the bundled emulator (self-started or a running one) or a real account."""
+    """What answers the SQL, for the records' text: the bundled emulator or a real account."""
 
     EMULATOR = "emulator"
     ACCOUNT = "account"
 
 
+@dataclass(frozen=True)
+class Budgets:
+    """Seconds a wait may take (DESIGN §4: pool 900, service 900, endpoint URL 600 on a real account)."""
+
+    pool: float = 900.0
+    service: float = 900.0
+    endpoint: float = 600.0
+    interval: float = 10.0
+
+
 @dataclass
-class Target:
-    kind: TargetKind
+class Target(ABC):
+    """What every target does: connect (as its admin or as a user), hand out session tokens, name its
+    secrets, and answer the rules that differ (class attributes, so that no caller asks which kind)."""
+
     description: str
     _params: dict[str, Any] = field(repr=False)
-    _emulator: Any = field(default=None, repr=False)  # spcs_emulator.emulator.Emulator when self-started
 
-    def __post_init__(self) -> None:
-        # A plain "emulator" is accepted (and a misspelt kind refused) rather than taken for an account.
-        self.kind = TargetKind(self.kind)
-
-    @property
-    def is_emulator(self) -> bool:
-        return self.kind is TargetKind.EMULATOR
+    kind: ClassVar[TargetKind]
+    ingress_scheme: ClassVar[str]  # how a client reaches a public endpoint
+    budgets: ClassVar[Budgets]  # the run's waits: the emulator answers within seconds, an account minutes
+    # Whether a run can put its images there itself (publish stand-ins by name, or build and push into
+    # the emulator's registry). Where not, they are pushed beforehand (`milvus-spcs images push`) and
+    # named with --image-repository/--image-tag; a service observation needs --service-image.
+    supplies_images: ClassVar[bool]
 
     def secrets(self) -> list[str]:
         return [str(v) for k, v in self._params.items() if k in SECRET_KEYS and v]
@@ -103,16 +117,40 @@ class Target:
         return conn, token_of(conn)
 
     @property
-    def ingress_scheme(self) -> str:
-        return "http" if self.is_emulator else "https"
+    def runs_pushed_images(self) -> bool:
+        """Whether its services run the images pushed to it (then they must be pushed, not published
+        by name)."""
+        return False
+
+    @abstractmethod
+    def publish_image(self, image_url: str, runtime: str, files: Path | None) -> None:
+        """Make ``image_url`` pullable by a service without a Docker engine (the emulator's stand-in)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what the target holds (what it started itself)."""
+
+
+@dataclass
+class EmulatorTarget(Target):
+    """The bundled emulator: self-started (``emulator`` is then the one this target owns and stops on
+    close) or a running one named in connections.toml."""
+
+    _emulator: Emulator | None = field(default=None, repr=False)
+
+    kind = TargetKind.EMULATOR
+    ingress_scheme = "http"
+    budgets = Budgets(pool=300.0, service=300.0, endpoint=300.0, interval=0.2)
+    supplies_images = True
+
+    @property
+    def runs_pushed_images(self) -> bool:
+        """A self-started emulator on its docker runtime. (A running one's runtime is not known here: it
+        is taken for the process runtime, whose services run stand-ins.)"""
+        return self._emulator is not None and self._emulator.container_runtime == "docker"
 
     def publish_image(self, image_url: str, runtime: str, files: Path | None) -> None:
-        """Emulator only: publish ``image_url`` (the emulator's `docker push`)."""
-        if not self.is_emulator:
-            raise PreflightError(
-                "building and pushing images needs a Docker engine",
-                ["pass --image-tag TAG for images already pushed to the run's repository"],
-            )
+        """Publish ``image_url`` (the emulator's `docker push`) through its control API."""
         from spcs_emulator import ControlClient, ControlError
 
         host, port, password = self._params["host"], int(self._params["port"]), str(self._params["password"])
@@ -121,16 +159,29 @@ class Target:
         except ControlError as exc:
             raise PreflightError(f"publishing {image_url} failed: {exc.error}") from None
 
-    @property
-    def runs_pushed_images(self) -> bool:
-        """A self-started emulator whose services run the pushed images (its docker runtime): the
-        images must then be pushed, not published by name."""
-        return self._emulator is not None and self._emulator.container_runtime == "docker"
-
     def close(self) -> None:
         if self._emulator is not None:
             self._emulator.stop()
             self._emulator = None
+
+
+@dataclass
+class AccountTarget(Target):
+    """A real Snowflake account (spending credits): images are pushed to it beforehand."""
+
+    kind = TargetKind.ACCOUNT
+    ingress_scheme = "https"
+    budgets = Budgets()
+    supplies_images = False
+
+    def publish_image(self, image_url: str, runtime: str, files: Path | None) -> None:
+        raise PreflightError(
+            "building and pushing images needs a Docker engine",
+            ["pass --image-tag TAG for images already pushed to the run's repository"],
+        )
+
+    def close(self) -> None:
+        pass  # the connections are the callers'; the account goes on
 
 
 def resolve_target(config: HarnessConfig) -> Target:
@@ -149,8 +200,7 @@ def resolve_target(config: HarnessConfig) -> Target:
             registry=None,
             container_runtime=config.emulator_runtime,
         ).start()
-        return Target(
-            TargetKind.EMULATOR,
+        return EmulatorTarget(
             f"bundled emulator on 127.0.0.1:{emulator.port} (self-started)",
             emulator.connection_parameters(),
             emulator,
@@ -177,15 +227,13 @@ def resolve_target(config: HarnessConfig) -> Target:
         {k: entry[k] for k in ("host", "port", "protocol", "password", "user", "account") if k in entry}
     )
     if entry.get("protocol") == "http" and _is_loopback(str(entry.get("host"))):
-        return Target(
-            TargetKind.EMULATOR,
+        return EmulatorTarget(
             f"running emulator at {entry['host']}:{entry['port']} (connection {config.snowflake_connection})",
             params,
         )
     if not (entry.get("account") and entry.get("user")):
         raise PreflightError(f"connection {config.snowflake_connection!r} needs account and user")
-    return Target(
-        TargetKind.ACCOUNT,
+    return AccountTarget(
         f"Snowflake account {entry['account']} (connection {config.snowflake_connection}; costs credits)",
         params,
     )

@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from fixtures.options import harness_config_of
 from milvus_spcs.docker_engine import describe_image, docker_client, docker_engine_problem
 from milvus_spcs.errors import HarnessError
 from milvus_spcs.images.build import Base, choose_bases, compose_environment
 from milvus_spcs.images.commands import BuildLog
+from milvus_spcs.pytest_fixtures.options import harness_config_of
 from milvus_spcs.waits import Probe, wait_for
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "images" / "compose.yaml"

@@ -13,7 +13,7 @@ import pytest
 
 from milvus_spcs.conformance.catalogue import CatalogueRun
 from milvus_spcs.conformance.observation import load, load_dir
-from milvus_spcs.target import Target, TargetKind
+from milvus_spcs.target import EmulatorTarget, Target
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.ingress import IngressProxy
 from tests.emulator.fakes import FakeRuntime
@@ -27,7 +27,7 @@ CATALOGUE = load(Path(RECORDING)) if RECORDING else load_dir(OBSERVATIONS)
 def emulator_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     state = tmp_path_factory.mktemp("conformance") / "state"
     with conformance_emulator(state) as emu:
-        yield Target(TargetKind.EMULATOR, "conformance emulator", emu.connection_parameters())
+        yield EmulatorTarget("conformance emulator", emu.connection_parameters())
 
 
 def conformance_emulator(state: Path) -> Emulator:

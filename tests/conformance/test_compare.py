@@ -62,9 +62,9 @@ def test_an_observation_without_source_is_refused() -> None:
 def test_what_a_recording_leaves_out() -> None:
     """Pools and services only with --with-services; services on an account only with an image."""
     from milvus_spcs.conformance.catalogue import CatalogueRun
-    from milvus_spcs.target import Target, TargetKind
+    from milvus_spcs.target import AccountTarget
 
-    account = Target(TargetKind.ACCOUNT, "an account", {})
+    account = AccountTarget("an account", {})
     pool, service = obs(), obs()
     pool.needs, service.needs = "pool", "service"
     assert CatalogueRun(account).skip_reason(pool) == "needs a pool (--with-services)"

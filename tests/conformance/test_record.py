@@ -13,7 +13,7 @@ import pytest
 from milvus_spcs.conformance.catalogue import CatalogueRun
 from milvus_spcs.conformance.observation import load, load_dir
 from milvus_spcs.conformance.verdict import verdict
-from milvus_spcs.target import Target, TargetKind
+from milvus_spcs.target import EmulatorTarget
 from tests.conformance.conftest import OBSERVATIONS, conformance_emulator
 
 RECORD = [sys.executable, "-m", "milvus_spcs.cli", "record"]
@@ -50,7 +50,7 @@ def test_record_against_a_named_emulator_replays_green(tmp_path: Path) -> None:
 
     # Replayed on another emulator, as the nightly replays the account's recording.
     with conformance_emulator(tmp_path / "replayed-on") as emu:
-        target = Target(TargetKind.EMULATOR, "replay", emu.connection_parameters())
+        target = EmulatorTarget("replay", emu.connection_parameters())
         answers = CatalogueRun(target, with_services=True, service_timeout=60).run(recorded)
     problems = [line for obs in recorded for line in verdict(obs, answers[obs.id])]
     assert not problems, "\n".join(problems)

@@ -8,7 +8,7 @@ from pathlib import Path
 from milvus_spcs.conformance.catalogue import CatalogueRun
 from milvus_spcs.conformance.observation import Observation
 from milvus_spcs.conformance.scrub import Scrubber
-from milvus_spcs.target import Target, TargetKind
+from milvus_spcs.target import EmulatorTarget
 from tests.conformance.conftest import conformance_emulator
 
 
@@ -48,7 +48,7 @@ def test_a_recording_scrubs_the_account_and_user_it_ran_as(tmp_path: Path) -> No
         expect={"rows": [["<account>", "<user>", "ADMINS", "ADMIN_2"]]},
     )
     with conformance_emulator(tmp_path / "state") as emu:
-        target = Target(TargetKind.EMULATOR, "recorded on", emu.connection_parameters())
+        target = EmulatorTarget("recorded on", emu.connection_parameters())
         answers = CatalogueRun(target, with_services=False, service_timeout=10).run([observation])
     assert answers["who"]["rows"] == [
         {

@@ -192,7 +192,9 @@ def ingress_answer(target: Target, host: str, token: str | None) -> dict[str, An
 class CatalogueRun:
     target: Target
     with_services: bool = False
-    image: str | None = None  # a pushed image for services; the emulator publishes its own
+    image: str | None = (
+        None  # a pushed image for services; else the target's own stand-in, if it supplies one
+    )
     service_timeout: float = 1200.0
     report: Callable[[str], None] = lambda _: None
     answers: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -200,7 +202,7 @@ class CatalogueRun:
     def skip_reason(self, obs: Observation) -> str | None:
         if obs.needs and not self.with_services:
             return f"needs a {obs.needs} (--with-services)"
-        if obs.needs == "service" and not (self.image or self.target.is_emulator):
+        if obs.needs == "service" and not (self.image or self.target.supplies_images):
             return "needs a service image (--service-image)"
         return None
 
@@ -253,7 +255,7 @@ class CatalogueRun:
             for statement in preamble():
                 admin.execute(scratch.sql(statement))
             if self.with_services:
-                if self.target.is_emulator and not self.image:
+                if self.target.supplies_images and not self.image:
                     self._publish(admin, scratch)
                 with_image = bool(scratch.placeholders["image"])  # else service observations are skipped
                 for statement in POOL_PREAMBLE + (SERVICE_PREAMBLE if with_image else []):

@@ -18,7 +18,7 @@ from typing import Any
 
 from milvus_spcs.errors import HarnessError
 from milvus_spcs.naming import LABEL_PATTERN, LABEL_PREFIX, StackNames, check_run_id, printable
-from milvus_spcs.paths import REPO_ROOT
+from milvus_spcs.paths import HARNESS_FILES
 from milvus_spcs.sqlfiles import load_sql_dir
 from milvus_spcs.stack.progress import NoProgress, Progress, ProgressEvent, reported_step
 from milvus_spcs.stack.snapshots import drop_backup_snapshots
@@ -224,7 +224,7 @@ def teardown_run(runner: SqlRunner, run_id: str, *, progress: Progress | None = 
     ``progress`` hears each statement start and end."""
     progress = progress or NoProgress()
     names = StackNames(check_run_id(run_id))
-    teardown = load_sql_dir(REPO_ROOT / "sql")["90_teardown.sql"]
+    teardown = load_sql_dir(HARNESS_FILES / "sql")["90_teardown.sql"]
     statements = teardown.statements(names.variables())
     # Between the services' drops and the database's: the backups SPCS may have taken of the run's
     # block volumes (BCR-2206; a spec without snapshotOnDelete: false), which are billed for a week.

@@ -13,7 +13,7 @@ from milvus_spcs.target import Target
 def images_pushed_by_run(target: Target, config: HarnessConfig) -> bool:
     """Whether the run builds and pushes its images; refuses a run whose images could never be there
     (the services could never start) or be pushed (no Docker engine)."""
-    if not target.is_emulator and not (config.image_repository and config.image_tag):
+    if not target.supplies_images and not (config.image_repository and config.image_tag):
         raise PreflightError(
             "a real account needs the images pushed to a repository first",
             [
@@ -21,8 +21,10 @@ def images_pushed_by_run(target: Target, config: HarnessConfig) -> bool:
                 "then pass --image-repository DB.SCHEMA.REPO --image-tag TAG",
             ],
         )
-    push = config.image_repository is None and (config.image_source == "push" or target.runs_pushed_images)
-    if target.is_emulator and push:
+    if config.image_repository is not None:  # pushed beforehand: the run only names them
+        return False
+    push = config.image_source == "push" or target.runs_pushed_images
+    if push:
         from milvus_spcs.docker_engine import docker_engine_problem
 
         problem = docker_engine_problem()

@@ -52,9 +52,9 @@ def provisioned_stack(
 ) -> Iterator[StackState]:
     """The run's stack, torn down on exit. ``progress``: where each step's start, states and end go as
     they happen (the run's timeline hears them too). ``specs_dir``: the service spec templates
-    (default the repository's specs/), checked at preflight like everything else. ``close``: close the
-    target as the teardown's last act, whatever happened in it (a self-started emulator must stop even
-    when a signal ends the run).
+    (default: the config's --specs-dir, else the bundled specs/), checked at preflight like everything
+    else. ``close``: close the target as the teardown's last act, whatever happened in it (a
+    self-started emulator must stop even when a signal ends the run).
 
     Teardown runs with SIGINT/SIGTERM deferred: a CI cancel sends SIGINT then SIGTERM, and an undo cut
     short leaves pools billing and containers running. They are reported and re-raised afterwards.
@@ -101,7 +101,7 @@ class StackRun:
             push_images=push,
             staging_dir=self.folder / "staging",
             cancelled=self.cancelled,
-            specs_dir=specs_dir if specs_dir is not None else SPECS_DIR,
+            specs_dir=specs_dir or config.specs_dir or SPECS_DIR,
             progress=self.progress,
         )
         self.runner = SqlRunner(target, [self.state.password])

@@ -20,7 +20,7 @@ import yaml
 
 from milvus_spcs.errors import PreflightError
 from milvus_spcs.naming import StackNames, label
-from milvus_spcs.paths import REPO_ROOT
+from milvus_spcs.paths import HARNESS_FILES
 from milvus_spcs.secret import Secret
 from milvus_spcs.specs import (
     SpecError,
@@ -36,32 +36,20 @@ from milvus_spcs.stack.progress import NoProgress, Progress, ProgressEvent
 from milvus_spcs.stack.service_status import ingress_url, pool_ready, service_running
 from milvus_spcs.stack.snapshots import drop_backup_snapshots
 from milvus_spcs.stack.sql_runner import SqlRunner
+from milvus_spcs.target import Budgets as Budgets  # the suites name it from here, with StackState
 from milvus_spcs.target import Target
 from milvus_spcs.waits import Probe, wait_for
 
 SPEC_FILES = ("milvus.yaml", "jupyter.yaml")
-SPECS_DIR = REPO_ROOT / "specs"
-IMAGES_DIR = REPO_ROOT / "images"
+SPECS_DIR = HARNESS_FILES / "specs"
+IMAGES_DIR = HARNESS_FILES / "images"
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Budgets:
-    """Seconds a wait may take (DESIGN §4: pool 900, service 900, endpoint URL 600 on a real account)."""
-
-    pool: float = 900.0
-    service: float = 900.0
-    endpoint: float = 600.0
-    interval: float = 10.0
-
-
-EMULATOR_BUDGETS = Budgets(pool=300.0, service=300.0, endpoint=300.0, interval=0.2)
-
-
 def budgets_for(target: Target) -> Budgets:
     """A run's waits on ``target``: the emulator answers within seconds, an account within minutes."""
-    return EMULATOR_BUDGETS if target.is_emulator else Budgets()
+    return target.budgets
 
 
 @dataclass
