@@ -28,8 +28,8 @@ from milvus_spcs.stack.timeline import (
     timeline_document,
     write_timeline,
 )
-from milvus_spcs.target import Target, TargetKind
-from spcs_emulator.emulator import Emulator
+from milvus_spcs.target import EmulatorTarget, Target
+from spcs_emulator import Emulator
 
 REPORT = Path(__file__).parent / "reports" / "provisioning.md"
 TIMELINE = REPORT.parent / "provisioning-timeline"  # timeline.png and timeline.json, embedded in REPORT
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     with Emulator(
         profile="realistic", time_scale=args.time_scale, state_dir=staging / "emulator"
     ) as emulator:
-        target = Target(TargetKind.EMULATOR, "bench emulator", emulator.connection_parameters())
+        target = EmulatorTarget("bench emulator", emulator.connection_parameters())
         started = time.monotonic()
         recorder = TimelineRecorder()
         harness, plan = provision_once(target, workers=4, staging=staging, progress=recorder)

@@ -34,13 +34,13 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import psutil
 from named_emulator import NamedEmulator, named_emulator
 
 from milvus_spcs.errors import WaitTimeout
 from milvus_spcs.naming import new_run_id
 from milvus_spcs.waits import Probe, wait_for
-from spcs_emulator.spcs.docker_runtime import INSTANCE_LABEL, STATE_LABEL, state_label
-from spcs_emulator.spcs.processes import descendants, is_alive
+from spcs_emulator import DOCKER_INSTANCE_LABEL, DOCKER_STATE_LABEL, docker_state_label
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -65,6 +65,22 @@ def container_pids(emu: NamedEmulator) -> list[int]:
     registry = {pid for pid in tree if "docker-registry serve" in _command(pid)}
     registry |= {_parent(pid) for pid in registry}
     return [pid for pid in tree if " guard " not in _command(pid) and pid not in registry]
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (zombies included); none once ``pid`` is gone."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def is_alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie (a zombie only waits to be reaped)."""
+    try:
+        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _parent(pid: int) -> int:
@@ -266,7 +282,7 @@ def _docker_ids(*listing: str) -> list[str]:
     return found.stdout.split()
 
 
-def _emulator_leftovers(label: str = INSTANCE_LABEL) -> list[str]:
+def _emulator_leftovers(label: str = DOCKER_INSTANCE_LABEL) -> list[str]:
     """Containers and networks of docker-runtime emulators (``label``: any, or one ``key=value``)."""
     return _docker_ids("ps", "-a", "--filter", f"label={label}") + _docker_ids(
         "network", "ls", "--filter", f"label={label}"
@@ -328,7 +344,7 @@ def drill_docker_emulator_sigkill(artifacts: Path) -> str:
         (artifacts / "drill-docker-emulator-sigkill-up.log").write_text(up.stdout + up.stderr)
         if up.returncode != 0:
             raise DrillFailed(f"milvus-spcs up failed ({up.returncode}): {up.stderr[-1500:]}")
-        label = f"{STATE_LABEL}={state_label(emu.state_dir)}"
+        label = f"{DOCKER_STATE_LABEL}={docker_state_label(emu.state_dir)}"
         running = _docker_ids("ps", "--filter", f"label={label}")
         if len(running) != 2:
             raise DrillFailed(f"expected the 2 services' containers after `milvus-spcs up`, found {running}")

@@ -60,3 +60,59 @@ def test_no_module_imports_a_test_module() -> None:
         for found in imports_of_test_modules(path)
     ]
     assert imports == []
+
+
+def emulator_imports_outside_its_face(source: str, where: str) -> list[str]:
+    """Imports of ``spcs_emulator`` in ``source`` (the file ``where``) other than ``import spcs_emulator``
+    and ``from spcs_emulator import X`` with X exported (in its ``__all__``): a submodule, or an
+    underscore name."""
+    import spcs_emulator
+
+    exported = set(spcs_emulator.__all__)
+    found = []
+    for node in ast.walk(ast.parse(source, where)):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            root = node.module.split(".")[0]
+            if root != "spcs_emulator":
+                continue
+            if node.module != "spcs_emulator":
+                bad = [node.module]
+            else:
+                bad = [f"spcs_emulator.{a.name}" for a in node.names if a.name not in exported]
+        elif isinstance(node, ast.Import):
+            bad = [a.name for a in node.names if a.name.startswith("spcs_emulator.")]
+        else:
+            continue
+        found += [f"{where}:{node.lineno} imports {name}" for name in bad]
+    return found
+
+
+def test_the_harness_bench_and_scripts_use_only_the_emulators_public_face() -> None:
+    """issue 20 item 3: what spcs_emulator exports is all the harness, the benchmarks and the scripts
+    may import of it; the rest is the emulator's own and may change under them."""
+    folders = (ROOT / "src" / "milvus_spcs", ROOT / "bench", ROOT / "scripts")
+    imports = [
+        found
+        for folder in folders
+        for path in sorted(folder.rglob("*.py"))
+        for found in emulator_imports_outside_its_face(path.read_text(), str(path.relative_to(ROOT)))
+    ]
+    assert imports == []
+
+
+@pytest.mark.parametrize(
+    ("source", "flagged"),
+    [
+        ("import spcs_emulator", []),
+        ("from spcs_emulator import Emulator, ControlClient", []),
+        ("from spcs_emulator import _EXPORTS", ["spcs_emulator._EXPORTS"]),
+        ("from spcs_emulator.emulator import Emulator", ["spcs_emulator.emulator"]),
+        ("import spcs_emulator.spcs.processes", ["spcs_emulator.spcs.processes"]),
+        ("from spcs_emulator import spcs", ["spcs_emulator.spcs"]),
+        ("def f():\n    from spcs_emulator.spcs import runtime", ["spcs_emulator.spcs"]),
+        ("from spcs_emulatorx import y", []),
+    ],
+)
+def test_the_face_check_flags_what_it_should(source: str, flagged: list[str]) -> None:
+    found = emulator_imports_outside_its_face(source, "probe.py")
+    assert [line.rsplit(" imports ", 1)[1] for line in found] == flagged

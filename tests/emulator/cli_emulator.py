@@ -13,10 +13,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
 import snowflake.connector
 
 from milvus_spcs.waits import Probe, wait_for
+from spcs_emulator import ControlClient
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 PASSWORD = "death-test-password"
@@ -58,13 +58,9 @@ class CliEmulator:
 
     def publish(self, image: str, runtime: str) -> None:
         """``image`` answered by ``runtime``, through the control API with the admin password it was given."""
-        response = requests.post(
-            f"http://127.0.0.1:{self.entry()['port']}/_emulator/images",
-            json={"image": image, "runtime": runtime},
-            headers={"X-Emulator-Admin-Password": PASSWORD},
-            timeout=10,
+        ControlClient("127.0.0.1", int(self.entry()["port"]), PASSWORD, timeout=10).publish_image(
+            image, runtime
         )
-        assert response.status_code == 200, response.text
 
     def terminate(self) -> None:
         """SIGTERM, as a user's Ctrl-C would, if it still runs; waits for it to end."""

@@ -6,14 +6,15 @@ from __future__ import annotations
 import re
 
 import pytest
-import requests
 from snowflake.connector.errors import DatabaseError, ProgrammingError
 
 from milvus_spcs.waits import Probe, wait_for
+from spcs_emulator import ControlError
 from spcs_emulator.emulator import Emulator
 from spcs_emulator.paths import fqn_dir
 from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT
 from tests.emulator.guide import DATA, run_guide_setup, statements
+from tests.emulator.images import control_client
 from tests.emulator.sql import connect, rows, wait_status
 
 
@@ -174,31 +175,21 @@ def test_system_functions_answer_like_snowflake(emulator: Emulator, admin) -> No
     assert "current log of milvus" in next(iter(logs.values()))
 
 
-def control(emu: Emulator, path: str, body: dict) -> requests.Response:
-    return requests.post(
-        f"http://127.0.0.1:{emu.port}/_emulator/{path}",
-        json=body,
-        headers={"X-Emulator-Admin-Password": emu.admin_password},
-        timeout=10,
-    )
-
-
 def test_control_api_injects_start_failures_and_crashes(emulator: Emulator, admin) -> None:
-    assert (
-        control(emulator, "faults/service-start", {"service": "MILVUS", "reason": "capacity"}).status_code
-        == 200
-    )
+    control = control_client(emulator)
+    control.fail_service_start("MILVUS", "capacity")
     run_guide_setup(emulator, admin)
     admin.execute("USE ROLE SYSADMIN")
     wait_status(admin, "MILVUS", "FAILED")
     assert "insufficient CPU" in rows(admin, "SHOW SERVICE CONTAINERS IN SERVICE MILVUS")[0]["message"]
     wait_status(admin, "JUPYTER", "RUNNING")
-    assert control(emulator, "faults/crash-container", {"service": "JUPYTER", "container": "jupyter"}).ok
+    control.crash_container("JUPYTER", "jupyter")
     assert rows(admin, "SHOW SERVICE CONTAINERS IN SERVICE JUPYTER")[0]["restart_count"] == 1
-    unknown = control(emulator, "faults/crash-container", {"service": "JUPYTER", "container": "nope"})
-    assert unknown.status_code == 400
-    assert "no running container" in unknown.json()["error"]
-    assert control(emulator, "reset", {}).ok
+    with pytest.raises(ControlError) as unknown:
+        control.crash_container("JUPYTER", "nope")
+    assert unknown.value.status == 400
+    assert "no running container" in unknown.value.error
+    control.reset()
     admin.execute("USE ROLE ACCOUNTADMIN")
     assert rows(admin, "SHOW DATABASES") == []
 

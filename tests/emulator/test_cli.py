@@ -94,6 +94,7 @@ def test_serve_push_and_sigterm_stops_everything(tmp_path: Path) -> None:
         assert rows(cur, "SHOW IMAGES IN IMAGE REPOSITORY R")[0]["image_name"] == "lite"
         cur.execute(f"CREATE SERVICE S IN COMPUTE POOL P FROM SPECIFICATION $${SPEC}$$")
         wait_status(cur, "S", "RUNNING", timeout=60)
+        # Raw HTTP on purpose: no password header at all, which ControlClient cannot send.
         bad = requests.post(f"http://127.0.0.1:{entry['port']}/_emulator/reset", timeout=5)
         assert bad.status_code == 401  # the control API needs the admin password
         conn.close()

@@ -8,6 +8,7 @@ HTTP endpoints answer hostile bytes with a 4xx.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.client
 import json
@@ -21,12 +22,13 @@ import requests
 import snowflake.connector
 from snowflake.connector.errors import ProgrammingError
 
+from spcs_emulator import ControlError
 from spcs_emulator.emulator import ADMIN_USER, Emulator
 from spcs_emulator.paths import fqn_dir
 from spcs_emulator.protocol.app import STAGE_BUCKET
 from spcs_emulator.spcs.lifecycle import InstanceState
 from spcs_emulator.spcs.spec import parse_spec
-from tests.emulator.images import publish
+from tests.emulator.images import control_client, publish
 from tests.emulator.sql import rows
 from tests.emulator.stage_user import grant_as_mallory
 
@@ -383,6 +385,7 @@ def test_revoked_read_stops_the_secret_at_the_next_start(emulator, admin, mallor
 
 @pytest.mark.parametrize("value", ["pässwörd".encode(), b"\xff\xfe", "密码".encode()])
 def test_control_api_answers_a_non_ascii_password_with_401(emulator, caplog, value: bytes) -> None:
+    # Raw HTTP on purpose: the header's bytes are what is hostile, and ControlClient sends only str.
     caplog.set_level(logging.DEBUG)
     conn = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=10)
     try:
@@ -400,6 +403,7 @@ def test_control_api_answers_a_non_ascii_password_with_401(emulator, caplog, val
 
 
 def test_control_api_answers_a_bad_json_body_with_400(emulator) -> None:
+    # Raw HTTP on purpose: a body that is not JSON, which ControlClient never sends.
     answer = requests.post(
         f"http://127.0.0.1:{emulator.port}/_emulator/faults/statement",
         data=b"{not json",
@@ -458,21 +462,12 @@ def test_an_image_named_dot_dot_stays_in_its_repository(emulator, admin, tmp_pat
     files.mkdir()
     (files / "app.py").write_text("print('hi')\n")
     repo = rows(admin, "SHOW IMAGE REPOSITORIES IN SCHEMA D.PUBLIC")[0]["repository_url"]
-    first = requests.post(
-        f"http://127.0.0.1:{emulator.port}/_emulator/images",
-        json={"image": f"{repo}/m:1", "runtime": "jupyter", "files": str(files)},
-        headers={"X-Emulator-Admin-Password": emulator.admin_password},
-        timeout=10,
-    )
-    assert first.status_code == 200, first.text
+    control = control_client(emulator)
+    control.publish_image(f"{repo}/m:1", "jupyter", files)
     kept = files_named(emulator.state_dir / "images", "app.py")
     assert len(kept) == 1
-    requests.post(
-        f"http://127.0.0.1:{emulator.port}/_emulator/images",
-        json={"image": f"{repo}/..:..", "runtime": "jupyter", "files": str(files)},
-        headers={"X-Emulator-Admin-Password": emulator.admin_password},
-        timeout=10,
-    )
+    with contextlib.suppress(ControlError):  # refused or not: the other image's files must stay
+        control.publish_image(f"{repo}/..:..", "jupyter", files)
     assert kept[0].is_file()
 
 

@@ -15,7 +15,7 @@ from spcs_emulator.emulator import Emulator
 from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT
 from spcs_emulator.spcs.processes import descendants, is_alive
 from tests.emulator.guide import DATA, statements
-from tests.emulator.images import publish
+from tests.emulator.images import publish, publish_files
 from tests.emulator.sql import rows, wait_status
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,16 +32,7 @@ def test_guide_stack_runs_for_real_and_leaves_nothing_behind(tmp_path: Path) -> 
             cur.execute(sql)
         repo = rows(cur, "SHOW IMAGE REPOSITORIES IN SCHEMA MILVUS_DEMO.PUBLIC")[0]["repository_url"]
         publish(emu, f"{repo}/milvus:latest", "milvus")
-        requests.post(
-            f"http://127.0.0.1:{emu.port}/_emulator/images",
-            json={
-                "image": f"{repo}/jupyter:latest",
-                "runtime": "jupyter",
-                "files": str(REPO / "images/jupyter"),
-            },
-            headers={"X-Emulator-Admin-Password": emu.admin_password},
-            timeout=10,
-        ).raise_for_status()
+        publish_files(emu, f"{repo}/jupyter:latest", "jupyter", REPO / "images/jupyter")
         for spec in ("milvus.yaml", "jupyter.yaml"):
             cur.execute(f"PUT file://{DATA / spec} @yaml_stage overwrite=true auto_compress=false")
         for sql in statements(DATA / "guide_services.sql"):

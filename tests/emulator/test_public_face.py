@@ -60,3 +60,13 @@ def test_a_wrong_password_is_refused(emulator: Emulator) -> None:
     with pytest.raises(ControlError) as refused:
         client_of(emulator, "wrong").reset()
     assert refused.value.status == 401
+
+
+def test_the_docker_labels_are_exported_under_their_own_names(tmp_path) -> None:
+    """What scripts/drills.py finds an emulator's engine leftovers by: the labels and a state's value."""
+    assert spcs_emulator.DOCKER_INSTANCE_LABEL == "io.spcs-emulator.instance"
+    assert spcs_emulator.DOCKER_STATE_LABEL == "io.spcs-emulator.state"
+    value = spcs_emulator.docker_state_label(tmp_path)
+    assert value == spcs_emulator.docker_state_label(tmp_path / "." / "")  # one state directory, one value
+    assert len(value) == 16
+    assert value != spcs_emulator.docker_state_label(tmp_path / "other")
