@@ -30,9 +30,15 @@ MARKERS = {
 }
 
 
+# The connector's 5.x nag about a logout default that does not concern the harness's connections.
+IGNORED_WARNINGS = ("ignore:enable_server_session_keep_alive_auto_detection:FutureWarning",)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name, meaning in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {meaning}")
+    for line in IGNORED_WARNINGS:
+        config.addinivalue_line("filterwarnings", line)
 
 
 @pytest.hookimpl(trylast=True)
