@@ -51,6 +51,12 @@ class FakeRuntime:
         self.handles.append(handle)
         return handle
 
+    def update_hosts(self, hosts: object) -> None:
+        pass  # fake containers resolve nothing
+
+    def forget_service(self, service_id: str) -> None:
+        pass  # fake containers keep nothing on the host
+
     def shutdown(self) -> None:
         for handle in self.handles:
             handle.stop()

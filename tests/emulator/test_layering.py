@@ -184,3 +184,27 @@ def test_kind_words_and_namespaces_come_from_the_registered_declarations(tmp_pat
     sql = _admin(account)
     with pytest.raises(SnowflakeError, match="Compute pool 'NOPE' does not exist"):
         sql("DESCRIBE COMPUTE POOL NOPE")
+
+
+def test_the_control_plane_drives_its_runtime_through_the_protocol_only() -> None:
+    # No optional runtime methods found by name: each runtime (process, docker, the tests' fakes) has
+    # every method of runtime_api.Runtime, and the control plane calls them directly.
+    from spcs_emulator.spcs.docker_runtime import DockerRuntime
+    from spcs_emulator.spcs.runtime import LocalRuntime
+    from spcs_emulator.spcs.runtime_api import Runtime
+
+    tree = pyast.parse((EMULATOR / "spcs" / "control.py").read_text())
+    found_by_name = [
+        node.lineno
+        for node in pyast.walk(tree)
+        if isinstance(node, pyast.Call)
+        and isinstance(node.func, pyast.Name)
+        and node.func.id in ("getattr", "hasattr")
+        and node.args
+        and "runtime" in pyast.unparse(node.args[0])
+    ]
+    assert found_by_name == [], f"control.py looks runtime methods up by name at lines {found_by_name}"
+    protocol = {name for name in vars(Runtime) if not name.startswith("_")}
+    assert {"launch", "update_hosts", "forget_service", "shutdown"} <= protocol
+    for runtime in (LocalRuntime, DockerRuntime, FakeRuntime):
+        assert protocol <= set(dir(runtime)), (runtime.__name__, protocol - set(dir(runtime)))

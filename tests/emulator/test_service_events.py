@@ -81,6 +81,12 @@ class Runtime:
         self.handles.append(Handle(launch))
         return self.handles[-1]
 
+    def update_hosts(self, hosts: object) -> None:
+        pass
+
+    def forget_service(self, service_id: str) -> None:
+        pass
+
     def shutdown(self) -> None:
         pass
 

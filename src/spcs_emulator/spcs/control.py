@@ -332,9 +332,8 @@ class ControlPlane:
 
     def _publish_hosts(self) -> None:
         # Containers already running learn the new name too (the runtime rewrites their hosts files).
-        update = getattr(self.runtime, "update_hosts", None)
-        if update is not None:
-            update(self.hosts())
+        if self.runtime is not None:
+            self.runtime.update_hosts(self.hosts())
 
     def _ensure_pool_running(self, service: CatalogObject) -> None:
         pool = self.account.catalog.get(ast.COMPUTE_POOL, (service.properties["COMPUTE_POOL"],))
@@ -458,9 +457,8 @@ class ControlPlane:
 
     def _remove_files(self, key: str) -> None:
         try:
-            forget = getattr(self.runtime, "forget_service", None)
-            if forget is not None:
-                forget(key)  # the runtime's own folders of the service (container directories)
+            if self.runtime is not None:  # the runtime's own folders of the service (container directories)
+                self.runtime.forget_service(key)
             service_files.remove(self.account.state_dir, key)
         except Exception:  # a clean-up that fails must not stop the next ones
             log.exception("removing the files of service %s failed", key)

@@ -41,6 +41,7 @@ import tempfile
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -557,6 +558,9 @@ class DockerRuntime:
         with self._lock:
             self._containers.append(handle)
         return handle
+
+    def update_hosts(self, hosts: Mapping[str, str | tuple[str, ...]]) -> None:
+        """Nothing to do: the engine's DNS answers each service name (a network alias per instance)."""
 
     def forget_service(self, service_id: str) -> None:
         """The service was dropped and its containers removed: the runtime lets go of their handles."""

@@ -98,6 +98,16 @@ class ContainerHandle(Protocol):
 class Runtime(Protocol):
     def launch(self, launch: ContainerLaunch) -> ContainerHandle: ...
 
+    def update_hosts(self, hosts: Mapping[str, str | tuple[str, ...]]) -> None:
+        """The DNS names and their addresses changed: containers already running must resolve the new
+        ones (a runtime whose engine answers DNS by itself does nothing)."""
+        ...
+
+    def forget_service(self, service_id: str) -> None:
+        """The service was dropped and its containers have stopped: let go of them and remove what the
+        runtime keeps of them on the host."""
+        ...
+
     def shutdown(self) -> None:
         """Stop every process this runtime started."""
         ...
