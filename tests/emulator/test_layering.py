@@ -208,3 +208,19 @@ def test_the_control_plane_drives_its_runtime_through_the_protocol_only() -> Non
     assert {"launch", "update_hosts", "forget_service", "shutdown"} <= protocol
     for runtime in (LocalRuntime, DockerRuntime, FakeRuntime):
         assert protocol <= set(dir(runtime)), (runtime.__name__, protocol - set(dir(runtime)))
+
+
+def test_spcs_registers_its_show_listings_and_wraps_no_account_handler(tmp_path: Path) -> None:
+    # SHOW listings have a registry of their own (Registry.show_listings): SPCS adds its listings
+    # there instead of wrapping the account's SHOW handler.
+    from spcs_emulator.spcs.statements.show import SPCS_LISTINGS
+
+    source = (EMULATOR / "spcs" / "registration.py").read_text()
+    assert "ast.Show:" not in source
+    assert ".handler(" not in source
+    account = _spcs_account(tmp_path)
+    assert account.registry.show_listings == SPCS_LISTINGS
+    assert account.registry.show_listing("SERVICE CONTAINERS", "SERVICE") is not None
+    assert account.registry.show_listing("JOB SERVICES", "COMPUTE POOL") is not None  # under any scope
+    assert account.registry.show_listing("SERVICE CONTAINERS", None) is None  # needs IN SERVICE
+    assert account.registry.show_listing("DATABASES", None) is None  # a kind's own listing

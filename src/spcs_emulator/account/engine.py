@@ -37,6 +37,7 @@ from spcs_emulator.account.registry import (
     Handler,
     ObjectRoleNaming,
     Registry,
+    ShowListing,
     StatementContext,
 )
 from spcs_emulator.account.session import Session
@@ -131,13 +132,14 @@ class Account:
         """SHOW GRANTS modes (by the mode: 'TO ROLE', 'ON', ...)."""
         self.registry.grants_listings.update(listings)
 
+    def add_show_listings(self, listings: Mapping[tuple[str, str | None], ShowListing]) -> None:
+        """SHOW listings that are not a kind's own, by (what is shown, the kind of its IN scope or None
+        for any), e.g. a listing of what lives inside one object of a kind another layer declares."""
+        self.registry.show_listings.update(listings)
+
     def add_object_role_names(self, namings: Mapping[type, ObjectRoleNaming]) -> None:
         """How statements name the roles objects define (GRANT <name> TO ROLE r, SHOW GRANTS OF ...)."""
         self.registry.object_role_names.update(namings)
-
-    def handler(self, statement: type) -> Handler:
-        """The handler registered for ``statement`` now (one registered later may wrap it)."""
-        return self.registry.handlers[statement]
 
     # -- state ------------------------------------------------------------------------------------
 

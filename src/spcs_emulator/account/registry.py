@@ -1,6 +1,6 @@
 """What an account can do, registered once when it is built: statement handlers by statement type,
 object kinds (and the tables derived from them: ``kind_table.py``), account privileges, the roles
-objects define, the modes of SHOW GRANTS, and the functions SELECT and CALL know. The account registers its own (engine.py);
+objects define, the SHOW listings that are not a kind's own, the modes of SHOW GRANTS, and the functions SELECT and CALL know. The account registers its own (engine.py);
 other layers add theirs (``spcs/registration.py``) without the account naming them."""
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ Handler = Callable[["StatementContext", Any], Result | Transfer]
 ObjectRoleNaming = Callable[[Any], tuple[str, ast.Name, str]]
 # SHOW GRANTS in one of its modes ('TO ROLE', 'ON', ...).
 GrantsListing = Callable[["StatementContext", ast.ShowGrants], Result]
+# A SHOW that is not a kind's plain listing: SHOW <what> IN <scope kind> (or under any scope).
+ShowListing = Callable[["StatementContext", ast.Show], Result]
 
 
 @dataclass
@@ -39,6 +41,8 @@ class Registry:
     bootstrap_grants: list[tuple[str, str]] = field(default_factory=list)
     object_role_names: dict[type, ObjectRoleNaming] = field(default_factory=dict)
     grants_listings: dict[str, GrantsListing] = field(default_factory=dict)  # by SHOW GRANTS mode
+    # By (what is shown, the kind of its IN scope); a scope kind of None: under any scope, or none.
+    show_listings: dict[tuple[str, str | None], ShowListing] = field(default_factory=dict)
 
     def add_kinds(self, kinds: Iterable[ObjectKind]) -> None:
         for kind in kinds:
@@ -49,6 +53,11 @@ class Registry:
         """Account privileges no kind's CREATE covers, and the (privilege, role) grants of a fresh account."""
         self.table.add_account_privileges(privileges)
         self.bootstrap_grants += [g for g in granted if g not in self.bootstrap_grants]
+
+    def show_listing(self, what: str, scope_kind: str | None) -> ShowListing | None:
+        """The listing registered for SHOW ``what`` IN a ``scope_kind`` (else for any scope); None: the
+        kind's own listing (``handlers.objects.show_kind``)."""
+        return self.show_listings.get((what, scope_kind)) or self.show_listings.get((what, None))
 
     def by_plural(self, plural: str) -> ObjectKind | None:
         """The kind SHOW <plural> lists (derived: a kind registered again cannot leave a stale entry)."""

@@ -18,7 +18,7 @@ from spcs_emulator.spcs.statements.jobs import execute_job_service
 from spcs_emulator.spcs.statements.pools import POOL_KIND
 from spcs_emulator.spcs.statements.repositories import IMAGE_REPOSITORY_KIND
 from spcs_emulator.spcs.statements.services import SERVICE_KIND, create_service
-from spcs_emulator.spcs.statements.show import spcs_show
+from spcs_emulator.spcs.statements.show import SPCS_LISTINGS
 from spcs_emulator.spcs.statements.snapshots import SNAPSHOT_KIND
 from spcs_emulator.sql import ast
 
@@ -31,12 +31,12 @@ def register_spcs(account: Account, control: ControlPlane) -> None:
     account.add_account_privileges(SPCS_ACCOUNT_PRIVILEGES, SPCS_BOOTSTRAP_GRANTS)
     account.add_object_role_names(SERVICE_ROLE_NAMES)
     account.add_grants_listings(SERVICE_ROLE_GRANTS)
+    account.add_show_listings(SPCS_LISTINGS)
     account.add_functions(SPCS_FUNCTIONS)
     account.add_handlers(
         {
             ast.CreateService: create_service,
             ast.ExecuteJobService: execute_job_service,
             ast.SelectServiceFunction: select_service_function,
-            ast.Show: spcs_show(account.handler(ast.Show)),
         }
     )

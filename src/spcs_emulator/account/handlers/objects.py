@@ -156,6 +156,14 @@ def describe(ctx: StatementContext, stmt: ast.Describe) -> Result:
 
 
 def show(ctx: StatementContext, stmt: ast.Show) -> Result:
+    """SHOW: a listing registered for what is shown in its scope (``Registry.show_listings``), else the
+    kind's own."""
+    special = ctx.registry.show_listing(stmt.what, stmt.scope.kind if stmt.scope else None)
+    return special(ctx, stmt) if special is not None else show_kind(ctx, stmt)
+
+
+def show_kind(ctx: StatementContext, stmt: ast.Show) -> Result:
+    """SHOW <plural>: the registered kind's listing (its columns and rows, LIKE/IN/LIMIT)."""
     kind = ctx.registry.by_plural(stmt.what)
     if kind is None:
         raise errors.not_emulated(f"SHOW {stmt.what}")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import Any
 
 from spcs_emulator.account.context import Context
+from spcs_emulator.account.handlers import objects
 from spcs_emulator.account.objects import CatalogObject
-from spcs_emulator.account.registry import Handler, StatementContext
+from spcs_emulator.account.registry import ShowListing, StatementContext
 from spcs_emulator.account.show import columns, like_regex, listing
-from spcs_emulator.protocol.backend import Transfer
 from spcs_emulator.results import Result, table
 from spcs_emulator.spcs import images
 from spcs_emulator.spcs.lifecycle import ENDPOINT_PROVISIONING_TEXT, InstanceState, ServiceState
@@ -91,41 +90,37 @@ def _images(ctx: StatementContext, stmt: ast.Show) -> Result:
     return table(columns("created_on:ts image_name tags digest image_path"), rows)
 
 
-# (what is shown, the kind of its IN scope) -> listing; every other SHOW is the account's.
-SPCS_LISTINGS: dict[tuple[str, str], Callable[[StatementContext, ast.Show], Result]] = {
-    ("ENDPOINTS", ast.SERVICE): _endpoints,
-    ("SERVICE CONTAINERS", ast.SERVICE): _service_containers,
-    ("SERVICE INSTANCES", ast.SERVICE): _service_instances,
-    ("ROLES", ast.SERVICE): _service_roles,
-    ("SERVICES", ast.COMPUTE_POOL): _pool_services,
-    ("IMAGES", ast.IMAGE_REPOSITORY): _images,
-}
+def _excluding_jobs(listing_of: ShowListing) -> ShowListing:
+    """SHOW SERVICES ... EXCLUDE JOBS: the listing without job services; without the flag, as it is."""
 
-
-def spcs_show(account_show: Handler) -> Callable[[StatementContext, ast.Show], Result | Transfer]:
-    """SHOW: the SPCS listings above, else what the account answered before SPCS was registered."""
-
-    def show(ctx: StatementContext, stmt: ast.Show) -> Result | Transfer:
-        if stmt.what == "JOB SERVICES" or stmt.exclude_jobs:
-            return _services_by_job(ctx, stmt, show)
-        scope_kind = stmt.scope.kind if stmt.scope else None
-        listing_of = SPCS_LISTINGS.get((stmt.what, scope_kind)) if scope_kind else None
-        return listing_of(ctx, stmt) if listing_of else account_show(ctx, stmt)
+    def show(ctx: StatementContext, stmt: ast.Show) -> Result:
+        return _services_by_job(ctx, stmt) if stmt.exclude_jobs else listing_of(ctx, stmt)
 
     return show
 
 
-def _services_by_job(
-    ctx: StatementContext, stmt: ast.Show, show: Callable[[StatementContext, ast.Show], Result | Transfer]
-) -> Result | Transfer:
+def _services_by_job(ctx: StatementContext, stmt: ast.Show) -> Result:
     """SHOW JOB SERVICES lists job services only, SHOW SERVICES EXCLUDE JOBS all but them (docs:
-    sql-reference/sql/show-services): SHOW SERVICES' listing, filtered on is_job before its LIMIT."""
+    sql-reference/sql/show-services): SHOW SERVICES' listing in the same scope, filtered on is_job
+    before its LIMIT."""
     jobs = stmt.what == "JOB SERVICES"
-    listed = show(ctx, dataclasses.replace(stmt, what="SERVICES", exclude_jobs=False, limit=None))
-    assert isinstance(listed, Result)
+    listed = objects.show(ctx, dataclasses.replace(stmt, what="SERVICES", exclude_jobs=False, limit=None))
     is_job = [c.name for c in listed.columns].index("is_job")
     rows = [r for r in listed.rows if (r[is_job] == "true") == jobs and not (jobs and stmt.exclude_jobs)]
     return table(listed.columns, rows[: stmt.limit] if stmt.limit is not None else rows)
+
+
+# (what is shown, the kind of its IN scope; None: any) -> listing; every other SHOW is a kind's own.
+SPCS_LISTINGS: dict[tuple[str, str | None], ShowListing] = {
+    ("ENDPOINTS", ast.SERVICE): _endpoints,
+    ("SERVICE CONTAINERS", ast.SERVICE): _service_containers,
+    ("SERVICE INSTANCES", ast.SERVICE): _service_instances,
+    ("ROLES", ast.SERVICE): _service_roles,
+    ("SERVICES", ast.COMPUTE_POOL): _excluding_jobs(_pool_services),
+    ("SERVICES", None): _excluding_jobs(objects.show_kind),
+    ("JOB SERVICES", None): _services_by_job,
+    ("IMAGES", ast.IMAGE_REPOSITORY): _images,
+}
 
 
 CONTAINER_COLUMNS = columns(
