@@ -1,6 +1,6 @@
 """How the tests are laid out.
 
-`pytest -m local|spcs|docker` only collects the marker's own folder (fixtures/options.py), so a test
+`pytest -m local|spcs|docker` only collects the marker's own folder (fixtures/suites.py), so a test
 carrying a suite marker must live in that folder, or `-m <marker>` would silently skip it. What tests
 share lives in helper modules (tests/emulator/sql.py, ...) and conftest fixtures, never in another
 test module: importing a test module runs its module-level setup and re-collects its fixtures there.
