@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +118,27 @@ def test_the_harness_bench_and_scripts_use_only_the_emulators_public_face() -> N
 def test_the_face_check_flags_what_it_should(source: str, flagged: list[str]) -> None:
     found = emulator_imports_outside_its_face(source, "probe.py")
     assert [line.rsplit(" imports ", 1)[1] for line in found] == flagged
+
+
+def test_a_folder_named_on_the_command_line_is_collected_whatever_the_marker() -> None:
+    # `-m local` skips importing the other suites only in the default run: a folder the user names is
+    # collected (its tests deselected by the marker), so `pytest -m spcs suites/spcs/backup` finds them.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "local",
+            "--co",
+            "-q",
+            "suites/spcs",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert re.search(r"\(\d+ deselected\)", result.stdout), result.stdout[-1000:] + result.stderr[-1000:]
