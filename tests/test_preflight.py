@@ -119,6 +119,24 @@ def test_a_bad_spec_fails_preflight_and_nothing_runs(
     assert not (tmp_path / run_id / "teardown.txt").exists(), "nothing was created, nothing to tear down"
 
 
+def test_the_specs_dir_option_is_what_the_run_provisions_and_checks(
+    emulator: Emulator, statements: list[str], tmp_path: Path
+) -> None:
+    """--specs-dir (a team's own specs) goes through the same preflight as the bundled ones."""
+    file, change, expected = BAD_SPECS["an image on latest"]
+    specs = specs_copy(tmp_path, file, change)
+    with (
+        pytest.raises(PreflightError) as info,
+        provisioned_stack(
+            target_of(emulator), config(tmp_path, "pfl200", specs_dir=str(specs)), report=print
+        ),
+    ):
+        pytest.fail("a stack with a bad spec of --specs-dir was provisioned")
+    for words in expected:
+        assert words in str(info.value)
+    assert statements == []
+
+
 def test_the_shipped_specs_pass_preflight(emulator: Emulator, statements: list[str], tmp_path: Path) -> None:
     """The same check with the repository's own specs lets the run through (and tears it down)."""
     with provisioned_stack(target_of(emulator), config(tmp_path, "pfl100"), report=print) as state:
