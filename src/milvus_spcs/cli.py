@@ -194,13 +194,15 @@ def up(
             help="emulator: publish (stand-ins by name) or push (build, docker login, push to its registry)"
         ),
     ] = "publish",
+    specs_dir: Annotated[
+        Path | None, typer.Option(help="your own milvus.yaml and jupyter.yaml (default: the bundled specs)")
+    ] = None,
 ) -> None:
     """Provision a whole stack and keep it (remove it with `milvus-spcs down --run ID`)."""
     from milvus_spcs.config import resolve_config
     from milvus_spcs.errors import PreflightError
     from milvus_spcs.stack.run import provisioned_stack
 
-    target = _target(connection)
     try:
         config = resolve_config(
             {
@@ -211,9 +213,11 @@ def up(
                 "artifacts_dir": str(artifacts_dir),
                 "keep_stack": "1",
                 "image_source": image_source,
+                "specs_dir": str(specs_dir) if specs_dir is not None else None,
             },
             {},
         )
+        target = _target(connection)  # after the options: a bad one is refused before connecting
         with provisioned_stack(target, config, report=typer.echo, progress=_progress()) as state:
             typer.echo(
                 f"run {state.names.run_id}: database {state.names.database}, ingress {state.ingress_host}"
