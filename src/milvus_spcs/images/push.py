@@ -77,12 +77,16 @@ def _rows(conn: Any, sql: str) -> list[dict[str, Any]]:
 
 
 def _repository_url(conn: Any, repository: str) -> str:
+    from snowflake.connector.errors import ProgrammingError
+
     database, schema, repo = repository.split(".")
-    match = [
-        r
-        for r in _rows(conn, f"SHOW IMAGE REPOSITORIES IN SCHEMA {database}.{schema}")
-        if r["name"] == repo.upper()
-    ]
+    try:
+        listed = _rows(conn, f"SHOW IMAGE REPOSITORIES IN SCHEMA {database}.{schema}")
+    except ProgrammingError as exc:  # no such database or schema, or not visible to the role
+        raise PreflightError(
+            f"no image repository {repository}: {exc.msg}", [f"CREATE IMAGE REPOSITORY {repository}"]
+        ) from None
+    match = [r for r in listed if r["name"] == repo.upper()]
     if not match:
         raise PreflightError(f"no image repository {repository}", [f"CREATE IMAGE REPOSITORY {repository}"])
     return str(match[0]["repository_url"])
@@ -190,8 +194,10 @@ def push_images(
     if problem:
         raise PreflightError(f"building images needs a Docker engine: {problem}")
     log = log or BuildLog(Path(tempfile.gettempdir()) / "milvus-spcs-push.log")
-    local = built() if built else [b.reference for b in build_images(bases, DEFAULT_TAG, log)]
+    # The repository is found and the registry logged in to before the build (minutes): a wrong
+    # repository is refused at once.
     with registry_session(target, repository) as session:
+        local = built() if built else [b.reference for b in build_images(bases, DEFAULT_TAG, log)]
         return [session.push(source, recipe.name, tag) for recipe, source in zip(RECIPES, local, strict=True)]
 
 
