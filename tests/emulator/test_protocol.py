@@ -7,6 +7,7 @@ import gzip
 import json
 import logging
 import re
+import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -205,7 +206,13 @@ def post(
 # -- login -----------------------------------------------------------------------------------------
 
 
-def test_password_login_passes_the_request_to_the_backend(connect: Connect, backend: FakeBackend) -> None:
+def test_password_login_passes_the_request_to_the_backend(
+    connect: Connect, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The connector names its application after the modules imported so far ("jupyter_notebook" once
+    # ipykernel, jupyter_core and jupyter_client are): a notebook test earlier on this worker (xdist)
+    # must not change what this login sends.
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
     conn = connect(database="MILVUS_DB", role="MILVUS_ROLE", warehouse="WH")
     [login] = backend.logins
     assert (login.account, login.login_name, login.authenticator) == ("anything", "alice", "SNOWFLAKE")
