@@ -104,7 +104,15 @@ class Deployed:
         runtime = self.emulator._docker_runtime
         assert runtime is not None
         ids = docker("ps", "-aq", "--filter", f"label={INSTANCE_LABEL}={runtime.instance}").split()
-        found = json.loads(docker("inspect", *ids)) if ids else []
+        found = []
+        for container_id in ids:  # one by one: a container removed since `ps` (scaling in) is skipped
+            done = subprocess.run(
+                ["docker", "inspect", container_id], capture_output=True, text=True, timeout=60
+            )
+            if done.returncode != 0 and "No such object" in done.stderr:
+                continue
+            assert done.returncode == 0, done.stderr
+            found += json.loads(done.stdout)
         return {int(c["Name"].rsplit("-", 2)[-2]): c for c in found}
 
     def served_by_ingress(self, host: str, requests_made: int) -> set[str]:
