@@ -9,7 +9,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-SHIPPED_FOLDERS = ("sql", "specs", "images")  # as milvus_spcs.paths.SHIPPED_FOLDERS
+SHIPPED_FOLDERS = ("sql", "specs", "images")  # milvus_spcs.paths.HARNESS_FILES finds them
 
 
 class BuildWithHarnessFiles(build_py):

@@ -5,6 +5,7 @@ notebook runs in the Jupyter service (`--notebooks-dir=notebooks`, in pyproject.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -14,26 +15,19 @@ pytestmark = pytest.mark.spcs
 
 
 def test_each_question_finds_its_passage_first_in_the_stack(
-    handbook: dict[str, Any], spcs_milvus: Any, embedder: Any, spcs_stack: Any
+    handbook: dict[str, Any],
+    handbook_rows: list[dict[str, Any]],
+    spcs_milvus: Any,
+    spcs_stack: Any,
+    assert_each_question_answered: Callable[[Callable[..., Any]], None],
 ) -> None:
     name = f"{handbook['collection']}_{spcs_stack.names.run_id}"
     spcs_milvus.create_collection(collection_name=name, dimension=384, metric_type="COSINE")
     try:
-        documents = handbook["documents"]
-        vectors = embedder.embed([d["text"] for d in documents])
-        rows = [
-            {"id": d["id"], "vector": v, "text": d["text"]} for d, v in zip(documents, vectors, strict=True)
-        ]
-        assert spcs_milvus.insert(collection_name=name, data=rows)["insert_count"] == len(rows)
-        for item in handbook["questions"]:
-            (hits,) = spcs_milvus.search(
-                collection_name=name,
-                data=embedder.embed([item["question"]]),
-                limit=2,
-                output_fields=["text"],
-                consistency_level="Strong",  # Milvus's default (Bounded) may not see the insert yet
-            )
-            assert hits[0]["id"] == item["answer"], (item["question"], hits)
+        assert spcs_milvus.insert(collection_name=name, data=handbook_rows)["insert_count"] == len(
+            handbook_rows
+        )
+        assert_each_question_answered(functools.partial(spcs_milvus.search, collection_name=name))
     finally:
         spcs_milvus.drop_collection(collection_name=name)
 
