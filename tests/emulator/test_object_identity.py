@@ -82,7 +82,9 @@ def wait_gone(path: Path) -> None:
             not path.exists(), state=str(sorted(p.name for p in path.iterdir())) if path.exists() else ""
         ),
         what=f"{path} to be removed",
-        timeout=5,
+        # Removal follows the container's stop (its processes' grace period), which under a loaded
+        # `pytest -n 4` took over 5 s once: a deadline, not a delay.
+        timeout=30,
         interval=0.05,
     )
 
