@@ -1,15 +1,22 @@
 """How `pytest -n N` spreads the tests (fixtures/parallel.py): the groups that keep a shared session or a
-costly module fixture on one worker, and one OpenMP thread per process."""
+costly module fixture on one worker, one OpenMP thread per process, and a bytecode cache."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from fixtures.parallel import SHARED_MODULES, SHARED_SESSION_DIRS, group_of, one_thread_per_process
+from fixtures.parallel import (
+    SHARED_MODULES,
+    SHARED_SESSION_DIRS,
+    group_of,
+    keep_bytecode,
+    one_thread_per_process,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -58,3 +65,19 @@ def test_one_openmp_thread_per_process_unless_the_caller_chose(monkeypatch: pyte
     one_thread_per_process()
     assert os.environ["OMP_NUM_THREADS"] == "3"
     assert torch.threads == [1, 3]
+
+
+def test_the_run_keeps_bytecode_even_where_the_machine_says_not_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    keep_bytecode()
+    assert "PYTHONDONTWRITEBYTECODE" not in os.environ  # the workers and their subprocesses inherit it
+    assert sys.dont_write_bytecode is False
+
+
+def test_a_workers_children_write_bytecode(tmp_path: Path) -> None:
+    """This run's own processes: what a worker starts finds no PYTHONDONTWRITEBYTECODE."""
+    module = tmp_path / "compiled_here.py"
+    module.write_text("VALUE = 1\n")
+    subprocess.run([sys.executable, "-c", "import compiled_here"], cwd=tmp_path, check=True)
+    assert list((tmp_path / "__pycache__").glob("compiled_here.*.pyc"))
