@@ -82,7 +82,9 @@ def test_a_failed_step_on_the_emulator_starts_teardown_while_pools_still_start(t
         ):
             pass
         elapsed = time.monotonic() - began
-        assert elapsed < 8.0, f"teardown finished only after {elapsed:.1f}s: it waited for the pools"
+        # Waiting for the pools takes 24 s; not waiting took 1-3 s, and 8.2 s once under a profiler's
+        # load. The bound sits between the two.
+        assert elapsed < 16.0, f"teardown finished only after {elapsed:.1f}s: it waited for the pools"
         assert leftovers(emu, "cnl001") == []
 
 

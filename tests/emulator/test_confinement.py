@@ -9,6 +9,7 @@ HTTP endpoints answer hostile bytes with a 4xx.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import http.client
 import json
@@ -413,6 +414,7 @@ def test_control_api_answers_a_bad_json_body_with_400(emulator) -> None:
     assert answer.status_code == 400
 
 
+@functools.cache  # 256 MiB deflated once per worker, not once per case
 def gzip_bomb(inflated: int) -> bytes:
     """``inflated`` zero bytes, gzipped in chunks (the bomb never exists inflated on this side)."""
     packer = zlib.compressobj(9, zlib.DEFLATED, 31)

@@ -257,6 +257,9 @@ class Client:
     def __init__(self, emulator: Emulator, user: str, password: str) -> None:
         self.base = f"http://127.0.0.1:{emulator.port}"
         self.http = requests.Session()
+        # A loopback server: no proxy applies, and looking the environment up for one on every
+        # request cost this test seconds (10 000 requests).
+        self.http.trust_env = False
         body = {"data": {"ACCOUNT_NAME": "emulator", "LOGIN_NAME": user, "PASSWORD": password}}
         answer = self._post("/session/v1/login-request", body)
         assert answer["success"], answer
