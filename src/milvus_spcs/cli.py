@@ -329,16 +329,14 @@ def images_build(
     tag: Annotated[str, typer.Option(help="tag of milvus-spcs/milvus and milvus-spcs/jupyter")] = "dev",
 ) -> None:
     """Build both images for linux/amd64; offline on stand-in bases where the real ones cannot be pulled."""
-    from datetime import UTC, datetime
-
     from milvus_spcs.docker_engine import docker_engine_problem
     from milvus_spcs.errors import HarnessError, PreflightError
     from milvus_spcs.images.build import build_images
     from milvus_spcs.images.commands import BuildLog
-    from milvus_spcs.images.standins import CACHE
+    from milvus_spcs.images.standins import LOGS
     from milvus_spcs.naming import image_tag_problem
 
-    log = BuildLog(CACHE / "logs" / f"build-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log")
+    log = BuildLog.dated(LOGS, "build")
     try:
         if image_tag_problem(tag) or tag == "latest":
             raise PreflightError(f"--tag {image_tag_problem(tag) or 'latest moves: pin a tag'}")
@@ -372,7 +370,9 @@ def images_push(
     reference and its digest."""
     from milvus_spcs.config import resolve_config
     from milvus_spcs.errors import HarnessError, PreflightError
+    from milvus_spcs.images.commands import BuildLog
     from milvus_spcs.images.push import push_images
+    from milvus_spcs.images.standins import LOGS
 
     try:
         config = resolve_config({"image_repository": repository, "image_tag": tag}, {})
@@ -384,7 +384,9 @@ def images_push(
         if problem:  # before touching Snowflake
             raise PreflightError(f"building images needs a Docker engine: {problem}")
         target = _target(connection)
-        for image in push_images(target, config.image_repository or repository, tag, bases=bases):
+        log = BuildLog.dated(LOGS, "push")
+        typer.echo(f"the build's log, once the repository is found: {log.path}")
+        for image in push_images(target, config.image_repository or repository, tag, bases=bases, log=log):
             typer.echo(f"pushed: {image.reference} {image.digest}")
     except PreflightError as exc:
         typer.secho(str(exc), fg="red", err=True)

@@ -15,6 +15,14 @@ TAIL_LINES = 40
 class BuildLog:
     path: Path
 
+    @classmethod
+    def dated(cls, folder: Path, kind: str) -> BuildLog:
+        """``<folder>/<kind>-<UTC time>.log``: one per command, in the harness's own cache (not a
+        fixed name in a shared temporary folder, which another user could have put a link at)."""
+        from datetime import UTC, datetime
+
+        return cls(folder / f"{kind}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log")
+
     def run(self, args: list[str], *, what: str, timeout: float, stdin: str | None = None) -> None:
         """Run ``args``, its output appended to the log; a failure or the deadline raises with the
         log's last lines."""

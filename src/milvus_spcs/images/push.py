@@ -24,11 +24,11 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from milvus_spcs.docker_engine import docker_engine_problem
 from milvus_spcs.errors import HarnessError, PreflightError
+from milvus_spcs.images import standins
 from milvus_spcs.images.build import DEFAULT_TAG, RECIPES, build_images, image_reference
 from milvus_spcs.images.commands import BuildLog
 from milvus_spcs.target import Target, token_of
@@ -190,12 +190,9 @@ def push_images(
 
     ``built``: returns the local references instead of building (tests, or images built beforehand).
     """
-    problem = docker_engine_problem()
-    if problem:
-        raise PreflightError(f"building images needs a Docker engine: {problem}")
-    log = log or BuildLog(Path(tempfile.gettempdir()) / "milvus-spcs-push.log")
-    # The repository is found and the registry logged in to before the build (minutes): a wrong
-    # repository is refused at once.
+    log = log or BuildLog.dated(standins.LOGS, "push")
+    # The engine is checked, the repository found and the registry logged in to before the build
+    # (minutes): a wrong repository is refused at once.
     with registry_session(target, repository) as session:
         local = built() if built else [b.reference for b in build_images(bases, DEFAULT_TAG, log)]
         return [session.push(source, recipe.name, tag) for recipe, source in zip(RECIPES, local, strict=True)]

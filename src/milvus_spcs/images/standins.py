@@ -24,6 +24,7 @@ from milvus_spcs.images.commands import BuildLog
 from milvus_spcs.paths import REPO_ROOT
 
 CACHE = REPO_ROOT / ".cache" / "images"
+LOGS = CACHE / "logs"  # the builds' and pushes' logs (BuildLog.dated)
 SUITE = "bookworm"
 ROOTFS_IMAGE = f"milvus-spcs/standin-rootfs:{SUITE}"
 PYTHON_IMAGE = "milvus-spcs/standin-python:3.11"
