@@ -41,24 +41,31 @@ def test_janitor_removes_old_runs_only(emulator_env, tmp_path: Path) -> None:
     assert "no labelled objects" in cli(env, "status", cwd=tmp_path).stdout
 
 
+# A Docker host where no engine answers. With the inherited one (CI has an engine), `images push` once
+# built both images (minutes) before failing on the missing repository, and the case passed only because
+# the crash's traceback quoted the source line holding the message.
+NO_ENGINE = "no engine"
+
+
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "engine"),
     [
-        (("down", "--run", "BAD!"), "run id"),
-        (("janitor", "--older-than", "six hours"), "30m, 6h or 2d"),
-        (("up", "--snowflake-connection", "nope"), "no connection 'nope'"),
-        (("images", "push", "--repository", "D.S.R", "--tag", "v1"), "needs a Docker engine"),
-        (("images", "push", "--repository", "D.S", "--tag", "v1"), "must be DATABASE.SCHEMA.REPOSITORY"),
+        (("down", "--run", "BAD!"), "run id", "inherited"),
+        (("janitor", "--older-than", "six hours"), "30m, 6h or 2d", "inherited"),
+        (("up", "--snowflake-connection", "nope"), "no connection 'nope'", "inherited"),
+        (("images", "push", "--repository", "D.S.R", "--tag", "v1"), "needs a Docker engine", NO_ENGINE),
+        (
+            ("images", "push", "--repository", "D.S", "--tag", "v1"),
+            "must be DATABASE.SCHEMA.REPOSITORY",
+            "inherited",
+        ),
     ],
 )
 def test_bad_input_is_refused_before_anything_happens(
-    emulator_env, tmp_path: Path, args, message: str
+    emulator_env, tmp_path: Path, args, message: str, engine: str
 ) -> None:
     _, env = emulator_env
-    if message == "needs a Docker engine":
-        # A Docker host where no engine answers. With the inherited one (CI has an engine), `images
-        # push` built both images (minutes) before failing on the missing repository, and the test
-        # passed only because the crash's traceback quoted the source line holding the message.
+    if engine == NO_ENGINE:
         env = {**env, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
     done = cli(env, *args, cwd=tmp_path)
     assert done.returncode != 0

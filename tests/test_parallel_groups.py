@@ -67,17 +67,20 @@ def test_one_openmp_thread_per_process_unless_the_caller_chose(monkeypatch: pyte
     assert torch.threads == [1, 3]
 
 
-def test_the_run_keeps_bytecode_even_where_the_machine_says_not_to(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_run_keeps_bytecode_even_where_the_machine_says_not_to(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     keep_bytecode()
-    assert "PYTHONDONTWRITEBYTECODE" not in os.environ  # the workers and their subprocesses inherit it
     assert sys.dont_write_bytecode is False
-
-
-def test_a_workers_children_write_bytecode(tmp_path: Path) -> None:
-    """This run's own processes: what a worker starts finds no PYTHONDONTWRITEBYTECODE."""
-    module = tmp_path / "compiled_here.py"
-    module.write_text("VALUE = 1\n")
-    subprocess.run([sys.executable, "-c", "import compiled_here"], cwd=tmp_path, check=True)
+    # What the workers start inherits the environment: a child compiles and keeps its bytecode.
+    (tmp_path / "compiled_here.py").write_text("VALUE = 1\n")
+    subprocess.run([sys.executable, "-c", "import compiled_here"], cwd=tmp_path, env=os.environ, check=True)
     assert list((tmp_path / "__pycache__").glob("compiled_here.*.pyc"))
+
+
+def test_this_run_was_configured_to_keep_bytecode() -> None:
+    """fixtures/parallel.py's pytest_configure ran in this process (the root conftest lists it)."""
+    assert "PYTHONDONTWRITEBYTECODE" not in os.environ
+    assert sys.dont_write_bytecode is False
