@@ -52,6 +52,15 @@ class Controllable(Protocol):
     def reset(self) -> None: ...
 
 
+# The optional fields of POST faults/statement, and how each is read from the JSON body.
+STATEMENT_FAULT_OPTIONS: dict[str, Callable[[Any], Any]] = {
+    "message": str,
+    "errno": int,
+    "sqlstate": str,
+    "times": int,
+}
+
+
 def publish_image(control: ControlPlane, image: str, runtime: str, files: Path | None) -> dict[str, Any]:
     ref = images.parse_image(image)
     published = control.publish_image(ref, runtime, files)
@@ -108,13 +117,9 @@ def add_control_routes(app: web.Application, emulator: Controllable) -> None:
         return {"reset": True}
 
     def fault_statement(body: dict[str, Any]) -> dict[str, Any]:
-        emulator.statement_faults.fail_statement(
-            body["pattern"],
-            message=body.get("message", "Injected failure."),
-            errno=int(body.get("errno", 1234)),
-            sqlstate=body.get("sqlstate", "XX000"),
-            times=int(body.get("times", 1)),
-        )
+        # What the body leaves out takes Faults.fail_statement's defaults (written there only).
+        options = {key: convert(body[key]) for key, convert in STATEMENT_FAULT_OPTIONS.items() if key in body}
+        emulator.statement_faults.fail_statement(body["pattern"], **options)
         return {"pattern": body["pattern"]}
 
     app.router.add_post("/_emulator/reset", route(reset))

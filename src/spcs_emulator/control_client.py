@@ -50,13 +50,15 @@ class ControlClient:
         self,
         pattern: str,
         *,
-        message: str = "Injected failure.",
-        errno: int = 1234,
-        sqlstate: str = "XX000",
-        times: int = 1,
+        message: str | None = None,
+        errno: int | None = None,
+        sqlstate: str | None = None,
+        times: int | None = None,
     ) -> None:
-        """The next ``times`` statements matching ``pattern`` (a regex) fail with this error."""
-        body = {"pattern": pattern, "message": message, "errno": errno, "sqlstate": sqlstate, "times": times}
+        """The next ``times`` statements matching ``pattern`` (a regex) fail with this error; what is left
+        out takes the emulator's defaults (one statement, errno 1234, SQLSTATE XX000)."""
+        options = {"message": message, "errno": errno, "sqlstate": sqlstate, "times": times}
+        body = {"pattern": pattern, **{key: value for key, value in options.items() if value is not None}}
         self._post("faults/statement", body)
 
     def fail_service_start(self, service: str, reason: str = "image") -> None:

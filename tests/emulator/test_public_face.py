@@ -56,6 +56,19 @@ def test_the_client_drives_faults_images_and_reset(emulator: Emulator, admin) ->
     assert admin.execute("SHOW DATABASES LIKE 'D'").fetchall() == []
 
 
+def test_a_statement_fault_with_only_a_pattern_takes_the_emulators_defaults(
+    emulator: Emulator, admin
+) -> None:
+    # The client sends what it is given; the defaults are the emulator's (Faults.fail_statement).
+    client_of(emulator).fail_statement(r"SELECT 7", times=2)
+    for _ in range(2):
+        with pytest.raises(ProgrammingError) as failed:
+            admin.execute("SELECT 7")
+        assert (failed.value.errno, failed.value.sqlstate) == (1234, "XX000")
+        assert failed.value.msg.endswith("Injected failure.")
+    assert admin.execute("SELECT 7").fetchall() == [(7,)]
+
+
 def test_a_wrong_password_is_refused(emulator: Emulator) -> None:
     with pytest.raises(ControlError) as refused:
         client_of(emulator, "wrong").reset()
