@@ -1,13 +1,19 @@
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from milvus_spcs.backends import BackendUnavailable, make_backend
 from milvus_spcs.backends import container as container_module
 from milvus_spcs.backends.base import wait_until_serving
 from milvus_spcs.errors import PreflightError, WaitTimeout
+from milvus_spcs.waits import Probe, wait_for
 
 
 def test_unknown_backend_is_refused_before_anything_starts(tmp_path: Path) -> None:
@@ -39,3 +45,56 @@ def test_container_backend_pins_a_patched_release() -> None:
 def test_readiness_wait_reports_the_unreachable_uri() -> None:
     with pytest.raises(WaitTimeout, match=r"Milvus at http://127.0.0.1:9 to answer list_collections"):
         wait_until_serving("http://127.0.0.1:9", timeout=1.0)
+
+
+BACKEND_UP_TEST = """
+import threading
+
+def test_backend_up(milvus_backend):
+    print("BACKEND-UP", flush=True)
+    threading.Event().wait(300)
+"""
+
+
+def test_sigterm_to_a_server_backed_run_stops_its_milvus_server(tmp_path: Path) -> None:
+    # What a CI cancel sends. Without the fixture's SIGTERM handling, pytest died at once and the
+    # milvus-server it started ran on (seen when .ci/run killed a background run of the local suites).
+    (tmp_path / "test_inner.py").write_text(BACKEND_UP_TEST)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    output = tmp_path / "output.txt"
+    with output.open("w") as out:
+        run = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-s",
+                "-p",
+                "no:cacheprovider",
+                "--milvus-backend",
+                "server",
+            ],
+            cwd=tmp_path,
+            env={k: v for k, v in os.environ.items() if not k.startswith("MILVUS_SPCS_")},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    milvus: list[psutil.Process] = []
+    try:
+        wait_for(
+            lambda: Probe("BACKEND-UP" in output.read_text() or run.poll() is not None),
+            what="the inner run's milvus-server to answer",
+            timeout=180,
+        )
+        milvus = [p for p in psutil.Process(run.pid).children(recursive=True) if p.name() == "milvus"]
+        assert milvus, f"no milvus-server under the inner run:\n{output.read_text()[-2000:]}"
+        run.send_signal(signal.SIGTERM)
+        run.wait(timeout=60)
+        _, alive = psutil.wait_procs(milvus, timeout=10)
+        assert not alive, f"milvus-server outlived the SIGTERMed run: {alive}\n{output.read_text()[-2000:]}"
+    finally:
+        run.kill()
+        for process in milvus:
+            if process.is_running():
+                process.kill()
