@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import psutil
 import pytest
+from pymilvus import MilvusClient
 
 from milvus_spcs.backends import BackendUnavailable, make_backend
 from milvus_spcs.backends import container as container_module
@@ -98,3 +101,28 @@ def test_sigterm_to_a_server_backed_run_stops_its_milvus_server(tmp_path: Path) 
         for process in milvus:
             if process.is_running():
                 process.kill()
+
+
+MILVUS_DEFAULT_PORTS = (19530, 9091, 2379, 53100, 19529, 19531, 21123, 22930, 21121, 13333, 21124)
+
+
+def listener(address: str, port: int) -> socket.socket:
+    sock = socket.socket()
+    sock.bind((address, port))
+    sock.listen()
+    return sock
+
+
+def test_a_server_backend_runs_beside_services_on_milvus_default_ports(tmp_path: Path) -> None:
+    # An emulator's Milvus listens on the default ports of its service's own loopback address; the
+    # binary listens on all addresses. On the defaults, each would keep the other from starting (the
+    # first CI run that overlapped the two failed that way).
+    with contextlib.ExitStack() as held:
+        for port in MILVUS_DEFAULT_PORTS:
+            held.enter_context(listener("127.0.0.2", port))
+        backend = make_backend("server", data_dir=tmp_path)
+        held.callback(backend.stop)
+        backend.start()
+        assert MilvusClient(uri=backend.uri).list_collections() == []
+        for port in MILVUS_DEFAULT_PORTS:  # and the next service can still start
+            held.enter_context(listener("127.0.0.3", port))

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from milvus_spcs.backends.base import MilvusBackend, stop_process
 from milvus_spcs.errors import WaitFailed
+
+
+def ephemeral_ports(count: int) -> list[int]:
+    """``count`` distinct ports free on loopback now, chosen by the kernel (from its ephemeral range)."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
 
 
 class ServerBackend(MilvusBackend):
@@ -22,9 +33,15 @@ class ServerBackend(MilvusBackend):
         from milvus import MilvusServer
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        # MilvusServer picks free ports (gRPC, metrics, etcd, coordinators) starting at the defaults;
-        # readiness is ours (a real RPC), not its /healthz poll.
-        server = MilvusServer(wait_for_started=False)
+        # Every port from the kernel's ephemeral range, none of Milvus's defaults: the binary listens on
+        # all addresses ([::]:19530, [::]:9091, ...), so on a default port it would take that port from
+        # every loopback address, and an emulator's Milvus, which listens on the defaults of its
+        # service's own address, would fail to start beside it (and the reverse). Readiness is ours (a
+        # real RPC), not MilvusServer's /healthz poll.
+        keys = [key for key in MilvusServer(wait_for_started=False).config_keys if key.endswith("_port")]
+        ports = ephemeral_ports(len(keys) + 1)
+        server = MilvusServer(wait_for_started=False, **dict(zip(keys, ports, strict=False)))
+        server.webservice_port = ports[-1]  # metrics and /healthz, 9091 by default
         server.set_base_dir(str(self.data_dir))
         self._server = server
         server.start()
