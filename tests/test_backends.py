@@ -59,6 +59,11 @@ def test_backend_up(milvus_backend):
 """
 
 
+# Two milvus-servers cannot run at once (the embedded etcd always takes 127.0.0.1:2380): one worker.
+ONE_MILVUS_SERVER = pytest.mark.xdist_group("milvus-server")
+
+
+@ONE_MILVUS_SERVER
 def test_sigterm_to_a_server_backed_run_stops_its_milvus_server(tmp_path: Path) -> None:
     # What a CI cancel sends. Without the fixture's SIGTERM handling, pytest died at once and the
     # milvus-server it started ran on (seen when .ci/run killed a background run of the local suites).
@@ -113,6 +118,7 @@ def listener(address: str, port: int) -> socket.socket:
     return sock
 
 
+@ONE_MILVUS_SERVER
 def test_a_server_backend_runs_beside_services_on_milvus_default_ports(tmp_path: Path) -> None:
     # An emulator's Milvus listens on the default ports of its service's own loopback address; the
     # binary listens on all addresses. On the defaults, each would keep the other from starting (the
