@@ -15,6 +15,7 @@ from pymilvus import MilvusClient
 from milvus_spcs.backends import BackendUnavailable, make_backend
 from milvus_spcs.backends import container as container_module
 from milvus_spcs.backends.base import wait_until_serving
+from milvus_spcs.backends.server import milvus_default_ports
 from milvus_spcs.errors import PreflightError, WaitTimeout
 from milvus_spcs.waits import Probe, wait_for
 
@@ -108,9 +109,6 @@ def test_sigterm_to_a_server_backed_run_stops_its_milvus_server(tmp_path: Path) 
                 process.kill()
 
 
-MILVUS_DEFAULT_PORTS = (19530, 9091, 2379, 53100, 19529, 19531, 21123, 22930, 21121, 13333, 21124)
-
-
 def listener(address: str, port: int) -> socket.socket:
     sock = socket.socket()
     sock.bind((address, port))
@@ -123,12 +121,16 @@ def test_a_server_backend_runs_beside_services_on_milvus_default_ports(tmp_path:
     # An emulator's Milvus listens on the default ports of its service's own loopback address; the
     # binary listens on all addresses. On the defaults, each would keep the other from starting (the
     # first CI run that overlapped the two failed that way).
+    defaults = milvus_default_ports().values()
+    assert {19530, 9091} <= set(defaults)
     with contextlib.ExitStack() as held:
-        for port in MILVUS_DEFAULT_PORTS:
+        for port in defaults:
             held.enter_context(listener("127.0.0.2", port))
         backend = make_backend("server", data_dir=tmp_path)
         held.callback(backend.stop)
         backend.start()
-        assert MilvusClient(uri=backend.uri).list_collections() == []
-        for port in MILVUS_DEFAULT_PORTS:  # and the next service can still start
+        client = MilvusClient(uri=backend.uri)
+        held.callback(client.close)
+        assert client.list_collections() == []
+        for port in defaults:  # and the next service can still start
             held.enter_context(listener("127.0.0.3", port))

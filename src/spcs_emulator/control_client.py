@@ -56,7 +56,7 @@ class ControlClient:
         times: int | None = None,
     ) -> None:
         """The next ``times`` statements matching ``pattern`` (a regex) fail with this error; what is left
-        out takes the emulator's defaults (one statement, errno 1234, SQLSTATE XX000)."""
+        out takes the emulator's defaults (``Faults.fail_statement``)."""
         options = {"message": message, "errno": errno, "sqlstate": sqlstate, "times": times}
         body = {"pattern": pattern, **{key: value for key, value in options.items() if value is not None}}
         self._post("faults/statement", body)

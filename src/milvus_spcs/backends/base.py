@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+import contextlib
+import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +15,16 @@ from milvus_spcs.waits import Probe, wait_for
 
 READY_TIMEOUT = 120.0
 STOP_GRACE_SECONDS = 5.0
+
+
+def ephemeral_ports(count: int) -> list[int]:
+    """``count`` distinct ports free on loopback now, chosen by the kernel (from its ephemeral range);
+    held together while chosen, so no two are the same."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
 
 
 def stop_process(proc: subprocess.Popen[bytes] | None, *, grace: float = STOP_GRACE_SECONDS) -> None:

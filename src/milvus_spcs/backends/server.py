@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import subprocess
 from pathlib import Path
 from typing import Any
 
-from milvus_spcs.backends.base import MilvusBackend, stop_process
+from milvus_spcs.backends.base import MilvusBackend, ephemeral_ports, stop_process
 from milvus_spcs.errors import WaitFailed
 
+WEBSERVICE = "webservice_port"  # metrics and /healthz: an attribute of MilvusServer, not a config key
 
-def ephemeral_ports(count: int) -> list[int]:
-    """``count`` distinct ports free on loopback now, chosen by the kernel (from its ephemeral range)."""
-    with contextlib.ExitStack() as held:
-        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
+
+def milvus_default_ports() -> dict[str, int]:
+    """The ports the `milvus` package's binary takes by default, by its config key (19530, 9091, ...)."""
+    from milvus import MilvusServer
+
+    server = MilvusServer(wait_for_started=False)  # reads the package's config template, starts nothing
+    ports = {key: int(server.config.get(key)) for key in server.config_keys if key.endswith("_port")}
+    return {**ports, WEBSERVICE: int(server.webservice_port)}
 
 
 class ServerBackend(MilvusBackend):
@@ -38,10 +38,11 @@ class ServerBackend(MilvusBackend):
         # every loopback address, and an emulator's Milvus, which listens on the defaults of its
         # service's own address, would fail to start beside it (and the reverse). Readiness is ours (a
         # real RPC), not MilvusServer's /healthz poll.
-        keys = [key for key in MilvusServer(wait_for_started=False).config_keys if key.endswith("_port")]
-        ports = ephemeral_ports(len(keys) + 1)
-        server = MilvusServer(wait_for_started=False, **dict(zip(keys, ports, strict=False)))
-        server.webservice_port = ports[-1]  # metrics and /healthz, 9091 by default
+        keys = list(milvus_default_ports())
+        ports = dict(zip(keys, ephemeral_ports(len(keys)), strict=True))
+        webservice = ports.pop(WEBSERVICE)
+        server = MilvusServer(wait_for_started=False, **ports)
+        server.webservice_port = webservice
         server.set_base_dir(str(self.data_dir))
         self._server = server
         server.start()

@@ -7,7 +7,6 @@ benchmark's clients would share its interpreter lock and its memory figure would
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,15 +14,9 @@ from pathlib import Path
 import psutil
 
 from milvus_spcs.backends import make_backend
-from milvus_spcs.backends.base import MilvusBackend, stop_process
+from milvus_spcs.backends.base import MilvusBackend, ephemeral_ports, stop_process
 from milvus_spcs.backends.server import ServerBackend
 from milvus_spcs.errors import WaitFailed
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LiteProcessBackend(MilvusBackend):
@@ -36,7 +29,7 @@ class LiteProcessBackend(MilvusBackend):
 
     def _launch(self) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        port = free_port()
+        (port,) = ephemeral_ports(1)
         log = (self.data_dir.parent / "milvus-lite.log").open("wb")
         argv = [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(self.data_dir)]
         self.process = subprocess.Popen(
@@ -59,40 +52,9 @@ class LiteProcessBackend(MilvusBackend):
         return f"milvus-lite {version('milvus-lite')} (own process)"
 
 
-class ServerOnFreePorts(ServerBackend):
-    """milvus-server whose ports are free on every address. The `milvus` package tests a port by
-    binding 127.0.0.1, but Milvus then binds some (gRPC, metrics) on every address: a Milvus on a
-    loopback alias (an emulated service of another run on this machine) makes such a start fail."""
-
-    def _launch(self) -> str:
-        from milvus import MilvusServer
-
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        server = MilvusServer(wait_for_started=False)
-        server.set_base_dir(str(self.data_dir))
-        server.config.try_bind_port = bind_every_address
-        self._server = server
-        server.start()
-        return f"http://127.0.0.1:{server.listen_port}"
-
-
-def bind_every_address(port: int) -> socket.socket | None:
-    """The `milvus` package's port probe, on 0.0.0.0: a listening socket, or None when taken."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.bind(("0.0.0.0", port))
-        sock.listen()
-    except (OSError, OverflowError):
-        sock.close()
-        return None
-    return sock
-
-
 def make_target(name: str, data_dir: Path, uri: str | None, image: str | None = None) -> MilvusBackend:
     if name == "lite":
         return LiteProcessBackend(data_dir)
-    if name == "server":
-        return ServerOnFreePorts(data_dir)
     return make_backend(name, data_dir=data_dir, uri=uri, image=image, run_id="bench")
 
 
