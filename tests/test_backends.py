@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +14,7 @@ from milvus_spcs.backends import BackendUnavailable, make_backend
 from milvus_spcs.backends import container as container_module
 from milvus_spcs.backends.base import wait_until_serving
 from milvus_spcs.backends.server import milvus_default_ports
+from milvus_spcs.bench.local_targets import serving_pid
 from milvus_spcs.errors import PreflightError, WaitTimeout
 from milvus_spcs.waits import Probe, wait_for
 
@@ -109,28 +108,34 @@ def test_sigterm_to_a_server_backed_run_stops_its_milvus_server(tmp_path: Path) 
                 process.kill()
 
 
-def listener(address: str, port: int) -> socket.socket:
-    sock = socket.socket()
-    sock.bind((address, port))
-    sock.listen()
-    return sock
-
-
 @ONE_MILVUS_SERVER
-def test_a_server_backend_runs_beside_services_on_milvus_default_ports(tmp_path: Path) -> None:
-    # An emulator's Milvus listens on the default ports of its service's own loopback address; the
-    # binary listens on all addresses. On the defaults, each would keep the other from starting (the
-    # first CI run that overlapped the two failed that way).
-    defaults = milvus_default_ports().values()
-    assert {19530, 9091} <= set(defaults)
-    with contextlib.ExitStack() as held:
-        for port in defaults:
-            held.enter_context(listener("127.0.0.2", port))
-        backend = make_backend("server", data_dir=tmp_path)
-        held.callback(backend.stop)
+def test_a_server_backend_listens_on_none_of_milvus_default_ports(tmp_path: Path) -> None:
+    # The binary listens on every address. On a default port it would take that port from every
+    # loopback address, and an emulator's Milvus (on the defaults of its service's own address) could
+    # not start beside it, nor it beside one: the first CI run that overlapped the two failed so. This
+    # looks at the binary's own listeners, so that other tests' Milvus processes cannot disturb it.
+    defaults = set(milvus_default_ports().values())
+    assert {19530, 9091} <= defaults
+    backend = make_backend("server", data_dir=tmp_path)
+    try:
         backend.start()
         client = MilvusClient(uri=backend.uri)
-        held.callback(client.close)
-        assert client.list_collections() == []
-        for port in defaults:  # and the next service can still start
-            held.enter_context(listener("127.0.0.3", port))
+        try:
+            assert client.list_collections() == []
+        finally:
+            client.close()
+        pid = serving_pid(backend)
+        assert pid is not None
+        # Only what it holds on every address clashes (its embedded etcd keeps 2379 and 2380 on
+        # 127.0.0.1: no option of the package moves them, and another address is not affected).
+        everywhere = {
+            c.laddr.port
+            for p in (psutil.Process(pid), *psutil.Process(pid).children(recursive=True))
+            for c in p.net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN and c.laddr.ip in ("0.0.0.0", "::")
+        }
+        assert everywhere, "milvus-server listens on no wildcard address (the premise changed)"
+        taken = sorted(everywhere & defaults)
+        assert not taken, f"milvus-server holds Milvus's default ports {taken} on every address"
+    finally:
+        backend.stop()
